@@ -1,0 +1,157 @@
+//! Cache configuration.
+
+use crate::clock::{Clock, CoarseClock};
+use crate::evict::Policy;
+use crate::index::reclaim::ReclaimKind;
+use crate::slab::{Classes, DEFAULT_PAGE_SIZE};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How chunk sizes are chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SlabClasses {
+    /// Geometric growth from 64 bytes up to the page size (memcached's `-f`).
+    Growth(f64),
+    /// An explicit list, e.g. the seed's `64,128,256,1024,4096`.
+    List(Vec<usize>),
+}
+
+/// Everything a [`crate::Cache`] is built from. `Config::default()` is a
+/// 64 MiB cache with memcached-like settings.
+#[derive(Clone)]
+pub struct Config {
+    /// Item memory budget in bytes. Item memory never exceeds it.
+    pub memory: usize,
+    /// Slab page size (default 1 MiB).
+    pub page_size: usize,
+    /// Size classes (default growth factor 1.25).
+    pub classes: SlabClasses,
+    /// Largest item (header + key + value) accepted, default 1 MiB. Capped by
+    /// the largest class.
+    pub max_item_size: usize,
+    /// Eviction policy.
+    pub policy: Policy,
+    /// Chunks sampled per eviction round (K, default 5).
+    pub samples: usize,
+    /// Eviction-pool size per thread and class (default 16; 0 disables it).
+    pub evict_pool: usize,
+    /// Sweeper ticks per second; 0 disables the sweeper thread.
+    pub sweep_hz: u32,
+    /// Time the sweeper may spend per tick.
+    pub sweep_budget: Duration,
+    /// Index slots; `None` sizes the index from the budget.
+    pub index_slots: Option<usize>,
+    /// The clock. `None` starts a [`CoarseClock`].
+    pub clock: Option<Arc<dyn Clock>>,
+    /// The reclamation backend.
+    pub reclaim: ReclaimKind,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            memory: 64 << 20,
+            page_size: DEFAULT_PAGE_SIZE,
+            classes: SlabClasses::Growth(1.25),
+            max_item_size: DEFAULT_PAGE_SIZE,
+            policy: Policy::Lru,
+            samples: 5,
+            evict_pool: 16,
+            sweep_hz: 10,
+            sweep_budget: Duration::from_millis(1),
+            index_slots: None,
+            clock: None,
+            reclaim: ReclaimKind::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("memory", &self.memory)
+            .field("page_size", &self.page_size)
+            .field("classes", &self.classes)
+            .field("max_item_size", &self.max_item_size)
+            .field("policy", &self.policy)
+            .field("samples", &self.samples)
+            .field("evict_pool", &self.evict_pool)
+            .field("sweep_hz", &self.sweep_hz)
+            .field("sweep_budget", &self.sweep_budget)
+            .field("index_slots", &self.index_slots)
+            .field("clock", &self.clock)
+            .field("reclaim", &self.reclaim)
+            .finish()
+    }
+}
+
+/// A configuration that cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// A config with this memory budget and defaults otherwise.
+    pub fn with_memory(memory: usize) -> Config {
+        Config {
+            memory,
+            ..Config::default()
+        }
+    }
+
+    pub(crate) fn build_classes(&self) -> Result<Classes, ConfigError> {
+        match &self.classes {
+            SlabClasses::Growth(f) => Classes::geometric(*f, self.page_size),
+            SlabClasses::List(l) => Classes::explicit(l),
+        }
+        .map_err(|e| ConfigError(e.0))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.samples == 0 || self.samples > 64 {
+            return Err(ConfigError(format!(
+                "samples must be 1..=64, got {}",
+                self.samples
+            )));
+        }
+        if self.evict_pool > 1024 {
+            return Err(ConfigError(format!(
+                "evict_pool must be at most 1024, got {}",
+                self.evict_pool
+            )));
+        }
+        if self.max_item_size < crate::item::HEADER_SIZE + 2 {
+            return Err(ConfigError(format!(
+                "max_item_size {} is too small",
+                self.max_item_size
+            )));
+        }
+        if self.max_item_size > self.page_size {
+            return Err(ConfigError(format!(
+                "max_item_size {} exceeds the page size {}",
+                self.max_item_size, self.page_size
+            )));
+        }
+        if self.sweep_hz > 1000 {
+            return Err(ConfigError(format!(
+                "sweep_hz must be at most 1000, got {}",
+                self.sweep_hz
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(CoarseClock::new()))
+    }
+}

@@ -1,0 +1,344 @@
+//! The lock-free hash index.
+//!
+//! # Shape
+//! The table is an array of buckets, each one 64-byte cache line:
+//!
+//! ```text
+//! ctrl: AtomicU64   bits 0..7: committed-slot mask; bits 8..64: commit version
+//! slot: [AtomicU64; 7]   0 = empty, else tag (16 bits) << 48 | item address (48 bits)
+//!                        address bit 0 = RES (reserved, or committed but not announced)
+//! ```
+//!
+//! A key lives only in its home bucket (`hash & mask`): the index is
+//! set-associative, so a lookup reads exactly one cache line and never
+//! degrades with load. The 16-bit tag (the hash's top bits) is compared before
+//! an item is touched, so a mismatch costs no item access (a false tag match
+//! has probability 7/65536 per lookup). When a new key finds its bucket full,
+//! the caller evicts one of the bucket's seven items (`Bucket::victim`).
+//!
+//! The table is sized from the memory budget (`Index::for_budget`) and never
+//! resized.
+//!
+//! # Protocol
+//! Slot states: `0` free; `RES | w` reserved by an inserter, or committed but
+//! not yet announced (the ctrl bit tells which); `w` announced; `BUSY` being
+//! removed. Invariants: a slot is `0` only while its ctrl bit is clear, and a
+//! reservation is made only on a `0` slot. Every ctrl change bumps the version.
+//!
+//! - **Lookup**: scan the seven slots; skip `0`, `BUSY` and `RES` words; on a
+//!   tag match compare the key. No ctrl read, no lock, no write.
+//! - **Replace** (key present): CAS the exact old word to the new one.
+//! - **Remove**: CAS the exact old word to `BUSY`, clear its ctrl bit (bumping
+//!   the version), store `0`. The winner of the CAS, and only it, retires the
+//!   old item.
+//! - **Insert** (key absent): read ctrl, scan the slots whose bit is set for
+//!   the key, and re-read ctrl: an unchanged ctrl proves those slots held
+//!   committed items during the scan. Reserve a `0` slot (CAS `0 → RES|new`),
+//!   then commit with a CAS on ctrl from the value under which the key was
+//!   absent, setting the slot's bit and bumping the version. Commits and
+//!   removals in a bucket are thus serialized: if ctrl moved, re-check for the
+//!   key before trying again. This is what keeps two concurrent inserts of
+//!   one key from both landing. After the commit, a CAS clears `RES` (it fails
+//!   harmlessly if the item was already replaced or removed).
+//!
+//! Every word ever stored in a slot is an item with LIVE set (see `item.rs`);
+//! it is freed only by retiring it, never directly, because a reader may have
+//! loaded the word at any moment.
+//!
+//! All slot loads are `SeqCst`: that is what seize's `protect` asks for, and on
+//! x86-64 it compiles to a plain load, like `Acquire`.
+
+pub mod reclaim;
+
+use crate::item::Item;
+use crate::sync::{AtomicU64, Ordering};
+use std::ptr::NonNull;
+
+/// Slots per bucket.
+pub const WAYS: usize = 7;
+const RES: u64 = 1;
+const BUSY: u64 = RES;
+const ADDR_MASK: u64 = (1 << 48) - 1;
+const MASK_BITS: u64 = (1 << WAYS) - 1;
+const VERSION_ONE: u64 = 1 << 8;
+const LOAD: Ordering = Ordering::SeqCst;
+
+/// Budget bytes per index slot when sizing from the budget. 128 bytes is a
+/// little below the footprint of a memcached-typical item (a 16-byte key and a
+/// 100-byte value take a 136-byte chunk), so a full cache of such items fills
+/// under half the slots, and buckets overflow rarely (Poisson tail).
+pub const BUDGET_BYTES_PER_SLOT: usize = 128;
+
+/// A slot word: tag + address (+ RES).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Word(u64);
+
+impl Word {
+    fn new(tag: u16, item: Item) -> Word {
+        let a = item.ptr().as_ptr() as u64;
+        debug_assert!(a & !ADDR_MASK == 0 && a & 7 == 0);
+        Word((tag as u64) << 48 | a)
+    }
+    fn tag(self) -> u16 {
+        (self.0 >> 48) as u16
+    }
+    /// The item this word points to.
+    pub fn item(self) -> Item {
+        let a = (self.0 & ADDR_MASK & !RES) as *mut u8;
+        // SAFETY: `item` is only called on words that are neither 0 nor BUSY,
+        // which hold a chunk address (non-null).
+        Item::from_ptr(unsafe { NonNull::new_unchecked(a) })
+    }
+}
+
+/// Splits a hash into bucket bits (low) and the tag (top 16 bits).
+#[inline]
+pub fn tag_of(hash: u64) -> u16 {
+    (hash >> 48) as u16
+}
+
+/// One cache line of the index.
+#[repr(C, align(64))]
+pub struct Bucket {
+    ctrl: AtomicU64,
+    slots: [AtomicU64; WAYS],
+}
+
+/// A committed slot holding the key searched for.
+#[derive(Clone, Copy, Debug)]
+pub struct Found {
+    /// Slot number in the bucket.
+    pub slot: usize,
+    /// The word in it when found.
+    pub word: Word,
+}
+
+/// The outcome of [`Bucket::insert`].
+#[derive(Debug)]
+pub enum Insert {
+    /// The new item is committed.
+    Inserted,
+    /// The key is present (committed, possibly not yet announced); nothing
+    /// was stored.
+    Exists(Found),
+    /// The bucket has no free slot; nothing was stored.
+    Full,
+}
+
+impl Bucket {
+    fn new() -> Bucket {
+        Bucket {
+            ctrl: AtomicU64::new(0),
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// Finds the announced item with this key.
+    ///
+    /// `eq` is called on items whose tag matches; the caller must be pinned.
+    #[inline]
+    pub fn find(&self, tag: u16, mut eq: impl FnMut(Item) -> bool) -> Option<Found> {
+        for (i, s) in self.slots.iter().enumerate() {
+            let w = s.load(LOAD);
+            if w == 0 || w & RES != 0 || Word(w).tag() != tag {
+                continue;
+            }
+            let word = Word(w);
+            if eq(word.item()) {
+                return Some(Found { slot: i, word });
+            }
+        }
+        None
+    }
+
+    /// Finds the committed item (announced or not) with this key, under a
+    /// ctrl value that did not change during the scan. Returns that value.
+    fn find_committed(&self, tag: u16, eq: &mut impl FnMut(Item) -> bool) -> (Option<Found>, u64) {
+        let mut ctrl = self.ctrl.load(Ordering::Acquire);
+        loop {
+            let mut found = None;
+            for (i, s) in self.slots.iter().enumerate() {
+                if ctrl & (1 << i) == 0 {
+                    continue;
+                }
+                let w = s.load(LOAD);
+                if w == 0 || w == BUSY || Word(w).tag() != tag {
+                    continue;
+                }
+                let word = Word(w);
+                if eq(word.item()) {
+                    found = Some(Found { slot: i, word });
+                    break;
+                }
+            }
+            let now = self.ctrl.load(Ordering::Acquire);
+            if now == ctrl {
+                return (found, ctrl);
+            }
+            ctrl = now;
+        }
+    }
+
+    /// Inserts an item whose key is not in the bucket. See the module docs.
+    ///
+    /// The item must have LIVE set; on `Exists` or `Full` it was not published
+    /// but may have been seen by readers, so it must be retired, not freed.
+    pub fn insert(&self, tag: u16, item: Item, mut eq: impl FnMut(Item) -> bool) -> Insert {
+        let new = Word::new(tag, item);
+        let (found, mut ctrl) = self.find_committed(tag, &mut eq);
+        if let Some(f) = found {
+            return Insert::Exists(f);
+        }
+        let Some(slot) = (0..WAYS).find(|&i| {
+            self.slots[i]
+                .compare_exchange(0, new.0 | RES, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        }) else {
+            return Insert::Full;
+        };
+        loop {
+            let next = (ctrl | 1 << slot).wrapping_add(VERSION_ONE);
+            match self
+                .ctrl
+                .compare_exchange(ctrl, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    // Announce; fails only if someone already replaced or
+                    // removed it, which is theirs to handle.
+                    let _ = self.slots[slot].compare_exchange(
+                        new.0 | RES,
+                        new.0,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
+                    return Insert::Inserted;
+                }
+                Err(_) => {
+                    let (found, now) = self.find_committed(tag, &mut eq);
+                    if let Some(f) = found {
+                        // Lost to a concurrent insert of the same key. The
+                        // reservation was never committed, so no other thread
+                        // acts on it: give the slot back.
+                        self.slots[slot].store(0, Ordering::Release);
+                        return Insert::Exists(f);
+                    }
+                    ctrl = now;
+                }
+            }
+        }
+    }
+
+    /// Replaces the exact word `old` in `slot` with `item`. On success the
+    /// caller owns `old` and must retire it.
+    pub fn replace(&self, slot: usize, old: Word, tag: u16, item: Item) -> bool {
+        self.slots[slot]
+            .compare_exchange(
+                old.0,
+                Word::new(tag, item).0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    }
+
+    /// Removes the exact word `old` from `slot`. On success the caller owns
+    /// `old` and must retire it.
+    pub fn remove(&self, slot: usize, old: Word) -> bool {
+        if self.slots[slot]
+            .compare_exchange(old.0, BUSY, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // The bit is set (the word was committed) and only we clear it: one
+        // add both clears it and bumps the version.
+        self.ctrl
+            .fetch_add(VERSION_ONE.wrapping_sub(1 << slot), Ordering::AcqRel);
+        self.slots[slot].store(0, Ordering::Release);
+        true
+    }
+
+    /// Finds the announced slot holding exactly this item (for samplers and
+    /// the sweeper, who reach the item through the slab).
+    pub fn find_item(&self, tag: u16, item: Item) -> Option<Found> {
+        let want = Word::new(tag, item);
+        (0..WAYS).find_map(|i| {
+            (self.slots[i].load(LOAD) == want.0).then_some(Found {
+                slot: i,
+                word: want,
+            })
+        })
+    }
+
+    /// The announced items of the bucket, for choosing a victim when it is
+    /// full.
+    pub fn announced(&self) -> impl Iterator<Item = Found> + '_ {
+        (0..WAYS).filter_map(|i| {
+            let w = self.slots[i].load(LOAD);
+            (w != 0 && w & RES == 0).then_some(Found {
+                slot: i,
+                word: Word(w),
+            })
+        })
+    }
+
+    /// Number of committed slots.
+    pub fn len(&self) -> usize {
+        (self.ctrl.load(Ordering::Relaxed) & MASK_BITS).count_ones() as usize
+    }
+
+    /// Whether no slot is committed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The index: a power-of-two array of buckets.
+pub struct Index {
+    buckets: Box<[Bucket]>,
+    mask: u64,
+}
+
+impl Index {
+    /// An index with at least `slots` slots (rounded up to a power of two of
+    /// buckets).
+    pub fn with_slots(slots: usize) -> Index {
+        let n = slots.div_ceil(WAYS).max(1).next_power_of_two();
+        Index {
+            buckets: (0..n).map(|_| Bucket::new()).collect(),
+            mask: n as u64 - 1,
+        }
+    }
+
+    /// An index sized for a memory budget: one slot per
+    /// [`BUDGET_BYTES_PER_SLOT`] bytes.
+    pub fn for_budget(budget: usize) -> Index {
+        Self::with_slots(budget / BUDGET_BYTES_PER_SLOT)
+    }
+
+    /// The home bucket of a hash.
+    #[inline]
+    pub fn bucket(&self, hash: u64) -> &Bucket {
+        &self.buckets[(hash & self.mask) as usize]
+    }
+
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Bucket `i` (for walks).
+    pub fn bucket_at(&self, i: usize) -> &Bucket {
+        &self.buckets[i]
+    }
+
+    /// Total slots.
+    pub fn capacity(&self) -> usize {
+        self.buckets.len() * WAYS
+    }
+
+    /// Bytes the index occupies.
+    pub fn memory(&self) -> usize {
+        self.buckets.len() * std::mem::size_of::<Bucket>()
+    }
+}

@@ -1,0 +1,312 @@
+//! Item layout inside a slab chunk.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) | bits (8)
+//!      8     8  cas      AtomicU64: CAS unique
+//!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
+//!     20     4  vlen     AtomicU32: LIVE (bit 31) | value length in bytes
+//!     24  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
+//!      …  klen  key
+//!      …  vlen  value
+//! ```
+//!
+//! The fixed header is [`HEADER_SIZE`] = 24 bytes; with the 8-byte index slot
+//! that points at it, each item carries 32 bytes of fixed metadata.
+//!
+//! An item is immutable once published, except `meta`'s access time and
+//! frequency (advisory, updated with plain relaxed stores, so a lost update
+//! only costs precision) and `exptime` (touch). Everything in the header is an
+//! atomic because eviction samplers and the sweeper read headers of chunks they
+//! reach through the slab rather than through the index: such a chunk may be
+//! free or being rewritten.
+//!
+//! ## The LIVE bit
+//! A sampler must read a chunk's key to find its index slot, and a chunk it
+//! found in the slab may be rewritten under it. The LIVE bit makes that safe:
+//! - the writer sets LIVE (Release) after writing the item and *before* its
+//!   first store into any index slot;
+//! - the thread that wins the CAS that unlinks the item clears LIVE, and only
+//!   then retires it; an item with LIVE set is never freed without retiring.
+//!
+//! So a pinned reader that loads LIVE (Acquire) as set knows the bytes are
+//! complete and that the chunk's retirement, if any, comes after the load,
+//! hence after its pin: the chunk cannot be reused before the reader unpins.
+//!
+//! These atomics are `core`'s even under loom: they live in raw slab memory.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Size of the fixed item header in bytes.
+pub const HEADER_SIZE: usize = 24;
+/// Size of an index slot in bytes.
+pub const SLOT_SIZE: usize = 8;
+/// The longest key memcached accepts, and so do we.
+pub const MAX_KEY_LEN: usize = 250;
+
+const HAS_FLAGS: u64 = 1;
+const FETCHED: u8 = 2;
+const LIVE: u32 = 1 << 31;
+/// The largest value length the header can hold.
+pub const MAX_VALUE_LEN: usize = (LIVE - 1) as usize;
+
+/// Bytes an item with this key, value and flags occupies in its chunk.
+pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
+    HEADER_SIZE + if flags != 0 { 4 } else { 0 } + klen + vlen
+}
+
+#[repr(C)]
+struct Header {
+    meta: AtomicU64,
+    cas: AtomicU64,
+    exptime: AtomicU32,
+    vlen: AtomicU32,
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+
+/// A pointer to an item at the start of a slab chunk.
+///
+/// Copyable and unchecked: whoever dereferences it must hold a reclamation
+/// guard taken before the pointer was read from the index (or own the chunk).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Item(NonNull<u8>);
+
+// SAFETY: an `Item` is an address; all shared access to the memory behind it
+// goes through atomics or through immutable bytes published by a Release CAS.
+unsafe impl Send for Item {}
+// SAFETY: as for Send.
+unsafe impl Sync for Item {}
+
+/// Decoded `meta` word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Last access, in clock milliseconds (truncated to 32 bits).
+    pub atime: u32,
+    /// Policy-specific frequency counter.
+    pub freq: u8,
+    /// Key length.
+    pub klen: u8,
+    /// Slab class id.
+    pub class: u8,
+    bits: u8,
+}
+
+impl Meta {
+    fn pack(self) -> u64 {
+        self.atime as u64
+            | (self.freq as u64) << 32
+            | (self.klen as u64) << 40
+            | (self.class as u64) << 48
+            | (self.bits as u64) << 56
+    }
+    fn unpack(w: u64) -> Meta {
+        Meta {
+            atime: w as u32,
+            freq: (w >> 32) as u8,
+            klen: (w >> 40) as u8,
+            class: (w >> 48) as u8,
+            bits: (w >> 56) as u8,
+        }
+    }
+}
+
+/// What goes into a new item.
+pub struct NewItem<'a> {
+    /// Key bytes, at most [`MAX_KEY_LEN`].
+    pub key: &'a [u8],
+    /// Value, as pieces that are concatenated (append/prepend build from two).
+    pub value: &'a [&'a [u8]],
+    /// Client flags.
+    pub flags: u32,
+    /// Expiry, seconds since the clock origin; 0 = never.
+    pub exptime: u32,
+    /// CAS unique; must be non-zero.
+    pub cas: u64,
+    /// Slab class of the chunk.
+    pub class: u8,
+    /// Access time to start with.
+    pub atime: u32,
+    /// Frequency counter to start with.
+    pub freq: u8,
+}
+
+impl Item {
+    /// Wraps a chunk address.
+    pub fn from_ptr(p: NonNull<u8>) -> Item {
+        Item(p)
+    }
+
+    /// The chunk address.
+    pub fn ptr(self) -> NonNull<u8> {
+        self.0
+    }
+
+    fn hdr(&self) -> &Header {
+        // SAFETY: every Item points at a chunk of at least HEADER_SIZE bytes,
+        // 8-aligned (slab classes are multiples of 8 from a 16-aligned base), and
+        // the header fields are atomics, valid for any bit pattern.
+        unsafe { &*(self.0.as_ptr() as *const Header) }
+    }
+
+    /// Writes a whole item into a chunk the caller owns.
+    ///
+    /// # Safety
+    /// The chunk must be owned by the caller (allocated and not published), at
+    /// least `footprint(key.len(), total value len, flags)` bytes long, and
+    /// 8-aligned.
+    pub unsafe fn write(chunk: NonNull<u8>, new: &NewItem<'_>) -> Item {
+        let it = Item(chunk);
+        let h = it.hdr();
+        let vlen: usize = new.value.iter().map(|p| p.len()).sum();
+        let meta = Meta {
+            atime: new.atime,
+            freq: new.freq,
+            klen: new.key.len() as u8,
+            class: new.class,
+            bits: if new.flags != 0 { HAS_FLAGS as u8 } else { 0 },
+        };
+        h.meta.store(meta.pack(), Ordering::Relaxed);
+        h.exptime.store(new.exptime, Ordering::Relaxed);
+        h.vlen.store(vlen as u32, Ordering::Relaxed);
+        let mut off = HEADER_SIZE;
+        let base = chunk.as_ptr();
+        if new.flags != 0 {
+            // SAFETY: within the chunk (caller's size contract); 4-byte aligned
+            // because HEADER_SIZE is.
+            unsafe { (base.add(off) as *mut u32).write(new.flags) };
+            off += 4;
+        }
+        for part in std::iter::once(&new.key).chain(new.value) {
+            // SAFETY: within the chunk (caller's size contract); the caller owns
+            // the chunk and LIVE is clear, so nobody reads these bytes yet.
+            unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), base.add(off), part.len()) };
+            off += part.len();
+        }
+        h.cas.store(new.cas, Ordering::Relaxed);
+        it
+    }
+
+    /// The decoded meta word.
+    #[inline]
+    pub fn meta(self) -> Meta {
+        Meta::unpack(self.hdr().meta.load(Ordering::Relaxed))
+    }
+
+    /// The CAS unique.
+    #[inline]
+    pub fn cas(self) -> u64 {
+        self.hdr().cas.load(Ordering::Relaxed)
+    }
+
+    /// Sets LIVE: the item is complete and about to be stored in the index.
+    /// From now on it may only be reclaimed by retiring it.
+    pub fn mark_live(self) {
+        self.hdr().vlen.fetch_or(LIVE, Ordering::Release);
+    }
+
+    /// Clears LIVE; called by the unique winner of the unlinking CAS (or the
+    /// writer whose item never got published), right before retiring it.
+    pub fn clear_live(self) {
+        self.hdr().vlen.fetch_and(!LIVE, Ordering::Relaxed);
+    }
+
+    /// Whether LIVE is set. A `true` read under a guard makes the item's bytes
+    /// readable until the guard is dropped (see the module docs).
+    #[inline]
+    pub fn is_live(self) -> bool {
+        self.hdr().vlen.load(Ordering::Acquire) & LIVE != 0
+    }
+
+    /// Expiry, in seconds since the clock origin; 0 = never.
+    #[inline]
+    pub fn exptime(self) -> u32 {
+        self.hdr().exptime.load(Ordering::Relaxed)
+    }
+
+    /// Whether the item was ever read (for `expired_unfetched` and
+    /// `evicted_unfetched`).
+    pub fn fetched(self) -> bool {
+        self.meta().bits & FETCHED != 0
+    }
+
+    /// Bytes the item occupies in its chunk.
+    pub fn footprint(self) -> usize {
+        let m = self.meta();
+        Self::key_offset(m) + m.klen as usize + self.vlen()
+    }
+
+    /// Changes the expiry in place (touch).
+    pub fn set_exptime(self, exptime: u32) {
+        self.hdr().exptime.store(exptime, Ordering::Relaxed)
+    }
+
+    /// Value length.
+    #[inline]
+    pub fn vlen(self) -> usize {
+        (self.hdr().vlen.load(Ordering::Relaxed) & !LIVE) as usize
+    }
+
+    fn key_offset(meta: Meta) -> usize {
+        HEADER_SIZE
+            + if meta.bits as u64 & HAS_FLAGS != 0 {
+                4
+            } else {
+                0
+            }
+    }
+
+    /// Client flags.
+    #[inline]
+    pub fn flags(self) -> u32 {
+        if self.meta().bits as u64 & HAS_FLAGS == 0 {
+            return 0;
+        }
+        // SAFETY: HAS_FLAGS says the 4 bytes after the header hold flags,
+        // written before publication and immutable since.
+        unsafe { (self.0.as_ptr().add(HEADER_SIZE) as *const u32).read() }
+    }
+
+    /// The key.
+    ///
+    /// # Safety
+    /// The item must be published and protected by the caller's guard (or
+    /// owned by the caller), so its bytes are complete and cannot be reused.
+    #[inline]
+    pub unsafe fn key<'a>(self) -> &'a [u8] {
+        let m = self.meta();
+        // SAFETY: per the contract, the key bytes are initialized and immutable.
+        unsafe {
+            std::slice::from_raw_parts(self.0.as_ptr().add(Self::key_offset(m)), m.klen as usize)
+        }
+    }
+
+    /// The value.
+    ///
+    /// # Safety
+    /// As for [`Item::key`].
+    #[inline]
+    pub unsafe fn value<'a>(self) -> &'a [u8] {
+        let m = self.meta();
+        let off = Self::key_offset(m) + m.klen as usize;
+        // SAFETY: per the contract, the value bytes are initialized and immutable.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(off), self.vlen()) }
+    }
+
+    /// Records an access: stores the new meta only when it changed, so a hot
+    /// item read by many threads in the same millisecond is written once.
+    #[inline]
+    pub fn record_access(self, now_ms: u64, bump: impl FnOnce(Meta) -> u8) {
+        let h = self.hdr();
+        let old = h.meta.load(Ordering::Relaxed);
+        let mut m = Meta::unpack(old);
+        m.freq = bump(m);
+        m.atime = now_ms as u32;
+        m.bits |= FETCHED;
+        let new = m.pack();
+        if new != old {
+            h.meta.store(new, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! # hotset
+//!
+//! A lock-free in-memory key-value cache with memcached's semantics, and the
+//! research engine around it.
+//!
+//! ```
+//! use hotset::{Cache, Config, Stored};
+//!
+//! let cache = Cache::new(Config::with_memory(8 << 20)).unwrap();
+//! assert_eq!(cache.set(b"greeting", b"hello", 0, 0), Ok(Stored::Stored));
+//!
+//! let mut out = Vec::new();
+//! let hit = cache.get(b"greeting", &mut out).unwrap();
+//! assert_eq!(out, b"hello");
+//! assert_eq!(cache.cas(b"greeting", b"bye", 0, 0, hit.cas), Ok(Stored::Stored));
+//! assert!(cache.delete(b"greeting"));
+//! ```
+//!
+//! ## How it works
+//! - **Index** (`index`): set-associative buckets of one cache line, seven
+//!   tagged slots each. Lookups take no lock and write nothing; every change
+//!   is a CAS of an exact slot word, and only the winner of an unlinking CAS
+//!   retires the item.
+//! - **Reclamation** (`index::reclaim`): crossbeam-epoch or seize, chosen by
+//!   [`Config::reclaim`]. A chunk returns to the allocator only through it.
+//! - **Slab** (`slab`): the budget is carved lazily into pages (1 MiB), pages
+//!   into chunks of geometric size classes; threads allocate from per-class
+//!   magazines refilled from per-class depots. Pages move between classes
+//!   when the size mix shifts.
+//! - **Eviction** (`evict`): sampled per class (K = 5) with a per-thread
+//!   eviction pool (16); the policy is a priority function over the header.
+//! - **TTL** (`ttl`): memcached's exptime rules; lazy expiry on every access,
+//!   and a sweeper thread that walks pages under a time budget.
+//!
+//! Items carry 24 bytes of header plus their 8-byte index slot: 32 bytes of
+//! fixed metadata (see `item`).
+//!
+//! The design document is `IMPLEMENTATION.md`, included below.
+#![doc = include_str!("../IMPLEMENTATION.md")]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod cache;
+pub mod clock;
+mod config;
+pub mod evict;
+pub mod index;
+pub mod item;
+pub mod slab;
+mod stats;
+mod sync;
+pub mod ttl;
+
+pub use cache::{Cache, Error, Hit, ItemRef, Stored};
+pub use clock::{Clock, CoarseClock, ManualClock};
+pub use config::{Config, ConfigError, SlabClasses};
+pub use evict::Policy;
+pub use index::reclaim::ReclaimKind;
+pub use stats::{ClassStats, Stats};

@@ -1,0 +1,501 @@
+//! The slab allocator: the memory budget carved into pages, pages carved into
+//! chunks of one size class, and per-thread magazines in front of per-class
+//! depots.
+//!
+//! ```text
+//! alloc:  magazine (thread-local, no sync) ─▶ class depot (short lock, a batch)
+//!         ─▶ a page: a spare one, else a fresh one while the budget allows
+//!         ─▶ None: the caller evicts and retries
+//! free:   only through the reclaimer (index/reclaim.rs), in batches, to the depot
+//! ```
+//!
+//! The whole budget is one zeroed allocation, so the OS commits memory only as
+//! pages are first touched, and a chunk's page is `(chunk - base) / page_size`.
+//! Pages are handed out lazily, so item memory never exceeds the budget: it is
+//! at most `pages * page_size <= budget` by construction.
+//!
+//! A page can be taken back from its class (see `Slab::drain`) so that memory
+//! follows the size mix: its live items are unlinked, and every chunk of it is
+//! counted as it comes back (from the depot, a magazine, or the reclaimer)
+//! until the whole page is free again.
+
+mod classes;
+
+pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
+
+use crate::sync::{lock, AtomicU32, AtomicUsize, Mutex, Ordering};
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Default page size: 1 MiB, as memcached.
+pub const DEFAULT_PAGE_SIZE: usize = 1 << 20;
+
+/// A magazine holds at most this many bytes of chunks per class, so that an
+/// idle thread strands little memory.
+const MAGAZINE_BYTES: usize = 64 << 10;
+/// …and at most this many chunks.
+const MAGAZINE_MAX: usize = 32;
+
+/// Page state: not yet given to any class.
+const UNASSIGNED: u32 = u32::MAX;
+/// Page state flag: being drained away from its class.
+const DRAINING: u32 = 1 << 16;
+
+/// A chunk address.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Chunk(pub NonNull<u8>);
+
+// SAFETY: a Chunk is an address; ownership of the memory is handed between
+// threads through the depot mutex or the reclaimer.
+unsafe impl Send for Chunk {}
+// SAFETY: as for Send.
+unsafe impl Sync for Chunk {}
+
+/// Per-class slab state.
+struct ClassSlab {
+    size: usize,
+    per_page: usize,
+    mag_cap: usize,
+    /// Free chunks, taken and returned in batches.
+    depot: Mutex<Vec<Chunk>>,
+    /// Pages of this class, for samplers: entries `[0, npages)` are valid.
+    /// Written under `pages_lock`; read without it (a stale entry is caught by
+    /// checking the page's state).
+    page_ids: Box<[AtomicU32]>,
+    npages: AtomicUsize,
+    pages_lock: Mutex<()>,
+}
+
+/// The slab allocator. See the module docs.
+pub struct Slab {
+    base: NonNull<u8>,
+    layout: Layout,
+    page_size: usize,
+    /// Per page: `UNASSIGNED`, a class id, or `DRAINING | class`.
+    page_state: Box<[AtomicU32]>,
+    /// Per page: chunks counted back while draining.
+    drained: Box<[AtomicU32]>,
+    /// Pages `[fresh, npages)` have never been used.
+    fresh: AtomicUsize,
+    /// Pages that were drained and await a new class.
+    spare: Mutex<Vec<u32>>,
+    classes: Box<[ClassSlab]>,
+    sizes: Classes,
+    #[cfg(hotset_loom)]
+    cells: Box<[loom::cell::UnsafeCell<()>]>,
+}
+
+// SAFETY: the raw base pointer is only used to compute chunk addresses; all
+// shared state is behind atomics and mutexes.
+unsafe impl Send for Slab {}
+// SAFETY: as for Send.
+unsafe impl Sync for Slab {}
+
+impl Slab {
+    /// A slab of `budget / page_size` pages (at least one).
+    pub fn new(budget: usize, page_size: usize, classes: Classes) -> Result<Slab, ClassError> {
+        if page_size < MIN_CHUNK || page_size % CHUNK_ALIGN != 0 {
+            return Err(ClassError(format!(
+                "page size {page_size} must be a multiple of 8, at least 64"
+            )));
+        }
+        if classes.largest() > page_size {
+            return Err(ClassError(format!(
+                "largest slab class {} exceeds the page size {page_size}",
+                classes.largest()
+            )));
+        }
+        let npages = budget / page_size;
+        if npages == 0 {
+            return Err(ClassError(format!(
+                "memory budget {budget} is smaller than one page ({page_size})"
+            )));
+        }
+        if npages > u32::MAX as usize / 2 {
+            return Err(ClassError(format!(
+                "memory budget {budget} has too many pages"
+            )));
+        }
+        let len = npages * page_size;
+        // Alignment 16 keeps this on the allocator's calloc path: fresh mmap'd
+        // memory that the OS commits page by page as it is touched.
+        let layout = Layout::from_size_align(len, 16).map_err(|e| ClassError(e.to_string()))?;
+        // SAFETY: layout has non-zero size.
+        let base = unsafe { std::alloc::alloc_zeroed(layout) };
+        let base = NonNull::new(base)
+            .ok_or_else(|| ClassError(format!("cannot reserve {len} bytes for the slab")))?;
+        let classes_state = classes
+            .sizes()
+            .iter()
+            .map(|&size| ClassSlab {
+                size,
+                per_page: page_size / size,
+                mag_cap: (MAGAZINE_BYTES / size).min(MAGAZINE_MAX),
+                depot: Mutex::new(Vec::new()),
+                page_ids: (0..npages).map(|_| AtomicU32::new(0)).collect(),
+                npages: AtomicUsize::new(0),
+                pages_lock: Mutex::new(()),
+            })
+            .collect();
+        Ok(Slab {
+            base,
+            layout,
+            page_size,
+            page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
+            drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
+            fresh: AtomicUsize::new(0),
+            spare: Mutex::new(Vec::new()),
+            classes: classes_state,
+            sizes: classes,
+            #[cfg(hotset_loom)]
+            cells: (0..len / CHUNK_ALIGN)
+                .map(|_| loom::cell::UnsafeCell::new(()))
+                .collect(),
+        })
+    }
+
+    /// The size classes.
+    pub fn classes(&self) -> &Classes {
+        &self.sizes
+    }
+
+    /// Chunk size of a class.
+    pub fn chunk_size(&self, class: u8) -> usize {
+        self.classes[class as usize].size
+    }
+
+    /// Number of pages in the budget.
+    pub fn total_pages(&self) -> usize {
+        self.page_state.len()
+    }
+
+    /// Page size in bytes.
+    pub fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// Pages currently assigned to a class.
+    pub fn class_pages(&self, class: u8) -> usize {
+        self.classes[class as usize].npages.load(Ordering::Relaxed)
+    }
+
+    /// Free chunks in a class's depot.
+    pub fn depot_len(&self, class: u8) -> usize {
+        lock(&self.classes[class as usize].depot).len()
+    }
+
+    /// How many chunks a magazine of this class holds at most.
+    pub fn magazine_capacity(&self, class: u8) -> usize {
+        self.classes[class as usize].mag_cap
+    }
+
+    fn page_of(&self, c: Chunk) -> usize {
+        (c.0.as_ptr() as usize - self.base.as_ptr() as usize) / self.page_size
+    }
+
+    fn chunk_at(&self, page: usize, class: u8, i: usize) -> Chunk {
+        let off = page * self.page_size + i * self.classes[class as usize].size;
+        // SAFETY: page < npages and i < per_page, so off < len: inside the
+        // allocation, hence non-null.
+        Chunk(unsafe { NonNull::new_unchecked(self.base.as_ptr().add(off)) })
+    }
+
+    /// The state of a chunk's page is `class`, i.e. not draining.
+    #[inline]
+    fn usable(&self, c: Chunk, class: u8) -> bool {
+        let page = self.page_of(c);
+        if self.page_state[page].load(Ordering::Acquire) == class as u32 {
+            return true;
+        }
+        self.count_drained(page);
+        false
+    }
+
+    /// Takes a chunk of `class`: from the magazine, else a batch from the
+    /// depot, else a new page. `None` when the class must evict.
+    pub fn alloc(&self, class: u8, mag: &mut Vec<Chunk>) -> Option<Chunk> {
+        loop {
+            while let Some(c) = mag.pop() {
+                if self.usable(c, class) {
+                    self.track_write(c);
+                    return Some(c);
+                }
+            }
+            if !self.refill(class, mag) {
+                return None;
+            }
+        }
+    }
+
+    /// Moves a batch from the depot (growing the class by a page if the depot
+    /// is empty) into the magazine. `false` if there is nothing to take.
+    fn refill(&self, class: u8, mag: &mut Vec<Chunk>) -> bool {
+        let cs = &self.classes[class as usize];
+        let want = (cs.mag_cap / 2).max(1);
+        {
+            let mut depot = lock(&cs.depot);
+            if !depot.is_empty() {
+                let take = want.min(depot.len());
+                let at = depot.len() - take;
+                mag.extend(depot.drain(at..));
+                return true;
+            }
+        }
+        self.grow(class, mag, want)
+    }
+
+    /// Gives the class a page, spare or fresh; `want` of its chunks go to the
+    /// magazine and the rest to the depot.
+    fn grow(&self, class: u8, mag: &mut Vec<Chunk>, want: usize) -> bool {
+        let page = match lock(&self.spare).pop() {
+            Some(p) => p as usize,
+            None => {
+                let mut cur = self.fresh.load(Ordering::Relaxed);
+                loop {
+                    if cur >= self.page_state.len() {
+                        return false;
+                    }
+                    match self.fresh.compare_exchange_weak(
+                        cur,
+                        cur + 1,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break cur,
+                        Err(now) => cur = now,
+                    }
+                }
+            }
+        };
+        self.assign(page, class);
+        let cs = &self.classes[class as usize];
+        let mut chunks = (0..cs.per_page)
+            .rev()
+            .map(|i| self.chunk_at(page, class, i));
+        mag.extend(chunks.by_ref().take(want));
+        lock(&cs.depot).extend(chunks);
+        true
+    }
+
+    fn assign(&self, page: usize, class: u8) {
+        let cs = &self.classes[class as usize];
+        let _g = lock(&cs.pages_lock);
+        self.page_state[page].store(class as u32, Ordering::Release);
+        let n = cs.npages.load(Ordering::Relaxed);
+        cs.page_ids[n].store(page as u32, Ordering::Relaxed);
+        cs.npages.store(n + 1, Ordering::Release);
+    }
+
+    /// Returns a thread's magazine to the depot (the thread is going away).
+    pub fn flush_magazine(&self, class: u8, mag: &mut Vec<Chunk>) {
+        let cs = &self.classes[class as usize];
+        let mut keep = Vec::with_capacity(mag.len());
+        for c in mag.drain(..) {
+            if self.usable(c, class) {
+                keep.push(c);
+            }
+        }
+        lock(&cs.depot).extend(keep);
+    }
+
+    /// Frees chunks whose grace period has passed. Only the reclaimer calls this.
+    pub fn release(&self, chunks: &[Chunk]) {
+        let mut i = 0;
+        while i < chunks.len() {
+            let page = self.page_of(chunks[i]);
+            let state = self.page_state[page].load(Ordering::Acquire);
+            if state & DRAINING != 0 {
+                self.count_drained(page);
+                i += 1;
+                continue;
+            }
+            // A run of chunks of the same class goes in under one lock.
+            let class = state as usize;
+            let mut depot = lock(&self.classes[class].depot);
+            while i < chunks.len() {
+                let p = self.page_of(chunks[i]);
+                if self.page_state[p].load(Ordering::Acquire) != state {
+                    break;
+                }
+                depot.push(chunks[i]);
+                i += 1;
+            }
+        }
+    }
+
+    /// One more chunk of a draining page is back; the last one makes the page
+    /// spare.
+    fn count_drained(&self, page: usize) {
+        let state = self.page_state[page].load(Ordering::Acquire);
+        debug_assert!(state & DRAINING != 0);
+        let class = (state & !DRAINING) as usize;
+        let n = self.drained[page].fetch_add(1, Ordering::AcqRel) + 1;
+        if n as usize == self.classes[class].per_page {
+            self.drained[page].store(0, Ordering::Relaxed);
+            self.page_state[page].store(UNASSIGNED, Ordering::Release);
+            lock(&self.spare).push(page as u32);
+        }
+    }
+
+    /// Starts taking a page away from `class`: marks it draining, removes it
+    /// from the class's page list, and counts the depot's chunks of it.
+    /// Returns the page's chunks so the caller can unlink its live items.
+    /// `None` if the class has no page to give.
+    pub fn drain(&self, class: u8, pick: usize) -> Option<Vec<Chunk>> {
+        let cs = &self.classes[class as usize];
+        let page = {
+            let _g = lock(&cs.pages_lock);
+            let n = cs.npages.load(Ordering::Relaxed);
+            if n == 0 {
+                return None;
+            }
+            let i = pick % n;
+            let page = cs.page_ids[i].load(Ordering::Relaxed) as usize;
+            let last = cs.page_ids[n - 1].load(Ordering::Relaxed);
+            cs.page_ids[i].store(last, Ordering::Relaxed);
+            cs.npages.store(n - 1, Ordering::Release);
+            self.page_state[page].store(DRAINING | class as u32, Ordering::Release);
+            page
+        };
+        let mine: Vec<Chunk> = {
+            let mut depot = lock(&cs.depot);
+            let (mine, rest): (Vec<Chunk>, Vec<Chunk>) =
+                depot.drain(..).partition(|&c| self.page_of(c) == page);
+            *depot = rest;
+            mine
+        };
+        for _ in &mine {
+            self.count_drained(page);
+        }
+        Some(
+            (0..cs.per_page)
+                .map(|i| self.chunk_at(page, class, i))
+                .collect(),
+        )
+    }
+
+    /// A uniformly random chunk of a class, for eviction sampling, or `None`
+    /// if the class has no pages. The chunk may be free or in use.
+    #[inline]
+    pub fn sample(&self, class: u8, rnd: u64) -> Option<Chunk> {
+        let cs = &self.classes[class as usize];
+        let n = cs.npages.load(Ordering::Acquire);
+        if n == 0 {
+            return None;
+        }
+        let page = cs.page_ids[(rnd % n as u64) as usize].load(Ordering::Relaxed) as usize;
+        if self.page_state[page].load(Ordering::Acquire) != class as u32 {
+            return None;
+        }
+        let i = ((rnd >> 32) % cs.per_page as u64) as usize;
+        Some(self.chunk_at(page, class, i))
+    }
+
+    /// The chunks of page `page` if it currently belongs to a class, for the
+    /// sweeper's walk.
+    pub fn page_chunks(&self, page: usize) -> Option<(u8, impl Iterator<Item = Chunk> + '_)> {
+        let state = self.page_state.get(page)?.load(Ordering::Acquire);
+        if state == UNASSIGNED || state & DRAINING != 0 {
+            return None;
+        }
+        let class = state as u8;
+        let per = self.classes[class as usize].per_page;
+        Some((class, (0..per).map(move |i| self.chunk_at(page, class, i))))
+    }
+
+    /// Pages handed out so far (the sweeper walks `[0, used_pages)`).
+    pub fn used_pages(&self) -> usize {
+        self.fresh.load(Ordering::Acquire)
+    }
+
+    /// Model-checking hook: the caller is about to write the whole chunk it
+    /// owns. Under loom this is a tracked mutable access, so a chunk handed to
+    /// two owners, or reused while a reader can see it, is a reported race.
+    #[inline]
+    pub fn track_write(&self, _c: Chunk) {
+        #[cfg(hotset_loom)]
+        self.cells[self.cell_of(_c)].with_mut(|_| ());
+    }
+
+    /// Model-checking hook: the caller reads a chunk it reached through the
+    /// index under a guard.
+    #[inline]
+    pub fn track_read(&self, _c: Chunk) {
+        #[cfg(hotset_loom)]
+        self.cells[self.cell_of(_c)].with(|_| ());
+    }
+
+    #[cfg(hotset_loom)]
+    fn cell_of(&self, c: Chunk) -> usize {
+        (c.0.as_ptr() as usize - self.base.as_ptr() as usize) / CHUNK_ALIGN
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; nothing can reference
+        // the memory once the slab is dropped (the reclaimer holds an Arc).
+        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) };
+    }
+}
+
+#[cfg(all(test, not(hotset_loom)))]
+mod tests {
+    use super::*;
+
+    fn slab(pages: usize, page: usize) -> Slab {
+        Slab::new(
+            pages * page,
+            page,
+            Classes::explicit(&[64, 128, 256]).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn budget_is_respected() {
+        let s = slab(4, 1024);
+        let mut mag = Vec::new();
+        let mut got = std::collections::HashSet::new();
+        while let Some(c) = s.alloc(0, &mut mag) {
+            assert!(got.insert(c.0.as_ptr() as usize), "chunk handed out twice");
+        }
+        assert_eq!(got.len(), 4 * 1024 / 64);
+        assert_eq!(s.used_pages(), 4);
+        assert!(s.alloc(1, &mut mag).is_none());
+    }
+
+    #[test]
+    fn released_chunks_come_back() {
+        let s = slab(1, 1024);
+        let mut mag = Vec::new();
+        let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(2, &mut mag)).collect();
+        assert_eq!(all.len(), 4);
+        s.release(&all[..2]);
+        assert_eq!(s.depot_len(2), 2);
+        assert!(s.alloc(2, &mut mag).is_some());
+        assert!(s.alloc(2, &mut mag).is_some());
+        assert!(s.alloc(2, &mut mag).is_none());
+    }
+
+    #[test]
+    fn drained_page_moves_to_another_class() {
+        let s = slab(1, 1024);
+        let mut mag = Vec::new();
+        let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(0, &mut mag)).collect();
+        assert_eq!(all.len(), 16);
+        assert!(s.alloc(2, &mut Vec::new()).is_none());
+        s.release(&all[..10]);
+        let chunks = s.drain(0, 0).unwrap();
+        assert_eq!(chunks.len(), 16);
+        assert_eq!(s.class_pages(0), 0);
+        // The other six come back through the reclaimer.
+        s.release(&all[10..]);
+        let mut mag2 = Vec::new();
+        assert!(
+            s.alloc(2, &mut mag2).is_some(),
+            "the drained page serves class 2"
+        );
+        assert_eq!(s.class_pages(2), 1);
+    }
+}

@@ -1,0 +1,203 @@
+//! Per-thread counters, summed on read.
+//!
+//! Each thread that touches a cache owns a [`Counters`] block and bumps it
+//! with a relaxed load and store (no read-modify-write, no shared line).
+//! [`crate::Cache::stats`] sums every registered block plus the totals of
+//! threads that have gone.
+
+use crate::sync::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {
+        /// Counter ids.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub(crate) enum Ctr { $($name,)* }
+        const NCTR: usize = [$(Ctr::$name,)*].len();
+
+        /// A snapshot of a cache's counters, with memcached's names where the
+        /// meaning is the same.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Stats {
+            $($(#[$doc])* pub $field: u64,)*
+            /// Index slots in use / capacity, per mille.
+            pub index_load_permille: u64,
+            /// Index capacity in slots.
+            pub index_slots: u64,
+            /// Bytes the index occupies.
+            pub index_bytes: u64,
+            /// The memory budget in bytes.
+            pub limit_maxbytes: u64,
+            /// Pages handed to classes so far.
+            pub pages_used: u64,
+            /// Pages in the budget.
+            pub pages_total: u64,
+            /// Per class: chunk size, pages, free chunks in the depot, evictions.
+            pub classes: Vec<ClassStats>,
+        }
+
+        impl Stats {
+            fn set_ctr(&mut self, c: usize, v: u64) {
+                let mut i = 0;
+                $(if i == c { self.$field = v; return; } i += 1;)*
+                let _ = i;
+            }
+        }
+    };
+}
+
+counters! {
+    /// get hits.
+    GetHits => get_hits,
+    /// get misses (absent, expired or flushed).
+    GetMisses => get_misses,
+    /// gets that found an expired item.
+    GetExpired => get_expired,
+    /// gets that found an item invalidated by flush_all.
+    GetFlushed => get_flushed,
+    /// Retrieval requests.
+    CmdGet => cmd_get,
+    /// Storage requests.
+    CmdSet => cmd_set,
+    /// Touch requests (touch, gat).
+    CmdTouch => cmd_touch,
+    /// Touches of a present key.
+    TouchHits => touch_hits,
+    /// Touches of an absent key.
+    TouchMisses => touch_misses,
+    /// Deletes of a present key.
+    DeleteHits => delete_hits,
+    /// Deletes of an absent key.
+    DeleteMisses => delete_misses,
+    /// incr of a present key.
+    IncrHits => incr_hits,
+    /// incr of an absent key.
+    IncrMisses => incr_misses,
+    /// decr of a present key.
+    DecrHits => decr_hits,
+    /// decr of an absent key.
+    DecrMisses => decr_misses,
+    /// cas that stored.
+    CasHits => cas_hits,
+    /// cas of an absent key.
+    CasMisses => cas_misses,
+    /// cas with a stale unique.
+    CasBadval => cas_badval,
+    /// Live items evicted to make room (sampled, bucket conflicts, and page moves).
+    Evictions => evictions,
+    /// Of those, evictions because the key's index bucket was full.
+    IndexEvictions => index_evictions,
+    /// Expired items reclaimed that were never fetched.
+    ExpiredUnfetched => expired_unfetched,
+    /// Evicted items that were never fetched.
+    EvictedUnfetched => evicted_unfetched,
+    /// Expired items reclaimed (by eviction sampling or the sweeper).
+    Reclaimed => reclaimed,
+    /// Items currently stored.
+    CurrItems => curr_items,
+    /// Items ever stored.
+    TotalItems => total_items,
+    /// Bytes of item memory in use (header, key and value of live items).
+    Bytes => bytes,
+    /// Sweeper passes (ticks) run.
+    SweepPasses => sweep_passes,
+    /// Expired items the sweeper reclaimed.
+    SweepReclaimed => sweep_reclaimed,
+    /// Stores refused for lack of memory.
+    OutOfMemory => out_of_memory,
+    /// Pages moved from one class to another.
+    SlabReassigned => slab_reassigned,
+    /// flush_all runs.
+    Flushes => flushes,
+}
+
+/// Per-class figures in a [`Stats`] snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Chunk size in bytes.
+    pub chunk_size: u64,
+    /// Pages assigned to the class.
+    pub pages: u64,
+    /// Free chunks in the depot (not counting thread magazines).
+    pub free_chunks: u64,
+    /// Items evicted from the class.
+    pub evictions: u64,
+}
+
+/// One thread's counters for one cache.
+pub(crate) struct Counters {
+    c: [AtomicU64; NCTR],
+    class_evictions: Box<[AtomicU64]>,
+}
+
+impl Counters {
+    pub(crate) fn new(classes: usize) -> Counters {
+        Counters {
+            c: std::array::from_fn(|_| AtomicU64::new(0)),
+            class_evictions: (0..classes).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Adds `n` (wrapping, so deltas may be negative). Only the owning thread
+    /// writes, so a load and a store suffice.
+    #[inline]
+    pub(crate) fn add(&self, c: Ctr, n: u64) {
+        let a = &self.c[c as usize];
+        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn inc(&self, c: Ctr) {
+        self.add(c, 1)
+    }
+
+    pub(crate) fn evicted(&self, class: u8) {
+        let a = &self.class_evictions[class as usize];
+        a.store(a.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.inc(Ctr::Evictions);
+    }
+
+    /// Adds this block's values into `totals`.
+    pub(crate) fn sum_into(&self, totals: &mut Totals) {
+        for (t, c) in totals.c.iter_mut().zip(&self.c) {
+            *t = t.wrapping_add(c.load(Ordering::Relaxed));
+        }
+        for (t, c) in totals
+            .class_evictions
+            .iter_mut()
+            .zip(self.class_evictions.iter())
+        {
+            *t += c.load(Ordering::Relaxed);
+        }
+    }
+}
+
+/// Plain sums of counters.
+#[derive(Clone, Debug)]
+pub(crate) struct Totals {
+    c: [u64; NCTR],
+    pub(crate) class_evictions: Vec<u64>,
+}
+
+impl Totals {
+    pub(crate) fn new(classes: usize) -> Totals {
+        Totals {
+            c: [0; NCTR],
+            class_evictions: vec![0; classes],
+        }
+    }
+
+    /// Writes the counter fields of a snapshot. Item and byte counts are sums
+    /// of signed deltas; a negative sum (a delete counted before its insert
+    /// was) reads as 0.
+    pub(crate) fn fill(&self, s: &mut Stats) {
+        for (i, &v) in self.c.iter().enumerate() {
+            let v = if i == Ctr::CurrItems as usize || i == Ctr::Bytes as usize {
+                (v as i64).max(0) as u64
+            } else {
+                v
+            };
+            s.set_ctr(i, v);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! memcached semantics of the engine, on a manual clock.
+
+use hotset::{Cache, Config, Error, ManualClock, ReclaimKind, SlabClasses, Stored};
+use std::sync::Arc;
+
+fn cache_with(reclaim: ReclaimKind, memory: usize) -> (Cache, ManualClock) {
+    let clock = ManualClock::new();
+    let cfg = Config {
+        memory,
+        sweep_hz: 0,
+        clock: Some(Arc::new(clock.clone())),
+        reclaim,
+        ..Config::default()
+    };
+    (Cache::new(cfg).unwrap(), clock)
+}
+
+fn both(f: impl Fn(Cache, ManualClock)) {
+    for r in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let (c, clk) = cache_with(r, 4 << 20);
+        f(c, clk);
+    }
+}
+
+fn get(c: &Cache, k: &[u8]) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    c.get(k, &mut v).map(|_| v)
+}
+
+#[test]
+fn set_get_delete() {
+    both(|c, _| {
+        assert_eq!(c.set(b"k", b"v1", 7, 0), Ok(Stored::Stored));
+        let mut out = b"prefix:".to_vec();
+        let hit = c.get(b"k", &mut out).unwrap();
+        assert_eq!(out, b"prefix:v1");
+        assert_eq!(hit.flags, 7);
+        assert!(hit.cas > 0);
+        assert_eq!(c.set(b"k", b"v2", 0, 0), Ok(Stored::Stored));
+        assert_eq!(get(&c, b"k").unwrap(), b"v2");
+        assert!(c.delete(b"k"));
+        assert!(!c.delete(b"k"));
+        assert_eq!(get(&c, b"k"), None);
+        let s = c.stats();
+        assert_eq!(s.curr_items, 0);
+        assert_eq!((s.delete_hits, s.delete_misses), (1, 1));
+        assert_eq!(s.bytes, 0);
+    });
+}
+
+#[test]
+fn add_replace_append_prepend() {
+    both(|c, _| {
+        assert_eq!(c.add(b"a", b"1", 0, 0), Ok(Stored::Stored));
+        assert_eq!(c.add(b"a", b"2", 0, 0), Ok(Stored::NotStored));
+        assert_eq!(c.replace(b"b", b"x", 0, 0), Ok(Stored::NotStored));
+        assert_eq!(c.replace(b"a", b"3", 5, 0), Ok(Stored::Stored));
+        assert_eq!(c.append(b"a", b"45"), Ok(Stored::Stored));
+        assert_eq!(c.prepend(b"a", b"_"), Ok(Stored::Stored));
+        let mut v = Vec::new();
+        assert_eq!(c.get(b"a", &mut v).unwrap().flags, 5, "append keeps flags");
+        assert_eq!(v, b"_345");
+        assert_eq!(c.append(b"zz", b"1"), Ok(Stored::NotStored));
+        assert_eq!(c.prepend(b"zz", b"1"), Ok(Stored::NotStored));
+    });
+}
+
+#[test]
+fn cas_semantics() {
+    both(|c, _| {
+        assert_eq!(c.cas(b"k", b"v", 0, 0, 1), Ok(Stored::NotFound));
+        c.set(b"k", b"v", 0, 0).unwrap();
+        let cas = c.get(b"k", &mut Vec::new()).unwrap().cas;
+        assert_eq!(c.cas(b"k", b"w", 0, 0, cas + 1000), Ok(Stored::Exists));
+        assert_eq!(c.cas(b"k", b"w", 0, 0, cas), Ok(Stored::Stored));
+        assert_eq!(c.cas(b"k", b"x", 0, 0, cas), Ok(Stored::Exists));
+        assert_eq!(get(&c, b"k").unwrap(), b"w");
+        let s = c.stats();
+        assert_eq!((s.cas_hits, s.cas_badval, s.cas_misses), (1, 2, 1));
+    });
+}
+
+#[test]
+fn incr_decr_rules() {
+    both(|c, _| {
+        assert_eq!(c.incr(b"n", 1), Ok(None));
+        c.set(b"n", b"10", 3, 0).unwrap();
+        assert_eq!(c.incr(b"n", 5), Ok(Some(15)));
+        assert_eq!(c.decr(b"n", 100), Ok(Some(0)), "decr floors at 0");
+        c.set(b"n", b"18446744073709551615", 0, 0).unwrap();
+        assert_eq!(c.incr(b"n", 2), Ok(Some(1)), "incr wraps at 2^64");
+        assert_eq!(get(&c, b"n").unwrap(), b"1");
+        c.set(b"s", b"abc", 0, 0).unwrap();
+        assert_eq!(c.incr(b"s", 1), Err(Error::NonNumeric));
+        assert_eq!(c.decr(b"s", 1), Err(Error::NonNumeric));
+        assert_eq!(
+            get(&c, b"s").unwrap(),
+            b"abc",
+            "a failed incr keeps the value"
+        );
+        c.set(b"big", b"123456789012345678901", 0, 0).unwrap();
+        assert_eq!(c.incr(b"big", 1), Err(Error::NonNumeric));
+        c.set(b"f", b"7", 9, 0).unwrap();
+        c.incr(b"f", 1).unwrap();
+        assert_eq!(
+            c.get(b"f", &mut Vec::new()).unwrap().flags,
+            9,
+            "incr keeps flags"
+        );
+    });
+}
+
+#[test]
+fn ttl_rules_on_manual_clock() {
+    both(|c, clk| {
+        c.set(b"rel", b"v", 0, 10).unwrap();
+        c.set(b"never", b"v", 0, 0).unwrap();
+        c.set(b"neg", b"v", 0, -1).unwrap();
+        let abs = ManualClock::DEFAULT_ORIGIN_UNIX as i64 + 20;
+        c.set(b"abs", b"v", 0, abs).unwrap();
+        c.set(
+            b"past",
+            b"v",
+            0,
+            ManualClock::DEFAULT_ORIGIN_UNIX as i64 - 5,
+        )
+        .unwrap();
+        assert!(
+            get(&c, b"neg").is_none(),
+            "negative exptime is already expired"
+        );
+        assert!(
+            get(&c, b"past").is_none(),
+            "an absolute time in the past is expired"
+        );
+        clk.advance_secs(9);
+        assert!(get(&c, b"rel").is_some());
+        clk.advance_secs(1);
+        assert!(
+            get(&c, b"rel").is_none(),
+            "relative exptime 10 expires at 10 s"
+        );
+        assert!(get(&c, b"abs").is_some());
+        clk.advance_secs(10);
+        assert!(get(&c, b"abs").is_none());
+        assert!(get(&c, b"never").is_some());
+        assert!(c.stats().get_expired >= 3);
+    });
+}
+
+#[test]
+fn touch_and_gat() {
+    both(|c, clk| {
+        c.set(b"k", b"v", 0, 5).unwrap();
+        assert!(c.touch(b"k", 100));
+        assert!(!c.touch(b"missing", 100));
+        clk.advance_secs(50);
+        let mut v = Vec::new();
+        assert!(c.get_and_touch(b"k", 10, &mut v).is_some());
+        assert_eq!(v, b"v");
+        clk.advance_secs(11);
+        assert!(get(&c, b"k").is_none());
+        let s = c.stats();
+        assert_eq!((s.touch_hits, s.touch_misses), (2, 1));
+    });
+}
+
+#[test]
+fn flush_all_now_and_delayed() {
+    both(|c, clk| {
+        for i in 0..100 {
+            c.set(format!("k{i}").as_bytes(), b"v", 0, 0).unwrap();
+        }
+        c.flush_all(0);
+        assert!((0..100).all(|i| get(&c, format!("k{i}").as_bytes()).is_none()));
+        assert_eq!(c.stats().curr_items, 0);
+        c.set(b"a", b"v", 0, 0).unwrap();
+        c.flush_all(5);
+        clk.advance_secs(4);
+        assert!(get(&c, b"a").is_some());
+        clk.advance_secs(1);
+        assert!(
+            get(&c, b"a").is_none(),
+            "delayed flush takes effect at its time"
+        );
+        c.set(b"b", b"v", 0, 0).unwrap();
+        assert!(
+            get(&c, b"b").is_some(),
+            "items stored after the flush survive"
+        );
+    });
+}
+
+#[test]
+fn bad_keys_and_sizes() {
+    both(|c, _| {
+        assert_eq!(c.set(b"", b"v", 0, 0), Err(Error::BadKey));
+        assert_eq!(c.set(&[b'k'; 251], b"v", 0, 0), Err(Error::BadKey));
+        assert_eq!(c.set(&[b'k'; 250], b"v", 0, 0), Ok(Stored::Stored));
+        c.set(b"big", b"small", 0, 0).unwrap();
+        let huge = vec![0u8; c.max_item_size()];
+        assert_eq!(c.set(b"big", &huge, 0, 0), Err(Error::TooLarge));
+        assert!(
+            get(&c, b"big").is_none(),
+            "a refused set removes the old value"
+        );
+        let fits = vec![1u8; c.max_item_size() - 24 - 3];
+        assert_eq!(c.set(b"big", &fits, 0, 0), Ok(Stored::Stored));
+        assert_eq!(get(&c, b"big").unwrap().len(), fits.len());
+    });
+}
+
+#[test]
+fn seed_slab_classes_work() {
+    let cfg = Config {
+        memory: 4 << 20,
+        classes: SlabClasses::List(vec![64, 128, 256, 1024, 4096]),
+        sweep_hz: 0,
+        ..Config::default()
+    };
+    let c = Cache::new(cfg).unwrap();
+    assert_eq!(c.class_sizes(), vec![64, 128, 256, 1024, 4096]);
+    assert_eq!(c.max_item_size(), 4096);
+    for n in [1, 40, 100, 200, 1000, 4000] {
+        let v = vec![b'x'; n];
+        assert_eq!(
+            c.set(format!("k{n}").as_bytes(), &v, 0, 0),
+            Ok(Stored::Stored),
+            "{n}"
+        );
+        assert_eq!(get(&c, format!("k{n}").as_bytes()).unwrap(), v);
+    }
+    assert_eq!(c.set(b"too", &[0u8; 4096], 0, 0), Err(Error::TooLarge));
+}
+
+#[test]
+fn bad_configs_are_refused() {
+    let bad = [
+        Config {
+            memory: 100,
+            ..Config::default()
+        },
+        Config {
+            samples: 0,
+            ..Config::default()
+        },
+        Config {
+            classes: SlabClasses::Growth(0.9),
+            ..Config::default()
+        },
+        Config {
+            classes: SlabClasses::List(vec![128, 64]),
+            ..Config::default()
+        },
+        Config {
+            max_item_size: 2 << 20,
+            ..Config::default()
+        },
+    ];
+    for cfg in bad {
+        let e = Cache::new(cfg).unwrap_err();
+        assert!(!e.to_string().is_empty());
+    }
+}
+
+#[test]
+fn item_metadata_is_32_bytes() {
+    assert_eq!(hotset::item::HEADER_SIZE + hotset::item::SLOT_SIZE, 32);
+}
