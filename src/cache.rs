@@ -151,6 +151,8 @@ pub(crate) struct Shared {
     /// Retirement batches of threads that exited; retired by the next pinner.
     orphans: Mutex<Vec<Retired>>,
     norphans: AtomicUsize,
+    /// Set when the cache is dropped: the sweeper exits.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 /// A thread's state for one cache.
@@ -281,6 +283,7 @@ impl Cache {
             gone: Mutex::new(Totals::new(nclasses)),
             orphans: Mutex::new(Vec::new()),
             norphans: AtomicUsize::new(0),
+            closing: std::sync::atomic::AtomicBool::new(false),
         });
         let sweeper = (cfg.sweep_hz > 0).then(|| spawn_sweeper(&shared, cfg.sweep_hz));
         Ok(Cache { shared, sweeper })
@@ -499,7 +502,9 @@ impl Drop for Cache {
     fn drop(&mut self) {
         self.release_thread();
         if let Some(h) = self.sweeper.take() {
-            // The sweeper holds only a Weak and exits at its next tick.
+            self.shared
+                .closing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             h.thread().unpark();
             let _ = h.join();
         }
@@ -523,6 +528,9 @@ fn spawn_sweeper(sh: &Arc<Shared>, hz: u32) -> std::thread::JoinHandle<()> {
         .spawn(move || loop {
             std::thread::park_timeout(period);
             let Some(sh) = weak.upgrade() else { return };
+            if sh.closing.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
             let budget = sh.sweep_budget;
             sh.with_ctx(|sh, ctx| {
                 sh.sweep(ctx, usize::MAX, Some(Instant::now() + budget));

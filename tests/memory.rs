@@ -1,0 +1,176 @@
+//! Memory: the budget holds under overfill, the sweeper frees expired
+//! memory without access, and pages follow a shift in the size mix.
+
+use hotset::{Cache, Config, ManualClock, ReclaimKind, Stored};
+use std::sync::Arc;
+
+fn cfg(memory: usize, reclaim: ReclaimKind, clock: &ManualClock) -> Config {
+    Config {
+        memory,
+        sweep_hz: 0,
+        clock: Some(Arc::new(clock.clone())),
+        reclaim,
+        ..Config::default()
+    }
+}
+
+/// xorshift, so the tests need no rand crate.
+fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+#[test]
+fn overfill_ten_times_stays_within_budget() {
+    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let clock = ManualClock::new();
+        let memory = 8 << 20;
+        let c = Cache::new(cfg(memory, reclaim, &clock)).unwrap();
+        let mut r = rng(7);
+        let mut written = 0usize;
+        let mut i = 0u64;
+        let mut oom = 0;
+        while written < 10 * memory {
+            let len = match r() % 10 {
+                0..=5 => 16 + (r() % 200) as usize,
+                6..=8 => 500 + (r() % 3000) as usize,
+                _ => 10_000 + (r() % 60_000) as usize,
+            };
+            let v = vec![(i % 251) as u8; len];
+            match c.set(format!("key:{i:012}").as_bytes(), &v, 0, 0) {
+                Ok(Stored::Stored) => written += len,
+                Err(hotset::Error::OutOfMemory) => oom += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+            i += 1;
+        }
+        let s = c.stats();
+        assert!(s.pages_used <= s.pages_total);
+        assert!(
+            s.pages_used * (1 << 20) <= memory as u64,
+            "pages exceed the budget"
+        );
+        assert!(
+            s.bytes <= memory as u64,
+            "live bytes {} exceed the budget",
+            s.bytes
+        );
+        assert!(s.evictions > 0);
+        assert!(
+            oom * 100 <= i as usize,
+            "{oom} of {i} stores ran out of memory"
+        );
+        // What is stored reads back intact.
+        let mut hits = 0;
+        for j in (0..i).rev().take(200) {
+            let mut out = Vec::new();
+            if c.get(format!("key:{j:012}").as_bytes(), &mut out).is_some() {
+                assert!(out.iter().all(|&b| b == (j % 251) as u8));
+                hits += 1;
+            }
+        }
+        assert!(
+            hits > 100,
+            "recent items should mostly be present ({hits}/200)"
+        );
+    }
+}
+
+#[test]
+fn sweeper_frees_expired_chunks_without_access() {
+    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let clock = ManualClock::new();
+        let c = Cache::new(cfg(16 << 20, reclaim, &clock)).unwrap();
+        let n = 20_000;
+        for i in 0..n {
+            let ttl = if i % 2 == 0 { 10 } else { 0 };
+            c.set(format!("k{i}").as_bytes(), &[b'v'; 100], 0, ttl)
+                .unwrap();
+        }
+        let class = c
+            .class_sizes()
+            .iter()
+            .position(|&s| s >= 24 + 6 + 100)
+            .unwrap();
+        c.quiesce();
+        let free_before = c.stats().classes[class].free_chunks;
+        clock.advance_secs(11);
+        // Budgeted passes until the sweeper has covered every page once.
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let (_, wrapped) = c.sweep(4096);
+            if wrapped || passes > 1000 {
+                break;
+            }
+        }
+        c.quiesce();
+        let s = c.stats();
+        let freed = s.classes[class].free_chunks - free_before;
+        let expired = n / 2;
+        assert!(
+            freed * 100 >= expired as u64 * 95,
+            "{reclaim:?}: {freed} of {expired} expired chunks free after {passes} passes"
+        );
+        assert_eq!(s.curr_items, (n - expired) as u64);
+        assert_eq!(s.get_hits + s.get_misses, 0, "no access was made");
+        assert!(s.expired_unfetched >= expired as u64 * 95 / 100);
+    }
+}
+
+#[test]
+fn pages_follow_a_complete_size_shift() {
+    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let clock = ManualClock::new();
+        let c = Cache::new(cfg(16 << 20, reclaim, &clock)).unwrap();
+        let small = vec![b's'; 100];
+        let large = vec![b'L'; 3000];
+        // Phase 1: small values fill the whole budget.
+        for i in 0..300_000u64 {
+            c.set(format!("s{i}").as_bytes(), &small, 0, 0).unwrap();
+            if i % 1000 == 0 {
+                clock.advance(std::time::Duration::from_millis(5));
+            }
+        }
+        let sizes = c.class_sizes();
+        let sc = sizes.iter().position(|&s| s >= 24 + 7 + 100).unwrap();
+        let lc = sizes.iter().position(|&s| s >= 24 + 7 + 3000).unwrap();
+        let s = c.stats();
+        assert_eq!(s.pages_used, s.pages_total, "phase 1 fills every page");
+        // Phase 2: only large values, cycling over a working set that fits.
+        let keys = 3000u64;
+        for round in 0..6 {
+            for i in 0..keys {
+                let r = c.set(format!("L{i}").as_bytes(), &large, 0, 0);
+                assert_eq!(r, Ok(Stored::Stored), "round {round} key {i}");
+                if i % 100 == 0 {
+                    clock.advance(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+        let s = c.stats();
+        let (small_pages, large_pages) = (s.classes[sc].pages, s.classes[lc].pages);
+        assert!(s.slab_reassigned > 0);
+        assert!(
+            large_pages * 2 >= s.pages_total,
+            "{reclaim:?}: large class has {large_pages} of {} pages (small {small_pages})",
+            s.pages_total
+        );
+        // The new working set is served from memory.
+        let mut hits = 0;
+        for i in 0..keys {
+            if c.get(format!("L{i}").as_bytes(), &mut Vec::new()).is_some() {
+                hits += 1;
+            }
+        }
+        assert!(
+            hits * 10 >= keys * 8,
+            "{reclaim:?}: only {hits} of {keys} large items present"
+        );
+    }
+}
