@@ -1,1 +1,171 @@
-fn main() {}
+//! Engine throughput against in-process peers, `engine/zipf99/<impl>/<threads>`.
+//!
+//! - 1,000,000 keys of 16 bytes (`key:%012d`), 100-byte values;
+//! - YCSB scrambled Zipf θ = 0.99; 90% get / 10% set; a get miss is followed
+//!   by a set (cache-aside);
+//! - each cache holds about 20% of the items;
+//! - every implementation copies the value out on a hit.
+//!
+//! Throughput is in operations (elements) per second. Each thread replays its
+//! own precomputed op stream, so generation costs nothing inside the timing.
+//! `HOTSET_BENCH_THREADS=1,2,4,…` overrides the thread counts (for scaling
+//! sweeps on bigger machines).
+#![allow(missing_docs)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hotset::workload::ScrambledZipf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KEYS: u64 = 1_000_000;
+const VALUE: usize = 100;
+const HELD: u64 = KEYS / 5;
+const STREAM: usize = 1 << 20;
+const OPS_PER_ITER: u64 = 10_000;
+
+type Key = [u8; 16];
+
+trait Engine: Sync {
+    fn get(&self, k: &Key, out: &mut Vec<u8>) -> bool;
+    fn set(&self, k: &Key, v: &[u8]);
+}
+
+impl Engine for hotset::Cache {
+    fn get(&self, k: &Key, out: &mut Vec<u8>) -> bool {
+        hotset::Cache::get(self, k, out).is_some()
+    }
+    fn set(&self, k: &Key, v: &[u8]) {
+        let _ = hotset::Cache::set(self, k, v, 0, 0);
+    }
+}
+
+impl Engine for quick_cache::sync::Cache<Key, Arc<[u8]>> {
+    fn get(&self, k: &Key, out: &mut Vec<u8>) -> bool {
+        match quick_cache::sync::Cache::get(self, k) {
+            Some(v) => {
+                out.extend_from_slice(&v);
+                true
+            }
+            None => false,
+        }
+    }
+    fn set(&self, k: &Key, v: &[u8]) {
+        self.insert(*k, Arc::from(v));
+    }
+}
+
+impl Engine for moka::sync::Cache<Key, Arc<[u8]>> {
+    fn get(&self, k: &Key, out: &mut Vec<u8>) -> bool {
+        match moka::sync::Cache::get(self, k) {
+            Some(v) => {
+                out.extend_from_slice(&v);
+                true
+            }
+            None => false,
+        }
+    }
+    fn set(&self, k: &Key, v: &[u8]) {
+        self.insert(*k, Arc::from(v));
+    }
+}
+
+fn key(i: u64) -> Key {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(format!("key:{i:012}").as_bytes());
+    k
+}
+
+/// Per-thread streams of (key index, is_set).
+fn streams(threads: usize) -> Vec<Vec<(u32, bool)>> {
+    let z = ScrambledZipf::new(KEYS, 0.99);
+    (0..threads)
+        .map(|t| {
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            (0..STREAM)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+                    (z.sample(u) as u32, x % 10 == 0)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn run(e: &dyn Engine, keys: &[Key], streams: &[Vec<(u32, bool)>], ops: u64) -> Duration {
+    let value = [b'v'; VALUE];
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for st in streams {
+            s.spawn(move || {
+                let mut out = Vec::with_capacity(VALUE);
+                let mut hits = 0u64;
+                for i in 0..ops as usize {
+                    let (k, is_set) = st[i % STREAM];
+                    let k = &keys[k as usize];
+                    if is_set {
+                        e.set(k, &value);
+                    } else {
+                        out.clear();
+                        if e.get(k, &mut out) {
+                            hits += 1;
+                        } else {
+                            e.set(k, &value);
+                        }
+                    }
+                }
+                std::hint::black_box(hits);
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn hotset_budget() -> usize {
+    // Enough chunks of the item's class for HELD items.
+    let probe = hotset::Cache::new(hotset::Config { memory: 1 << 20, sweep_hz: 0, ..Default::default() }).unwrap();
+    let size = hotset::item::footprint(16, VALUE, 0);
+    let chunk = probe.class_sizes().into_iter().find(|&c| c >= size).unwrap();
+    (HELD as usize * chunk).next_multiple_of(1 << 20)
+}
+
+fn bench(c: &mut Criterion) {
+    let keys: Vec<Key> = (0..KEYS).map(key).collect();
+    let threads: Vec<usize> = std::env::var("HOTSET_BENCH_THREADS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2]);
+    let mut g = c.benchmark_group("engine/zipf99");
+    g.sample_size(10).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(6));
+    for &t in &threads {
+        let st = streams(t);
+        g.throughput(Throughput::Elements(OPS_PER_ITER * t as u64));
+        let engines: Vec<(&str, Box<dyn Engine>)> = vec![
+            (
+                "hotset",
+                Box::new(
+                    hotset::Cache::new(hotset::Config {
+                        memory: hotset_budget(),
+                        ..Default::default()
+                    })
+                    .unwrap(),
+                ),
+            ),
+            ("quick_cache", Box::new(quick_cache::sync::Cache::<Key, Arc<[u8]>>::new(HELD as usize))),
+            ("moka", Box::new(moka::sync::Cache::<Key, Arc<[u8]>>::new(HELD))),
+        ];
+        for (name, e) in &engines {
+            // Fill to steady state before timing.
+            run(e.as_ref(), &keys, &st, STREAM as u64);
+            g.bench_with_input(BenchmarkId::new(*name, t), &t, |b, _| {
+                b.iter_custom(|iters| run(e.as_ref(), &keys, &st, iters * OPS_PER_ITER))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

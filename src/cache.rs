@@ -173,7 +173,9 @@ struct ThreadCtx {
 }
 
 thread_local! {
-    static CTXS: RefCell<Vec<Box<ThreadCtx>>> = const { RefCell::new(Vec::new()) };
+    // Not `const { }`: loom's thread_local! does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CTXS: RefCell<Vec<ThreadCtx>> = RefCell::new(Vec::new());
 }
 
 impl ThreadCtx {
@@ -550,7 +552,7 @@ impl Shared {
                 Some(i) => i,
                 None => {
                     v.retain(|c| c.owner.strong_count() > 0);
-                    v.push(Box::new(ThreadCtx::new(self)));
+                    v.push(ThreadCtx::new(self));
                     v.len() - 1
                 }
             };

@@ -50,6 +50,7 @@ pub mod slab;
 mod stats;
 mod sync;
 pub mod ttl;
+pub mod workload;
 
 pub use cache::{Cache, Error, Hit, ItemRef, Stored};
 pub use clock::{Clock, CoarseClock, ManualClock};

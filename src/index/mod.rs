@@ -196,6 +196,19 @@ impl Bucket {
         }) else {
             return Insert::Full;
         };
+        if cfg!(feature = "planted-blind-commit") {
+            // PLANTED BUG: commit without checking that no other commit came
+            // in since the key was seen absent.
+            self.ctrl
+                .fetch_add(VERSION_ONE + (1 << slot), Ordering::AcqRel);
+            let _ = self.slots[slot].compare_exchange(
+                new.0 | RES,
+                new.0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+            return Insert::Inserted;
+        }
         loop {
             let next = (ctrl | 1 << slot).wrapping_add(VERSION_ONE);
             match self

@@ -53,7 +53,7 @@ pub enum Backend {
     Crossbeam(crossbeam_epoch::Collector),
     /// seize.
     #[cfg(not(hotset_loom))]
-    Seize(seize::Collector),
+    Seize(Box<seize::Collector>),
 }
 
 /// Seize batches retirements per thread; a small batch keeps the memory in
@@ -70,7 +70,9 @@ impl Backend {
             #[cfg(not(hotset_loom))]
             ReclaimKind::Seize => {
                 let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-                Backend::Seize(seize::Collector::new().batch_size(SEIZE_BATCH.max(cpus)))
+                Backend::Seize(Box::new(
+                    seize::Collector::new().batch_size(SEIZE_BATCH.max(cpus)),
+                ))
             }
             #[cfg(hotset_loom)]
             ReclaimKind::Seize => Backend::Crossbeam(crossbeam_epoch::Collector::new()),
@@ -177,6 +179,11 @@ impl Guard<'_> {
             return;
         }
         let b = batch.take();
+        if cfg!(feature = "planted-reuse-before-grace") {
+            // PLANTED BUG: free at once, without waiting for readers.
+            drop(b);
+            return;
+        }
         match self {
             Guard::Crossbeam(g) => {
                 // SAFETY: the chunks are unreachable for threads that pin

@@ -237,6 +237,11 @@ impl Slab {
             if !depot.is_empty() {
                 let take = want.min(depot.len());
                 let at = depot.len() - take;
+                if cfg!(feature = "planted-depot-double-hand") {
+                    // PLANTED BUG: copy the batch out but leave it in the depot.
+                    mag.extend(depot[at..].iter().copied());
+                    return true;
+                }
                 mag.extend(depot.drain(at..));
                 return true;
             }
