@@ -9,7 +9,8 @@
 //! Throughput is in operations (elements) per second. Each thread replays its
 //! own precomputed op stream, so generation costs nothing inside the timing.
 //! `HOTSET_BENCH_THREADS=1,2,4,…` overrides the thread counts (for scaling
-//! sweeps on bigger machines).
+//! sweeps on bigger machines); `HOTSET_BENCH_RECLAIM=crossbeam|seize` picks
+//! hotset's reclamation backend (default: the engine's default).
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -80,7 +81,8 @@ fn streams(threads: usize) -> Vec<Vec<(u32, bool)>> {
     let z = ScrambledZipf::new(KEYS, 0.99);
     (0..threads)
         .map(|t| {
-            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let mut x =
+                0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             (0..STREAM)
                 .map(|_| {
                     x ^= x << 13;
@@ -125,9 +127,18 @@ fn run(e: &dyn Engine, keys: &[Key], streams: &[Vec<(u32, bool)>], ops: u64) -> 
 
 fn hotset_budget() -> usize {
     // Enough chunks of the item's class for HELD items.
-    let probe = hotset::Cache::new(hotset::Config { memory: 1 << 20, sweep_hz: 0, ..Default::default() }).unwrap();
+    let probe = hotset::Cache::new(hotset::Config {
+        memory: 1 << 20,
+        sweep_hz: 0,
+        ..Default::default()
+    })
+    .unwrap();
     let size = hotset::item::footprint(16, VALUE, 0);
-    let chunk = probe.class_sizes().into_iter().find(|&c| c >= size).unwrap();
+    let chunk = probe
+        .class_sizes()
+        .into_iter()
+        .find(|&c| c >= size)
+        .unwrap();
     (HELD as usize * chunk).next_multiple_of(1 << 20)
 }
 
@@ -138,7 +149,9 @@ fn bench(c: &mut Criterion) {
         .map(|s| s.split(',').filter_map(|t| t.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1, 2]);
     let mut g = c.benchmark_group("engine/zipf99");
-    g.sample_size(10).warm_up_time(Duration::from_secs(3)).measurement_time(Duration::from_secs(6));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(3))
+        .measurement_time(Duration::from_secs(6));
     for &t in &threads {
         let st = streams(t);
         g.throughput(Throughput::Elements(OPS_PER_ITER * t as u64));
@@ -148,13 +161,25 @@ fn bench(c: &mut Criterion) {
                 Box::new(
                     hotset::Cache::new(hotset::Config {
                         memory: hotset_budget(),
+                        reclaim: std::env::var("HOTSET_BENCH_RECLAIM")
+                            .ok()
+                            .map(|s| s.parse().expect("HOTSET_BENCH_RECLAIM: crossbeam or seize"))
+                            .unwrap_or_default(),
                         ..Default::default()
                     })
                     .unwrap(),
                 ),
             ),
-            ("quick_cache", Box::new(quick_cache::sync::Cache::<Key, Arc<[u8]>>::new(HELD as usize))),
-            ("moka", Box::new(moka::sync::Cache::<Key, Arc<[u8]>>::new(HELD))),
+            (
+                "quick_cache",
+                Box::new(quick_cache::sync::Cache::<Key, Arc<[u8]>>::new(
+                    HELD as usize,
+                )),
+            ),
+            (
+                "moka",
+                Box::new(moka::sync::Cache::<Key, Arc<[u8]>>::new(HELD)),
+            ),
         ];
         for (name, e) in &engines {
             // Fill to steady state before timing.

@@ -25,13 +25,22 @@ use std::time::{Duration, Instant};
 
 /// Retired chunks are handed to the reclaimer in batches of this many.
 const RETIRE_BATCH: usize = 32;
-/// Rounds of evict-and-wait before a store gives up with "out of memory".
-const ALLOC_ATTEMPTS: usize = 200;
+/// How long a store keeps evicting and waiting for the reclaimer before it
+/// gives up with "out of memory". Reclamation needs every pinned thread to
+/// move on, which takes microseconds unless a thread is descheduled.
+const ALLOC_PATIENCE: Duration = Duration::from_millis(200);
+/// A thread that finds its class full evicts this many items at once (fewer
+/// for large chunks, see `evict_batch`), so that the grace period and the
+/// reclaimer's flush (a membarrier syscall for seize) are paid once per
+/// batch, not once per store.
+const EVICT_BATCH: usize = 16;
+/// …and at most this many bytes of chunks.
+const EVICT_BATCH_BYTES: usize = 256 << 10;
 /// CAS uniques are taken from the shared counter in blocks of this many, so
 /// the counter is touched once per 64 stores per thread.
 const CAS_BLOCK: u64 = 64;
-/// Every this many eviction rounds in a class, check whether another class
-/// holds older items and should give up a page.
+/// Every this many evictions, check whether another class holds older items
+/// and should give up a page.
 const REBALANCE_EVERY: u64 = 16;
 /// A donor class gives a page when its worst sampled item is this many times
 /// worse than the starving class's.
@@ -168,7 +177,8 @@ struct ThreadCtx {
     cas_next: u64,
     cas_end: u64,
     drain_seen: u64,
-    evict_rounds: u64,
+    /// Items evicted since this thread last considered moving a page.
+    since_rebalance: u64,
     scratch: Vec<u8>,
 }
 
@@ -198,7 +208,7 @@ impl ThreadCtx {
             cas_next: 0,
             cas_end: 0,
             drain_seen: sh.drain_gen.load(Ordering::Relaxed),
-            evict_rounds: 0,
+            since_rebalance: 0,
             scratch: Vec::new(),
         }
     }
@@ -244,10 +254,11 @@ impl Drop for ThreadCtx {
             lock(&sh.orphans).push(b);
             sh.norphans.fetch_add(1, Ordering::Relaxed);
         }
+        // Fold into the totals and unregister under the registry lock, which
+        // `stats` also holds, so a snapshot never misses this thread.
         let mut reg = lock(&sh.counters);
-        reg.retain(|c| !Arc::ptr_eq(c, &self.counters));
-        drop(reg);
         self.counters.sum_into(&mut lock(&sh.gone));
+        reg.retain(|c| !Arc::ptr_eq(c, &self.counters));
     }
 }
 
@@ -1006,24 +1017,47 @@ impl Shared {
         if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
             return Some(c);
         }
-        for attempt in 0..ALLOC_ATTEMPTS {
+        let batch = (EVICT_BATCH_BYTES / self.slab.chunk_size(class)).clamp(1, EVICT_BATCH);
+        let mut deadline = None;
+        // At most one page is drained for this allocation; then we wait.
+        let mut drained = false;
+        for attempt in 0.. {
             {
                 let g = self.backend.pin(&ctx.local);
                 self.adopt_orphans(&g);
-                let got = self.evict(ctx, &g, class, 1 + attempt.min(7));
-                ctx.evict_rounds += 1;
-                if got == 0 || ctx.evict_rounds % REBALANCE_EVERY == 0 {
-                    self.rebalance(ctx, &g, class);
+                // Evict a batch at first, then again only if the reclaimer
+                // has been given a fair chance to return the last one.
+                // seize's flush costs a membarrier syscall, so with seize
+                // another batch is evicted instead, until its own batching
+                // starts reclamation; crossbeam's flush is cheap.
+                let seize = self.backend.kind() == crate::ReclaimKind::Seize;
+                if attempt % 16 == 0 || (seize && attempt < 8) {
+                    let got = self.evict(ctx, &g, class, batch);
+                    ctx.since_rebalance += got as u64;
+                    if !drained && (got == 0 || ctx.since_rebalance >= REBALANCE_EVERY) {
+                        ctx.since_rebalance = 0;
+                        drained = self.rebalance(ctx, &g, class);
+                    }
+                    if got == 0 && !drained && self.slab.class_pages(class) == 0 {
+                        // No page, no donor: waiting cannot help.
+                        g.retire(&mut ctx.retired);
+                        return None;
+                    }
                 }
                 g.retire(&mut ctx.retired);
-                g.flush();
+                if !seize || attempt >= 8 {
+                    g.flush();
+                }
             }
-            // Unpinned: the chunks just retired can now pass their grace period.
-            self.collect(ctx, 1);
+            // Unpinned: what was just retired can now pass its grace period.
             if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
                 return Some(c);
             }
-            if attempt >= 8 {
+            if attempt >= 2 {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + ALLOC_PATIENCE);
+                if Instant::now() >= d {
+                    return None;
+                }
                 std::thread::yield_now();
             }
         }
@@ -1063,20 +1097,31 @@ impl Shared {
         } else {
             self.pool_cap
         };
-        for _ in 0..self.samples {
-            let r = ctx.rand();
-            let Some(ch) = self.slab.sample(class, r) else {
-                continue;
-            };
+        // Pick every sample first and prefetch their headers, so the K cache
+        // misses overlap instead of queueing.
+        let mut picks = [None; 64];
+        for p in picks.iter_mut().take(self.samples) {
+            *p = self.slab.sample(class, ctx.rand());
+            if let Some(ch) = *p {
+                crate::prefetch(ch.0.as_ptr());
+            }
+        }
+        for ch in picks.iter().take(self.samples).flatten() {
             let it = Item::from_ptr(ch.0);
             if !it.is_live() {
+                continue;
+            }
+            // Score from the header first; read and hash the key only for a
+            // candidate the pool keeps.
+            let bad = badness(self.policy, it, now_ms, now, cas_now, ctx.rand());
+            if !ctx.pools[class as usize].would_take(bad, cap) {
                 continue;
             }
             // SAFETY: LIVE was set while we are pinned (the caller holds a
             // guard), so the bytes are complete and stay put (item.rs).
             let key = unsafe { it.key() };
             let c = Candidate {
-                badness: badness(self.policy, it, now_ms, now, cas_now, ctx.rand()),
+                badness: bad,
                 item: it,
                 cas: it.cas(),
                 hash: self.hash(key),
@@ -1163,34 +1208,42 @@ impl Shared {
 
     /// Moves a page to `class` from a class whose items are older, or from
     /// any class if `class` has no page at all (no calcification).
-    fn rebalance(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) {
+    /// Returns whether a page started draining.
+    fn rebalance(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) -> bool {
         let n = self.slab.classes().sizes().len();
         if n < 2 {
-            return;
+            return false;
         }
         let mine = self.slab.class_pages(class);
-        let donor = if mine == 0 {
-            (0..n as u8)
-                .filter(|&c| c != class)
-                .max_by_key(|&c| self.slab.class_pages(c))
-        } else {
-            let mut d = (ctx.rand() % (n as u64 - 1)) as u8;
-            if d >= class {
-                d += 1;
+        // A class with no page takes one from the largest class, as long as
+        // that leaves it a page. Otherwise a page moves only from a class
+        // whose items are clearly older, so classes never trade their last
+        // pages back and forth.
+        let largest = (0..n as u8)
+            .filter(|&c| c != class)
+            .max_by_key(|&c| self.slab.class_pages(c))
+            .filter(|&c| self.slab.class_pages(c) >= 2);
+        let donor = match largest {
+            Some(d) if mine == 0 => Some(d),
+            _ => {
+                let mut d = (ctx.rand() % (n as u64 - 1)) as u8;
+                if d >= class {
+                    d += 1;
+                }
+                let ours = ctx.pools[class as usize].peek_badness().unwrap_or(0);
+                self.sample_into_pool(ctx, d);
+                let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
+                let older = theirs == u64::MAX || theirs / REBALANCE_RATIO > ours;
+                (older && self.slab.class_pages(d) > 0).then_some(d)
             }
-            let ours = ctx.pools[class as usize].peek_badness().unwrap_or(0);
-            self.sample_into_pool(ctx, d);
-            let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
-            let older = theirs == u64::MAX || theirs / REBALANCE_RATIO > ours;
-            (older && self.slab.class_pages(d) > 0).then_some(d)
         };
-        let Some(donor) = donor else { return };
+        let Some(donor) = donor else { return false };
         if self.slab.class_pages(donor) == 0 {
-            return;
+            return false;
         }
         let r = ctx.rand() as usize;
         let Some(chunks) = self.slab.drain(donor, r) else {
-            return;
+            return false;
         };
         let now = now_secs(self.clock.now_ms());
         for ch in chunks {
@@ -1213,6 +1266,7 @@ impl Shared {
         self.drain_gen.fetch_add(1, Ordering::Relaxed);
         ctx.drain_seen = self.drain_gen.load(Ordering::Relaxed);
         ctx.counters.inc(Ctr::SlabReassigned);
+        true
     }
 
     fn flush_now(&self, ctx: &mut ThreadCtx) {
@@ -1251,7 +1305,7 @@ impl Shared {
         let cur = self.sweep_cursor.load(Ordering::Relaxed);
         let (mut page, mut idx) = ((cur >> 32) as usize, (cur & 0xffff_ffff) as usize);
         let (mut seen, mut reclaimed, mut wrapped) = (0usize, 0usize, false);
-        let g = self.backend.pin(&ctx.local);
+        let mut g = self.backend.pin(&ctx.local);
         'walk: while seen < max_chunks {
             if page >= self.slab.used_pages() {
                 page = 0;
@@ -1277,10 +1331,18 @@ impl Shared {
                         reclaimed += 1;
                     }
                 }
-                if seen >= max_chunks
-                    || (seen % SWEEP_SLICE == 0 && deadline.is_some_and(|d| Instant::now() >= d))
-                {
+                if seen >= max_chunks {
                     break 'walk;
+                }
+                if seen % SWEEP_SLICE == 0 {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        break 'walk;
+                    }
+                    // Never hold one guard long: it would stall reclamation
+                    // for every thread.
+                    g.retire(&mut ctx.retired);
+                    drop(g);
+                    g = self.backend.pin(&ctx.local);
                 }
             }
             page += 1;
@@ -1296,10 +1358,12 @@ impl Shared {
 
     fn stats(&self) -> Stats {
         let n = self.slab.classes().sizes().len();
+        let reg = lock(&self.counters);
         let mut t = lock(&self.gone).clone();
-        for c in lock(&self.counters).iter() {
+        for c in reg.iter() {
             c.sum_into(&mut t);
         }
+        drop(reg);
         let mut s = Stats::default();
         t.fill(&mut s);
         s.limit_maxbytes = self.memory as u64;

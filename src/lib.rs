@@ -46,11 +46,36 @@ mod config;
 pub mod evict;
 pub mod index;
 pub mod item;
+mod region;
 pub mod slab;
 mod stats;
 mod sync;
 pub mod ttl;
 pub mod workload;
+
+/// Hints the CPU to fetch a cache line for reading.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Hints the CPU to fetch a cache line that is about to be written.
+#[inline(always)]
+pub(crate) fn prefetch_write(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as for `prefetch`.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_ET0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 pub use cache::{Cache, Error, Hit, ItemRef, Stored};
 pub use clock::{Clock, CoarseClock, ManualClock};

@@ -267,3 +267,31 @@ fn bad_configs_are_refused() {
 fn item_metadata_is_32_bytes() {
     assert_eq!(hotset::item::HEADER_SIZE + hotset::item::SLOT_SIZE, 32);
 }
+
+#[test]
+fn out_of_memory_is_reported_and_loses_nothing() {
+    // One page, and it goes to the smallest class: a large item has no page
+    // and no class can give one up (the only page is its class's last, and
+    // its items are not older on a frozen clock).
+    let clock = ManualClock::new();
+    let c = Cache::new(Config {
+        memory: 1 << 20,
+        classes: SlabClasses::List(vec![64, 128, 256, 1024, 4096]),
+        sweep_hz: 0,
+        clock: Some(Arc::new(clock.clone())),
+        ..Config::default()
+    })
+    .unwrap();
+    for i in 0..100 {
+        c.set(format!("k{i}").as_bytes(), b"small", 0, 0).unwrap();
+    }
+    assert_eq!(c.set(b"big", &[0u8; 3000], 0, 0), Err(Error::OutOfMemory));
+    assert_eq!(c.stats().out_of_memory, 1);
+    for i in 0..100 {
+        assert_eq!(
+            get(&c, format!("k{i}").as_bytes()).unwrap(),
+            b"small",
+            "k{i} lost"
+        );
+    }
+}

@@ -29,7 +29,7 @@ fn rng(seed: u64) -> impl FnMut() -> u64 {
 fn overfill_ten_times_stays_within_budget() {
     for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
         let clock = ManualClock::new();
-        let memory = 8 << 20;
+        let memory = 64 << 20;
         let c = Cache::new(cfg(memory, reclaim, &clock)).unwrap();
         let mut r = rng(7);
         let mut written = 0usize;
@@ -76,7 +76,7 @@ fn overfill_ten_times_stays_within_budget() {
         }
         assert!(
             hits > 100,
-            "recent items should mostly be present ({hits}/200)"
+            "{reclaim:?}: recent items should mostly be present ({hits}/200)"
         );
     }
 }

@@ -47,7 +47,11 @@ fn check(key: u64, v: &[u8]) {
 fn run(reclaim: ReclaimKind) {
     let clock = ManualClock::new();
     let cache = Cache::new(Config {
+        // 64 pages of 64 KiB: tight enough that eviction never stops, with a
+        // page for every class the value sizes touch.
         memory: 4 << 20,
+        page_size: 64 << 10,
+        max_item_size: 64 << 10,
         sweep_hz: 50,
         clock: Some(Arc::new(clock.clone())),
         reclaim,

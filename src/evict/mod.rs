@@ -175,6 +175,12 @@ impl Pool {
         self.entries.insert(at, c);
     }
 
+    /// Whether a candidate with this score would be kept.
+    #[inline]
+    pub fn would_take(&self, badness: u64, cap: usize) -> bool {
+        self.entries.len() < cap.max(1) || self.entries[0].badness < badness
+    }
+
     /// Takes the worst candidate.
     pub fn pop(&mut self) -> Option<Candidate> {
         self.entries.pop()

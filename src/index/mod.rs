@@ -306,9 +306,35 @@ impl Bucket {
     }
 }
 
+/// Where the buckets live: a huge-page region, or (under loom, whose
+/// atomics cannot be zero-initialized in place, or if mapping fails) a boxed
+/// slice.
+enum Buckets {
+    #[cfg(not(hotset_loom))]
+    Mapped(crate::region::Region, usize),
+    Boxed(Box<[Bucket]>),
+}
+
+impl std::ops::Deref for Buckets {
+    type Target = [Bucket];
+    #[inline]
+    fn deref(&self) -> &[Bucket] {
+        match self {
+            #[cfg(not(hotset_loom))]
+            // SAFETY: the region holds n * size_of::<Bucket>() zeroed bytes,
+            // 2 MiB-aligned; all-zero is a valid Bucket (its fields are
+            // AtomicU64), and the region lives as long as `self`.
+            Buckets::Mapped(r, n) => unsafe {
+                std::slice::from_raw_parts(r.base().as_ptr() as *const Bucket, *n)
+            },
+            Buckets::Boxed(b) => b,
+        }
+    }
+}
+
 /// The index: a power-of-two array of buckets.
 pub struct Index {
-    buckets: Box<[Bucket]>,
+    buckets: Buckets,
     mask: u64,
 }
 
@@ -317,8 +343,15 @@ impl Index {
     /// buckets).
     pub fn with_slots(slots: usize) -> Index {
         let n = slots.div_ceil(WAYS).max(1).next_power_of_two();
+        #[cfg(not(hotset_loom))]
+        if let Some(r) = crate::region::Region::new(n * std::mem::size_of::<Bucket>()) {
+            return Index {
+                buckets: Buckets::Mapped(r, n),
+                mask: n as u64 - 1,
+            };
+        }
         Index {
-            buckets: (0..n).map(|_| Bucket::new()).collect(),
+            buckets: Buckets::Boxed((0..n).map(|_| Bucket::new()).collect()),
             mask: n as u64 - 1,
         }
     }

@@ -79,6 +79,15 @@ impl Backend {
         }
     }
 
+    /// Which backend this is.
+    pub fn kind(&self) -> ReclaimKind {
+        match self {
+            Backend::Crossbeam(_) => ReclaimKind::Crossbeam,
+            #[cfg(not(hotset_loom))]
+            Backend::Seize(_) => ReclaimKind::Seize,
+        }
+    }
+
     /// Registers the current thread (crossbeam needs a handle per thread).
     pub fn local(&self) -> Local {
         match self {

@@ -9,8 +9,9 @@
 //! free:   only through the reclaimer (index/reclaim.rs), in batches, to the depot
 //! ```
 //!
-//! The whole budget is one zeroed allocation, so the OS commits memory only as
-//! pages are first touched, and a chunk's page is `(chunk - base) / page_size`.
+//! The whole budget is one zeroed mapping on huge pages (`region.rs`), so the
+//! OS commits memory only as pages are first touched, and a chunk's page is
+//! `(chunk - base) / page_size`.
 //! Pages are handed out lazily, so item memory never exceeds the budget: it is
 //! at most `pages * page_size <= budget` by construction.
 //!
@@ -23,8 +24,8 @@ mod classes;
 
 pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
 
+use crate::region::Region;
 use crate::sync::{lock, AtomicU32, AtomicUsize, Mutex, Ordering};
-use std::alloc::Layout;
 use std::ptr::NonNull;
 
 /// Default page size: 1 MiB, as memcached.
@@ -69,7 +70,7 @@ struct ClassSlab {
 /// The slab allocator. See the module docs.
 pub struct Slab {
     base: NonNull<u8>,
-    layout: Layout,
+    region: Region,
     page_size: usize,
     /// Per page: `UNASSIGNED`, a class id, or `DRAINING | class`.
     page_state: Box<[AtomicU32]>,
@@ -117,13 +118,9 @@ impl Slab {
             )));
         }
         let len = npages * page_size;
-        // Alignment 16 keeps this on the allocator's calloc path: fresh mmap'd
-        // memory that the OS commits page by page as it is touched.
-        let layout = Layout::from_size_align(len, 16).map_err(|e| ClassError(e.to_string()))?;
-        // SAFETY: layout has non-zero size.
-        let base = unsafe { std::alloc::alloc_zeroed(layout) };
-        let base = NonNull::new(base)
+        let region = Region::new(len)
             .ok_or_else(|| ClassError(format!("cannot reserve {len} bytes for the slab")))?;
+        let base = region.base();
         let classes_state = classes
             .sizes()
             .iter()
@@ -139,7 +136,7 @@ impl Slab {
             .collect();
         Ok(Slab {
             base,
-            layout,
+            region,
             page_size,
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
@@ -218,6 +215,11 @@ impl Slab {
             while let Some(c) = mag.pop() {
                 if self.usable(c, class) {
                     self.track_write(c);
+                    // The next store will write the next chunk: start
+                    // fetching its line now.
+                    if let Some(next) = mag.last() {
+                        crate::prefetch_write(next.0.as_ptr());
+                    }
                     return Some(c);
                 }
             }
@@ -436,11 +438,10 @@ impl Slab {
     }
 }
 
-impl Drop for Slab {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout; nothing can reference
-        // the memory once the slab is dropped (the reclaimer holds an Arc).
-        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) };
+impl Slab {
+    /// Bytes of address space reserved for item memory.
+    pub fn reserved(&self) -> usize {
+        self.region.len()
     }
 }
 

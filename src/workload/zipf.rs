@@ -33,7 +33,10 @@ impl Zipf {
 
     /// As [`Zipf::new`], with ζ(n, θ) given.
     pub fn with_zeta(n: u64, theta: f64, zetan: f64) -> Zipf {
-        assert!(n >= 1 && theta > 0.0 && theta < 1.0, "Zipf needs n >= 1 and 0 < theta < 1");
+        assert!(
+            n >= 1 && theta > 0.0 && theta < 1.0,
+            "Zipf needs n >= 1 and 0 < theta < 1"
+        );
         let zeta2 = zeta(2.min(n), theta);
         let eta = (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
         Zipf {
@@ -149,6 +152,9 @@ mod tests {
         let z = ScrambledZipf::new(1_000_000, 0.99);
         let hot: Vec<u64> = (0..4).map(|i| fnv64(i) % 1_000_000).collect();
         assert_eq!(z.sample(0.0), hot[0]);
-        assert!(hot.windows(2).all(|w| w[0].abs_diff(w[1]) > 1000), "hot keys are spread: {hot:?}");
+        assert!(
+            hot.windows(2).all(|w| w[0].abs_diff(w[1]) > 1000),
+            "hot keys are spread: {hot:?}"
+        );
     }
 }

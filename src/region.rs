@@ -1,0 +1,80 @@
+//! Large zeroed memory regions for the slab and the index.
+//!
+//! Both are touched at random, so TLB misses dominate a lookup unless the
+//! memory sits on huge pages. A region is an anonymous `mmap` (zeroed, and
+//! committed by the OS only as it is touched) aligned to 2 MiB and advised
+//! `MADV_HUGEPAGE`, which matters where transparent huge pages are in
+//! `madvise` mode (the kernel ignores the advice where THP is off).
+
+use std::ptr::NonNull;
+
+/// Huge-page size the region is aligned to.
+const HUGE: usize = 2 << 20;
+
+/// An owned, zeroed, 2 MiB-aligned anonymous mapping.
+pub(crate) struct Region {
+    map: NonNull<u8>,
+    map_len: usize,
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the region is plain memory; whoever hands out pointers into it is
+// responsible for synchronizing their use.
+unsafe impl Send for Region {}
+// SAFETY: as for Send.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Maps `len` zeroed bytes, or returns `None` if the OS refuses.
+    pub(crate) fn new(len: usize) -> Option<Region> {
+        let len = len.max(1);
+        let map_len = len.checked_add(HUGE)?;
+        // SAFETY: an anonymous private mapping with no address hint; the
+        // result is checked against MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        let map = NonNull::new(p as *mut u8)?;
+        let off = (HUGE - (map.as_ptr() as usize % HUGE)) % HUGE;
+        // SAFETY: off < HUGE, and the mapping is len + HUGE bytes long.
+        let base = unsafe { NonNull::new_unchecked(map.as_ptr().add(off)) };
+        // SAFETY: [base, base + len) lies inside the mapping; madvise only
+        // changes paging behaviour, and its failure is harmless.
+        unsafe { libc::madvise(base.as_ptr() as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+        Some(Region {
+            map,
+            map_len,
+            base,
+            len,
+        })
+    }
+
+    /// Start of the region (2 MiB-aligned).
+    pub(crate) fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+
+    /// Length requested.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; nothing points
+        // into it any more (its owner is being dropped).
+        unsafe { libc::munmap(self.map.as_ptr() as *mut libc::c_void, self.map_len) };
+    }
+}
