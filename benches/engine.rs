@@ -96,33 +96,63 @@ fn streams(threads: usize) -> Vec<Vec<(u32, bool)>> {
         .collect()
 }
 
-fn run(e: &dyn Engine, keys: &[Key], streams: &[Vec<(u32, bool)>], ops: u64) -> Duration {
-    let value = [b'v'; VALUE];
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for st in streams {
-            s.spawn(move || {
-                let mut out = Vec::with_capacity(VALUE);
-                let mut hits = 0u64;
-                for i in 0..ops as usize {
-                    let (k, is_set) = st[i % STREAM];
-                    let k = &keys[k as usize];
-                    if is_set {
-                        e.set(k, &value);
+/// Long-lived worker threads, one per stream, as a server's or a rayon
+/// pool's threads are: per-thread state (hotset's magazines, epoch handle and
+/// eviction pools) is set up once, not once per sample.
+struct Pool<'a> {
+    start: std::sync::Barrier,
+    done: std::sync::Barrier,
+    ops: std::sync::atomic::AtomicU64,
+    engine: &'a dyn Engine,
+    keys: &'a [Key],
+}
+
+impl Pool<'_> {
+    fn worker(&self, stream: &[(u32, bool)]) {
+        let value = [b'v'; VALUE];
+        let mut out = Vec::with_capacity(VALUE);
+        let mut pos = 0usize;
+        loop {
+            self.start.wait();
+            let ops = self.ops.load(std::sync::atomic::Ordering::Acquire);
+            if ops == u64::MAX {
+                return;
+            }
+            let mut hits = 0u64;
+            for _ in 0..ops {
+                let (k, is_set) = stream[pos % STREAM];
+                pos += 1;
+                let k = &self.keys[k as usize];
+                if is_set {
+                    self.engine.set(k, &value);
+                } else {
+                    out.clear();
+                    if self.engine.get(k, &mut out) {
+                        hits += 1;
                     } else {
-                        out.clear();
-                        if e.get(k, &mut out) {
-                            hits += 1;
-                        } else {
-                            e.set(k, &value);
-                        }
+                        self.engine.set(k, &value);
                     }
                 }
-                std::hint::black_box(hits);
-            });
+            }
+            std::hint::black_box(hits);
+            self.done.wait();
         }
-    });
-    start.elapsed()
+    }
+
+    /// Runs `ops` operations on every worker; returns the wall time.
+    fn run(&self, ops: u64) -> Duration {
+        self.ops.store(ops, std::sync::atomic::Ordering::Release);
+        let t = Instant::now();
+        self.start.wait();
+        self.done.wait();
+        t.elapsed()
+    }
+
+    fn stop(&self) {
+        self.ops
+            .store(u64::MAX, std::sync::atomic::Ordering::Release);
+        self.start.wait();
+    }
 }
 
 fn hotset_budget() -> usize {
@@ -182,10 +212,24 @@ fn bench(c: &mut Criterion) {
             ),
         ];
         for (name, e) in &engines {
-            // Fill to steady state before timing.
-            run(e.as_ref(), &keys, &st, STREAM as u64);
-            g.bench_with_input(BenchmarkId::new(*name, t), &t, |b, _| {
-                b.iter_custom(|iters| run(e.as_ref(), &keys, &st, iters * OPS_PER_ITER))
+            let pool = Pool {
+                start: std::sync::Barrier::new(t + 1),
+                done: std::sync::Barrier::new(t + 1),
+                ops: std::sync::atomic::AtomicU64::new(0),
+                engine: e.as_ref(),
+                keys: &keys,
+            };
+            std::thread::scope(|s| {
+                for stream in &st {
+                    let pool = &pool;
+                    s.spawn(move || pool.worker(stream));
+                }
+                // Fill to steady state before timing.
+                pool.run(STREAM as u64);
+                g.bench_with_input(BenchmarkId::new(*name, t), &t, |b, _| {
+                    b.iter_custom(|iters| pool.run(iters * OPS_PER_ITER))
+                });
+                pool.stop();
             });
         }
     }

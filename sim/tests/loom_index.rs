@@ -13,10 +13,29 @@
 use hotset::index::reclaim::{Backend, ReclaimKind, Retired};
 use hotset::index::{tag_of, Index, Insert};
 use hotset::item::Item;
+use hotset::slab::{Chunk, Slab};
 use loom::thread;
 use sim::fixture::{hash, item, slab};
 use sim::run_model;
 use std::sync::Arc;
+
+/// A slab of `chunks` chunks, a one-bucket index, a crossbeam backend, and
+/// `items` (key, value) items written into the first chunks.
+fn setup(
+    chunks: usize,
+    items: &[(u8, u8)],
+) -> (Arc<Slab>, Arc<Index>, Arc<Backend>, Vec<Item>, Vec<Chunk>) {
+    let s = slab(chunks);
+    let index = Arc::new(Index::with_slots(7));
+    let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));
+    let mut mag = Vec::new();
+    let its = items
+        .iter()
+        .enumerate()
+        .map(|(i, &(k, v))| item(s.alloc(0, &mut mag).unwrap(), k, v, i as u64 + 1))
+        .collect();
+    (s, index, backend, its, mag)
+}
 
 fn key_is(k: u8) -> impl FnMut(Item) -> bool {
     move |it| unsafe { it.key() } == [k]
@@ -32,7 +51,7 @@ fn set(index: &Index, it: Item, retired: &mut Retired) {
             Insert::Exists(f) => {
                 if b.replace(f.slot, f.word, tag_of(h), it) {
                     f.word.item().clear_live();
-                    retired.push(hotset::slab::Chunk(f.word.item().ptr()));
+                    retired.push(Chunk(f.word.item().ptr()));
                     return;
                 }
             }
@@ -44,13 +63,8 @@ fn set(index: &Index, it: Item, retired: &mut Retired) {
 #[test]
 fn two_inserts_of_one_key() {
     run_model(|| {
-        let s = slab(4);
-        let index = Arc::new(Index::with_slots(7));
-        let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));
-        let mut mag = Vec::new();
-        let a = item(s.alloc(0, &mut mag).unwrap(), 1, b'a', 1);
-        let b = item(s.alloc(0, &mut mag).unwrap(), 1, b'b', 2);
-        let ths: Vec<_> = [a, b]
+        let (s, index, backend, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
+        let ths: Vec<_> = its
             .into_iter()
             .map(|it| {
                 let (index, backend, s) = (index.clone(), backend.clone(), s.clone());
@@ -78,12 +92,8 @@ fn two_inserts_of_one_key() {
 #[test]
 fn two_adds_of_one_key() {
     run_model(|| {
-        let s = slab(4);
-        let index = Arc::new(Index::with_slots(7));
-        let mut mag = Vec::new();
-        let a = item(s.alloc(0, &mut mag).unwrap(), 1, b'a', 1);
-        let b = item(s.alloc(0, &mut mag).unwrap(), 1, b'b', 2);
-        let ths: Vec<_> = [a, b]
+        let (_s, index, _, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
+        let ths: Vec<_> = its
             .into_iter()
             .map(|it| {
                 let index = index.clone();
@@ -107,16 +117,13 @@ fn two_adds_of_one_key() {
 #[test]
 fn insert_against_remove() {
     run_model(|| {
-        let s = slab(4);
-        let index = Arc::new(Index::with_slots(7));
-        let mut mag = Vec::new();
-        let old = item(s.alloc(0, &mut mag).unwrap(), 2, b'o', 1);
+        let (_s, index, _, its, _) = setup(4, &[(2, b'o'), (1, b'n')]);
+        let (old, new) = (its[0], its[1]);
         let h2 = hash(2);
         assert!(matches!(
             index.bucket(h2).insert(tag_of(h2), old, key_is(2)),
             Insert::Inserted
         ));
-        let new = item(s.alloc(0, &mut mag).unwrap(), 1, b'n', 2);
         let i1 = index.clone();
         let t1 = thread::spawn(move || {
             let h = hash(1);
@@ -146,11 +153,8 @@ fn insert_against_remove() {
 #[test]
 fn get_during_replace_never_sees_a_reused_chunk() {
     run_model(|| {
-        let s = slab(2);
-        let index = Arc::new(Index::with_slots(7));
-        let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));
-        let mut mag = Vec::new();
-        let a = item(s.alloc(0, &mut mag).unwrap(), 1, b'a', 1);
+        let (s, index, backend, its, mut mag) = setup(2, &[(1, b'a')]);
+        let a = its[0];
         let h = hash(1);
         assert!(matches!(
             index.bucket(h).insert(tag_of(h), a, key_is(1)),
@@ -164,7 +168,7 @@ fn get_during_replace_never_sees_a_reused_chunk() {
             let _g = rb.pin(&local);
             if let Some(f) = ri.bucket(h).find(tag_of(h), key_is(1)) {
                 let it = f.word.item();
-                rs.track_read(hotset::slab::Chunk(it.ptr()));
+                rs.track_read(Chunk(it.ptr()));
                 let v = unsafe { it.value() }[0];
                 assert!(v == b'a' || v == b'b', "torn or foreign value {v}");
             }

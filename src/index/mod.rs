@@ -201,12 +201,7 @@ impl Bucket {
             // in since the key was seen absent.
             self.ctrl
                 .fetch_add(VERSION_ONE + (1 << slot), Ordering::AcqRel);
-            let _ = self.slots[slot].compare_exchange(
-                new.0 | RES,
-                new.0,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+            self.announce(slot, new);
             return Insert::Inserted;
         }
         loop {
@@ -216,14 +211,7 @@ impl Bucket {
                 .compare_exchange(ctrl, next, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    // Announce; fails only if someone already replaced or
-                    // removed it, which is theirs to handle.
-                    let _ = self.slots[slot].compare_exchange(
-                        new.0 | RES,
-                        new.0,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    );
+                    self.announce(slot, new);
                     return Insert::Inserted;
                 }
                 Err(_) => {
@@ -239,6 +227,17 @@ impl Bucket {
                 }
             }
         }
+    }
+
+    /// Clears RES on a committed slot. Fails harmlessly if someone already
+    /// replaced or removed the word, which is theirs to handle.
+    fn announce(&self, slot: usize, new: Word) {
+        let _ = self.slots[slot].compare_exchange(
+            new.0 | RES,
+            new.0,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
     }
 
     /// Replaces the exact word `old` in `slot` with `item`. On success the
