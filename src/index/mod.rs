@@ -63,10 +63,10 @@ const MASK_BITS: u64 = (1 << WAYS) - 1;
 const VERSION_ONE: u64 = 1 << 8;
 const LOAD: Ordering = Ordering::SeqCst;
 
-/// Budget bytes per index slot when sizing from the budget. 128 bytes is a
-/// little below the footprint of a memcached-typical item (a 16-byte key and a
-/// 100-byte value take a 136-byte chunk), so a full cache of such items fills
-/// under half the slots, and buckets overflow rarely (Poisson tail).
+/// Budget bytes per index slot when sizing from the budget. 128 bytes is below
+/// the footprint of a memcached-typical item (a 16-byte key and a 100-byte
+/// value take a 160-byte chunk), so a full cache of such items fills under
+/// half the slots (load 0.46 at 64 MiB), and buckets overflow rarely.
 pub const BUDGET_BYTES_PER_SLOT: usize = 128;
 
 /// A slot word: tag + address (+ RES).
