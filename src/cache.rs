@@ -490,6 +490,11 @@ impl Cache {
         self.shared.max_item
     }
 
+    /// The slab page size in bytes.
+    pub fn page_size(&self) -> usize {
+        self.shared.slab.page_size()
+    }
+
     /// The policy in use.
     pub fn policy(&self) -> Policy {
         self.shared.policy
@@ -937,12 +942,16 @@ impl Shared {
 
     fn added(&self, ctx: &mut ThreadCtx, it: Item) {
         ctx.counters.inc(Ctr::CurrItems);
+        ctx.counters.class_item(it.meta().class, 1);
         ctx.counters.inc(Ctr::TotalItems);
         ctx.counters.add(Ctr::Bytes, it.footprint() as u64);
     }
 
     fn replaced(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, old: Item, new: Item) {
         ctx.counters.inc(Ctr::TotalItems);
+        // The new item may be in another class than the old.
+        ctx.counters.class_item(new.meta().class, 1);
+        ctx.counters.class_item(old.meta().class, u64::MAX);
         ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
         self.unlinked(ctx, g, old, Why::Replace);
     }
@@ -954,6 +963,7 @@ impl Shared {
             .add(Ctr::Bytes, (it.footprint() as u64).wrapping_neg());
         if why != Why::Replace {
             ctx.counters.add(Ctr::CurrItems, u64::MAX);
+            ctx.counters.class_item(it.meta().class, u64::MAX);
         }
         match why {
             Why::Evict => {
@@ -1378,6 +1388,7 @@ impl Shared {
                 pages: self.slab.class_pages(c) as u64,
                 free_chunks: self.slab.depot_len(c) as u64,
                 evictions: t.class_evictions[c as usize],
+                items: (t.class_items[c as usize] as i64).max(0) as u64,
             })
             .collect();
         s

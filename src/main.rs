@@ -1,36 +1,192 @@
-//! The `hotset` command line. The server is not built yet (issue 3): for now
-//! this builds the default cache and prints what will be served.
+//! The `hotset` command line: `serve` (the default) runs the text-protocol
+//! server on 127.0.0.1:11212.
 
-fn main() {
-    let cfg = hotset::Config::default();
-    match hotset::Cache::new(cfg.clone()) {
-        Ok(cache) => {
-            let s = cache.stats();
-            println!(
-                "hotset {}: the engine is ready; the server comes next.",
-                env!("CARGO_PKG_VERSION")
-            );
-            println!(
-                "will serve: 127.0.0.1:11212 (memcached text protocol + the DynamiDB dialect)"
-            );
-            println!(
-                "cache: {} MiB budget, {} pages of {} KiB, {} size classes, policy {} (K={}, pool {}), \
-                 index {} slots ({} KiB), reclamation {}",
-                cfg.memory >> 20,
-                s.pages_total,
-                cfg.page_size >> 10,
-                s.classes.len(),
-                cfg.policy,
-                cfg.samples,
-                cfg.evict_pool,
-                s.index_slots,
-                s.index_bytes >> 10,
-                cfg.reclaim.name(),
-            );
+use clap::{Args, Parser, Subcommand};
+use hotset::server::{self, ServerConfig};
+use hotset::{Cache, Config, Policy, ReclaimKind, SlabClasses};
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "hotset",
+    version,
+    about = "A lock-free in-memory key-value cache that speaks memcached's text protocol"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the memcached text protocol and the DynamiDB dialect (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: IpAddr,
+    /// TCP port (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 11212)]
+    port: u16,
+    /// Item memory budget: bytes, or with k/m/g (KiB/MiB/GiB).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    memory: usize,
+    /// Connections served at once; more are refused with an error.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_conns: u32,
+    /// Largest item (header + key + value): bytes, or with k/m/g.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    max_item_size: usize,
+    /// Slab class growth factor (memcached's -f).
+    #[arg(long, conflicts_with = "slab_classes")]
+    slab_growth: Option<f64>,
+    /// Explicit slab classes, e.g. 64,128,256,1024,4096.
+    #[arg(long, value_delimiter = ',')]
+    slab_classes: Option<Vec<usize>>,
+    /// Eviction policy: lru, lfu, fifo, random, hyperbolic.
+    #[arg(long, default_value = "lru")]
+    policy: Policy,
+    /// Items sampled per eviction.
+    #[arg(long, default_value_t = 5)]
+    samples: usize,
+    /// Eviction-pool size per thread and class (0 disables the pool).
+    #[arg(long, default_value_t = 16)]
+    evict_pool: usize,
+    /// Sweeper ticks per second (0 disables the sweeper).
+    #[arg(long, default_value_t = 10)]
+    sweep_hz: u32,
+    /// Reclamation backend: seize or crossbeam.
+    #[arg(long, default_value = "seize")]
+    reclaim: ReclaimKind,
+    /// More logging to stderr (-v connections and errors).
+    #[arg(short, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// Parses `64MiB`, `64m`, `512k`, `1g`, `1048576`: units are powers of 1024.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 64MiB, 512k, 1g)"))?;
+    let mul: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?} (use k, m, g, KiB, MiB, GiB)"
+            ))
         }
+    };
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn config(a: &ServeArgs) -> Config {
+    let page_size = hotset::slab::DEFAULT_PAGE_SIZE.max(a.max_item_size.next_power_of_two());
+    Config {
+        memory: a.memory,
+        page_size,
+        classes: match (&a.slab_classes, a.slab_growth) {
+            (Some(list), _) => SlabClasses::List(list.clone()),
+            (None, Some(f)) => SlabClasses::Growth(f),
+            (None, None) => SlabClasses::Growth(1.25),
+        },
+        max_item_size: a.max_item_size,
+        policy: a.policy,
+        samples: a.samples,
+        evict_pool: a.evict_pool,
+        sweep_hz: a.sweep_hz,
+        reclaim: a.reclaim,
+        ..Config::default()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.cmd {
+        Some(Cmd::Serve(a)) => a,
+        None => cli.serve,
+    };
+    // Before any thread exists, so that only the signal thread gets them.
+    server::block_shutdown_signals();
+    let cfg = config(&args);
+    let cache = match Cache::new(cfg.clone()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("hotset: {e}");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
+    };
+    let settings = vec![
+        ("maxbytes".to_string(), cfg.memory.to_string()),
+        ("maxconns".to_string(), args.max_conns.to_string()),
+        ("tcpport".to_string(), args.port.to_string()),
+        ("interface".to_string(), args.listen.to_string()),
+        (
+            "item_size_max".to_string(),
+            cache.max_item_size().to_string(),
+        ),
+        ("slab_page_size".to_string(), cache.page_size().to_string()),
+        (
+            "growth_factor".to_string(),
+            args.slab_growth.unwrap_or(1.25).to_string(),
+        ),
+        (
+            "slab_classes".to_string(),
+            cache.class_sizes().len().to_string(),
+        ),
+        ("evictions".to_string(), "on".to_string()),
+        ("hotset_policy".to_string(), args.policy.to_string()),
+        ("hotset_samples".to_string(), args.samples.to_string()),
+        ("hotset_evict_pool".to_string(), args.evict_pool.to_string()),
+        ("hotset_sweep_hz".to_string(), args.sweep_hz.to_string()),
+        (
+            "hotset_reclaim".to_string(),
+            args.reclaim.name().to_string(),
+        ),
+        ("verbosity".to_string(), args.verbose.to_string()),
+    ];
+    let scfg = ServerConfig {
+        listen: args.listen,
+        port: args.port,
+        max_conns: args.max_conns as usize,
+        verbosity: args.verbose,
+        settings,
+    };
+    match server::serve(cache, scfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hotset: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("12x").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999999999g").is_err());
     }
 }

@@ -122,12 +122,16 @@ pub struct ClassStats {
     pub free_chunks: u64,
     /// Items evicted from the class.
     pub evictions: u64,
+    /// Items currently stored in the class.
+    pub items: u64,
 }
 
 /// One thread's counters for one cache.
 pub(crate) struct Counters {
     c: [AtomicU64; NCTR],
     class_evictions: Box<[AtomicU64]>,
+    /// Signed deltas of items per class.
+    class_items: Box<[AtomicU64]>,
 }
 
 impl Counters {
@@ -135,7 +139,14 @@ impl Counters {
         Counters {
             c: std::array::from_fn(|_| AtomicU64::new(0)),
             class_evictions: (0..classes).map(|_| AtomicU64::new(0)).collect(),
+            class_items: (0..classes).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    /// One more (`n = 1`) or one fewer (`n = u64::MAX`) item in a class.
+    pub(crate) fn class_item(&self, class: u8, n: u64) {
+        let a = &self.class_items[class as usize];
+        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Adds `n` (wrapping, so deltas may be negative). Only the owning thread
@@ -177,6 +188,7 @@ impl Counters {
 pub(crate) struct Totals {
     c: [u64; NCTR],
     pub(crate) class_evictions: Vec<u64>,
+    pub(crate) class_items: Vec<u64>,
 }
 
 impl Totals {
@@ -184,6 +196,7 @@ impl Totals {
         Totals {
             c: [0; NCTR],
             class_evictions: vec![0; classes],
+            class_items: vec![0; classes],
         }
     }
 

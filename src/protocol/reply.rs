@@ -1,0 +1,113 @@
+//! Reply writer: appends memcached's exact reply strings to an output buffer.
+
+use std::fmt::Display;
+use std::io::Write as _;
+
+/// `STORED`
+pub const STORED: &[u8] = b"STORED\r\n";
+/// `NOT_STORED`
+pub const NOT_STORED: &[u8] = b"NOT_STORED\r\n";
+/// `EXISTS`
+pub const EXISTS: &[u8] = b"EXISTS\r\n";
+/// `NOT_FOUND`
+pub const NOT_FOUND: &[u8] = b"NOT_FOUND\r\n";
+/// `DELETED`
+pub const DELETED: &[u8] = b"DELETED\r\n";
+/// `TOUCHED`
+pub const TOUCHED: &[u8] = b"TOUCHED\r\n";
+/// `OK`
+pub const OK: &[u8] = b"OK\r\n";
+/// `END`
+pub const END: &[u8] = b"END\r\n";
+/// `ERROR`: unknown command.
+pub const ERROR: &[u8] = b"ERROR\r\n";
+/// The reply to a data block not followed by `\r\n`.
+pub const BAD_DATA_CHUNK: &[u8] = b"CLIENT_ERROR bad data chunk\r\n";
+/// The reply to a value larger than the largest item.
+pub const TOO_LARGE: &[u8] = b"SERVER_ERROR object too large for cache\r\n";
+/// The reply when no memory could be freed.
+pub const OUT_OF_MEMORY: &[u8] = b"SERVER_ERROR out of memory storing object\r\n";
+/// The reply to a connection over `--max-conns`.
+pub const TOO_MANY_CONNECTIONS: &[u8] = b"SERVER_ERROR too many open connections\r\n";
+
+/// `VALUE <key> <flags> <bytes> [<cas>]`, the data, `\r\n` (memcached), or
+/// `VALUE <key> <bytes>`, the data, `\r\n` (the seed's form).
+pub fn value(out: &mut Vec<u8>, key: &[u8], flags: u32, data: &[u8], cas: Option<u64>, seed: bool) {
+    out.extend_from_slice(b"VALUE ");
+    out.extend_from_slice(key);
+    // Writing to a Vec cannot fail.
+    let _ = if seed {
+        write!(out, " {}\r\n", data.len())
+    } else {
+        match cas {
+            Some(c) => write!(out, " {flags} {} {c}\r\n", data.len()),
+            None => write!(out, " {flags} {}\r\n", data.len()),
+        }
+    };
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The header of a VALUE line whose data the caller appends next; returns
+/// nothing. Used to copy a value straight from the cache into `out`.
+pub fn value_header(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    flags: u32,
+    len: usize,
+    cas: Option<u64>,
+    seed: bool,
+) {
+    out.extend_from_slice(b"VALUE ");
+    out.extend_from_slice(key);
+    let _ = if seed {
+        write!(out, " {len}\r\n")
+    } else {
+        match cas {
+            Some(c) => write!(out, " {flags} {len} {c}\r\n"),
+            None => write!(out, " {flags} {len}\r\n"),
+        }
+    };
+}
+
+/// A number line (incr/decr).
+pub fn number(out: &mut Vec<u8>, n: u64) {
+    let _ = write!(out, "{n}\r\n");
+}
+
+/// `CLIENT_ERROR <reason>`
+pub fn client_error(out: &mut Vec<u8>, reason: &str) {
+    let _ = write!(out, "CLIENT_ERROR {reason}\r\n");
+}
+
+/// `SERVER_ERROR <reason>`
+pub fn server_error(out: &mut Vec<u8>, reason: &str) {
+    let _ = write!(out, "SERVER_ERROR {reason}\r\n");
+}
+
+/// `STAT <name> <value>`
+pub fn stat(out: &mut Vec<u8>, name: impl Display, value: impl Display) {
+    let _ = write!(out, "STAT {name} {value}\r\n");
+}
+
+/// `VERSION <v>`
+pub fn version(out: &mut Vec<u8>, v: &str) {
+    let _ = write!(out, "VERSION {v}\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_forms() {
+        let mut o = Vec::new();
+        value(&mut o, b"k", 3, b"hello", None, false);
+        value(&mut o, b"k", 3, b"hi", Some(9), false);
+        value(&mut o, b"key1", 0, b"hello", None, true);
+        assert_eq!(
+            o,
+            b"VALUE k 3 5\r\nhello\r\nVALUE k 3 2 9\r\nhi\r\nVALUE key1 5\r\nhello\r\n"
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! `stats`, `stats settings`, `stats slabs`, `stats items`, with memcached's
+//! field names wherever a field means the same thing.
+
+use super::Shared;
+use crate::protocol::reply::{self, stat};
+use std::sync::atomic::Ordering;
+
+pub(super) fn write(sh: &Shared, group: Option<&[u8]>, out: &mut Vec<u8>) {
+    match group {
+        None => general(sh, out),
+        Some(b"settings") => {
+            for (k, v) in &sh.cfg.settings {
+                stat(out, k, v);
+            }
+        }
+        Some(b"slabs") => slabs(sh, out),
+        Some(b"items") => items(sh, out),
+        Some(_) => {
+            reply::client_error(out, "unknown stats group");
+            return;
+        }
+    }
+    out.extend_from_slice(reply::END);
+}
+
+fn general(sh: &Shared, out: &mut Vec<u8>) {
+    let s = sh.cache.stats();
+    let uptime = sh.started.elapsed().as_secs();
+    stat(out, "pid", std::process::id());
+    stat(out, "uptime", uptime);
+    stat(out, "time", sh.started_unix + uptime);
+    stat(out, "version", env!("CARGO_PKG_VERSION"));
+    stat(out, "pointer_size", usize::BITS);
+    let curr = sh.curr_connections.load(Ordering::Relaxed);
+    stat(out, "threads", curr);
+    stat(out, "curr_connections", curr);
+    stat(
+        out,
+        "total_connections",
+        sh.total_connections.load(Ordering::Relaxed),
+    );
+    stat(
+        out,
+        "rejected_connections",
+        sh.rejected_connections.load(Ordering::Relaxed),
+    );
+    stat(out, "max_connections", sh.cfg.max_conns);
+    stat(out, "cmd_get", s.cmd_get);
+    stat(out, "cmd_set", s.cmd_set);
+    stat(out, "cmd_flush", s.flushes);
+    stat(out, "cmd_touch", s.cmd_touch);
+    stat(out, "get_hits", s.get_hits);
+    stat(out, "get_misses", s.get_misses);
+    stat(out, "get_expired", s.get_expired);
+    stat(out, "get_flushed", s.get_flushed);
+    stat(out, "delete_misses", s.delete_misses);
+    stat(out, "delete_hits", s.delete_hits);
+    stat(out, "incr_misses", s.incr_misses);
+    stat(out, "incr_hits", s.incr_hits);
+    stat(out, "decr_misses", s.decr_misses);
+    stat(out, "decr_hits", s.decr_hits);
+    stat(out, "cas_misses", s.cas_misses);
+    stat(out, "cas_hits", s.cas_hits);
+    stat(out, "cas_badval", s.cas_badval);
+    stat(out, "touch_hits", s.touch_hits);
+    stat(out, "touch_misses", s.touch_misses);
+    stat(out, "limit_maxbytes", s.limit_maxbytes);
+    stat(out, "bytes", s.bytes);
+    stat(out, "curr_items", s.curr_items);
+    stat(out, "total_items", s.total_items);
+    stat(out, "evictions", s.evictions);
+    stat(out, "expired_unfetched", s.expired_unfetched);
+    stat(out, "evicted_unfetched", s.evicted_unfetched);
+    stat(out, "reclaimed", s.reclaimed);
+    stat(out, "slab_reassign_count", s.slab_reassigned);
+    stat(out, "total_malloced", s.pages_used * page_size(sh));
+    // hotset's own.
+    stat(out, "hotset_policy", sh.cache.policy());
+    stat(out, "hotset_samples", sh.cache.samples());
+    stat(out, "hotset_index_slots", s.index_slots);
+    stat(out, "hotset_index_bytes", s.index_bytes);
+    stat(out, "hotset_index_load_permille", s.index_load_permille);
+    stat(out, "hotset_index_evictions", s.index_evictions);
+    stat(out, "hotset_pages_used", s.pages_used);
+    stat(out, "hotset_pages_total", s.pages_total);
+    stat(out, "hotset_sweep_passes", s.sweep_passes);
+    stat(out, "hotset_sweep_reclaimed", s.sweep_reclaimed);
+    stat(out, "hotset_out_of_memory", s.out_of_memory);
+}
+
+fn page_size(sh: &Shared) -> u64 {
+    sh.cache.page_size() as u64
+}
+
+fn slabs(sh: &Shared, out: &mut Vec<u8>) {
+    let s = sh.cache.stats();
+    let mut active = 0;
+    for (i, c) in s.classes.iter().enumerate() {
+        if c.pages == 0 {
+            continue;
+        }
+        active += 1;
+        let id = i + 1;
+        let per_page = page_size(sh) / c.chunk_size.max(1);
+        stat(out, format_args!("{id}:chunk_size"), c.chunk_size);
+        stat(out, format_args!("{id}:chunks_per_page"), per_page);
+        stat(out, format_args!("{id}:total_pages"), c.pages);
+        stat(out, format_args!("{id}:total_chunks"), c.pages * per_page);
+        stat(out, format_args!("{id}:used_chunks"), c.items);
+        stat(out, format_args!("{id}:free_chunks"), c.free_chunks);
+        stat(out, format_args!("{id}:evictions"), c.evictions);
+    }
+    stat(out, "active_slabs", active);
+    stat(out, "total_malloced", s.pages_used * page_size(sh));
+}
+
+fn items(sh: &Shared, out: &mut Vec<u8>) {
+    let s = sh.cache.stats();
+    for (i, c) in s.classes.iter().enumerate() {
+        if c.pages == 0 && c.items == 0 {
+            continue;
+        }
+        let id = i + 1;
+        stat(out, format_args!("items:{id}:number"), c.items);
+        stat(out, format_args!("items:{id}:evicted"), c.evictions);
+    }
+}
