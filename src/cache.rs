@@ -563,7 +563,11 @@ impl Shared {
     fn with_ctx<R>(self: &Arc<Self>, f: impl FnOnce(&Shared, &mut ThreadCtx) -> R) -> R {
         let mut f = Some(f);
         let r = CTXS.try_with(|cell| {
-            let mut v = cell.borrow_mut();
+            // A call from inside a `get_with` callback finds the list
+            // borrowed: it gets a one-off context below instead of a panic.
+            let Ok(mut v) = cell.try_borrow_mut() else {
+                return None;
+            };
             let i = match v.iter().position(|c| c.id == self.id) {
                 Some(i) => i,
                 None => {
@@ -576,12 +580,13 @@ impl Shared {
                 v.swap(0, i);
             }
             let f = f.take().expect("called once");
-            f(self, &mut v[0])
+            Some(f(self, &mut v[0]))
         });
         match r {
-            Ok(r) => r,
-            // Thread-locals are being torn down: use a one-off context.
-            Err(_) => {
+            Ok(Some(r)) => r,
+            // Thread-locals are being torn down, or this is a re-entrant
+            // call: use a one-off context.
+            Ok(None) | Err(_) => {
                 let mut ctx = ThreadCtx::new(self);
                 let f = f.take().expect("not called");
                 f(self, &mut ctx)
@@ -759,6 +764,7 @@ impl Shared {
                 Cond::Any | Cond::Absent => match b.insert(tag, it, eq) {
                     Insert::Inserted => {
                         self.added(ctx, it);
+                        self.settle(ctx, &g, b, tag, it);
                         break Stored::Stored;
                     }
                     Insert::Full => {
@@ -801,6 +807,7 @@ impl Shared {
             }
             if b.replace(existing.slot, existing.word, tag, it) {
                 self.replaced(ctx, &g, old, it);
+                self.settle(ctx, &g, b, tag, it);
                 if let Cond::Cas(_) = cond {
                     ctx.counters.inc(Ctr::CasHits);
                 }
@@ -904,7 +911,7 @@ impl Shared {
         let r = loop {
             buf.clear();
             // Read the old item under a short pin.
-            let (found, flags, exp) = {
+            let (found, flags, exp, old_cas) = {
                 let g = self.backend.pin(&ctx.local);
                 // SAFETY (closure): items reached through the index under `g`.
                 let Some(found) = b.find(tag, |it| unsafe { it.key() } == key) else {
@@ -921,7 +928,7 @@ impl Shared {
                 if let Err(e) = f(unsafe { old.value() }, &mut buf) {
                     break Err(e);
                 }
-                (found, old.flags(), old.exptime())
+                (found, old.flags(), old.exptime(), old.cas())
             };
             // Build the new item unpinned (allocation may evict and wait).
             let it = match self.build(ctx, key, &[&buf], flags, exp) {
@@ -929,8 +936,13 @@ impl Shared {
                 Err(e) => break Err(e),
             };
             let g = self.backend.pin(&ctx.local);
-            if b.replace(found.slot, found.word, tag, it) {
-                self.replaced(ctx, &g, found.word.item(), it);
+            // The old chunk may have been reclaimed and reused, even for this
+            // key, while we were unpinned: the slot word alone could match
+            // again (ABA). Its CAS unique, checked under this pin, cannot.
+            let old = found.word.item();
+            if old.is_live() && old.cas() == old_cas && b.replace(found.slot, found.word, tag, it) {
+                self.replaced(ctx, &g, old, it);
+                self.settle(ctx, &g, b, tag, it);
                 self.maybe_retire(ctx, &g);
                 break Ok(Some(()));
             }
@@ -938,6 +950,21 @@ impl Shared {
         };
         ctx.scratch = buf;
         r
+    }
+
+    /// After publishing `it`: if its page started draining meanwhile, the
+    /// drainer's walk may have missed it, so unlink it ourselves. The fence
+    /// pairs with the one in `Slab::drain` (see there).
+    #[inline]
+    fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, b: &Bucket, tag: u16, it: Item) {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        if self.slab.draining(Chunk(it.ptr())) {
+            if let Some(f) = b.find_item(tag, it) {
+                if b.remove(f.slot, f.word) {
+                    self.unlinked(ctx, g, it, Why::Evict);
+                }
+            }
+        }
     }
 
     fn added(&self, ctx: &mut ThreadCtx, it: Item) {
@@ -1010,8 +1037,16 @@ impl Shared {
         for _ in 0..rounds {
             let g = self.backend.pin(&ctx.local);
             self.adopt_orphans(&g);
+            self.retire_completed_pages(ctx);
             g.retire(&mut ctx.retired);
             g.flush();
+        }
+    }
+
+    /// Drained pages wait one grace period before any class reuses them.
+    fn retire_completed_pages(&self, ctx: &mut ThreadCtx) {
+        for p in self.slab.take_completed() {
+            ctx.retired.push_page(p);
         }
     }
 
@@ -1035,6 +1070,7 @@ impl Shared {
             {
                 let g = self.backend.pin(&ctx.local);
                 self.adopt_orphans(&g);
+                self.retire_completed_pages(ctx);
                 // Evict a batch at first, then again only if the reclaimer
                 // has been given a fair chance to return the last one.
                 // seize's flush costs a membarrier syscall, so with seize
@@ -1325,12 +1361,17 @@ impl Shared {
                 }
                 wrapped = true;
             }
-            let Some((_, chunks)) = self.slab.page_chunks(page) else {
+            let Some((class, chunks)) = self.slab.page_chunks(page) else {
                 page += 1;
                 idx = 0;
                 continue;
             };
             for ch in chunks.skip(idx) {
+                if self.slab.page_class(page) != Some(class) {
+                    // The page is draining, or moved to another class while
+                    // we were re-pinned: its geometry is no longer ours.
+                    break;
+                }
                 idx += 1;
                 seen += 1;
                 let it = Item::from_ptr(ch.0);

@@ -295,3 +295,18 @@ fn out_of_memory_is_reported_and_loses_nothing() {
         );
     }
 }
+
+#[test]
+fn calls_from_inside_a_get_callback_work() {
+    both(|c, _| {
+        c.set(b"a", b"1", 0, 0).unwrap();
+        c.set(b"b", b"2", 0, 0).unwrap();
+        let inner = c.get_with(b"a", |r| {
+            // Re-entrant: the same cache, from inside the callback.
+            c.set(b"copy", r.value, 0, 0).unwrap();
+            c.get(b"b", &mut Vec::new()).is_some()
+        });
+        assert_eq!(inner, Some(true));
+        assert_eq!(get(&c, b"copy").unwrap(), b"1");
+    });
+}

@@ -126,7 +126,7 @@ pub fn badness(p: Policy, it: Item, now_ms: u64, now_secs: u32, cas_now: u64, rn
     match p {
         Policy::Lru => age_ms,
         Policy::Lfu => ((255 - lfu_decayed(m, now_ms)) as u64) << 32 | age_ms,
-        Policy::Fifo => u64::MAX - 1 - it.cas(),
+        Policy::Fifo => (u64::MAX - 1).saturating_sub(it.cas()),
         Policy::Random => rnd >> 1,
         Policy::Hyperbolic => {
             let age = cas_now.saturating_sub(it.cas()) as u128;

@@ -128,6 +128,8 @@ pub enum Guard<'a> {
 pub struct Retired {
     slab: Arc<Slab>,
     chunks: Vec<Chunk>,
+    /// Drained pages, which become spare only after the grace period.
+    pages: Vec<u32>,
 }
 
 impl Retired {
@@ -136,7 +138,13 @@ impl Retired {
         Retired {
             slab,
             chunks: Vec::new(),
+            pages: Vec::new(),
         }
+    }
+
+    /// Adds a page whose draining completed.
+    pub fn push_page(&mut self, page: u32) {
+        self.pages.push(page);
     }
 
     /// Adds a chunk; the caller won the CAS that unlinked it.
@@ -151,13 +159,14 @@ impl Retired {
 
     /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+        self.chunks.is_empty() && self.pages.is_empty()
     }
 
     fn take(&mut self) -> Retired {
         Retired {
             slab: self.slab.clone(),
             chunks: std::mem::take(&mut self.chunks),
+            pages: std::mem::take(&mut self.pages),
         }
     }
 }
@@ -166,6 +175,9 @@ impl Drop for Retired {
     fn drop(&mut self) {
         if !self.chunks.is_empty() {
             self.slab.release(&self.chunks);
+        }
+        if !self.pages.is_empty() {
+            self.slab.spare_pages(&self.pages);
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct Slab {
     fresh: AtomicUsize,
     /// Pages that were drained and await a new class.
     spare: Mutex<Vec<u32>>,
+    /// Pages whose chunks are all back, waiting for one grace period before
+    /// they become spare: a pinned sampler or sweeper may still be reading
+    /// them with the old class's geometry (see `take_completed`).
+    completed: Mutex<Vec<u32>>,
     classes: Box<[ClassSlab]>,
     sizes: Classes,
     #[cfg(hotset_loom)]
@@ -142,6 +146,7 @@ impl Slab {
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
             fresh: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
+            completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
             #[cfg(hotset_loom)]
@@ -296,13 +301,14 @@ impl Slab {
     /// Returns a thread's magazine to the depot (the thread is going away).
     pub fn flush_magazine(&self, class: u8, mag: &mut Vec<Chunk>) {
         let cs = &self.classes[class as usize];
-        let mut keep = Vec::with_capacity(mag.len());
+        // Check under the depot lock, so a chunk of a page that starts
+        // draining cannot slip into the depot after the drain split it.
+        let mut depot = lock(&cs.depot);
         for c in mag.drain(..) {
             if self.usable(c, class) {
-                keep.push(c);
+                depot.push(c);
             }
         }
-        lock(&cs.depot).extend(keep);
     }
 
     /// Frees chunks whose grace period has passed. Only the reclaimer calls this.
@@ -340,8 +346,33 @@ impl Slab {
         if n as usize == self.classes[class].per_page {
             self.drained[page].store(0, Ordering::Relaxed);
             self.page_state[page].store(UNASSIGNED, Ordering::Release);
-            lock(&self.spare).push(page as u32);
+            lock(&self.completed).push(page as u32);
         }
+    }
+
+    /// Takes the pages whose draining completed. The caller retires them
+    /// (see `index::reclaim::Retired::push_page`), and they become spare
+    /// after a grace period, through [`Slab::spare_pages`].
+    pub fn take_completed(&self) -> Vec<u32> {
+        std::mem::take(&mut *lock(&self.completed))
+    }
+
+    /// Makes retired pages available to any class. Only the reclaimer calls
+    /// this.
+    pub fn spare_pages(&self, pages: &[u32]) {
+        lock(&self.spare).extend_from_slice(pages);
+    }
+
+    /// Whether a chunk's page is being drained (its item must not stay).
+    #[inline]
+    pub fn draining(&self, c: Chunk) -> bool {
+        self.page_state[self.page_of(c)].load(Ordering::SeqCst) & DRAINING != 0
+    }
+
+    /// The class a page serves now, if any (not draining, not spare).
+    pub fn page_class(&self, page: usize) -> Option<u8> {
+        let state = self.page_state.get(page)?.load(Ordering::Acquire);
+        (state != UNASSIGNED && state & DRAINING == 0).then_some(state as u8)
     }
 
     /// Starts taking a page away from `class`: marks it draining, removes it
@@ -361,9 +392,13 @@ impl Slab {
             let last = cs.page_ids[n - 1].load(Ordering::Relaxed);
             cs.page_ids[i].store(last, Ordering::Relaxed);
             cs.npages.store(n - 1, Ordering::Release);
-            self.page_state[page].store(DRAINING | class as u32, Ordering::Release);
+            // SeqCst, paired with the fence writers issue after publishing
+            // (`Slab::draining`): either the writer sees DRAINING and unlinks
+            // its item, or the caller's walk finds the item.
+            self.page_state[page].store(DRAINING | class as u32, Ordering::SeqCst);
             page
         };
+        std::sync::atomic::fence(Ordering::SeqCst);
         let mine: Vec<Chunk> = {
             let mut depot = lock(&cs.depot);
             let (mine, rest): (Vec<Chunk>, Vec<Chunk>) =
@@ -495,8 +530,16 @@ mod tests {
         let chunks = s.drain(0, 0).unwrap();
         assert_eq!(chunks.len(), 16);
         assert_eq!(s.class_pages(0), 0);
-        // The other six come back through the reclaimer.
+        // The other six come back through the reclaimer; then the page
+        // waits one grace period (the caller retires it) before reuse.
         s.release(&all[10..]);
+        let done = s.take_completed();
+        assert_eq!(done.len(), 1);
+        assert!(
+            s.alloc(2, &mut Vec::new()).is_none(),
+            "not before its grace period"
+        );
+        s.spare_pages(&done);
         let mut mag2 = Vec::new();
         assert!(
             s.alloc(2, &mut mag2).is_some(),
