@@ -25,6 +25,32 @@ struct Cli {
 enum Cmd {
     /// Serve the memcached text protocol and the DynamiDB dialect (the default).
     Serve(ServeArgs),
+    /// Run exact policy simulators over a trace, on a grid of cache sizes.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+struct SimulateArgs {
+    /// The trace file.
+    #[arg(long)]
+    trace: std::path::PathBuf,
+    /// Trace format (for now: oracleGeneral).
+    #[arg(long, default_value = "oracleGeneral")]
+    format: String,
+    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lru,fifo,clock,sieve,s3fifo,belady"
+    )]
+    policies: Vec<hotset::policy::Exact>,
+    /// Cache sizes, comma-separated: absolute (489) or fractions of the
+    /// working set (0.01); in the unit of --unit.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1,0.2")]
+    sizes: Vec<f64>,
+    /// What sizes count: objects or bytes.
+    #[arg(long, default_value = "objects", value_parser = ["objects", "bytes"])]
+    unit: String,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -117,6 +143,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.cmd {
         Some(Cmd::Serve(a)) => a,
+        Some(Cmd::Simulate(a)) => return simulate(&a),
         None => cli.serve,
     };
     // Before any thread exists, so that only the signal thread gets them.
@@ -172,6 +199,85 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
+fn simulate(a: &SimulateArgs) -> ExitCode {
+    use hotset::policy::{simulate, Unit};
+    use rayon::prelude::*;
+    if a.format != "oracleGeneral" {
+        eprintln!(
+            "hotset: unsupported trace format {:?} (oracleGeneral)",
+            a.format
+        );
+        return ExitCode::from(2);
+    }
+    let trace = match hotset::workload::trace::read_oracle_general(&a.trace) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("hotset: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let unit = if a.unit == "bytes" {
+        Unit::Bytes
+    } else {
+        Unit::Objects
+    };
+    // The working set: distinct objects, or their bytes (first-seen size).
+    let mut seen = std::collections::HashMap::new();
+    for r in &trace {
+        seen.entry(r.id).or_insert(r.size);
+    }
+    let working_set = match unit {
+        Unit::Objects => seen.len() as u64,
+        Unit::Bytes => seen.values().sum(),
+    };
+    let mut sizes = Vec::new();
+    for &s in &a.sizes {
+        if !(s.is_finite() && s > 0.0) {
+            eprintln!("hotset: cache size {s} must be positive");
+            return ExitCode::from(2);
+        }
+        sizes.push(
+            if s < 1.0 {
+                (s * working_set as f64) as u64
+            } else {
+                s as u64
+            }
+            .max(1),
+        );
+    }
+    let grid: Vec<_> = a
+        .policies
+        .iter()
+        .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
+        .collect();
+    let results: Vec<_> = grid
+        .par_iter()
+        .map(|&(p, c)| (p, c, simulate(p, c, unit, &trace)))
+        .collect();
+    println!(
+        "# {} requests, working set {working_set} {}",
+        trace.len(),
+        unit.name()
+    );
+    println!(
+        "{:<8} {:>12} {:>10} {:>12} {:>10} {:>10}",
+        "policy", "cache_size", "unit", "misses", "miss_ratio", "byte_miss"
+    );
+    for (p, c, r) in results {
+        println!(
+            "{:<8} {:>12} {:>10} {:>12} {:>10.4} {:>10.4}",
+            p.name(),
+            c,
+            unit.name(),
+            r.misses,
+            r.miss_ratio(),
+            r.byte_miss_ratio()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]

@@ -1,0 +1,142 @@
+//! An index-based doubly linked list with an id → node map: the queue every
+//! list-based simulator is built on. Head = most recently inserted.
+
+use std::collections::HashMap;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Node {
+    pub(crate) id: u64,
+    pub(crate) size: u64,
+    /// Policy-specific: frequency, a visited bit, a queue tag.
+    pub(crate) meta: u32,
+    prev: u32,
+    next: u32,
+}
+
+/// A queue of objects with O(1) insert, remove and lookup.
+pub(crate) struct List {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    head: u32,
+    tail: u32,
+    /// Sum of sizes in the list.
+    pub(crate) bytes: u64,
+    len: usize,
+}
+
+impl List {
+    pub(crate) fn new() -> List {
+        List {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x5eed)),
+            head: NIL,
+            tail: NIL,
+            bytes: 0,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<u32> {
+        self.map.get(&id).copied()
+    }
+
+    pub(crate) fn node(&mut self, n: u32) -> &mut Node {
+        &mut self.nodes[n as usize]
+    }
+
+    pub(crate) fn peek(&self, n: u32) -> &Node {
+        &self.nodes[n as usize]
+    }
+
+    pub(crate) fn tail(&self) -> Option<u32> {
+        (self.tail != NIL).then_some(self.tail)
+    }
+
+    /// The neighbour toward the head, if any.
+    pub(crate) fn prev(&self, n: u32) -> Option<u32> {
+        let p = self.nodes[n as usize].prev;
+        (p != NIL).then_some(p)
+    }
+
+    pub(crate) fn push_head(&mut self, id: u64, size: u64, meta: u32) -> u32 {
+        let node = Node {
+            id,
+            size,
+            meta,
+            prev: NIL,
+            next: self.head,
+        };
+        let n = match self.free.pop() {
+            Some(n) => {
+                self.nodes[n as usize] = node;
+                n
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        if self.head != NIL {
+            self.nodes[self.head as usize].prev = n;
+        }
+        self.head = n;
+        if self.tail == NIL {
+            self.tail = n;
+        }
+        self.map.insert(id, n);
+        self.bytes += size;
+        self.len += 1;
+        n
+    }
+
+    fn unlink(&mut self, n: u32) {
+        let Node { prev, next, .. } = self.nodes[n as usize];
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else {
+            self.head = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        } else {
+            self.tail = prev;
+        }
+    }
+
+    /// Removes a node; returns it.
+    pub(crate) fn remove(&mut self, n: u32) -> Node {
+        self.unlink(n);
+        let node = self.nodes[n as usize];
+        self.map.remove(&node.id);
+        self.free.push(n);
+        self.bytes -= node.size;
+        self.len -= 1;
+        node
+    }
+
+    /// Moves a node to the head.
+    pub(crate) fn move_to_head(&mut self, n: u32) {
+        if self.head == n {
+            return;
+        }
+        self.unlink(n);
+        let node = &mut self.nodes[n as usize];
+        node.prev = NIL;
+        node.next = self.head;
+        if self.head != NIL {
+            self.nodes[self.head as usize].prev = n;
+        }
+        self.head = n;
+        if self.tail == NIL {
+            self.tail = n;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The exact simulators agree with libCacheSim to the request on the
+//! reference trace (cloudPhysicsIO, objects mode), and Bélády is a lower
+//! bound for every policy on random traces.
+
+use hotset::policy::{simulate, Exact, Req, Unit};
+use hotset::workload::trace::read_oracle_general;
+use proptest::prelude::*;
+use std::path::Path;
+
+/// libCacheSim's miss counts, from `../shared/traces/README.md`.
+const TABLE: [(Exact, [u64; 4]); 6] = [
+    (Exact::Lru, [95420, 93897, 91657, 82547]),
+    (Exact::Fifo, [96518, 94122, 91716, 81172]),
+    (Exact::Clock, [95332, 93829, 91599, 85213]),
+    (Exact::Sieve, [94419, 93052, 90040, 81557]),
+    (Exact::S3Fifo, [94559, 91396, 85691, 77208]),
+    (Exact::Belady, [90263, 80078, 71620, 62049]),
+];
+const SIZES: [u64; 4] = [489, 2448, 4897, 9794];
+
+#[test]
+fn cloudphysics_matches_libcachesim_exactly() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    if !path.exists() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(
+            !ci,
+            "the reference trace {} is required when CI=true",
+            path.display()
+        );
+        eprintln!(
+            "\n*** SKIPPED: reference trace not found at {} ***\n",
+            path.display()
+        );
+        return;
+    }
+    let trace = read_oracle_general(&path).unwrap();
+    assert_eq!(trace.len(), 113_872);
+    let mut wrong = Vec::new();
+    for (policy, want) in TABLE {
+        for (&c, &w) in SIZES.iter().zip(&want) {
+            let got = simulate(policy, c, Unit::Objects, &trace);
+            assert_eq!(got.requests, 113_872);
+            if got.misses != w {
+                wrong.push(format!(
+                    "{policy} C={c}: {} misses, libCacheSim {w}",
+                    got.misses
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "disagreements with libCacheSim:\n{}",
+        wrong.join("\n")
+    );
+}
+
+fn trace() -> impl Strategy<Value = Vec<Req>> {
+    prop::collection::vec((0u64..40, 1u64..50), 1..400).prop_map(|v| {
+        let mut reqs: Vec<Req> = v
+            .into_iter()
+            .map(|(id, size)| Req { id, size, next: -1 })
+            .collect();
+        let mut last = std::collections::HashMap::new();
+        for i in 0..reqs.len() {
+            if let Some(j) = last.insert(reqs[i].id, i) {
+                reqs[j].next = i as i64 + 1;
+            }
+        }
+        reqs
+    })
+}
+
+proptest! {
+    #[test]
+    fn belady_is_a_lower_bound(t in trace(), cap in 1u64..30) {
+        let opt = simulate(Exact::Belady, cap, Unit::Objects, &t).misses;
+        for p in Exact::ALL {
+            let m = simulate(p, cap, Unit::Objects, &t).misses;
+            prop_assert!(opt <= m, "{p}: {m} misses < Bélády's {opt} at C={cap}");
+        }
+    }
+}
