@@ -37,7 +37,7 @@ struct SimulateArgs {
     /// Trace format (for now: oracleGeneral).
     #[arg(long, default_value = "oracleGeneral")]
     format: String,
-    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady.
+    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady, arc, lfu.
     #[arg(
         long,
         value_delimiter = ',',

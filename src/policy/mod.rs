@@ -12,7 +12,7 @@
 mod list;
 
 use list::List;
-use std::collections::BTreeSet;
+use std::collections::BinaryHeap;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -61,17 +61,23 @@ pub enum Exact {
     S3Fifo,
     /// Bélády's OPT: evict the object requested furthest in the future.
     Belady,
+    /// ARC (Megiddo and Modha, FAST '03), with sizes as weights.
+    Arc,
+    /// LFU: evict the least frequently used; ties go to the least recent.
+    Lfu,
 }
 
 impl Exact {
-    /// Every exact policy.
-    pub const ALL: [Exact; 6] = [
+    /// Every policy.
+    pub const ALL: [Exact; 8] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
         Exact::Sieve,
         Exact::S3Fifo,
         Exact::Belady,
+        Exact::Arc,
+        Exact::Lfu,
     ];
 
     /// The name on the command line and in reports.
@@ -83,6 +89,8 @@ impl Exact {
             Exact::Sieve => "sieve",
             Exact::S3Fifo => "s3fifo",
             Exact::Belady => "belady",
+            Exact::Arc => "arc",
+            Exact::Lfu => "lfu",
         }
     }
 }
@@ -100,7 +108,7 @@ impl std::str::FromStr for Exact {
             .into_iter()
             .find(|p| p.name() == s)
             .ok_or_else(|| {
-                format!("unknown policy {s:?} (lru, fifo, clock, sieve, s3fifo, belady)")
+                format!("unknown policy {s:?} (lru, fifo, clock, sieve, s3fifo, belady, arc, lfu)")
             })
     }
 }
@@ -155,6 +163,14 @@ pub fn simulate(policy: Exact, capacity: u64, unit: Unit, trace: &[Req]) -> Coun
         Exact::Belady => {
             let mut s = Belady::new(capacity);
             Box::new(move |id, size, next| s.access(id, size, next))
+        }
+        Exact::Arc => {
+            let mut s = Arc::new(capacity);
+            Box::new(move |id, size, _| s.access(id, size))
+        }
+        Exact::Lfu => {
+            let mut s = Lfu::new(capacity);
+            Box::new(move |id, size, _| s.access(id, size))
         }
     };
     let mut c = Counts::default();
@@ -379,13 +395,16 @@ impl S3Fifo {
 }
 
 /// Bélády's OPT with the trace's next-access times; always admits.
+///
+/// A max-heap of (next access, id) with lazy deletion: a hit pushes a fresh
+/// entry, and entries that no longer match their object are skipped when
+/// they surface.
 struct Belady {
     cap: u64,
     used: u64,
     /// id → (next access, size)
     objs: HashMap<u64, (u64, u64), foldhash::fast::FixedState>,
-    /// (next access, id), furthest last.
-    order: BTreeSet<(u64, u64)>,
+    heap: BinaryHeap<(u64, u64)>,
 }
 
 impl Belady {
@@ -394,30 +413,186 @@ impl Belady {
             cap,
             used: 0,
             objs: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(7)),
-            order: BTreeSet::new(),
+            heap: BinaryHeap::new(),
         }
     }
     fn access(&mut self, id: u64, size: u64, next: i64) -> bool {
         let next = if next < 0 { u64::MAX } else { next as u64 };
         if let Some(e) = self.objs.get_mut(&id) {
-            self.order.remove(&(e.0, id));
             e.0 = next;
-            self.order.insert((next, id));
+            self.heap.push((next, id));
             return true;
         }
         if size > self.cap {
             return false;
         }
         while self.used + size > self.cap {
-            let Some((_, victim)) = self.order.pop_last() else {
+            let Some((n, victim)) = self.heap.pop() else {
                 break;
             };
-            if let Some((_, vsize)) = self.objs.remove(&victim) {
-                self.used -= vsize;
+            match self.objs.get(&victim) {
+                Some(&(cur, vsize)) if cur == n => {
+                    self.objs.remove(&victim);
+                    self.used -= vsize;
+                }
+                _ => continue, // stale entry
             }
         }
         self.objs.insert(id, (next, size));
-        self.order.insert((next, id));
+        self.heap.push((next, id));
+        self.used += size;
+        false
+    }
+}
+
+/// ARC: T1 (seen once) and T2 (seen again) with ghost lists B1 and B2; the
+/// target size p of T1 adapts on ghost hits. Sizes count as weights, so in
+/// objects mode this is the paper's algorithm.
+struct Arc {
+    cap: u64,
+    p: u64,
+    t1: List,
+    t2: List,
+    b1: List,
+    b2: List,
+}
+
+impl Arc {
+    fn new(cap: u64) -> Arc {
+        Arc {
+            cap,
+            p: 0,
+            t1: List::new(),
+            t2: List::new(),
+            b1: List::new(),
+            b2: List::new(),
+        }
+    }
+
+    /// Moves T1's or T2's LRU object to its ghost list (the paper's REPLACE).
+    fn replace(&mut self, in_b2: bool) {
+        let t1 = self.t1.bytes;
+        if t1 > 0 && ((in_b2 && t1 == self.p) || t1 > self.p || self.t2.len() == 0) {
+            if let Some(t) = self.t1.tail() {
+                let n = self.t1.remove(t);
+                self.b1.push_head(n.id, n.size, 0);
+            }
+        } else if let Some(t) = self.t2.tail() {
+            let n = self.t2.remove(t);
+            self.b2.push_head(n.id, n.size, 0);
+        }
+    }
+
+    fn trim(list: &mut List, limit: u64) {
+        while list.bytes > limit {
+            let Some(t) = list.tail() else { break };
+            list.remove(t);
+        }
+    }
+
+    fn access(&mut self, id: u64, size: u64) -> bool {
+        if let Some(n) = self.t1.get(id) {
+            let node = self.t1.remove(n);
+            self.t2.push_head(node.id, node.size, 0);
+            return true;
+        }
+        if let Some(n) = self.t2.get(id) {
+            self.t2.move_to_head(n);
+            return true;
+        }
+        if size > self.cap {
+            return false;
+        }
+        let (in_b1, in_b2) = (self.b1.get(id), self.b2.get(id));
+        if let Some(g) = in_b1 {
+            let d = (self.b2.bytes / self.b1.bytes.max(1)).max(1) * size;
+            self.p = (self.p + d).min(self.cap);
+            self.b1.remove(g);
+        } else if let Some(g) = in_b2 {
+            let d = (self.b1.bytes / self.b2.bytes.max(1)).max(1) * size;
+            self.p = self.p.saturating_sub(d);
+            self.b2.remove(g);
+        } else {
+            // Keep the directory (T + B) within 2c and L1 (T1 + B1) within c.
+            if self.t1.bytes + self.b1.bytes + size > self.cap {
+                Self::trim(&mut self.b1, self.cap.saturating_sub(self.t1.bytes + size));
+            }
+            let total = self.t1.bytes + self.t2.bytes + self.b1.bytes + self.b2.bytes;
+            if total + size > 2 * self.cap {
+                let keep = self.b2.bytes.saturating_sub(total + size - 2 * self.cap);
+                Self::trim(&mut self.b2, keep);
+            }
+        }
+        while self.t1.bytes + self.t2.bytes + size > self.cap && self.t1.len() + self.t2.len() > 0 {
+            self.replace(in_b2.is_some());
+        }
+        Self::trim(&mut self.b1, self.cap);
+        Self::trim(&mut self.b2, self.cap);
+        if in_b1.is_some() || in_b2.is_some() {
+            self.t2.push_head(id, size, 0);
+        } else {
+            self.t1.push_head(id, size, 0);
+        }
+        false
+    }
+}
+
+/// LFU with per-frequency LRU lists: evict from the lowest frequency, oldest
+/// first. A new object has frequency 1.
+struct Lfu {
+    cap: u64,
+    used: u64,
+    freq: HashMap<u64, u32, foldhash::fast::FixedState>,
+    lists: std::collections::BTreeMap<u32, List>,
+}
+
+impl Lfu {
+    fn new(cap: u64) -> Lfu {
+        Lfu {
+            cap,
+            used: 0,
+            freq: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(11)),
+            lists: std::collections::BTreeMap::new(),
+        }
+    }
+
+    fn access(&mut self, id: u64, size: u64) -> bool {
+        if let Some(f) = self.freq.get_mut(&id) {
+            let old = *f;
+            *f += 1;
+            let list = self.lists.get_mut(&old).expect("listed");
+            let n = list.get(id).expect("in its list");
+            let node = list.remove(n);
+            if list.len() == 0 {
+                self.lists.remove(&old);
+            }
+            self.lists
+                .entry(old + 1)
+                .or_insert_with(List::new)
+                .push_head(id, node.size, 0);
+            return true;
+        }
+        if size > self.cap {
+            return false;
+        }
+        while self.used + size > self.cap {
+            let Some(mut e) = self.lists.first_entry() else {
+                break;
+            };
+            let list = e.get_mut();
+            let Some(t) = list.tail() else { break };
+            let node = list.remove(t);
+            if list.len() == 0 {
+                e.remove();
+            }
+            self.freq.remove(&node.id);
+            self.used -= node.size;
+        }
+        self.freq.insert(id, 1);
+        self.lists
+            .entry(1)
+            .or_insert_with(List::new)
+            .push_head(id, size, 0);
         self.used += size;
         false
     }
