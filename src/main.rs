@@ -34,9 +34,10 @@ struct SimulateArgs {
     /// The trace file.
     #[arg(long)]
     trace: std::path::PathBuf,
-    /// Trace format (for now: oracleGeneral).
-    #[arg(long, default_value = "oracleGeneral")]
-    format: String,
+    /// Trace format: oracleGeneral, twitter (CSV) or native; guessed from
+    /// the file name if omitted. A .zst suffix is decompressed.
+    #[arg(long)]
+    format: Option<hotset::workload::trace::Format>,
     /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady, arc, lfu.
     #[arg(
         long,
@@ -204,15 +205,10 @@ fn main() -> ExitCode {
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
 fn simulate(a: &SimulateArgs) -> ExitCode {
     use hotset::policy::{simulate, Unit};
+    use hotset::workload::trace::{read, Format};
     use rayon::prelude::*;
-    if a.format != "oracleGeneral" {
-        eprintln!(
-            "hotset: unsupported trace format {:?} (oracleGeneral)",
-            a.format
-        );
-        return ExitCode::from(2);
-    }
-    let trace = match hotset::workload::trace::read_oracle_general(&a.trace) {
+    let format = a.format.unwrap_or_else(|| Format::guess(&a.trace));
+    let trace = match read(&a.trace, format) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("hotset: {e}");

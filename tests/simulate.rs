@@ -57,6 +57,34 @@ fn cloudphysics_matches_libcachesim_exactly() {
     );
 }
 
+#[test]
+fn zstd_compressed_traces_read_the_same() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    let Ok(raw) = std::fs::read(&path) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "the reference trace is required when CI=true"
+        );
+        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("hotset-zst-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zst = dir.join("trace.oracleGeneral.bin.zst");
+    std::fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    let a = read_oracle_general(&path).unwrap();
+    let b = read_oracle_general(&zst).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(simulate(Exact::Lru, 489, Unit::Objects, &b).misses, 95420);
+    // A truncated .zst is an error, not a panic.
+    let cut = dir.join("cut.oracleGeneral.bin.zst");
+    let z = std::fs::read(&zst).unwrap();
+    std::fs::write(&cut, &z[..z.len() / 2]).unwrap();
+    assert!(read_oracle_general(&cut).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn trace() -> impl Strategy<Value = Vec<Req>> {
     prop::collection::vec((0u64..40, 1u64..50), 1..400).prop_map(|v| {
         let mut reqs: Vec<Req> = v

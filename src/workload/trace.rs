@@ -1,14 +1,34 @@
-//! Trace readers. For now: libCacheSim's `oracleGeneral` binary format.
+//! Trace readers: libCacheSim's `oracleGeneral`, the Twitter cache-trace CSV,
+//! and hotset's native format. Any of them may be zstd-compressed (a `.zst`
+//! suffix). Readers stream: memory grows only with the requests they return.
+//! Corrupt or truncated input is an error that names the byte offset or the
+//! line, never a panic.
 //!
-//! `oracleGeneral` is a sequence of packed 24-byte little-endian records with
-//! no header: `u32 clock_time, u64 obj_id, u32 obj_size, i64
-//! next_access_vtime`. Requests of size 0 are dropped, as libCacheSim does.
+//! - **oracleGeneral**: packed 24-byte little-endian records, no header:
+//!   `u32 clock_time, u64 obj_id, u32 obj_size, i64 next_access_vtime`.
+//!   Requests of size 0 are dropped, as libCacheSim does.
+//! - **Twitter CSV** (twitter/cache-trace): `timestamp,key,key_size,
+//!   value_size,client_id,operation,ttl` per line. A request's id is a hash of
+//!   its key and its size is key size + value size. A key may contain commas:
+//!   the fields around it are split off from both ends.
+//! - **native**: the magic `HOTSETT1`, then 17-byte records `u64 key, u32
+//!   value_size, u32 ttl, u8 op` (op: 0 get, 1 set, 2 delete), little-endian.
+//!   `hotset gen` writes it.
+//!
+//! For the two formats without next-access times, they are computed after
+//! reading, so Bélády can run on any trace.
 
 use crate::policy::Req;
+use std::collections::HashMap;
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-const RECORD: usize = 24;
+const ORACLE_RECORD: usize = 24;
+/// The native format's magic.
+pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
+/// Bytes per native record.
+pub const NATIVE_RECORD: usize = 17;
 
 /// A trace that cannot be read, with where.
 #[derive(Debug)]
@@ -22,38 +42,281 @@ impl fmt::Display for TraceError {
 
 impl std::error::Error for TraceError {}
 
-/// Parses an `oracleGeneral` trace held in memory.
-pub fn parse_oracle_general(bytes: &[u8]) -> Result<Vec<Req>, TraceError> {
-    if bytes.len() % RECORD != 0 {
-        let at = bytes.len() / RECORD * RECORD;
-        return Err(TraceError(format!(
-            "oracleGeneral: truncated record at byte offset {at} ({} of {RECORD} bytes)",
-            bytes.len() - at
-        )));
+/// Trace formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// libCacheSim's oracleGeneral.
+    OracleGeneral,
+    /// The Twitter cache-trace CSV.
+    TwitterCsv,
+    /// hotset's native format.
+    Native,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "oracleGeneral" | "oracle" => Ok(Format::OracleGeneral),
+            "twitter" | "csv" | "twitter-csv" => Ok(Format::TwitterCsv),
+            "native" | "hotset" => Ok(Format::Native),
+            _ => Err(format!(
+                "unknown trace format {s:?} (oracleGeneral, twitter, native)"
+            )),
+        }
     }
-    let mut out = Vec::with_capacity(bytes.len() / RECORD);
-    for (i, r) in bytes.chunks_exact(RECORD).enumerate() {
-        let id = u64::from_le_bytes(r[4..12].try_into().expect("8 bytes"));
-        let size = u32::from_le_bytes(r[12..16].try_into().expect("4 bytes")) as u64;
-        let next = i64::from_le_bytes(r[16..24].try_into().expect("8 bytes"));
+}
+
+impl Format {
+    /// Guesses the format from a file name.
+    pub fn guess(path: &Path) -> Format {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let name = name.strip_suffix(".zst").unwrap_or(name);
+        if name.ends_with(".csv") {
+            Format::TwitterCsv
+        } else if name.ends_with(".hst") || name.ends_with(".native") {
+            Format::Native
+        } else {
+            Format::OracleGeneral
+        }
+    }
+}
+
+/// A native-format operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// get
+    Get = 0,
+    /// set
+    Set = 1,
+    /// delete
+    Delete = 2,
+}
+
+/// One native-format record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Key id.
+    pub key: u64,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// TTL in seconds (0: none).
+    pub ttl: u32,
+    /// The operation.
+    pub op: Op,
+}
+
+impl Record {
+    /// The 17 bytes of the native format.
+    pub fn encode(&self) -> [u8; NATIVE_RECORD] {
+        let mut b = [0u8; NATIVE_RECORD];
+        b[0..8].copy_from_slice(&self.key.to_le_bytes());
+        b[8..12].copy_from_slice(&self.value_size.to_le_bytes());
+        b[12..16].copy_from_slice(&self.ttl.to_le_bytes());
+        b[16] = self.op as u8;
+        b
+    }
+
+    fn decode(b: &[u8], offset: u64) -> Result<Record, TraceError> {
+        let op = match b[16] {
+            0 => Op::Get,
+            1 => Op::Set,
+            2 => Op::Delete,
+            x => {
+                return Err(TraceError(format!(
+                    "native: unknown op {x} in the record at byte offset {offset}"
+                )))
+            }
+        };
+        Ok(Record {
+            key: u64::from_le_bytes(b[0..8].try_into().expect("8 bytes")),
+            value_size: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
+            ttl: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
+            op,
+        })
+    }
+}
+
+/// Opens a file, through a zstd decoder if its name ends in `.zst`.
+fn open(path: &Path) -> Result<Box<dyn Read>, TraceError> {
+    let f =
+        std::fs::File::open(path).map_err(|e| TraceError(format!("{}: {e}", path.display())))?;
+    let f = BufReader::with_capacity(1 << 20, f);
+    if path.extension().is_some_and(|e| e == "zst") {
+        let d = zstd::stream::read::Decoder::with_buffer(f)
+            .map_err(|e| TraceError(format!("{}: zstd: {e}", path.display())))?;
+        Ok(Box::new(d))
+    } else {
+        Ok(Box::new(f))
+    }
+}
+
+/// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end of input.
+fn read_record(
+    r: &mut dyn Read,
+    buf: &mut [u8],
+    offset: u64,
+    what: &str,
+) -> Result<bool, TraceError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => {
+                return Err(TraceError(format!(
+                    "{what}: truncated record at byte offset {offset} ({got} of {} bytes)",
+                    buf.len()
+                )))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(TraceError(format!(
+                    "{what}: at byte offset {}: {e}",
+                    offset + got as u64
+                )))
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Parses an `oracleGeneral` stream.
+pub fn parse_oracle_general(mut r: impl Read) -> Result<Vec<Req>, TraceError> {
+    let mut out = Vec::new();
+    let mut b = [0u8; ORACLE_RECORD];
+    let mut offset = 0u64;
+    while read_record(&mut r, &mut b, offset, "oracleGeneral")? {
+        let id = u64::from_le_bytes(b[4..12].try_into().expect("8 bytes"));
+        let size = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")) as u64;
+        let next = i64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
         if next < -1 {
             return Err(TraceError(format!(
-                "oracleGeneral: bad next_access_vtime {next} in the record at byte offset {}",
-                i * RECORD
+                "oracleGeneral: bad next_access_vtime {next} in the record at byte offset {offset}"
             )));
         }
-        if size == 0 {
-            continue;
+        if size != 0 {
+            out.push(Req { id, size, next });
         }
-        out.push(Req { id, size, next });
+        offset += ORACLE_RECORD as u64;
     }
     Ok(out)
 }
 
-/// Reads an `oracleGeneral` trace file.
+/// Parses a native stream into records.
+pub fn parse_native(mut r: impl Read) -> Result<Vec<Record>, TraceError> {
+    let mut magic = [0u8; 8];
+    if !read_record(&mut r, &mut magic, 0, "native")? || &magic != NATIVE_MAGIC {
+        return Err(TraceError(
+            "native: missing HOTSETT1 header at byte offset 0".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut b = [0u8; NATIVE_RECORD];
+    let mut offset = 8u64;
+    while read_record(&mut r, &mut b, offset, "native")? {
+        out.push(Record::decode(&b, offset)?);
+        offset += NATIVE_RECORD as u64;
+    }
+    Ok(out)
+}
+
+/// Parses a Twitter cache-trace CSV stream. Returns requests (every line is
+/// a lookup of its key, as libCacheSim counts) without next-access times.
+pub fn parse_twitter_csv(r: impl Read) -> Result<Vec<Req>, TraceError> {
+    let hasher = foldhash::fast::FixedState::with_seed(0x7717);
+    let mut out = Vec::new();
+    let mut line = Vec::new();
+    let mut br = BufReader::new(r);
+    let mut n = 0u64;
+    loop {
+        line.clear();
+        let read = br
+            .read_until(b'\n', &mut line)
+            .map_err(|e| TraceError(format!("twitter csv: line {}: {e}", n + 1)))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let l = line.strip_suffix(b"\n").unwrap_or(&line);
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.is_empty() {
+            continue;
+        }
+        let bad = |what: &str| TraceError(format!("twitter csv: line {n}: {what}"));
+        let first = l
+            .iter()
+            .position(|&b| b == b',')
+            .ok_or_else(|| bad("expected 7 fields"))?;
+        let mut tail = l[first + 1..].rsplitn(6, |&b| b == b',');
+        let fields: Vec<&[u8]> = tail.by_ref().collect();
+        if fields.len() != 6 {
+            return Err(bad("expected 7 fields"));
+        }
+        // rsplitn yields from the right: ttl, op, client, value_size, key_size, key.
+        let num = |f: &[u8], name: &str| -> Result<u64, TraceError> {
+            std::str::from_utf8(f)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| bad(&format!("bad {name} {:?}", String::from_utf8_lossy(f))))
+        };
+        num(&l[..first], "timestamp")?;
+        num(fields[0], "ttl")?;
+        let value_size = num(fields[3], "value size")?;
+        let key_size = num(fields[4], "key size")?;
+        let key = fields[5];
+        use std::hash::BuildHasher;
+        let size = key_size + value_size;
+        out.push(Req {
+            id: hasher.hash_one(key),
+            size: size.max(1),
+            next: -1,
+        });
+    }
+    Ok(out)
+}
+
+/// Fills in next-access times (1-based), for formats that lack them.
+pub fn compute_next(t: &mut [Req]) {
+    let mut last: HashMap<u64, usize> = HashMap::with_capacity(t.len() / 2);
+    for i in 0..t.len() {
+        t[i].next = -1;
+        if let Some(j) = last.insert(t[i].id, i) {
+            t[j].next = i as i64 + 1;
+        }
+    }
+}
+
+/// Reads a trace of any format as simulator requests.
+pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
+    let r = open(path)?;
+    let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
+    match format {
+        Format::OracleGeneral => parse_oracle_general(r).map_err(at),
+        Format::TwitterCsv => {
+            let mut t = parse_twitter_csv(r).map_err(at)?;
+            compute_next(&mut t);
+            Ok(t)
+        }
+        Format::Native => {
+            let recs = parse_native(r).map_err(at)?;
+            let mut t: Vec<Req> = recs
+                .iter()
+                .map(|r| Req {
+                    id: r.key,
+                    size: r.value_size.max(1) as u64,
+                    next: -1,
+                })
+                .collect();
+            compute_next(&mut t);
+            Ok(t)
+        }
+    }
+}
+
+/// Reads an `oracleGeneral` trace file (`.zst` allowed).
 pub fn read_oracle_general(path: &Path) -> Result<Vec<Req>, TraceError> {
-    let bytes = std::fs::read(path).map_err(|e| TraceError(format!("{}: {e}", path.display())))?;
-    parse_oracle_general(&bytes).map_err(|e| TraceError(format!("{}: {e}", path.display())))
+    read(path, Format::OracleGeneral)
 }
 
 #[cfg(test)]
@@ -69,11 +332,11 @@ mod tests {
     }
 
     #[test]
-    fn parses_and_drops_size_zero() {
+    fn oracle_parses_and_drops_size_zero() {
         let mut b = rec(1, 10, 3);
         b.extend(rec(2, 0, -1));
         b.extend(rec(1, 10, -1));
-        let t = parse_oracle_general(&b).unwrap();
+        let t = parse_oracle_general(&b[..]).unwrap();
         assert_eq!(
             t,
             vec![
@@ -92,14 +355,85 @@ mod tests {
     }
 
     #[test]
-    fn truncated_and_corrupt_input_is_an_error_with_the_offset() {
+    fn oracle_errors_name_the_offset() {
         let mut b = rec(1, 10, -1);
         b.extend_from_slice(&[1, 2, 3]);
-        let e = parse_oracle_general(&b).unwrap_err().to_string();
+        let e = parse_oracle_general(&b[..]).unwrap_err().to_string();
         assert!(e.contains("byte offset 24"), "{e}");
         let mut b = rec(1, 10, -1);
         b.extend(rec(2, 10, -7));
-        let e = parse_oracle_general(&b).unwrap_err().to_string();
+        let e = parse_oracle_general(&b[..]).unwrap_err().to_string();
         assert!(e.contains("byte offset 24"), "{e}");
+    }
+
+    #[test]
+    fn twitter_csv() {
+        let csv = b"0,q:q:1:8WTfjZU,19,1,7,get,0\n1,a,1,100,7,set,3600\r\n2,odd,key,5,10,3,get,0\n";
+        let mut t = parse_twitter_csv(&csv[..]).unwrap();
+        compute_next(&mut t);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].size, 20);
+        assert_eq!(t[1].size, 101);
+        assert_eq!(t[2].size, 15, "a key with a comma");
+        for (bad, line) in [
+            (&b"0,k,1,x,7,get,0\n"[..], 1),
+            (b"0,k,1,1,7,get,0\nnonsense\n", 2),
+            (b"zz,k,1,1,7,get,0\n", 1),
+        ] {
+            let e = parse_twitter_csv(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("line {line}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn native_round_trip_and_errors() {
+        let recs = [
+            Record {
+                key: 5,
+                value_size: 100,
+                ttl: 0,
+                op: Op::Get,
+            },
+            Record {
+                key: 6,
+                value_size: 7,
+                ttl: 9,
+                op: Op::Set,
+            },
+        ];
+        let mut b = NATIVE_MAGIC.to_vec();
+        for r in &recs {
+            b.extend_from_slice(&r.encode());
+        }
+        assert_eq!(parse_native(&b[..]).unwrap(), recs);
+        let e = parse_native(&b[..b.len() - 3]).unwrap_err().to_string();
+        assert!(e.contains("byte offset 25"), "{e}");
+        assert!(parse_native(&b"NOTMAGIC"[..])
+            .unwrap_err()
+            .to_string()
+            .contains("header"));
+        let mut bad = b.clone();
+        bad[8 + 16] = 9;
+        assert!(parse_native(&bad[..])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown op 9"));
+    }
+
+    #[test]
+    fn next_access_times() {
+        let mut t: Vec<Req> = [1, 2, 1, 1]
+            .iter()
+            .map(|&id| Req {
+                id,
+                size: 1,
+                next: 0,
+            })
+            .collect();
+        compute_next(&mut t);
+        assert_eq!(
+            t.iter().map(|r| r.next).collect::<Vec<_>>(),
+            vec![3, -1, 4, -1]
+        );
     }
 }
