@@ -27,6 +27,21 @@ enum Cmd {
     Serve(ServeArgs),
     /// Run exact policy simulators over a trace, on a grid of cache sizes.
     Simulate(SimulateArgs),
+    /// Generate a trace (native format) from a workload spec.
+    Gen(GenArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+struct GenArgs {
+    /// The workload spec (TOML).
+    #[arg(long)]
+    workload: std::path::PathBuf,
+    /// Where to write the trace.
+    #[arg(long)]
+    out: std::path::PathBuf,
+    /// Generator threads (default: all cores). The output does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -145,6 +160,7 @@ fn main() -> ExitCode {
     let args = match cli.cmd {
         Some(Cmd::Serve(a)) => a,
         Some(Cmd::Simulate(a)) => return simulate(&a),
+        Some(Cmd::Gen(a)) => return gen(&a),
         None => cli.serve,
     };
     // Before any thread exists, so that only the signal thread gets them.
@@ -200,6 +216,43 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `hotset gen`: a native trace from a workload spec.
+fn gen(a: &GenArgs) -> ExitCode {
+    use hotset::workload::{gen, spec::Spec};
+    let spec = match Spec::load(&a.workload) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hotset: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("hotset: cannot start generator threads: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let records = pool.install(|| gen::generate(&spec));
+    let written = std::fs::File::create(&a.out)
+        .map(std::io::BufWriter::new)
+        .and_then(|mut f| gen::write_native(&mut f, &records));
+    if let Err(e) = written {
+        eprintln!("hotset: {}: {e}", a.out.display());
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "hotset: wrote {} ops of {:?} to {}",
+        records.len(),
+        spec.name,
+        a.out.display()
+    );
+    ExitCode::SUCCESS
 }
 
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.

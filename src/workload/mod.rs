@@ -1,5 +1,8 @@
-//! Workloads: YCSB's Zipfian key choosers, and trace readers.
+//! Workloads: specs, the generator, YCSB's Zipfian key choosers, and trace
+//! readers.
 
+pub mod gen;
+pub mod spec;
 pub mod trace;
 mod zipf;
 

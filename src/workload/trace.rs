@@ -11,9 +11,9 @@
 //!   value_size,client_id,operation,ttl` per line. A request's id is a hash of
 //!   its key and its size is key size + value size. A key may contain commas:
 //!   the fields around it are split off from both ends.
-//! - **native**: the magic `HOTSETT1`, then 17-byte records `u64 key, u32
-//!   value_size, u32 ttl, u8 op` (op: 0 get, 1 set, 2 delete), little-endian.
-//!   `hotset gen` writes it.
+//! - **native**: the magic `HOTSETT1`, then 18-byte records `u64 key, u8
+//!   key_size, u32 value_size, u32 ttl, u8 op` (op: 0 get, 1 set, 2 delete),
+//!   little-endian. `hotset gen` writes it.
 //!
 //! For the two formats without next-access times, they are computed after
 //! reading, so Bélády can run on any trace.
@@ -28,7 +28,7 @@ const ORACLE_RECORD: usize = 24;
 /// The native format's magic.
 pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
 /// Bytes per native record.
-pub const NATIVE_RECORD: usize = 17;
+pub const NATIVE_RECORD: usize = 18;
 
 /// A trace that cannot be read, with where.
 #[derive(Debug)]
@@ -98,6 +98,8 @@ pub enum Op {
 pub struct Record {
     /// Key id.
     pub key: u64,
+    /// Key size in bytes (the key is the id, padded to this size).
+    pub key_size: u8,
     /// Value size in bytes.
     pub value_size: u32,
     /// TTL in seconds (0: none).
@@ -107,18 +109,19 @@ pub struct Record {
 }
 
 impl Record {
-    /// The 17 bytes of the native format.
+    /// The bytes of the native format.
     pub fn encode(&self) -> [u8; NATIVE_RECORD] {
         let mut b = [0u8; NATIVE_RECORD];
         b[0..8].copy_from_slice(&self.key.to_le_bytes());
-        b[8..12].copy_from_slice(&self.value_size.to_le_bytes());
-        b[12..16].copy_from_slice(&self.ttl.to_le_bytes());
-        b[16] = self.op as u8;
+        b[8] = self.key_size;
+        b[9..13].copy_from_slice(&self.value_size.to_le_bytes());
+        b[13..17].copy_from_slice(&self.ttl.to_le_bytes());
+        b[17] = self.op as u8;
         b
     }
 
     fn decode(b: &[u8], offset: u64) -> Result<Record, TraceError> {
-        let op = match b[16] {
+        let op = match b[17] {
             0 => Op::Get,
             1 => Op::Set,
             2 => Op::Delete,
@@ -130,8 +133,9 @@ impl Record {
         };
         Ok(Record {
             key: u64::from_le_bytes(b[0..8].try_into().expect("8 bytes")),
-            value_size: u32::from_le_bytes(b[8..12].try_into().expect("4 bytes")),
-            ttl: u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")),
+            key_size: b[8],
+            value_size: u32::from_le_bytes(b[9..13].try_into().expect("4 bytes")),
+            ttl: u32::from_le_bytes(b[13..17].try_into().expect("4 bytes")),
             op,
         })
     }
@@ -390,12 +394,14 @@ mod tests {
         let recs = [
             Record {
                 key: 5,
+                key_size: 16,
                 value_size: 100,
                 ttl: 0,
                 op: Op::Get,
             },
             Record {
                 key: 6,
+                key_size: 20,
                 value_size: 7,
                 ttl: 9,
                 op: Op::Set,
@@ -407,13 +413,13 @@ mod tests {
         }
         assert_eq!(parse_native(&b[..]).unwrap(), recs);
         let e = parse_native(&b[..b.len() - 3]).unwrap_err().to_string();
-        assert!(e.contains("byte offset 25"), "{e}");
+        assert!(e.contains("byte offset 26"), "{e}");
         assert!(parse_native(&b"NOTMAGIC"[..])
             .unwrap_err()
             .to_string()
             .contains("header"));
         let mut bad = b.clone();
-        bad[8 + 16] = 9;
+        bad[8 + 17] = 9;
         assert!(parse_native(&bad[..])
             .unwrap_err()
             .to_string()

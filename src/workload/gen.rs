@@ -1,0 +1,161 @@
+//! Trace generation from a [`Spec`], in parallel and deterministic.
+//!
+//! The ops are cut into fixed chunks of [`CHUNK`]; chunk `c` draws from its
+//! own generator seeded by `(seed, c)`. Which thread runs a chunk therefore
+//! cannot change a byte of the output: 1 thread or 16 give the same file.
+
+use super::spec::{Distribution, Sizes, Spec};
+use super::trace::{Op, Record, NATIVE_MAGIC};
+use super::{fnv64, ScrambledZipf, Zipf};
+use rayon::prelude::*;
+use std::io::{self, Write};
+
+/// Ops per independently seeded chunk.
+pub const CHUNK: u64 = 1 << 16;
+
+/// SplitMix64: small, fast, and good enough for workload draws.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, stream: u64) -> Rng {
+        Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        ((self.next() as u128 * n as u128) >> 64) as u64
+    }
+}
+
+enum Keys {
+    Uniform,
+    Zipf(Zipf),
+    Scrambled(ScrambledZipf),
+    Hotspot { hot: u64, p: f64 },
+    Shifting { hot: u64, every: u64, p: f64 },
+}
+
+fn pick_weighted<T: Copy>(rows: &[(T, f64)], r: &mut Rng) -> T {
+    let total: f64 = rows.iter().map(|x| x.1).sum();
+    let mut u = r.unit() * total;
+    for &(v, w) in rows {
+        if u < w {
+            return v;
+        }
+        u -= w;
+    }
+    rows[rows.len() - 1].0
+}
+
+fn draw_size(s: &Sizes, r: &mut Rng) -> u32 {
+    match s {
+        Sizes::Fixed { value } => *value,
+        Sizes::Uniform { min, max } => min + r.below((max - min) as u64 + 1) as u32,
+        Sizes::Histogram { table } => pick_weighted(table, r),
+    }
+}
+
+/// Generates the records of a spec on the current rayon pool.
+pub fn generate(spec: &Spec) -> Vec<Record> {
+    let n = spec.keys;
+    let keys = match &spec.distribution {
+        Distribution::Uniform => Keys::Uniform,
+        Distribution::Zipf {
+            theta,
+            scrambled: true,
+        } => Keys::Scrambled(ScrambledZipf::new(n, *theta)),
+        Distribution::Zipf {
+            theta,
+            scrambled: false,
+        } => Keys::Zipf(Zipf::new(n, *theta)),
+        Distribution::Hotspot {
+            hot_fraction,
+            hot_ops,
+        } => Keys::Hotspot {
+            hot: ((n as f64 * hot_fraction) as u64).clamp(1, n),
+            p: *hot_ops,
+        },
+        Distribution::Shifting {
+            hot_keys,
+            shift_every,
+            hot_ops,
+        } => Keys::Shifting {
+            hot: *hot_keys,
+            every: *shift_every,
+            p: *hot_ops,
+        },
+    };
+    let mix = [
+        (Op::Get, spec.mix.get),
+        (Op::Set, spec.mix.set),
+        (Op::Delete, spec.mix.delete),
+    ];
+    let chunks = spec.ops.div_ceil(CHUNK);
+    (0..chunks)
+        .into_par_iter()
+        .flat_map_iter(|c| {
+            let mut r = Rng::new(spec.seed, c);
+            let start = c * CHUNK;
+            let end = (start + CHUNK).min(spec.ops);
+            let keys = &keys;
+            let mix = &mix;
+            (start..end).map(move |i| {
+                let key = match keys {
+                    Keys::Uniform => r.below(n),
+                    Keys::Zipf(z) => z.sample(r.unit()),
+                    Keys::Scrambled(z) => z.sample(r.unit()),
+                    Keys::Hotspot { hot, p } => {
+                        if r.unit() < *p {
+                            r.below(*hot)
+                        } else {
+                            r.below(n)
+                        }
+                    }
+                    Keys::Shifting { hot, every, p } => {
+                        if r.unit() < *p {
+                            let base = (i / every).wrapping_mul(*hot) % n;
+                            (base + r.below(*hot)) % n
+                        } else {
+                            r.below(n)
+                        }
+                    }
+                };
+                let frac = i as f64 / spec.ops as f64;
+                let vsizes = spec
+                    .value_phase
+                    .iter()
+                    .rev()
+                    .find(|p| frac >= p.from)
+                    .map_or(&spec.value_size, |p| &p.value_size);
+                // A key's size is a function of the key alone.
+                let key_size =
+                    draw_size(&spec.key_size, &mut Rng::new(fnv64(key), 0x6b65_7973)) as u8;
+                Record {
+                    key,
+                    key_size,
+                    value_size: draw_size(vsizes, &mut r),
+                    ttl: pick_weighted(&spec.ttl, &mut r),
+                    op: pick_weighted(mix, &mut r),
+                }
+            })
+        })
+        .collect()
+}
+
+/// Writes records in the native format.
+pub fn write_native(out: &mut impl Write, records: &[Record]) -> io::Result<()> {
+    out.write_all(NATIVE_MAGIC)?;
+    for r in records {
+        out.write_all(&r.encode())?;
+    }
+    out.flush()
+}
