@@ -136,6 +136,12 @@ impl ManualClock {
             .fetch_add(by.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Moves time forward to `ms` since the origin, if it is behind (never
+    /// backward). Replays use it to drive logical time from many threads.
+    pub fn advance_to_ms(&self, ms: u64) {
+        self.now_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
     /// Moves time forward by whole seconds.
     pub fn advance_secs(&self, secs: u64) {
         self.advance(Duration::from_secs(secs));

@@ -49,6 +49,8 @@ pub mod item;
 pub mod policy;
 pub mod protocol;
 mod region;
+pub mod replay;
+pub mod report;
 pub mod server;
 pub mod slab;
 mod stats;

@@ -29,6 +29,43 @@ enum Cmd {
     Simulate(SimulateArgs),
     /// Generate a trace (native format) from a workload spec.
     Gen(GenArgs),
+    /// Replay a workload or trace through the live engine; write a report.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+struct ReplayArgs {
+    /// A workload spec (TOML); its trace is generated first.
+    #[arg(long, conflicts_with = "trace", required_unless_present = "trace")]
+    workload: Option<std::path::PathBuf>,
+    /// A trace file (native, oracleGeneral or twitter; .zst allowed).
+    #[arg(long)]
+    trace: Option<std::path::PathBuf>,
+    /// Engine policies, comma-separated (default: the spec's, else lru).
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<Policy>,
+    /// Memory budgets, comma-separated (default: the spec's, else 64MiB).
+    #[arg(long, value_delimiter = ',', value_parser = parse_size)]
+    memory: Vec<usize>,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Items sampled per eviction (K).
+    #[arg(long, default_value_t = 5)]
+    samples: usize,
+    /// Eviction-pool size (0: none).
+    #[arg(long, default_value_t = 16)]
+    evict_pool: usize,
+    /// Trace ops per logical second (drives TTLs and access times).
+    #[arg(long, default_value_t = 100_000)]
+    op_rate: u64,
+    /// Also run the exact simulators (lru, fifo, belady, …) at the live
+    /// cache's item count, objects mode.
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "lru,belady")]
+    compare_exact: Option<Vec<hotset::policy::Exact>>,
+    /// Report directory (default: results/<workload>-<unix time>).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -161,6 +198,7 @@ fn main() -> ExitCode {
         Some(Cmd::Serve(a)) => a,
         Some(Cmd::Simulate(a)) => return simulate(&a),
         Some(Cmd::Gen(a)) => return gen(&a),
+        Some(Cmd::Replay(a)) => return replay(&a),
         None => cli.serve,
     };
     // Before any thread exists, so that only the signal thread gets them.
@@ -252,6 +290,106 @@ fn gen(a: &GenArgs) -> ExitCode {
         spec.name,
         a.out.display()
     );
+    ExitCode::SUCCESS
+}
+
+/// `hotset replay`: the live engine over a workload or trace, with a report.
+fn replay(a: &ReplayArgs) -> ExitCode {
+    use hotset::replay::{compare_exact, replay, ReplayConfig};
+    use hotset::workload::trace::{self, Format, Op, Record};
+    use hotset::workload::{gen, spec::Spec};
+    let fail = |msg: String| {
+        eprintln!("hotset: {msg}");
+        ExitCode::from(2)
+    };
+    let (name, records, spec) = match (&a.workload, &a.trace) {
+        (Some(w), _) => match Spec::load(w) {
+            Ok(s) => (s.name.clone(), gen::generate(&s), Some(s)),
+            Err(e) => return fail(e.to_string()),
+        },
+        (None, Some(t)) => {
+            let name = t
+                .file_name()
+                .map_or("trace".into(), |n| n.to_string_lossy().to_string());
+            let recs = match Format::guess(t) {
+                Format::Native => std::fs::File::open(t)
+                    .map_err(|e| trace::TraceError(format!("{}: {e}", t.display())))
+                    .and_then(|f| trace::parse_native(std::io::BufReader::new(f))),
+                f => trace::read(t, f).map(|reqs| {
+                    // Size-only traces replay as gets of 16-byte keys.
+                    reqs.iter()
+                        .map(|r| Record {
+                            key: r.id,
+                            key_size: 16,
+                            value_size: r.size.clamp(1, 1 << 20) as u32,
+                            ttl: 0,
+                            op: Op::Get,
+                        })
+                        .collect()
+                }),
+            };
+            match recs {
+                Ok(r) => (name, r, None),
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+        (None, None) => return fail("give --workload or --trace".into()),
+    };
+    let policies = if !a.policies.is_empty() {
+        a.policies.clone()
+    } else {
+        spec.as_ref()
+            .map(|s| {
+                s.compare
+                    .policies
+                    .iter()
+                    .filter_map(|p| p.parse().ok())
+                    .collect::<Vec<Policy>>()
+            })
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| vec![Policy::Lru])
+    };
+    let memory = if !a.memory.is_empty() {
+        a.memory.clone()
+    } else {
+        let from_spec: Result<Vec<usize>, String> = spec.as_ref().map_or(Ok(vec![]), |s| {
+            s.compare.memory.iter().map(|m| parse_size(m)).collect()
+        });
+        match from_spec {
+            Ok(v) if !v.is_empty() => v,
+            Ok(_) => vec![64 << 20],
+            Err(e) => return fail(format!("compare.memory: {e}")),
+        }
+    };
+    let cfg = ReplayConfig {
+        policies,
+        memory,
+        threads: a.threads,
+        samples: a.samples,
+        evict_pool: a.evict_pool,
+        cache_aside: spec.as_ref().is_none_or(|s| s.mix.cache_aside),
+        op_rate: a.op_rate,
+        compare_exact: a.compare_exact.clone().unwrap_or_default(),
+    };
+    let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let live = replay(&records, &cfg, |m| {
+        if !quiet {
+            eprintln!("hotset: {m}");
+        }
+    });
+    let exact = compare_exact(&records, &live, &cfg.compare_exact, cfg.cache_aside);
+    let dir = a.out.clone().unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        std::path::PathBuf::from(format!("results/{name}-{t}"))
+    });
+    let prov = hotset::report::Provenance::here(&name);
+    if let Err(e) = hotset::report::write(&dir, &prov, &live, &exact) {
+        eprintln!("hotset: {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    println!("{}", dir.join("summary.md").display());
     ExitCode::SUCCESS
 }
 

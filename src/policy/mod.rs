@@ -139,6 +139,19 @@ impl Counts {
 
 /// Runs one policy at one capacity over a trace.
 pub fn simulate(policy: Exact, capacity: u64, unit: Unit, trace: &[Req]) -> Counts {
+    simulate_counting(policy, capacity, unit, trace, |_| true)
+}
+
+/// Like [`simulate`], but only requests for which `counted(i)` holds enter
+/// the counts; the others still update the cache (a replay's sets, when
+/// comparing get miss ratios with the live engine).
+pub fn simulate_counting(
+    policy: Exact,
+    capacity: u64,
+    unit: Unit,
+    trace: &[Req],
+    counted: impl Fn(usize) -> bool,
+) -> Counts {
     let mut sim: Box<dyn FnMut(u64, u64, i64) -> bool> = match policy {
         Exact::Lru => {
             let mut s = Queue::new(capacity);
@@ -174,16 +187,19 @@ pub fn simulate(policy: Exact, capacity: u64, unit: Unit, trace: &[Req]) -> Coun
         }
     };
     let mut c = Counts::default();
-    for r in trace {
+    for (i, r) in trace.iter().enumerate() {
         let size = match unit {
             Unit::Objects => 1,
             Unit::Bytes => r.size,
         };
-        c.requests += 1;
-        c.bytes += r.size;
-        if !sim(r.id, size, r.next) {
-            c.misses += 1;
-            c.miss_bytes += r.size;
+        let hit = sim(r.id, size, r.next);
+        if counted(i) {
+            c.requests += 1;
+            c.bytes += r.size;
+            if !hit {
+                c.misses += 1;
+                c.miss_bytes += r.size;
+            }
         }
     }
     c

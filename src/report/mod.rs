@@ -1,0 +1,271 @@
+//! Reports: `summary.json`, `summary.md`, and one `.hgrm` per (run, op type)
+//! in HdrHistogram's percentile-distribution text layout (values in
+//! microseconds), which HdrHistogram's plotter reads.
+
+use crate::replay::{ExactRow, LiveRow};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+/// Where a report came from.
+#[derive(Clone, Debug)]
+pub struct Provenance {
+    /// The exact command line.
+    pub command: String,
+    /// `git rev-parse HEAD`, or "unknown".
+    pub commit: String,
+    /// Host, cores, memory.
+    pub machine: String,
+    /// Workload or trace name.
+    pub workload: String,
+}
+
+impl Provenance {
+    /// Gathers the command, commit and machine of this process.
+    pub fn here(workload: &str) -> Provenance {
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown cpu".into());
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .next()
+                    .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+            })
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or("unknown memory".into(), |kb| format!("{} GiB", kb >> 20));
+        Provenance {
+            command,
+            commit,
+            machine: format!("{cpus} cores ({model}), {mem}, {}", std::env::consts::OS),
+            workload: workload.to_string(),
+        }
+    }
+}
+
+const PERCENTILES: [(&str, f64); 5] = [
+    ("p50", 50.0),
+    ("p90", 90.0),
+    ("p99", 99.0),
+    ("p99.9", 99.9),
+    ("p99.99", 99.99),
+];
+
+/// HdrHistogram's percentile-distribution text, values in microseconds.
+pub fn hgrm(h: &Histogram<u64>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        let value = v.value_iterated_to() as f64 / 1000.0;
+        let total = h.count_between(0, v.value_iterated_to());
+        if q < 1.0 {
+            let _ = writeln!(
+                s,
+                "{value:12.3} {q:14.12} {total:10} {:14.2}",
+                1.0 / (1.0 - q)
+            );
+        } else {
+            let _ = writeln!(s, "{value:12.3} {q:14.12} {total:10}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / 1000.0,
+        h.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        s,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    // HdrHistogram's sub-bucket count: 2^ceil(log2(2 * 10^sigfig)).
+    let sub = (2 * 10u64.pow(h.sigfig() as u32)).next_power_of_two();
+    let _ = writeln!(
+        s,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        sub
+    );
+    s
+}
+
+fn latency_json(h: &Histogram<u64>) -> Value {
+    let mut m = serde_json::Map::new();
+    for (name, p) in PERCENTILES {
+        m.insert(format!("{name}_ns"), json!(h.value_at_percentile(p)));
+    }
+    m.insert("max_ns".into(), json!(h.max()));
+    m.insert("mean_ns".into(), json!(h.mean()));
+    m.insert("count".into(), json!(h.len()));
+    Value::Object(m)
+}
+
+fn file_stem(r: &LiveRow) -> String {
+    format!("{}-{}MiB", r.policy, r.memory >> 20)
+}
+
+/// Writes summary.json, summary.md and the .hgrm files into `dir`.
+pub fn write(
+    dir: &Path,
+    prov: &Provenance,
+    live: &[LiveRow],
+    exact: &[ExactRow],
+) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let rows: Vec<Value> = live
+        .iter()
+        .map(|r| {
+            let lat: serde_json::Map<String, Value> = r
+                .latency
+                .iter()
+                .map(|l| (l.op.to_string(), latency_json(&l.hist)))
+                .collect();
+            json!({
+                "kind": "live",
+                "policy": r.policy,
+                "unit": "bytes",
+                "cache_size": r.memory,
+                "requests": r.requests,
+                "gets": r.gets,
+                "misses": r.misses,
+                "miss_ratio": r.misses as f64 / r.gets.max(1) as f64,
+                "byte_miss_ratio": r.miss_bytes as f64 / r.get_bytes.max(1) as f64,
+                "ops_per_sec": r.ops_per_sec,
+                "evictions": r.evictions,
+                "expirations": r.expirations,
+                "items": r.items,
+                "latency": lat,
+            })
+        })
+        .chain(exact.iter().map(|e| {
+            json!({
+                "kind": "exact",
+                "policy": e.policy,
+                "unit": e.unit.name(),
+                "cache_size": e.cache_size,
+                "mirrors_memory": e.memory,
+                "requests": e.gets,
+                "misses": e.misses,
+                "miss_ratio": e.misses as f64 / e.gets.max(1) as f64,
+            })
+        }))
+        .collect();
+    let summary = json!({
+        "command": prov.command,
+        "commit": prov.commit,
+        "machine": prov.machine,
+        "workload": prov.workload,
+        "rows": rows,
+    });
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary).map_err(io::Error::other)? + "\n",
+    )?;
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# Replay of {}\n", prov.workload);
+    let _ = writeln!(
+        md,
+        "- command: `{}`\n- commit: {}\n- machine: {}\n",
+        prov.command, prov.commit, prov.machine
+    );
+    let _ = writeln!(
+        md,
+        "## Live engine (memory in bytes; miss ratio over gets)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| policy | memory | gets | miss ratio | byte miss ratio | ops/s | evictions | expirations | items | get p50 / p99 / p99.9 / max (µs) |"
+    );
+    let _ = writeln!(
+        md,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
+    for r in live {
+        let get = r.latency.iter().find(|l| l.op == "get");
+        let lat = get.map_or("–".to_string(), |l| {
+            let h = &l.hist;
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.1}",
+                h.value_at_percentile(50.0) as f64 / 1e3,
+                h.value_at_percentile(99.0) as f64 / 1e3,
+                h.value_at_percentile(99.9) as f64 / 1e3,
+                h.max() as f64 / 1e3
+            )
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} MiB | {} | {:.4} | {:.4} | {:.0} | {} | {} | {} | {} |",
+            r.policy,
+            r.memory >> 20,
+            r.gets,
+            r.misses as f64 / r.gets.max(1) as f64,
+            r.miss_bytes as f64 / r.get_bytes.max(1) as f64,
+            r.ops_per_sec,
+            r.evictions,
+            r.expirations,
+            r.items,
+            lat
+        );
+    }
+    if !exact.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Exact simulators (objects; capacity = the live cache's item count)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| policy | mirrors memory | cache size (objects) | gets | miss ratio |"
+        );
+        let _ = writeln!(md, "| --- | ---: | ---: | ---: | ---: |");
+        for e in exact {
+            let _ = writeln!(
+                md,
+                "| {} | {} MiB | {} | {} | {:.4} |",
+                e.policy,
+                e.memory >> 20,
+                e.cache_size,
+                e.gets,
+                e.misses as f64 / e.gets.max(1) as f64
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nLatency histograms: `<policy>-<memory>-<op>.hgrm` (HdrHistogram percentile layout, µs)."
+    );
+    std::fs::write(dir.join("summary.md"), md)?;
+    for r in live {
+        for l in &r.latency {
+            std::fs::write(
+                dir.join(format!("{}-{}.hgrm", file_stem(r), l.op)),
+                hgrm(&l.hist),
+            )?;
+        }
+    }
+    Ok(())
+}
