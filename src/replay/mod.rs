@@ -228,9 +228,9 @@ pub fn replay(
     rows
 }
 
-/// Runs the exact simulators beside each live LRU-sized run: objects mode,
-/// capacity = the live cache's item count at the end, counting get misses
-/// only (sets and cache-aside sets update the cache as accesses).
+/// Runs the exact simulators beside the live runs: objects mode, capacity =
+/// the live LRU cache's item count at the end (else the first run's),
+/// counting get misses only (sets update the cache as accesses).
 pub fn compare_exact(
     trace: &[Record],
     live: &[LiveRow],
@@ -250,9 +250,17 @@ pub fn compare_exact(
         })
         .collect();
     compute_next(&mut reqs);
-    let mut sizes: Vec<(usize, u64)> = live.iter().map(|r| (r.memory, r.items)).collect();
-    sizes.sort();
-    sizes.dedup_by_key(|x| x.0);
+    // Capacity per memory budget: the live LRU run's item count (the
+    // comparison that matters is sampled LRU against exact LRU), else the
+    // first run's.
+    let mut sizes: Vec<(usize, u64)> = Vec::new();
+    for r in live {
+        match sizes.iter_mut().find(|s| s.0 == r.memory) {
+            Some(s) if r.policy == "lru" => s.1 = r.items,
+            Some(_) => {}
+            None => sizes.push((r.memory, r.items)),
+        }
+    }
     let mut out = Vec::new();
     for &p in policies {
         for &(memory, items) in &sizes {
