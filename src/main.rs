@@ -66,6 +66,9 @@ struct ReplayArgs {
     /// Report directory (default: results/<workload>-<unix time>).
     #[arg(long)]
     out: Option<std::path::PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -79,6 +82,9 @@ struct GenArgs {
     /// Generator threads (default: all cores). The output does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -104,6 +110,12 @@ struct SimulateArgs {
     /// What sizes count: objects or bytes.
     #[arg(long, default_value = "objects", value_parser = ["objects", "bytes"])]
     unit: String,
+    /// Also write summary.json, summary.md and miss-ratio.svg here.
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -276,7 +288,10 @@ fn gen(a: &GenArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let progress = hotset::report::progress::Progress::new("gen", spec.ops, a.quiet);
     let records = pool.install(|| gen::generate(&spec));
+    progress.inc(records.len() as u64);
+    progress.finish();
     let written = std::fs::File::create(&a.out)
         .map(std::io::BufWriter::new)
         .and_then(|mut f| gen::write_native(&mut f, &records));
@@ -371,12 +386,10 @@ fn replay(a: &ReplayArgs) -> ExitCode {
         op_rate: a.op_rate,
         compare_exact: a.compare_exact.clone().unwrap_or_default(),
     };
-    let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let live = replay(&records, &cfg, |m| {
-        if !quiet {
-            eprintln!("hotset: {m}");
-        }
-    });
+    let runs = (cfg.policies.len() * cfg.memory.len()) as u64;
+    let progress = hotset::report::progress::Progress::new("replay runs", runs, a.quiet);
+    let live = replay(&records, &cfg, |_| progress.inc(1));
+    progress.finish();
     let exact = compare_exact(&records, &live, &cfg.compare_exact, cfg.cache_aside);
     let dir = a.out.clone().unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
@@ -440,10 +453,37 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         .iter()
         .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
         .collect();
+    let progress = hotset::report::progress::Progress::new("simulate", grid.len() as u64, a.quiet);
     let results: Vec<_> = grid
         .par_iter()
-        .map(|&(p, c)| (p, c, simulate(p, c, unit, &trace)))
+        .map(|&(p, c)| {
+            let r = simulate(p, c, unit, &trace);
+            progress.inc(1);
+            (p, c, r)
+        })
         .collect();
+    progress.finish();
+    if let Some(dir) = &a.out {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|&(p, c, r)| hotset::report::SimRow {
+                policy: p.name().to_string(),
+                cache_size: c,
+                unit: unit.name(),
+                counts: r,
+            })
+            .collect();
+        let name = a
+            .trace
+            .file_name()
+            .map_or("trace".into(), |n| n.to_string_lossy().to_string());
+        if let Err(e) =
+            hotset::report::write_simulation(dir, &hotset::report::Provenance::here(&name), &rows)
+        {
+            eprintln!("hotset: {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    }
     println!(
         "# {} requests, working set {working_set} {}",
         trace.len(),

@@ -113,3 +113,56 @@ fn replay_writes_reports_and_sampled_lru_tracks_exact_lru() {
     assert!(opt < truth, "Bélády {opt} below LRU {truth}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn simulate_writes_reports_with_a_miss_ratio_curve() {
+    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    if !trace.exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "the reference trace is required when CI=true"
+        );
+        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("hotset-sim-{}", std::process::id()));
+    let st = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args([
+            "simulate",
+            "--trace",
+            trace.to_str().unwrap(),
+            "--sizes",
+            "0.01,0.1",
+            "--policies",
+            "lru,belady",
+        ])
+        .args(["--out", out.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let lru = rows
+        .iter()
+        .find(|r| r["policy"] == "lru" && r["cache_size"] == 489)
+        .unwrap();
+    assert_eq!(lru["misses"], 95420, "the table's LRU count");
+    assert_eq!(lru["unit"], "objects");
+    for f in ["requests", "miss_ratio", "byte_miss_ratio"] {
+        assert!(!lru[f].is_null(), "{f}");
+    }
+    assert!(std::fs::read_to_string(out.join("miss-ratio.svg"))
+        .unwrap()
+        .contains("belady"));
+    assert!(std::fs::read_to_string(out.join("summary.md"))
+        .unwrap()
+        .contains("command:"));
+    std::fs::remove_dir_all(&out).ok();
+}

@@ -92,6 +92,10 @@ pub struct ExactRow {
     pub gets: u64,
     /// Get misses.
     pub misses: u64,
+    /// Bytes (key + value) of the gets counted.
+    pub get_bytes: u64,
+    /// Bytes of the missed gets.
+    pub miss_bytes: u64,
 }
 
 fn key_bytes(id: u64, size: u8, buf: &mut Vec<u8>) {
@@ -274,6 +278,8 @@ pub fn compare_exact(
                 memory,
                 gets: c.requests,
                 misses: c.misses,
+                get_bytes: c.bytes,
+                miss_bytes: c.miss_bytes,
             });
         }
     }

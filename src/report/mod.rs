@@ -2,6 +2,9 @@
 //! in HdrHistogram's percentile-distribution text layout (values in
 //! microseconds), which HdrHistogram's plotter reads.
 
+pub mod plot;
+pub mod progress;
+
 use crate::replay::{ExactRow, LiveRow};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -171,6 +174,7 @@ pub fn write(
                 "requests": e.gets,
                 "misses": e.misses,
                 "miss_ratio": e.misses as f64 / e.gets.max(1) as f64,
+                "byte_miss_ratio": e.miss_bytes as f64 / e.get_bytes.max(1) as f64,
             })
         }))
         .collect();
@@ -256,7 +260,11 @@ pub fn write(
     }
     let _ = writeln!(
         md,
-        "\nLatency histograms: `<policy>-<memory>-<op>.hgrm` (HdrHistogram percentile layout, µs)."
+        "\nLatency histograms: `<policy>-<memory>-<op>.hgrm` (HdrHistogram percentile layout, µs).\n"
+    );
+    let _ = writeln!(
+        md,
+        "![miss ratio](miss-ratio.svg)\n\n![get latency](latency-get.svg)"
     );
     std::fs::write(dir.join("summary.md"), md)?;
     for r in live {
@@ -267,5 +275,136 @@ pub fn write(
             )?;
         }
     }
+    // Miss-ratio curves: live policies against memory, exact ones against
+    // the memory their capacity mirrors.
+    let mut series: Vec<plot::Series> = Vec::new();
+    let mut add = |name: String, pt: (f64, f64)| match series.iter_mut().find(|s| s.0 == name) {
+        Some(s) => s.1.push(pt),
+        None => series.push((name, vec![pt])),
+    };
+    for r in live {
+        add(
+            format!("{} (live)", r.policy),
+            (
+                (r.memory >> 20) as f64,
+                r.misses as f64 / r.gets.max(1) as f64,
+            ),
+        );
+    }
+    for e in exact {
+        add(
+            format!("{} (exact)", e.policy),
+            (
+                (e.memory >> 20) as f64,
+                e.misses as f64 / e.gets.max(1) as f64,
+            ),
+        );
+    }
+    plot::miss_ratio_curves(
+        &dir.join("miss-ratio.svg"),
+        &format!("{}: miss ratio over gets", prov.workload),
+        "memory (MiB)",
+        &series,
+    )?;
+    for op in ["get", "set", "delete"] {
+        let hs: Vec<(String, &Histogram<u64>)> = live
+            .iter()
+            .filter_map(|r| {
+                r.latency
+                    .iter()
+                    .find(|l| l.op == op)
+                    .map(|l| (file_stem(r), &l.hist))
+            })
+            .collect();
+        if !hs.is_empty() {
+            plot::latency_curves(
+                &dir.join(format!("latency-{op}.svg")),
+                &format!("{}: {op} latency", prov.workload),
+                &hs,
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// One cell of a simulation grid.
+#[derive(Clone, Debug)]
+pub struct SimRow {
+    /// Policy name.
+    pub policy: String,
+    /// Capacity, in `unit`.
+    pub cache_size: u64,
+    /// objects or bytes.
+    pub unit: &'static str,
+    /// The counts.
+    pub counts: crate::policy::Counts,
+}
+
+/// Writes a simulation grid: summary.json, summary.md and miss-ratio.svg.
+pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let js: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "kind": "exact",
+                "policy": r.policy,
+                "unit": r.unit,
+                "cache_size": r.cache_size,
+                "requests": r.counts.requests,
+                "misses": r.counts.misses,
+                "miss_ratio": r.counts.miss_ratio(),
+                "byte_miss_ratio": r.counts.byte_miss_ratio(),
+            })
+        })
+        .collect();
+    let summary = json!({
+        "command": prov.command, "commit": prov.commit, "machine": prov.machine, "workload": prov.workload, "rows": js,
+    });
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary).map_err(io::Error::other)? + "\n",
+    )?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Simulation of {}\n", prov.workload);
+    let _ = writeln!(
+        md,
+        "- command: `{}`\n- commit: {}\n- machine: {}\n",
+        prov.command, prov.commit, prov.machine
+    );
+    let _ = writeln!(
+        md,
+        "| policy | cache size | unit | requests | misses | miss ratio | byte miss ratio |"
+    );
+    let _ = writeln!(md, "| --- | ---: | --- | ---: | ---: | ---: | ---: |");
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.4} | {:.4} |",
+            r.policy,
+            r.cache_size,
+            r.unit,
+            r.counts.requests,
+            r.counts.misses,
+            r.counts.miss_ratio(),
+            r.counts.byte_miss_ratio()
+        );
+    }
+    let _ = writeln!(md, "\n![miss-ratio curves](miss-ratio.svg)");
+    std::fs::write(dir.join("summary.md"), md)?;
+    let mut series: Vec<plot::Series> = Vec::new();
+    for r in rows {
+        let pt = (r.cache_size as f64, r.counts.miss_ratio());
+        match series.iter_mut().find(|s| s.0 == r.policy) {
+            Some(s) => s.1.push(pt),
+            None => series.push((r.policy.clone(), vec![pt])),
+        }
+    }
+    let unit = rows.first().map_or("objects", |r| r.unit);
+    plot::miss_ratio_curves(
+        &dir.join("miss-ratio.svg"),
+        &format!("{}: miss-ratio curves", prov.workload),
+        &format!("cache size ({unit})"),
+        &series,
+    )
 }
