@@ -48,28 +48,6 @@ pub fn value(out: &mut Vec<u8>, key: &[u8], flags: u32, data: &[u8], cas: Option
     out.extend_from_slice(b"\r\n");
 }
 
-/// The header of a VALUE line whose data the caller appends next; returns
-/// nothing. Used to copy a value straight from the cache into `out`.
-pub fn value_header(
-    out: &mut Vec<u8>,
-    key: &[u8],
-    flags: u32,
-    len: usize,
-    cas: Option<u64>,
-    seed: bool,
-) {
-    out.extend_from_slice(b"VALUE ");
-    out.extend_from_slice(key);
-    let _ = if seed {
-        write!(out, " {len}\r\n")
-    } else {
-        match cas {
-            Some(c) => write!(out, " {flags} {len} {c}\r\n"),
-            None => write!(out, " {flags} {len}\r\n"),
-        }
-    };
-}
-
 /// A number line (incr/decr).
 pub fn number(out: &mut Vec<u8>, n: u64) {
     let _ = write!(out, "{n}\r\n");

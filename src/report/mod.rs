@@ -131,6 +131,43 @@ fn file_stem(r: &LiveRow) -> String {
     format!("{}-{}MiB", r.policy, r.memory >> 20)
 }
 
+/// Writes summary.json (provenance + rows) and returns the start of
+/// summary.md: its title and provenance.
+fn summary_files(
+    dir: &Path,
+    prov: &Provenance,
+    what: &str,
+    rows: Vec<Value>,
+) -> io::Result<String> {
+    let summary = json!({
+        "command": prov.command,
+        "commit": prov.commit,
+        "machine": prov.machine,
+        "workload": prov.workload,
+        "rows": rows,
+    });
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary).map_err(io::Error::other)? + "\n",
+    )?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# {what} of {}\n", prov.workload);
+    let _ = writeln!(
+        md,
+        "- command: `{}`\n- commit: {}\n- machine: {}\n",
+        prov.command, prov.commit, prov.machine
+    );
+    Ok(md)
+}
+
+/// Adds a point to the named series, creating it on first use.
+fn add_point(series: &mut Vec<plot::Series>, name: String, pt: (f64, f64)) {
+    match series.iter_mut().find(|s| s.0 == name) {
+        Some(s) => s.1.push(pt),
+        None => series.push((name, vec![pt])),
+    }
+}
+
 /// Writes summary.json, summary.md and the .hgrm files into `dir`.
 pub fn write(
     dir: &Path,
@@ -178,25 +215,7 @@ pub fn write(
             })
         }))
         .collect();
-    let summary = json!({
-        "command": prov.command,
-        "commit": prov.commit,
-        "machine": prov.machine,
-        "workload": prov.workload,
-        "rows": rows,
-    });
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary).map_err(io::Error::other)? + "\n",
-    )?;
-
-    let mut md = String::new();
-    let _ = writeln!(md, "# Replay of {}\n", prov.workload);
-    let _ = writeln!(
-        md,
-        "- command: `{}`\n- commit: {}\n- machine: {}\n",
-        prov.command, prov.commit, prov.machine
-    );
+    let mut md = summary_files(dir, prov, "Replay", rows)?;
     let _ = writeln!(
         md,
         "## Live engine (memory in bytes; miss ratio over gets)\n"
@@ -278,10 +297,7 @@ pub fn write(
     // Miss-ratio curves: live policies against memory, exact ones against
     // the memory their capacity mirrors.
     let mut series: Vec<plot::Series> = Vec::new();
-    let mut add = |name: String, pt: (f64, f64)| match series.iter_mut().find(|s| s.0 == name) {
-        Some(s) => s.1.push(pt),
-        None => series.push((name, vec![pt])),
-    };
+    let mut add = |name: String, pt: (f64, f64)| add_point(&mut series, name, pt);
     for r in live {
         add(
             format!("{} (live)", r.policy),
@@ -358,20 +374,7 @@ pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::R
             })
         })
         .collect();
-    let summary = json!({
-        "command": prov.command, "commit": prov.commit, "machine": prov.machine, "workload": prov.workload, "rows": js,
-    });
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary).map_err(io::Error::other)? + "\n",
-    )?;
-    let mut md = String::new();
-    let _ = writeln!(md, "# Simulation of {}\n", prov.workload);
-    let _ = writeln!(
-        md,
-        "- command: `{}`\n- commit: {}\n- machine: {}\n",
-        prov.command, prov.commit, prov.machine
-    );
+    let mut md = summary_files(dir, prov, "Simulation", js)?;
     let _ = writeln!(
         md,
         "| policy | cache size | unit | requests | misses | miss ratio | byte miss ratio |"
@@ -394,11 +397,11 @@ pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::R
     std::fs::write(dir.join("summary.md"), md)?;
     let mut series: Vec<plot::Series> = Vec::new();
     for r in rows {
-        let pt = (r.cache_size as f64, r.counts.miss_ratio());
-        match series.iter_mut().find(|s| s.0 == r.policy) {
-            Some(s) => s.1.push(pt),
-            None => series.push((r.policy.clone(), vec![pt])),
-        }
+        add_point(
+            &mut series,
+            r.policy.clone(),
+            (r.cache_size as f64, r.counts.miss_ratio()),
+        );
     }
     let unit = rows.first().map_or("objects", |r| r.unit);
     plot::miss_ratio_curves(

@@ -204,16 +204,7 @@ fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
         } => {
             for k in keys.iter() {
                 c.get_with(k, |r| {
-                    reply::value_header(
-                        out,
-                        k,
-                        r.flags,
-                        r.value.len(),
-                        with_cas.then_some(r.cas),
-                        seed,
-                    );
-                    out.extend_from_slice(r.value);
-                    out.extend_from_slice(b"\r\n");
+                    reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), seed)
                 });
             }
             out.extend_from_slice(reply::END);
@@ -225,16 +216,7 @@ fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
         } => {
             for k in keys.iter() {
                 c.get_and_touch_with(k, exptime, |r| {
-                    reply::value_header(
-                        out,
-                        k,
-                        r.flags,
-                        r.value.len(),
-                        with_cas.then_some(r.cas),
-                        false,
-                    );
-                    out.extend_from_slice(r.value);
-                    out.extend_from_slice(b"\r\n");
+                    reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), false)
                 });
             }
             out.extend_from_slice(reply::END);
