@@ -9,6 +9,10 @@
 //! - `tests/loom_slab.rs`: magazine ↔ depot exchange between two threads
 //!   (loom, exhaustive).
 //! - `tests/smoke.rs`: the catalogue builds and the engine answers.
+//! - `lin`: a linearizability checker for per-key cache histories (Wing &
+//!   Gong, compositional per key), tested on hand-made histories.
+
+pub mod lin;
 
 /// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`
 /// (default 2 here, so the CI stage stays bounded).
