@@ -104,11 +104,11 @@ fn check_key(ops: &[Event]) -> Result<(), String> {
             .map(|i| ops[i].resp)
             .min()
             .unwrap_or(u64::MAX);
-        for i in 0..n {
-            if done & (1 << i) != 0 || ops[i].call > min_resp {
+        for (i, e) in ops.iter().enumerate() {
+            if done & (1 << i) != 0 || e.call > min_resp {
                 continue;
             }
-            if let Some(next) = step(state, ops[i].op, ops[i].ret) {
+            if let Some(next) = step(state, e.op, e.ret) {
                 stack.push((done | 1 << i, next));
             }
         }
