@@ -462,7 +462,27 @@ impl Cache {
     /// grace period a few chances to pass, so freed memory shows up in the
     /// depots. Tests use it; so may a server thread about to go idle.
     pub fn quiesce(&self) {
-        self.shared.with_ctx(|sh, ctx| sh.collect(ctx, 8))
+        self.shared.with_ctx(|sh, ctx| {
+            // Reclamation completes over several guard exits (seize frees a
+            // batch when the last guard that saw it leaves): keep going while
+            // free memory still grows, within a bound.
+            let free = |sh: &Shared| {
+                (0..sh.slab.classes().sizes().len())
+                    .map(|c| sh.slab.depot_len(c as u8))
+                    .sum::<usize>()
+            };
+            let mut last = free(sh);
+            let mut still = 0;
+            for _ in 0..64 {
+                sh.collect(ctx, 1);
+                let now = free(sh);
+                still = if now == last { still + 1 } else { 0 };
+                if still >= 8 {
+                    break;
+                }
+                last = now;
+            }
+        })
     }
 
     /// Drops this thread's state for the cache: magazines go back to the
