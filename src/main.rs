@@ -289,23 +289,25 @@ fn gen(a: &GenArgs) -> ExitCode {
         }
     };
     let progress = hotset::report::progress::Progress::new("gen", spec.ops, a.quiet);
-    let records = pool.install(|| gen::generate(&spec));
-    progress.inc(records.len() as u64);
-    progress.finish();
+    // Streamed: memory stays bounded whatever the spec's op count.
     let written = std::fs::File::create(&a.out)
         .map(std::io::BufWriter::new)
-        .and_then(|mut f| gen::write_native(&mut f, &records));
-    if let Err(e) = written {
-        eprintln!("hotset: {}: {e}", a.out.display());
-        return ExitCode::from(1);
+        .and_then(|mut f| pool.install(|| gen::generate_to(&spec, &mut f, |n| progress.inc(n))));
+    progress.finish();
+    match written {
+        Ok(n) => {
+            eprintln!(
+                "hotset: wrote {n} ops of {:?} to {}",
+                spec.name,
+                a.out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hotset: {}: {e}", a.out.display());
+            ExitCode::from(1)
+        }
     }
-    eprintln!(
-        "hotset: wrote {} ops of {:?} to {}",
-        records.len(),
-        spec.name,
-        a.out.display()
-    );
-    ExitCode::SUCCESS
 }
 
 /// `hotset replay`: the live engine over a workload or trace, with a report.

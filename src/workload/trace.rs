@@ -25,6 +25,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 const ORACLE_RECORD: usize = 24;
+/// The longest Twitter CSV line accepted (keys are at most a few hundred bytes).
+const MAX_CSV_LINE: usize = 64 << 10;
 /// The native format's magic.
 pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
 /// Bytes per native record.
@@ -235,13 +237,19 @@ pub fn parse_twitter_csv(r: impl Read) -> Result<Vec<Req>, TraceError> {
     let mut n = 0u64;
     loop {
         line.clear();
-        let read = br
+        let read = (&mut br)
+            .take(MAX_CSV_LINE as u64 + 1)
             .read_until(b'\n', &mut line)
             .map_err(|e| TraceError(format!("twitter csv: line {}: {e}", n + 1)))?;
         if read == 0 {
             break;
         }
         n += 1;
+        if line.len() > MAX_CSV_LINE {
+            return Err(TraceError(format!(
+                "twitter csv: line {n}: longer than {MAX_CSV_LINE} bytes"
+            )));
+        }
         let l = line.strip_suffix(b"\n").unwrap_or(&line);
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if l.is_empty() {
@@ -387,6 +395,10 @@ mod tests {
             let e = parse_twitter_csv(bad).unwrap_err().to_string();
             assert!(e.contains(&format!("line {line}")), "{e}");
         }
+        // A line with no end is refused, not buffered without bound.
+        let long = vec![b'x'; MAX_CSV_LINE + 10];
+        let e = parse_twitter_csv(&long[..]).unwrap_err().to_string();
+        assert!(e.contains("line 1: longer than"), "{e}");
     }
 
     #[test]
