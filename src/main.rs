@@ -310,6 +310,9 @@ fn gen(a: &GenArgs) -> ExitCode {
     }
 }
 
+/// The most ops `replay` generates from a spec (about 4.8 GB of records).
+const MAX_REPLAY_OPS: u64 = 200_000_000;
+
 /// `hotset replay`: the live engine over a workload or trace, with a report.
 fn replay(a: &ReplayArgs) -> ExitCode {
     use hotset::replay::{compare_exact, replay, ReplayConfig};
@@ -321,6 +324,12 @@ fn replay(a: &ReplayArgs) -> ExitCode {
     };
     let (name, records, spec) = match (&a.workload, &a.trace) {
         (Some(w), _) => match Spec::load(w) {
+            // Replay holds the trace in memory (24 bytes an op).
+            Ok(s) if s.ops > MAX_REPLAY_OPS => return fail(format!(
+                "{}: {} ops; replay holds the trace in memory and takes at most {MAX_REPLAY_OPS}",
+                w.display(),
+                s.ops
+            )),
             Ok(s) => (s.name.clone(), gen::generate(&s), Some(s)),
             Err(e) => return fail(e.to_string()),
         },
