@@ -325,11 +325,13 @@ fn replay(a: &ReplayArgs) -> ExitCode {
     let (name, records, spec) = match (&a.workload, &a.trace) {
         (Some(w), _) => match Spec::load(w) {
             // Replay holds the trace in memory (24 bytes an op).
-            Ok(s) if s.ops > MAX_REPLAY_OPS => return fail(format!(
+            Ok(s) if s.ops > MAX_REPLAY_OPS => {
+                return fail(format!(
                 "{}: {} ops; replay holds the trace in memory and takes at most {MAX_REPLAY_OPS}",
                 w.display(),
                 s.ops
-            )),
+            ))
+            }
             Ok(s) => (s.name.clone(), gen::generate(&s), Some(s)),
             Err(e) => return fail(e.to_string()),
         },
