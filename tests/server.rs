@@ -354,7 +354,7 @@ fn connections_over_the_limit_are_refused() {
     drop(a);
     // The freed slot is served again.
     let mut ok = false;
-    for _ in 0..50 {
+    for _ in 0..250 {
         let mut d = srv.connect();
         d.write_all(b"get x\r\n").unwrap();
         let mut buf = [0u8; 64];
