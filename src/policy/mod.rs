@@ -152,47 +152,14 @@ pub fn simulate_counting(
     trace: &[Req],
     counted: impl Fn(usize) -> bool,
 ) -> Counts {
-    let mut sim: Box<dyn FnMut(u64, u64, i64) -> bool> = match policy {
-        Exact::Lru => {
-            let mut s = Queue::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size, true))
-        }
-        Exact::Fifo => {
-            let mut s = Queue::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size, false))
-        }
-        Exact::Clock => {
-            let mut s = Clock::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size))
-        }
-        Exact::Sieve => {
-            let mut s = Sieve::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size))
-        }
-        Exact::S3Fifo => {
-            let mut s = S3Fifo::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size))
-        }
-        Exact::Belady => {
-            let mut s = Belady::new(capacity);
-            Box::new(move |id, size, next| s.access(id, size, next))
-        }
-        Exact::Arc => {
-            let mut s = Arc::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size))
-        }
-        Exact::Lfu => {
-            let mut s = Lfu::new(capacity);
-            Box::new(move |id, size, _| s.access(id, size))
-        }
-    };
+    let mut sim = Sim::new(policy, capacity);
     let mut c = Counts::default();
     for (i, r) in trace.iter().enumerate() {
         let size = match unit {
             Unit::Objects => 1,
             Unit::Bytes => r.size,
         };
-        let hit = sim(r.id, size, r.next);
+        let hit = sim.access(r.id, size, r.next);
         if counted(i) {
             c.requests += 1;
             c.bytes += r.size;
@@ -203,6 +170,46 @@ pub fn simulate_counting(
         }
     }
     c
+}
+
+/// One simulator of any policy.
+enum Sim {
+    Queue(Queue, bool),
+    Clock(Clock),
+    Sieve(Sieve),
+    S3Fifo(S3Fifo),
+    Belady(Belady),
+    Arc(Arc),
+    Lfu(Lfu),
+}
+
+impl Sim {
+    fn new(policy: Exact, cap: u64) -> Sim {
+        match policy {
+            Exact::Lru => Sim::Queue(Queue::new(cap), true),
+            Exact::Fifo => Sim::Queue(Queue::new(cap), false),
+            Exact::Clock => Sim::Clock(Clock::new(cap)),
+            Exact::Sieve => Sim::Sieve(Sieve::new(cap)),
+            Exact::S3Fifo => Sim::S3Fifo(S3Fifo::new(cap)),
+            Exact::Belady => Sim::Belady(Belady::new(cap)),
+            Exact::Arc => Sim::Arc(Arc::new(cap)),
+            Exact::Lfu => Sim::Lfu(Lfu::new(cap)),
+        }
+    }
+
+    /// One request; returns whether it hit.
+    #[inline]
+    fn access(&mut self, id: u64, size: u64, next: i64) -> bool {
+        match self {
+            Sim::Queue(s, lru) => s.access(id, size, *lru),
+            Sim::Clock(s) => s.access(id, size),
+            Sim::Sieve(s) => s.access(id, size),
+            Sim::S3Fifo(s) => s.access(id, size),
+            Sim::Belady(s) => s.access(id, size, next),
+            Sim::Arc(s) => s.access(id, size),
+            Sim::Lfu(s) => s.access(id, size),
+        }
+    }
 }
 
 /// LRU (move to head on a hit) and FIFO (no move).
