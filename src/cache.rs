@@ -15,7 +15,7 @@ use crate::index::{tag_of, Bucket, Found, Index, Insert};
 use crate::item::{footprint, Item, NewItem, MAX_KEY_LEN};
 use crate::slab::{Chunk, Slab};
 use crate::stats::{ClassStats, Counters, Ctr, Stats, Totals};
-use crate::sync::{lock, thread_local, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, thread_local, yield_now, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::ttl::{expired, expiry, now_secs};
 use std::cell::RefCell;
 use std::fmt;
@@ -29,6 +29,9 @@ const RETIRE_BATCH: usize = 32;
 /// gives up with "out of memory". Reclamation needs every pinned thread to
 /// move on, which takes microseconds unless a thread is descheduled.
 const ALLOC_PATIENCE: Duration = Duration::from_millis(200);
+/// What stands for `ALLOC_PATIENCE` under a model checker: allocation
+/// attempts (each an eviction round and a reclamation flush) before giving up.
+const MODEL_ALLOC_ATTEMPTS: usize = 6;
 /// A thread that finds its class full evicts this many items at once (fewer
 /// for large chunks, see `evict_batch`), so that the grace period and the
 /// reclaimer's flush (a membarrier syscall for seize) are paid once per
@@ -145,7 +148,11 @@ pub(crate) struct Shared {
     index: Index,
     backend: Backend,
     clock: Arc<dyn Clock>,
-    hasher: foldhash::fast::RandomState,
+    hasher: foldhash::fast::FixedState,
+    /// Seeds the per-thread random streams (with `ctx_seq`).
+    seed: u64,
+    /// Thread contexts created so far: the ordinal that seeds the next one.
+    ctx_seq: std::sync::atomic::AtomicU64,
     /// Next unused CAS block.
     cas_blocks: AtomicU64,
     /// Due time of a delayed flush_all, in clock ms + 1; 0 = none.
@@ -193,9 +200,10 @@ impl ThreadCtx {
         let n = sh.slab.classes().sizes().len();
         let counters = Arc::new(Counters::new(n));
         lock(&sh.counters).push(counters.clone());
-        let seed = (&counters as *const _ as u64)
-            ^ sh.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ 0x2545_F491_4F6C_DD1D;
+        let ordinal = sh
+            .ctx_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seed = splitmix(sh.seed ^ ordinal.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         ThreadCtx {
             id: sh.id,
             owner: Arc::downgrade(sh),
@@ -232,6 +240,14 @@ impl ThreadCtx {
         self.cas_next += 1;
         self.cas_next - 1
     }
+}
+
+/// One step of splitmix64: spreads a seed over all 64 bits.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 impl Drop for ThreadCtx {
@@ -273,6 +289,11 @@ impl Cache {
             None => Index::for_budget(cfg.memory),
         };
         let nclasses = slab.classes().sizes().len();
+        let seed = cfg.seed.unwrap_or_else(|| {
+            // A randomly keyed hasher turns anything into a random seed.
+            foldhash::fast::RandomState::default()
+                .hash_one(NEXT_ID.load(std::sync::atomic::Ordering::Relaxed))
+        });
         let max_item = cfg.max_item_size.min(slab.classes().largest());
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -286,7 +307,9 @@ impl Cache {
             index,
             backend: Backend::new(cfg.reclaim),
             clock: cfg.clock(),
-            hasher: foldhash::fast::RandomState::default(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            seed,
+            ctx_seq: std::sync::atomic::AtomicU64::new(0),
             cas_blocks: AtomicU64::new(1),
             flush_at: AtomicU64::new(0),
             drain_gen: AtomicU64::new(0),
@@ -485,6 +508,25 @@ impl Cache {
         })
     }
 
+    /// Checks the cache's internal invariants and returns the number of
+    /// items. First lets this thread's retirements complete (`quiesce`) and
+    /// gives its magazines back.
+    ///
+    /// Meaningful only while no other thread uses the cache, and after every
+    /// other thread that did has called [`Cache::release_thread`] (or
+    /// exited): their magazines and pending retirements are otherwise
+    /// invisible, and would show up as leaks. For tests and model checkers.
+    ///
+    /// It checks that every index entry is a LIVE item in its home bucket;
+    /// that every depot chunk appears once, is not LIVE and is not indexed;
+    /// that every chunk of a page in use is either free in a depot or a LIVE
+    /// indexed item (nothing leaked); and that `curr_items` agrees.
+    pub fn check_consistency(&self) -> Result<usize, String> {
+        self.quiesce();
+        self.release_thread();
+        self.shared.check_consistency()
+    }
+
     /// Drops this thread's state for the cache: magazines go back to the
     /// depots and pending retirements to another thread. For threads that
     /// will not touch the cache again for a while.
@@ -655,7 +697,9 @@ impl Shared {
         };
         let it = found.word.item();
         self.slab.track_read(Chunk(it.ptr()));
-        if expired(it.exptime(), now_secs(now_ms)) {
+        // PLANTED BUG (planted-skip-expiry): serve the item without checking
+        // its expiry.
+        if !cfg!(feature = "planted-skip-expiry") && expired(it.exptime(), now_secs(now_ms)) {
             if b.remove(found.slot, found.word) {
                 self.unlinked(ctx, &g, it, Why::Expire);
             }
@@ -960,6 +1004,19 @@ impl Shared {
             // key, while we were unpinned: the slot word alone could match
             // again (ABA). Its CAS unique, checked under this pin, cannot.
             let old = found.word.item();
+            if cfg!(feature = "planted-stale-rmw") {
+                // PLANTED BUG: commit over whatever the key holds now, so a
+                // set that landed since the read is overwritten by a value
+                // computed from the stale one.
+                // SAFETY (closure): items reached through the index under `g`.
+                if let Some(now) = b.find(tag, |x| unsafe { x.key() } == key) {
+                    if b.replace(now.slot, now.word, tag, it) {
+                        self.replaced(ctx, &g, now.word.item(), it);
+                        self.maybe_retire(ctx, &g);
+                        break Ok(Some(()));
+                    }
+                }
+            }
             if old.is_live() && old.cas() == old_cas && b.replace(found.slot, found.word, tag, it) {
                 self.replaced(ctx, &g, old, it);
                 self.settle(ctx, &g, b, tag, it);
@@ -977,13 +1034,9 @@ impl Shared {
     /// pairs with the one in `Slab::drain` (see there).
     #[inline]
     fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, b: &Bucket, tag: u16, it: Item) {
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        if self.slab.draining(Chunk(it.ptr())) {
-            if let Some(f) = b.find_item(tag, it) {
-                if b.remove(f.slot, f.word) {
-                    self.unlinked(ctx, g, it, Why::Evict);
-                }
-            }
+        fence(Ordering::SeqCst);
+        if self.slab.draining(Chunk(it.ptr())) && b.unlink(tag, it) {
+            self.unlinked(ctx, g, it, Why::Evict);
         }
     }
 
@@ -1120,11 +1173,19 @@ impl Shared {
                 return Some(c);
             }
             if attempt >= 2 {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + ALLOC_PATIENCE);
-                if Instant::now() >= d {
-                    return None;
+                if crate::sync::MODEL {
+                    // No clock under a model checker: count attempts, so
+                    // that every schedule replays exactly.
+                    if attempt >= MODEL_ALLOC_ATTEMPTS {
+                        return None;
+                    }
+                } else {
+                    let d = *deadline.get_or_insert_with(|| Instant::now() + ALLOC_PATIENCE);
+                    if Instant::now() >= d {
+                        return None;
+                    }
                 }
-                std::thread::yield_now();
+                yield_now();
             }
         }
         None
@@ -1229,13 +1290,11 @@ impl Shared {
         hash: u64,
         why: Why,
     ) -> bool {
-        let b = self.index.bucket(hash);
-        match b.find_item(tag_of(hash), it) {
-            Some(f) if b.remove(f.slot, f.word) => {
-                self.unlinked(ctx, g, it, why);
-                true
-            }
-            _ => false,
+        if self.index.bucket(hash).unlink(tag_of(hash), it) {
+            self.unlinked(ctx, g, it, why);
+            true
+        } else {
+            false
         }
     }
 
@@ -1268,7 +1327,7 @@ impl Shared {
                 }
             }
             // Every slot is mid-insert or mid-removal: let them finish.
-            None => std::thread::yield_now(),
+            None => yield_now(),
         }
     }
 
@@ -1425,6 +1484,73 @@ impl Shared {
         g.retire(&mut ctx.retired);
         g.flush();
         (reclaimed, wrapped)
+    }
+
+    fn check_consistency(&self) -> Result<usize, String> {
+        use std::collections::HashSet;
+        let addr = |c: Chunk| c.0.as_ptr() as usize;
+        let local = self.backend.local();
+        let _g = self.backend.pin(&local);
+        let mut indexed = HashSet::new();
+        for i in 0..self.index.buckets() {
+            let b = self.index.bucket_at(i);
+            for f in b.announced() {
+                let it = f.word.item();
+                if !it.is_live() {
+                    return Err(format!("bucket {i} slot {}: item is not LIVE", f.slot));
+                }
+                // SAFETY: reached through the index under `_g`.
+                let home = self.index.bucket(self.hash(unsafe { it.key() }));
+                if !std::ptr::eq(home, b) {
+                    return Err(format!(
+                        "bucket {i} slot {}: key outside its home bucket",
+                        f.slot
+                    ));
+                }
+                if !indexed.insert(addr(Chunk(it.ptr()))) {
+                    return Err(format!("bucket {i} slot {}: item indexed twice", f.slot));
+                }
+            }
+        }
+        let mut free = HashSet::new();
+        for class in 0..self.slab.classes().sizes().len() as u8 {
+            for c in self.slab.depot_chunks(class) {
+                if !free.insert(addr(c)) {
+                    return Err(format!("class {class}: chunk {c:?} is in the depot twice"));
+                }
+                if Item::from_ptr(c.0).is_live() || indexed.contains(&addr(c)) {
+                    return Err(format!(
+                        "class {class}: free chunk {c:?} is LIVE or indexed"
+                    ));
+                }
+            }
+        }
+        for page in 0..self.slab.used_pages() {
+            let Some((class, chunks)) = self.slab.page_chunks(page) else {
+                continue;
+            };
+            for c in chunks {
+                let live = Item::from_ptr(c.0).is_live();
+                if live && !indexed.contains(&addr(c)) {
+                    return Err(format!(
+                        "class {class}: LIVE chunk {c:?} is not indexed (leaked)"
+                    ));
+                }
+                if !live && !free.contains(&addr(c)) {
+                    return Err(format!(
+                        "class {class}: chunk {c:?} is neither free nor LIVE (leaked)"
+                    ));
+                }
+            }
+        }
+        let counted = self.stats().curr_items;
+        if counted != indexed.len() as u64 {
+            return Err(format!(
+                "curr_items is {counted} but the index holds {} items",
+                indexed.len()
+            ));
+        }
+        Ok(indexed.len())
     }
 
     fn stats(&self) -> Stats {

@@ -46,6 +46,12 @@ pub struct Config {
     pub clock: Option<Arc<dyn Clock>>,
     /// The reclamation backend.
     pub reclaim: ReclaimKind,
+    /// Seed for the key hasher and the samplers' random streams. `None`
+    /// draws one at random for each cache, so that keys chosen to collide in
+    /// one process's buckets do not collide in another's. `Some` makes every
+    /// random choice of the cache replay exactly: simulations and model
+    /// checks set it.
+    pub seed: Option<u64>,
 }
 
 impl Default for Config {
@@ -63,6 +69,7 @@ impl Default for Config {
             index_slots: None,
             clock: None,
             reclaim: ReclaimKind::default(),
+            seed: None,
         }
     }
 }
@@ -82,6 +89,7 @@ impl fmt::Debug for Config {
             .field("index_slots", &self.index_slots)
             .field("clock", &self.clock)
             .field("reclaim", &self.reclaim)
+            .field("seed", &self.seed)
             .finish()
     }
 }

@@ -5,7 +5,8 @@
 //! [`crate::Cache::stats`] sums every registered block plus the totals of
 //! threads that have gone.
 
-use crate::sync::{AtomicU64, Ordering};
+// Std atomics even under a model checker: see `sync.rs`.
+use std::sync::atomic::{AtomicU64, Ordering};
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {

@@ -14,19 +14,42 @@
 
 pub mod lin;
 
-/// Runs a loom model with the preemption bound from `LOOM_MAX_PREEMPTIONS`
-/// (default 2 here, so the CI stage stays bounded).
+/// Runs a loom model of a component (a few dozen atomic steps per thread)
+/// with preemption bound 2, or `LOOM_MAX_PREEMPTIONS` if set.
 #[cfg(hotset_loom)]
 pub fn run_model(f: impl Fn() + Sync + Send + 'static) {
+    run_model_bounded(2, f)
+}
+
+/// Runs a loom model of a whole cache with preemption bound 1, or
+/// `LOOM_MAX_PREEMPTIONS` if set. A store on a full cache takes thousands of
+/// steps (eviction rounds, reclamation flushes), and bound 2 runs for hours;
+/// bound 1 still explores every schedule with one preemption at any step,
+/// which is what a lost race between two operations needs.
+#[cfg(hotset_loom)]
+pub fn run_engine_model(f: impl Fn() + Sync + Send + 'static) {
+    run_model_bounded(1, f)
+}
+
+#[cfg(hotset_loom)]
+fn run_model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = Some(2);
+        b.preemption_bound = Some(bound);
+    }
+    if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
+        // Whole-cache models take thousands of steps per execution (every
+        // pin, flush and lock is one); the preemption bound, not this, keeps
+        // the number of executions small.
+        b.max_branches = 100_000;
     }
     b.check(f);
 }
 
 /// Helpers to build items in a slab for the models.
 pub mod fixture {
+    use hotset::index::reclaim::{Backend, ReclaimKind, Retired};
+    use hotset::index::{tag_of, Index, Insert};
     use hotset::item::{Item, NewItem};
     use hotset::slab::{Chunk, Classes, Slab};
     use std::sync::Arc;
@@ -57,6 +80,78 @@ pub mod fixture {
         };
         it.mark_live();
         it
+    }
+
+    /// A whole cache of one 1-byte-key class with room for exactly `chunks`
+    /// items, on a manual clock, with no sweeper thread, a fixed seed and
+    /// the crossbeam backend (the one loom can check).
+    pub fn tiny_cache(chunks: usize, clock: &hotset::ManualClock) -> hotset::Cache {
+        let page = 64 * chunks;
+        hotset::Cache::new(hotset::Config {
+            memory: page,
+            page_size: page,
+            classes: hotset::SlabClasses::List(vec![64]),
+            max_item_size: 64,
+            sweep_hz: 0,
+            clock: Some(Arc::new(clock.clone())),
+            reclaim: hotset::ReclaimKind::Crossbeam,
+            seed: Some(7),
+            ..hotset::Config::default()
+        })
+        .expect("tiny cache")
+    }
+
+    /// The cache's value for `key`, if any.
+    pub fn value(c: &hotset::Cache, key: &[u8]) -> Option<Vec<u8>> {
+        let mut v = Vec::new();
+        c.get(key, &mut v).map(|_| v)
+    }
+
+    /// A slab of `chunks` chunks, a one-bucket index, a crossbeam backend,
+    /// and `items` (key, value) items written into the first chunks; also
+    /// returns the magazine holding the remaining chunks.
+    pub fn setup(
+        chunks: usize,
+        items: &[(u8, u8)],
+    ) -> (Arc<Slab>, Arc<Index>, Arc<Backend>, Vec<Item>, Vec<Chunk>) {
+        let s = slab(chunks);
+        let index = Arc::new(Index::with_slots(7));
+        let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));
+        let mut mag = Vec::new();
+        let its = items
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, v))| item(s.alloc(0, &mut mag).unwrap(), k, v, i as u64 + 1))
+            .collect();
+        (s, index, backend, its, mag)
+    }
+
+    /// Compares an item's one-byte key.
+    pub fn key_is(k: u8) -> impl FnMut(Item) -> bool {
+        // SAFETY: the models only pass items they reached under a guard or
+        // own.
+        move |it| unsafe { it.key() } == [k]
+    }
+
+    /// Upserts `it` (key 1) as `Cache::set` does: insert, or replace what is
+    /// there. Returns the item it replaced, which it queued in `retired`.
+    pub fn set(index: &Index, it: Item, retired: &mut Retired) -> Option<Item> {
+        let h = hash(1);
+        let b = index.bucket(h);
+        loop {
+            match b.insert(tag_of(h), it, key_is(1)) {
+                Insert::Inserted => return None,
+                Insert::Exists(f) => {
+                    if b.replace(f.slot, f.word, tag_of(h), it) {
+                        let old = f.word.item();
+                        old.clear_live();
+                        retired.push(Chunk(old.ptr()));
+                        return Some(old);
+                    }
+                }
+                Insert::Full => unreachable!("one key cannot fill a bucket"),
+            }
+        }
     }
 
     /// Hash whose bucket is 0 and tag is `key`.

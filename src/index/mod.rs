@@ -138,8 +138,15 @@ impl Bucket {
     /// `eq` is called on items whose tag matches; the caller must be pinned.
     #[inline]
     pub fn find(&self, tag: u16, mut eq: impl FnMut(Item) -> bool) -> Option<Found> {
+        // PLANTED BUG (planted-relaxed-publish): a Relaxed load does not
+        // acquire the writes that built the item before it was published.
+        let load = if cfg!(feature = "planted-relaxed-publish") {
+            Ordering::Relaxed
+        } else {
+            LOAD
+        };
         for (i, s) in self.slots.iter().enumerate() {
-            let w = s.load(LOAD);
+            let w = s.load(load);
             if w == 0 || w & RES != 0 || Word(w).tag() != tag {
                 continue;
             }
@@ -270,16 +277,31 @@ impl Bucket {
         true
     }
 
-    /// Finds the announced slot holding exactly this item (for samplers and
-    /// the sweeper, who reach the item through the slab).
-    pub fn find_item(&self, tag: u16, item: Item) -> Option<Found> {
+    /// Unlinks exactly this item, for evictors, the sweeper and page
+    /// drains, who reach it through the slab rather than by key. If the key
+    /// was replaced or deleted meanwhile, its slot no longer holds this exact
+    /// word and nothing happens. Returns whether this caller unlinked it (and
+    /// so must retire it).
+    pub fn unlink(&self, tag: u16, item: Item) -> bool {
         let want = Word::new(tag, item);
-        (0..WAYS).find_map(|i| {
-            (self.slots[i].load(LOAD) == want.0).then_some(Found {
-                slot: i,
-                word: want,
-            })
-        })
+        let found = (0..WAYS).find(|&i| {
+            let w = self.slots[i].load(LOAD);
+            if cfg!(feature = "planted-evict-by-tag") {
+                // PLANTED BUG: match the tag, not the exact item, so a
+                // newer item of the key (or another key with the tag) goes.
+                w != 0 && w & RES == 0 && Word(w).tag() == tag
+            } else {
+                w == want.0
+            }
+        });
+        match found {
+            Some(slot) if cfg!(feature = "planted-evict-by-tag") => {
+                let w = Word(self.slots[slot].load(LOAD));
+                self.remove(slot, w)
+            }
+            Some(slot) => self.remove(slot, want),
+            None => false,
+        }
     }
 
     /// The announced items of the bucket, for choosing a victim when it is
@@ -305,11 +327,11 @@ impl Bucket {
     }
 }
 
-/// Where the buckets live: a huge-page region, or (under loom, whose
-/// atomics cannot be zero-initialized in place, or if mapping fails) a boxed
-/// slice.
+/// Where the buckets live: a huge-page region, or (under loom or shuttle,
+/// whose atomics cannot be zero-initialized in place, or if mapping fails) a
+/// boxed slice.
 enum Buckets {
-    #[cfg(not(hotset_loom))]
+    #[cfg(not(any(hotset_loom, feature = "shuttle")))]
     Mapped(crate::region::Region, usize),
     Boxed(Box<[Bucket]>),
 }
@@ -319,7 +341,7 @@ impl std::ops::Deref for Buckets {
     #[inline]
     fn deref(&self) -> &[Bucket] {
         match self {
-            #[cfg(not(hotset_loom))]
+            #[cfg(not(any(hotset_loom, feature = "shuttle")))]
             // SAFETY: the region holds n * size_of::<Bucket>() zeroed bytes,
             // 2 MiB-aligned; all-zero is a valid Bucket (its fields are
             // AtomicU64), and the region lives as long as `self`.
@@ -342,7 +364,7 @@ impl Index {
     /// buckets).
     pub fn with_slots(slots: usize) -> Index {
         let n = slots.div_ceil(WAYS).max(1).next_power_of_two();
-        #[cfg(not(hotset_loom))]
+        #[cfg(not(any(hotset_loom, feature = "shuttle")))]
         if let Some(r) = crate::region::Region::new(n * std::mem::size_of::<Bucket>()) {
             return Index {
                 buckets: Buckets::Mapped(r, n),

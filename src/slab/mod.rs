@@ -25,7 +25,7 @@ mod classes;
 pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
 
 use crate::region::Region;
-use crate::sync::{lock, AtomicU32, AtomicUsize, Mutex, Ordering};
+use crate::sync::{fence, lock, AtomicU32, AtomicUsize, Mutex, Ordering};
 use std::ptr::NonNull;
 
 /// Default page size: 1 MiB, as memcached.
@@ -184,6 +184,11 @@ impl Slab {
     /// Free chunks in a class's depot.
     pub fn depot_len(&self, class: u8) -> usize {
         lock(&self.classes[class as usize].depot).len()
+    }
+
+    /// A copy of a class's depot, for consistency checks.
+    pub fn depot_chunks(&self, class: u8) -> Vec<Chunk> {
+        lock(&self.classes[class as usize].depot).clone()
     }
 
     /// How many chunks a magazine of this class holds at most.
@@ -398,7 +403,7 @@ impl Slab {
             self.page_state[page].store(DRAINING | class as u32, Ordering::SeqCst);
             page
         };
-        std::sync::atomic::fence(Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         let mine: Vec<Chunk> = {
             let mut depot = lock(&cs.depot);
             let (mine, rest): (Vec<Chunk>, Vec<Chunk>) =
