@@ -12,6 +12,7 @@
 //! - `lin`: a linearizability checker for per-key cache histories (Wing &
 //!   Gong, compositional per key), tested on hand-made histories.
 
+pub mod client;
 pub mod lin;
 
 /// Runs a loom model of a component (a few dozen atomic steps per thread)
@@ -107,13 +108,13 @@ pub mod fixture {
         c.get(key, &mut v).map(|_| v)
     }
 
+    /// What [`setup`] builds.
+    pub type Parts = (Arc<Slab>, Arc<Index>, Arc<Backend>, Vec<Item>, Vec<Chunk>);
+
     /// A slab of `chunks` chunks, a one-bucket index, a crossbeam backend,
     /// and `items` (key, value) items written into the first chunks; also
     /// returns the magazine holding the remaining chunks.
-    pub fn setup(
-        chunks: usize,
-        items: &[(u8, u8)],
-    ) -> (Arc<Slab>, Arc<Index>, Arc<Backend>, Vec<Item>, Vec<Chunk>) {
+    pub fn setup(chunks: usize, items: &[(u8, u8)]) -> Parts {
         let s = slab(chunks);
         let index = Arc::new(Index::with_slots(7));
         let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));

@@ -8,7 +8,9 @@
 //! - `get → Some(v)` needs the key to hold `v`;
 //! - `delete → true` needs the key present, and removes it;
 //! - `set(v)` stores `v`; `add(v) → stored` needs the key absent (possibly
-//!   after forgetting); `add → not stored` needs it present.
+//!   after forgetting); `add → not stored` needs it present;
+//! - `incr(d) → n` needs the key to hold `n - d` and stores `n`;
+//!   `incr → not found` is always allowed and leaves the key absent.
 //!
 //! So a get may never return a value that is neither the latest completed
 //! write nor a concurrent one.
@@ -33,6 +35,8 @@ pub enum Op {
     Get,
     /// delete
     Delete,
+    /// incr(delta) of a decimal value.
+    Incr(u64),
 }
 
 /// What an operation returned.
@@ -44,6 +48,8 @@ pub enum Ret {
     Value(Option<u64>),
     /// delete's hit, or add's stored.
     Bool(bool),
+    /// incr's new value, or `None` for not found.
+    Num(Option<u64>),
 }
 
 /// One completed operation, with logical invocation and response times.
@@ -73,6 +79,10 @@ fn step(state: Option<u64>, op: Op, ret: Ret) -> Option<Option<u64>> {
         // An add that stored: the key was absent, or was forgotten first.
         (Op::Add(v), Ret::Bool(true)) => Some(Some(v)),
         (Op::Add(_), Ret::Bool(false)) => state.is_some().then_some(state),
+        (Op::Incr(_), Ret::Num(None)) => Some(None),
+        (Op::Incr(d), Ret::Num(Some(n))) => {
+            (state.map(|v| v.wrapping_add(d)) == Some(n)).then_some(Some(n))
+        }
         _ => None,
     }
 }
@@ -192,6 +202,27 @@ mod tests {
                 ev(Add(2), Bool(false), 2, 3),
                 ev(Get, Value(Some(1)), 4, 5),
             ],
+            // incr after a set; an incr concurrent with a set may come
+            // first (and the set wins) or last (and builds on the set).
+            vec![
+                ev(Set(5), Ok, 0, 1),
+                ev(Incr(1), Num(Some(6)), 2, 3),
+                ev(Get, Value(Some(6)), 4, 5),
+            ],
+            vec![
+                ev(Set(5), Ok, 0, 1),
+                ev(Incr(1), Num(Some(6)), 2, 5),
+                ev(Set(100), Ok, 3, 4),
+                ev(Get, Value(Some(100)), 6, 7),
+            ],
+            vec![
+                ev(Set(5), Ok, 0, 1),
+                ev(Incr(1), Num(Some(101)), 2, 5),
+                ev(Set(100), Ok, 3, 4),
+                ev(Get, Value(Some(101)), 6, 7),
+            ],
+            // An incr of a forgotten key misses.
+            vec![ev(Set(5), Ok, 0, 1), ev(Incr(1), Num(None), 2, 3)],
         ];
         for h in good {
             assert_eq!(check(&h), Result::Ok(()), "{h:?}");
@@ -227,6 +258,19 @@ mod tests {
                 ev(Delete, Bool(true), 2, 3),
                 ev(Get, Value(Some(1)), 4, 5),
             ],
+            // A lost update: the incr computed 6 from the value before a
+            // concurrent set and overwrote it, so a later get sees 6 though
+            // no order of set(100) and incr gives 6 last.
+            vec![
+                ev(Set(5), Ok, 0, 1),
+                ev(Incr(1), Num(Some(6)), 2, 5),
+                ev(Set(100), Ok, 3, 4),
+                ev(Get, Value(Some(6)), 6, 7),
+            ],
+            // An incr result that does not follow from the value.
+            vec![ev(Set(5), Ok, 0, 1), ev(Incr(1), Num(Some(7)), 2, 3)],
+            // An incr that hit a key nobody wrote.
+            vec![ev(Incr(1), Num(Some(1)), 0, 1)],
         ];
         for h in bad {
             assert!(check(&h).is_err(), "accepted {h:?}");

@@ -1,12 +1,16 @@
-//! The engine's histories are linearizable: threads run random set / add /
-//! get / delete on a small, evicting cache, each operation stamped with a
-//! logical invocation and response time, and `sim::lin` checks every key.
-//! Failures print the seed; `SEED=<n>` replays one.
-#![cfg(not(hotset_loom))]
+//! The engine's histories are linearizable on real threads: three threads
+//! run random set / add / incr / delete / get (`sim::client`) on a small,
+//! evicting cache, each operation stamped with a logical invocation and
+//! response time, and `sim::lin` checks every key; then
+//! `Cache::check_consistency` audits the memory. Failures print the seed;
+//! `SEED=<n>` replays one seed's operations (the interleaving is the OS
+//! scheduler's: the shuttle models are the replayable ones).
+#![cfg(not(any(hotset_loom, feature = "shuttle")))]
 
-use hotset::{Cache, Config, ManualClock, ReclaimKind, Stored};
-use sim::lin::{check, Event, Op, Ret};
-use std::sync::atomic::{AtomicU64, Ordering};
+use hotset::{Cache, Config, ManualClock, ReclaimKind};
+use sim::client::Client;
+use sim::lin::check;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 const THREADS: u64 = 3;
@@ -24,9 +28,10 @@ fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
         sweep_hz: 0,
         clock: Some(Arc::new(ManualClock::new())),
         reclaim,
+        seed: Some(seed),
         ..Config::default()
     })
-    .unwrap();
+    .map_err(|e| e.to_string())?;
     let time = AtomicU64::new(0);
     let history = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -34,64 +39,25 @@ fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
             let (cache, time, history) = (&cache, &time, &history);
             s.spawn(move || {
                 let mut x = seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut client = Client::new(t);
+                client.max_pad = 600;
                 let mut mine = Vec::new();
-                let mut out = Vec::new();
-                // Values are unique per (thread, op), padded to many sizes.
-                let pad = [b'.'; 600];
-                for i in 0..OPS {
+                for _ in 0..OPS {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let key = x % KEYS;
-                    let k = format!("k{key}");
-                    let v = t << 32 | i;
-                    let mut val = v.to_le_bytes().to_vec();
-                    val.extend_from_slice(&pad[..(x >> 20) as usize % pad.len()]);
-                    let call = time.fetch_add(1, Ordering::SeqCst);
-                    let (op, ret) = match (x >> 8) % 8 {
-                        0..=2 => {
-                            let r = cache.set(k.as_bytes(), &val, 0, 0);
-                            (
-                                Op::Set(v),
-                                if r == Ok(Stored::Stored) {
-                                    Ret::Ok
-                                } else {
-                                    continue;
-                                },
-                            )
-                        }
-                        3 => {
-                            let r = cache.add(k.as_bytes(), &val, 0, 0);
-                            match r {
-                                Ok(Stored::Stored) => (Op::Add(v), Ret::Bool(true)),
-                                Ok(Stored::NotStored) => (Op::Add(v), Ret::Bool(false)),
-                                _ => continue,
-                            }
-                        }
-                        4 => (Op::Delete, Ret::Bool(cache.delete(k.as_bytes()))),
-                        _ => {
-                            out.clear();
-                            let got = cache
-                                .get(k.as_bytes(), &mut out)
-                                .map(|_| u64::from_le_bytes(out[..8].try_into().unwrap()));
-                            (Op::Get, Ret::Value(got))
-                        }
-                    };
-                    let resp = time.fetch_add(1, Ordering::SeqCst);
-                    mine.push(Event {
-                        key,
-                        op,
-                        ret,
-                        call,
-                        resp,
-                    });
+                    mine.extend(client.step(cache, x, KEYS, time));
                 }
+                cache.release_thread();
                 history.lock().unwrap().extend(mine);
             });
         }
     });
     let h = history.into_inner().unwrap();
     check(&h).map_err(|e| format!("seed {seed} ({reclaim:?}): {e}"))?;
+    cache
+        .check_consistency()
+        .map_err(|e| format!("seed {seed} ({reclaim:?}): {e}"))?;
     Ok(cache.stats().evictions)
 }
 

@@ -130,6 +130,9 @@ pub struct Retired {
     chunks: Vec<Chunk>,
     /// Drained pages, which become spare only after the grace period.
     pages: Vec<u32>,
+    /// Whether the chunks were counted into the slab's limbo (the batch was
+    /// handed to the reclaimer).
+    counted: bool,
 }
 
 impl Retired {
@@ -139,6 +142,7 @@ impl Retired {
             slab,
             chunks: Vec::new(),
             pages: Vec::new(),
+            counted: false,
         }
     }
 
@@ -167,6 +171,7 @@ impl Retired {
             slab: self.slab.clone(),
             chunks: std::mem::take(&mut self.chunks),
             pages: std::mem::take(&mut self.pages),
+            counted: false,
         }
     }
 }
@@ -175,6 +180,9 @@ impl Drop for Retired {
     fn drop(&mut self) {
         if !self.chunks.is_empty() {
             self.slab.release(&self.chunks);
+            if self.counted {
+                self.slab.limbo_add(-(self.chunks.len() as isize));
+            }
         }
         if !self.pages.is_empty() {
             self.slab.spare_pages(&self.pages);
@@ -199,7 +207,9 @@ impl Guard<'_> {
         if batch.is_empty() {
             return;
         }
-        let b = batch.take();
+        let mut b = batch.take();
+        b.slab.limbo_add(b.chunks.len() as isize);
+        b.counted = true;
         if cfg!(feature = "planted-reuse-before-grace") {
             // PLANTED BUG: free at once, without waiting for readers.
             drop(b);

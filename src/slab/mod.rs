@@ -86,6 +86,9 @@ pub struct Slab {
     completed: Mutex<Vec<u32>>,
     classes: Box<[ClassSlab]>,
     sizes: Classes,
+    /// Chunks handed to the reclaimer and not yet back (see `Retired`).
+    /// A std atomic even under models: it orders nothing.
+    limbo: std::sync::atomic::AtomicUsize,
     #[cfg(hotset_loom)]
     cells: Box<[loom::cell::UnsafeCell<()>]>,
 }
@@ -149,6 +152,7 @@ impl Slab {
             completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
+            limbo: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(hotset_loom)]
             cells: (0..len / CHUNK_ALIGN)
                 .map(|_| loom::cell::UnsafeCell::new(()))
@@ -184,6 +188,17 @@ impl Slab {
     /// Free chunks in a class's depot.
     pub fn depot_len(&self, class: u8) -> usize {
         lock(&self.classes[class as usize].depot).len()
+    }
+
+    /// Counts chunks entering (`n > 0`) or leaving (`n < 0`) the reclaimer.
+    pub fn limbo_add(&self, n: isize) {
+        self.limbo
+            .fetch_add(n as usize, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Chunks retired and waiting for their grace period.
+    pub fn limbo(&self) -> usize {
+        self.limbo.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A copy of a class's depot, for consistency checks.
