@@ -1527,12 +1527,13 @@ impl Shared {
         }
         // Chunks neither free nor LIVE must all be waiting in the
         // reclaimer (seize may hold a partial batch until more retirements
-        // come); any others leaked.
-        let mut waiting = 0;
+        // come); any others leaked. Draining pages are skipped: their
+        // chunks are on their way out of the class.
         for page in 0..self.slab.used_pages() {
             let Some((class, chunks)) = self.slab.page_chunks(page) else {
                 continue;
             };
+            let mut waiting = 0;
             for c in chunks {
                 let live = Item::from_ptr(c.0).is_live();
                 if live && !indexed.contains(&addr(c)) {
@@ -1544,17 +1545,18 @@ impl Shared {
                     waiting += 1;
                 }
             }
-        }
-        let limbo = self.slab.limbo();
-        if waiting != limbo {
-            return Err(format!(
-                "{waiting} chunks are neither free nor LIVE, but {limbo} await reclamation ({})",
-                if waiting > limbo {
-                    "leaked"
-                } else {
-                    "freed twice or lost"
-                }
-            ));
+            let limbo = self.slab.limbo(page);
+            if waiting != limbo {
+                return Err(format!(
+                    "page {page} (class {class}): {waiting} chunks are neither free nor LIVE, \
+                     but {limbo} await reclamation ({})",
+                    if waiting > limbo {
+                        "leaked"
+                    } else {
+                        "freed twice or lost"
+                    }
+                ));
+            }
         }
         let counted = self.stats().curr_items;
         if counted != indexed.len() as u64 {

@@ -1,18 +1,21 @@
 //! Simulation-driven tests for hotset.
 //!
 //! This crate is a catalogue of models; each lives in `tests/` and states the
-//! property it checks. See `sim/README.md` for how to run one model and how
-//! to replay a failure.
+//! property it checks. `sim/README.md` lists them, says how to run one model
+//! and how to replay a failure, and tables the planted bugs each must catch.
 //!
-//! - `tests/loom_index.rs`: index insert/get/remove races, and readers never
-//!   see a freed or reused chunk (loom, exhaustive).
-//! - `tests/loom_slab.rs`: magazine ↔ depot exchange between two threads
-//!   (loom, exhaustive).
-//! - `tests/smoke.rs`: the catalogue builds and the engine answers.
-//! - `lin`: a linearizability checker for per-key cache histories (Wing &
-//!   Gong, compositional per key), tested on hand-made histories.
+//! - `tests/loom_{index,reclaim,slab,evict,ttl}.rs`: loom, exhaustive within
+//!   a preemption bound, one file per component.
+//! - `tests/shuttle_engine.rs`: the whole engine under shuttle's random and
+//!   PCT schedulers, histories checked by [`lin`].
+//! - `tests/dst.rs`: the deterministic simulation ([`dst`]) against a
+//!   reference model, single- and multi-client.
+//! - `tests/history.rs`: recorded histories on real threads.
+//! - [`client`]: the recorded random client; [`lin`]: the Wing & Gong
+//!   linearizability checker; [`fixture`]: small slabs, items and caches.
 
 pub mod client;
+pub mod dst;
 pub mod lin;
 
 /// Runs a loom model of a component (a few dozen atomic steps per thread)

@@ -181,7 +181,7 @@ impl Drop for Retired {
         if !self.chunks.is_empty() {
             self.slab.release(&self.chunks);
             if self.counted {
-                self.slab.limbo_add(-(self.chunks.len() as isize));
+                self.slab.limbo_count(&self.chunks, false);
             }
         }
         if !self.pages.is_empty() {
@@ -208,7 +208,7 @@ impl Guard<'_> {
             return;
         }
         let mut b = batch.take();
-        b.slab.limbo_add(b.chunks.len() as isize);
+        b.slab.limbo_count(&b.chunks, true);
         b.counted = true;
         if cfg!(feature = "planted-reuse-before-grace") {
             // PLANTED BUG: free at once, without waiting for readers.

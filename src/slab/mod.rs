@@ -86,9 +86,10 @@ pub struct Slab {
     completed: Mutex<Vec<u32>>,
     classes: Box<[ClassSlab]>,
     sizes: Classes,
-    /// Chunks handed to the reclaimer and not yet back (see `Retired`).
-    /// A std atomic even under models: it orders nothing.
-    limbo: std::sync::atomic::AtomicUsize,
+    /// Per page, chunks handed to the reclaimer and not yet back (see
+    /// `Retired`), for consistency checks. Std atomics even under models:
+    /// they order nothing.
+    limbo: Box<[std::sync::atomic::AtomicU32]>,
     #[cfg(hotset_loom)]
     cells: Box<[loom::cell::UnsafeCell<()>]>,
 }
@@ -152,7 +153,9 @@ impl Slab {
             completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
-            limbo: std::sync::atomic::AtomicUsize::new(0),
+            limbo: (0..npages)
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
             #[cfg(hotset_loom)]
             cells: (0..len / CHUNK_ALIGN)
                 .map(|_| loom::cell::UnsafeCell::new(()))
@@ -190,15 +193,21 @@ impl Slab {
         lock(&self.classes[class as usize].depot).len()
     }
 
-    /// Counts chunks entering (`n > 0`) or leaving (`n < 0`) the reclaimer.
-    pub fn limbo_add(&self, n: isize) {
-        self.limbo
-            .fetch_add(n as usize, std::sync::atomic::Ordering::Relaxed);
+    /// Counts chunks entering (`enter`) or leaving the reclaimer.
+    pub fn limbo_count(&self, chunks: &[Chunk], enter: bool) {
+        for &c in chunks {
+            let n = &self.limbo[self.page_of(c)];
+            if enter {
+                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     }
 
-    /// Chunks retired and waiting for their grace period.
-    pub fn limbo(&self) -> usize {
-        self.limbo.load(std::sync::atomic::Ordering::Relaxed)
+    /// Chunks of `page` retired and waiting for their grace period.
+    pub fn limbo(&self, page: usize) -> usize {
+        self.limbo[page].load(std::sync::atomic::Ordering::Relaxed) as usize
     }
 
     /// A copy of a class's depot, for consistency checks.
