@@ -46,6 +46,7 @@ mod config;
 pub mod evict;
 pub mod index;
 pub mod item;
+pub mod loadgen;
 pub mod policy;
 pub mod protocol;
 mod region;

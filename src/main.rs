@@ -31,6 +31,40 @@ enum Cmd {
     Gen(GenArgs),
     /// Replay a workload or trace through the live engine; write a report.
     Replay(ReplayArgs),
+    /// Load a memcached-protocol server with a workload; write a latency report.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+struct LoadgenArgs {
+    /// Server to load, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:11212")]
+    server: String,
+    /// Connections in all.
+    #[arg(long, default_value_t = 50)]
+    conns: usize,
+    /// Threads driving the connections.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Requests in flight per connection (1: no pipelining).
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Open loop at this many requests per second (latency counted from when
+    /// each request was due); without it, closed loop.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Workload spec (TOML): keys, value sizes, get/set/delete mix.
+    #[arg(long)]
+    workload: std::path::PathBuf,
+    /// Store every key once before measuring.
+    #[arg(long)]
+    prefill: bool,
+    /// Report directory.
+    #[arg(long)]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -211,6 +245,7 @@ fn main() -> ExitCode {
         Some(Cmd::Simulate(a)) => return simulate(&a),
         Some(Cmd::Gen(a)) => return gen(&a),
         Some(Cmd::Replay(a)) => return replay(&a),
+        Some(Cmd::Loadgen(a)) => return loadgen(&a),
         None => cli.serve,
     };
     // Before any thread exists, so that only the signal thread gets them.
@@ -314,6 +349,56 @@ fn gen(a: &GenArgs) -> ExitCode {
 const MAX_REPLAY_OPS: u64 = 200_000_000;
 
 /// `hotset replay`: the live engine over a workload or trace, with a report.
+fn loadgen(a: &LoadgenArgs) -> ExitCode {
+    use hotset::loadgen::{run, write_report, LoadConfig};
+    let fail = |msg: String| {
+        eprintln!("hotset loadgen: {msg}");
+        ExitCode::from(2)
+    };
+    if !(a.duration > 0.0 && a.duration <= 86_400.0) {
+        return fail(format!(
+            "--duration must be in (0, 86400] seconds, got {}",
+            a.duration
+        ));
+    }
+    let spec = match hotset::workload::spec::Spec::load(&a.workload) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let cfg = LoadConfig {
+        server: a.server.clone(),
+        conns: a.conns,
+        threads: a.threads,
+        pipeline: a.pipeline,
+        duration: std::time::Duration::from_secs_f64(a.duration),
+        rate: a.rate,
+        prefill: a.prefill,
+        spec,
+    };
+    let r = match run(&cfg) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let prov = hotset::report::Provenance::here(&cfg.spec.name);
+    if let Err(e) = write_report(&a.out, &prov, &cfg, &r) {
+        return fail(format!("{}: {e}", a.out.display()));
+    }
+    println!(
+        "{:.0} ops/s, {} errors, {} verification failures; report in {}",
+        r.ops as f64 / r.secs,
+        r.errors,
+        r.verify_failures,
+        a.out.display()
+    );
+    if r.verify_failures > 0 || r.errors > 0 {
+        if let Some(p) = &r.first_problem {
+            eprintln!("hotset loadgen: first problem: {p}");
+        }
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
 fn replay(a: &ReplayArgs) -> ExitCode {
     use hotset::replay::{compare_exact, replay, ReplayConfig};
     use hotset::workload::trace::{self, Format, Op, Record};

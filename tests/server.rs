@@ -540,3 +540,121 @@ fn a_client_that_never_reads_stalls_only_itself() {
     exchange(&mut other, b"get o99\r\n", b"VALUE o99 0 1\r\n1\r\nEND\r\n");
     drop(writer.join().unwrap());
 }
+
+/// Writes a workload spec into a fresh temporary directory.
+fn spec_dir(name: &str, body: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hotset-loadgen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("w.toml"), body).unwrap();
+    dir
+}
+
+fn loadgen(server: &Server, dir: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = dir.join("report");
+    let o = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .arg("loadgen")
+        .args(["--server", &format!("127.0.0.1:{}", server.port)])
+        .args(["--workload", dir.join("w.toml").to_str().unwrap()])
+        .args(["--out", out.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .expect("run loadgen");
+    let json = std::fs::read_to_string(out.join("summary.json"))
+        .unwrap_or_else(|_| format!("{{\"stderr\": {:?}}}", String::from_utf8_lossy(&o.stderr)));
+    (
+        o.status.code().unwrap_or(-1),
+        serde_json::from_str(&json).unwrap(),
+    )
+}
+
+#[test]
+fn loadgen_verifies_every_value_in_both_loops() {
+    let s = Server::start(&["--memory", "64MiB"]);
+    let dir = spec_dir(
+        "ok",
+        r#"name = "small"
+ops = 20000
+seed = 3
+keys = 500
+distribution = { kind = "zipf", theta = 0.9 }
+mix = { get = 0.8, set = 0.15, delete = 0.05 }
+key_size = { kind = "fixed", value = 16 }
+value_size = { kind = "uniform", min = 1, max = 1000 }
+"#,
+    );
+    let (code, j) = loadgen(
+        &s,
+        &dir,
+        &[
+            "--conns",
+            "4",
+            "--threads",
+            "2",
+            "--pipeline",
+            "8",
+            "--duration",
+            "1",
+            "--prefill",
+        ],
+    );
+    let row = &j["rows"][0];
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(row["mode"], "closed");
+    assert!(row["requests"].as_u64().unwrap() > 100, "{j}");
+    assert!(row["get_hits"].as_u64().unwrap() > 0, "{j}");
+    assert_eq!(row["verify_failures"], 0);
+    assert_eq!(row["errors"], 0);
+    assert!(dir.join("report/get.hgrm").exists());
+    let (code, j) = loadgen(
+        &s,
+        &dir,
+        &[
+            "--conns",
+            "2",
+            "--threads",
+            "1",
+            "--duration",
+            "1",
+            "--rate",
+            "2000",
+        ],
+    );
+    let row = &j["rows"][0];
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(row["mode"], "open");
+    assert!(row["requests"].as_u64().unwrap() > 100, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn loadgen_reports_a_value_that_does_not_encode_its_key() {
+    let s = Server::start(&["--memory", "16MiB"]);
+    // key_bytes(0, 16) is "key:0" padded with dots; store the wrong bytes.
+    let mut c = s.connect();
+    exchange(
+        &mut c,
+        b"set key:0........... 0 0 5\r\nwrong\r\n",
+        b"STORED\r\n",
+    );
+    let dir = spec_dir(
+        "bad",
+        r#"name = "one-key"
+ops = 100
+seed = 1
+keys = 1
+distribution = { kind = "uniform" }
+mix = { get = 1.0, set = 0.0 }
+key_size = { kind = "fixed", value = 16 }
+value_size = { kind = "fixed", value = 5 }
+"#,
+    );
+    let (code, j) = loadgen(
+        &s,
+        &dir,
+        &["--conns", "1", "--threads", "1", "--duration", "0.3"],
+    );
+    assert_eq!(code, 1, "{j}");
+    assert!(j["rows"][0]["verify_failures"].as_u64().unwrap() > 0, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -98,20 +98,6 @@ pub struct ExactRow {
     pub miss_bytes: u64,
 }
 
-fn key_bytes(id: u64, size: u8, buf: &mut Vec<u8>) {
-    use std::io::Write as _;
-    buf.clear();
-    let _ = write!(buf, "key:{id}");
-    buf.resize(
-        (size as usize).max(buf.len()).min(crate::item::MAX_KEY_LEN),
-        b'.',
-    );
-}
-
-fn new_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid HDR bounds")
-}
-
 /// Replays `trace` once per (policy, memory) and returns the live rows.
 pub fn replay(
     trace: &[Record],
@@ -145,11 +131,19 @@ pub fn replay(
                 }
             };
             let next = AtomicU64::new(0);
-            let hists = Mutex::new([new_hist(), new_hist(), new_hist()]);
+            let hists = Mutex::new([
+                crate::report::new_histogram(),
+                crate::report::new_histogram(),
+                crate::report::new_histogram(),
+            ]);
             let totals = Mutex::new([0u64; 5]); // gets, misses, get_bytes, miss_bytes, ops
             let start = Instant::now();
             pool.broadcast(|_| {
-                let mut h = [new_hist(), new_hist(), new_hist()];
+                let mut h = [
+                    crate::report::new_histogram(),
+                    crate::report::new_histogram(),
+                    crate::report::new_histogram(),
+                ];
                 let mut t = [0u64; 5];
                 let mut key = Vec::with_capacity(64);
                 let mut out = Vec::with_capacity(max_value);
@@ -162,7 +156,7 @@ pub fn replay(
                     let hi = (lo + BLOCK).min(trace.len() as u64);
                     clock.advance_to_ms(lo * 1000 / cfg.op_rate.max(1));
                     for r in &trace[lo as usize..hi as usize] {
-                        key_bytes(r.key, r.key_size, &mut key);
+                        crate::workload::key_bytes(r.key, r.key_size, &mut key);
                         let v = &value[..r.value_size as usize];
                         t[4] += 1;
                         let t0 = Instant::now();

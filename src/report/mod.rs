@@ -116,7 +116,12 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
     s
 }
 
-fn latency_json(h: &Histogram<u64>) -> Value {
+/// An empty latency histogram in nanoseconds (1 ns to 60 s, 3 digits).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid HDR bounds")
+}
+
+pub(crate) fn latency_json(h: &Histogram<u64>) -> Value {
     let mut m = serde_json::Map::new();
     for (name, p) in PERCENTILES {
         m.insert(format!("{name}_ns"), json!(h.value_at_percentile(p)));
@@ -133,7 +138,7 @@ fn file_stem(r: &LiveRow) -> String {
 
 /// Writes summary.json (provenance + rows) and returns the start of
 /// summary.md: its title and provenance.
-fn summary_files(
+pub(crate) fn summary_files(
     dir: &Path,
     prov: &Provenance,
     what: &str,
