@@ -1558,7 +1558,15 @@ impl Shared {
                 ));
             }
         }
-        let counted = self.stats().curr_items;
+        let st = self.stats();
+        let per_class: u64 = st.classes.iter().map(|c| c.items).sum();
+        if per_class != st.curr_items {
+            return Err(format!(
+                "the classes' items add up to {per_class}, curr_items is {}",
+                st.curr_items
+            ));
+        }
+        let counted = st.curr_items;
         if counted != indexed.len() as u64 {
             return Err(format!(
                 "curr_items is {counted} but the index holds {} items",

@@ -181,6 +181,11 @@ impl Counters {
         {
             *t += c.load(Ordering::Relaxed);
         }
+        // Per-thread item deltas may be negative (an item added by one
+        // thread and removed by another): wrapping sums come out right.
+        for (t, c) in totals.class_items.iter_mut().zip(self.class_items.iter()) {
+            *t = t.wrapping_add(c.load(Ordering::Relaxed));
+        }
     }
 }
 
