@@ -33,7 +33,10 @@ enum State {
 
 pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
     s.set_nodelay(true)?;
-    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // `inbuf[..filled]` holds unparsed input. The buffer stays initialized
+    // between reads, so a read never pays to zero the space it reads into.
+    let mut inbuf: Vec<u8> = vec![0; READ_CHUNK];
+    let mut filled = 0;
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut state = State::Line;
     loop {
@@ -43,7 +46,7 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
         let mut quit = false;
         // Parse every complete request in the buffer.
         loop {
-            let avail = &inbuf[pos..];
+            let avail = &inbuf[pos..filled];
             match &mut state {
                 State::Line => match frame(avail) {
                     Frame::Need => break,
@@ -143,18 +146,24 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
         if quit {
             return Ok(());
         }
-        inbuf.drain(..pos);
+        inbuf.copy_within(pos..filled, 0);
+        filled -= pos;
         // Read at least a chunk, or all a pending data block still needs.
-        let want = need.saturating_sub(inbuf.len()).max(READ_CHUNK);
-        let len = inbuf.len();
-        inbuf.resize(len + want, 0);
+        let want = need.saturating_sub(filled).max(READ_CHUNK);
+        if inbuf.len() < filled + want {
+            inbuf.resize(filled + want, 0);
+        } else if inbuf.len() > 4 * READ_CHUNK && filled + want <= READ_CHUNK {
+            // A large value has passed: give its buffer back.
+            inbuf.truncate(READ_CHUNK);
+            inbuf.shrink_to_fit();
+        }
         let n = loop {
-            match s.read(&mut inbuf[len..]) {
+            match s.read(&mut inbuf[filled..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => break r?,
             }
         };
-        inbuf.truncate(len + n);
+        filled += n;
         if n == 0 {
             return Ok(()); // EOF
         }
