@@ -62,6 +62,13 @@ struct LoadgenArgs {
     /// Store every key once before measuring.
     #[arg(long)]
     prefill: bool,
+    /// Play the workload's records once, in order, then stop (phases such
+    /// as a value-size shift happen at their place).
+    #[arg(long)]
+    once: bool,
+    /// Count get hits per window of this many records: a miss-ratio curve.
+    #[arg(long)]
+    series: Option<usize>,
     /// Report directory.
     #[arg(long)]
     out: std::path::PathBuf,
@@ -373,6 +380,8 @@ fn loadgen(a: &LoadgenArgs) -> ExitCode {
         duration: std::time::Duration::from_secs_f64(a.duration),
         rate: a.rate,
         prefill: a.prefill,
+        once: a.once,
+        series: a.series,
         spec,
     };
     let r = match run(&cfg) {

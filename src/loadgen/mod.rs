@@ -61,6 +61,13 @@ pub struct LoadConfig {
     pub rate: Option<f64>,
     /// Store every key once before the measured run.
     pub prefill: bool,
+    /// Play the records once, in order (connection `c` takes records `c`,
+    /// `c + conns`, …), and stop when all are answered or at `duration`:
+    /// the workload's phases then happen at their place in time.
+    pub once: bool,
+    /// Count get hits per window of this many records (by position in the
+    /// workload), for hit-ratio curves.
+    pub series: Option<usize>,
     /// The workload.
     pub spec: Spec,
 }
@@ -100,6 +107,8 @@ pub struct LoadReport {
     pub verify_failures: u64,
     /// The first error or verification failure, for the report.
     pub first_problem: Option<String>,
+    /// Per window of records (see [`LoadConfig::series`]): gets and hits.
+    pub windows: Vec<[u64; 2]>,
 }
 
 /// Byte `i` of a value for `key`.
@@ -113,6 +122,9 @@ struct Pending {
     op: Op,
     key: Vec<u8>,
     since: Instant,
+    /// The record's position, and its value size (for a cache-aside set).
+    idx: usize,
+    value_size: u32,
 }
 
 /// A connection's state.
@@ -123,7 +135,9 @@ struct Conn {
     inbuf: Vec<u8>,
     in_pos: usize,
     pending: VecDeque<Pending>,
+    /// Next record to play, and the step between this connection's records.
     cursor: usize,
+    stride: usize,
 }
 
 /// What a parsed response said.
@@ -135,7 +149,7 @@ enum Reply {
 }
 
 impl Conn {
-    fn open(addr: &str, cursor: usize) -> Result<Conn, String> {
+    fn open(addr: &str, cursor: usize, stride: usize) -> Result<Conn, String> {
         let s = TcpStream::connect(addr).map_err(|e| format!("connect to {addr}: {e}"))?;
         s.set_nodelay(true).map_err(|e| format!("{addr}: {e}"))?;
         s.set_nonblocking(true)
@@ -148,15 +162,20 @@ impl Conn {
             in_pos: 0,
             pending: VecDeque::new(),
             cursor,
+            stride,
         })
     }
 
-    /// Queues the request for record `r`.
-    fn queue(&mut self, r: &Record, since: Instant) {
+    /// Queues the request for record `r`, at position `idx`.
+    fn queue(&mut self, r: &Record, idx: usize, since: Instant) {
         let mut key = Vec::new();
         crate::workload::key_bytes(r.key, r.key_size, &mut key);
+        self.queue_key(r.op, key, r.ttl, r.value_size, idx, since);
+    }
+
+    fn queue_key(&mut self, op: Op, key: Vec<u8>, ttl: u32, value_size: u32, idx: usize, since: Instant) {
         let o = &mut self.out;
-        match r.op {
+        match op {
             Op::Get => {
                 o.extend_from_slice(b"get ");
                 o.extend_from_slice(&key);
@@ -165,8 +184,8 @@ impl Conn {
             Op::Set => {
                 o.extend_from_slice(b"set ");
                 o.extend_from_slice(&key);
-                let _ = write!(o, " 0 {} {}\r\n", r.ttl, r.value_size);
-                o.extend((0..r.value_size as usize).map(|i| pattern(&key, i)));
+                let _ = write!(o, " 0 {ttl} {value_size}\r\n");
+                o.extend((0..value_size as usize).map(|i| pattern(&key, i)));
                 o.extend_from_slice(b"\r\n");
             }
             Op::Delete => {
@@ -176,9 +195,11 @@ impl Conn {
             }
         }
         self.pending.push_back(Pending {
-            op: r.op,
+            op,
             key,
             since,
+            idx,
+            value_size,
         });
     }
 
@@ -303,6 +324,13 @@ struct Worker {
     errors: u64,
     verify_failures: u64,
     first_problem: Option<String>,
+    /// Play each record once (see [`LoadConfig::once`]).
+    once: bool,
+    /// Follow a get miss with a set of the key (the spec's `cache_aside`).
+    cache_aside: bool,
+    /// Window size and, per window, (gets, hits) by record position.
+    series: Option<usize>,
+    windows: Vec<[u64; 2]>,
 }
 
 impl Worker {
@@ -322,6 +350,18 @@ impl Worker {
                 .expect("a reply answers a request");
             n += 1;
             let i = p.op as usize;
+            if let (Some(w), true, Op::Get) = (self.series, measure, p.op) {
+                let b = p.idx / w;
+                if self.windows.len() <= b {
+                    self.windows.resize(b + 1, [0, 0]);
+                }
+                self.windows[b][0] += 1;
+                self.windows[b][1] += matches!(reply, Reply::Value(..)) as u64;
+            }
+            if self.cache_aside && p.op == Op::Get && matches!(reply, Reply::Miss) {
+                let key = p.key.clone();
+                self.conns[c].queue_key(Op::Set, key, 0, p.value_size, p.idx, now);
+            }
             match reply {
                 Reply::Value(key, value) => {
                     self.per_op[i].hits += measure as u64;
@@ -403,7 +443,8 @@ impl Worker {
         let mut rr = 0;
         loop {
             let now = Instant::now();
-            let open = now < end && limit.is_none_or(|l| sent < l);
+            let exhausted = self.once && self.conns.iter().all(|c| c.cursor >= records.len());
+            let open = now < end && limit.is_none_or(|l| sent < l) && !exhausted;
             let busy = self.conns.iter().any(|c| !c.pending.is_empty());
             if !open && (!busy || now >= end + DRAIN) {
                 if busy {
@@ -419,12 +460,13 @@ impl Worker {
                     while self.conns[c].pending.len() < depth
                         && limit.is_none_or(|l| sent < l)
                         && interval.is_none_or(|_| next_due <= now)
+                        && !(self.once && self.conns[c].cursor >= records.len())
                     {
                         let conn = &mut self.conns[c];
-                        let r = &records[conn.cursor % records.len()];
-                        conn.cursor += 1;
+                        let idx = conn.cursor % records.len();
+                        conn.cursor += conn.stride;
                         let since = if interval.is_some() { next_due } else { now };
-                        conn.queue(r, since);
+                        conn.queue(&records[idx], idx, since);
                         if let Some(iv) = interval {
                             next_due += iv;
                         }
@@ -482,9 +524,15 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
                 s.spawn(move || {
                     let mine = (t..cfg.conns).step_by(threads);
                     let conns = mine
-                        .map(|c| Conn::open(&cfg.server, c * records.len() / cfg.conns))
+                        .map(|c| match cfg.once {
+                            true => Conn::open(&cfg.server, c, cfg.conns),
+                            false => Conn::open(&cfg.server, c * records.len() / cfg.conns, 1),
+                        })
                         .collect::<Result<Vec<_>, _>>()?;
                     let mut w = new_worker(conns);
+                    w.once = cfg.once;
+                    w.cache_aside = cfg.spec.mix.cache_aside;
+                    w.series = cfg.series.filter(|&n| n > 0);
                     w.drive(records, cfg.pipeline, interval, end, true, None)?;
                     Ok(w)
                 })
@@ -497,7 +545,11 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
             })
             .collect()
     });
-    let secs = cfg.duration.as_secs_f64();
+    // A single pass may end early; its rate is over the time it took.
+    let secs = match cfg.once {
+        true => start.elapsed().min(cfg.duration).as_secs_f64(),
+        false => cfg.duration.as_secs_f64(),
+    };
     let mut total = LoadReport {
         ops: 0,
         secs,
@@ -505,6 +557,7 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
         errors: 0,
         verify_failures: 0,
         first_problem: None,
+        windows: Vec::new(),
     };
     for w in workers {
         let w = w?;
@@ -513,6 +566,13 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
         total.verify_failures += w.verify_failures;
         if total.first_problem.is_none() {
             total.first_problem = w.first_problem;
+        }
+        if total.windows.len() < w.windows.len() {
+            total.windows.resize(w.windows.len(), [0, 0]);
+        }
+        for (a, b) in total.windows.iter_mut().zip(&w.windows) {
+            a[0] += b[0];
+            a[1] += b[1];
         }
         for (a, b) in total.per_op.iter_mut().zip(&w.per_op) {
             a.hist
@@ -533,6 +593,10 @@ fn new_worker(conns: Vec<Conn>) -> Worker {
         errors: 0,
         verify_failures: 0,
         first_problem: None,
+        once: false,
+        cache_aside: false,
+        series: None,
+        windows: Vec::new(),
     }
 }
 
@@ -555,7 +619,7 @@ fn prefill(cfg: &LoadConfig, records: &[Record], threads: usize) -> Result<(), S
             .chunks(chunk.max(1))
             .map(|part| {
                 s.spawn(move || -> Result<(), String> {
-                    let mut w = new_worker(vec![Conn::open(&cfg.server, 0)?]);
+                    let mut w = new_worker(vec![Conn::open(&cfg.server, 0, 1)?]);
                     let far = Instant::now() + Duration::from_secs(3600);
                     w.drive(part, 64, None, far, false, Some(part.len()))?;
                     match w.first_problem {
@@ -608,6 +672,11 @@ pub fn write_report(
         "verify_failures": r.verify_failures,
         "first_problem": r.first_problem,
         "latency": lat,
+        "series": cfg.series.map(|w| json!({
+            "window_records": w,
+            "gets": r.windows.iter().map(|x| x[0]).collect::<Vec<_>>(),
+            "hits": r.windows.iter().map(|x| x[1]).collect::<Vec<_>>(),
+        })),
     });
     let mut md = report::summary_files(dir, prov, "Load", vec![row])?;
     let _ = writeln!(
@@ -651,6 +720,22 @@ pub fn write_report(
     }
     if let Some(p) = &r.first_problem {
         let _ = writeln!(md, "\nFirst problem: `{p}`");
+    }
+    if let Some(w) = cfg.series {
+        let pts: Vec<(f64, f64)> = r
+            .windows
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x[0] > 0)
+            .map(|(i, x)| (((i + 1) * w) as f64, 1.0 - x[1] as f64 / x[0] as f64))
+            .collect();
+        report::plot::miss_ratio_curves(
+            &dir.join("miss-ratio-over-time.svg"),
+            &format!("{}: get miss ratio per {w} records", prov.workload),
+            "records into the workload",
+            &[(cfg.server.clone(), pts)],
+        )?;
+        let _ = writeln!(md, "\nGet miss ratio per window of {w} records: `miss-ratio-over-time.svg`.");
     }
     std::fs::write(dir.join("summary.md"), md)
 }
