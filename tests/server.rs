@@ -624,6 +624,32 @@ value_size = { kind = "uniform", min = 1, max = 1000 }
     assert_eq!(code, 0, "{j}");
     assert_eq!(row["mode"], "open");
     assert!(row["requests"].as_u64().unwrap() > 100, "{j}");
+    // One pass: every record exactly once, gets counted per window.
+    let (code, j) = loadgen(
+        &s,
+        &dir,
+        &[
+            "--conns",
+            "3",
+            "--threads",
+            "2",
+            "--pipeline",
+            "4",
+            "--duration",
+            "60",
+            "--once",
+            "--series",
+            "1000",
+        ],
+    );
+    let row = &j["rows"][0];
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(row["requests"], 20000, "{j}");
+    let windows = row["series"]["gets"].as_array().unwrap();
+    assert_eq!(windows.len(), 20);
+    let gets: u64 = windows.iter().map(|g| g.as_u64().unwrap()).sum();
+    assert_eq!(gets, row["gets"].as_u64().unwrap());
+    assert!(dir.join("report/miss-ratio-over-time.svg").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -173,7 +173,15 @@ impl Conn {
         self.queue_key(r.op, key, r.ttl, r.value_size, idx, since);
     }
 
-    fn queue_key(&mut self, op: Op, key: Vec<u8>, ttl: u32, value_size: u32, idx: usize, since: Instant) {
+    fn queue_key(
+        &mut self,
+        op: Op,
+        key: Vec<u8>,
+        ttl: u32,
+        value_size: u32,
+        idx: usize,
+        since: Instant,
+    ) {
         let o = &mut self.out;
         match op {
             Op::Get => {
@@ -735,7 +743,10 @@ pub fn write_report(
             "records into the workload",
             &[(cfg.server.clone(), pts)],
         )?;
-        let _ = writeln!(md, "\nGet miss ratio per window of {w} records: `miss-ratio-over-time.svg`.");
+        let _ = writeln!(
+            md,
+            "\nGet miss ratio per window of {w} records: `miss-ratio-over-time.svg`."
+        );
     }
     std::fs::write(dir.join("summary.md"), md)
 }
