@@ -41,10 +41,19 @@ pub enum Frame {
     Need,
     /// No newline within the limit: close the connection.
     TooLong,
+    /// A binary-protocol request (magic byte 0x80), which has no newline to
+    /// wait for: answer once and close the connection.
+    Binary,
 }
+
+/// The first byte of a memcached binary-protocol request.
+const BINARY_REQUEST_MAGIC: u8 = 0x80;
 
 /// Finds the first request line in `buf`.
 pub fn frame(buf: &[u8]) -> Frame {
+    if buf.first() == Some(&BINARY_REQUEST_MAGIC) {
+        return Frame::Binary;
+    }
     let limit = if is_retrieval(buf) {
         MAX_GET_LINE
     } else {
@@ -480,6 +489,14 @@ mod tests {
             }
         );
         assert_eq!(frame(b"get a"), Frame::Need);
+        assert_eq!(frame(b"\x80\x00\x00\x05"), Frame::Binary);
+        assert_eq!(
+            frame(b"x\x80\r\n"),
+            Frame::Line {
+                len: 2,
+                consumed: 4
+            }
+        );
         assert_eq!(frame(&[b'x'; MAX_LINE + 3]), Frame::TooLong);
         let mut long_get = b"get ".to_vec();
         long_get.extend(std::iter::repeat_n(b'k', 10_000));

@@ -29,6 +29,8 @@ pub const TOO_LARGE: &[u8] = b"SERVER_ERROR object too large for cache\r\n";
 pub const OUT_OF_MEMORY: &[u8] = b"SERVER_ERROR out of memory storing object\r\n";
 /// The reply to a connection over `--max-conns`.
 pub const TOO_MANY_CONNECTIONS: &[u8] = b"SERVER_ERROR too many open connections\r\n";
+/// A binary-protocol request, before the connection closes.
+pub const BINARY_UNSUPPORTED: &[u8] = b"SERVER_ERROR binary protocol is not supported\r\n";
 
 /// `VALUE <key> <flags> <bytes> [<cas>]`, the data, `\r\n` (memcached), or
 /// `VALUE <key> <bytes>`, the data, `\r\n` (the seed's form).

@@ -50,6 +50,11 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
             match &mut state {
                 State::Line => match frame(avail) {
                     Frame::Need => break,
+                    Frame::Binary => {
+                        out.extend_from_slice(reply::BINARY_UNSUPPORTED);
+                        flush(&mut s, &mut out)?;
+                        return Ok(());
+                    }
                     Frame::TooLong => {
                         flush(&mut s, &mut out)?;
                         return Ok(());
