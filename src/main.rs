@@ -173,6 +173,10 @@ struct ServeArgs {
     /// Connections served at once; more are refused with an error.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_conns: u32,
+    /// Close a connection after this many seconds without a request
+    /// (memcached's idle_timeout); 0 never does.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=86_400 * 30))]
+    idle_timeout: u32,
     /// Largest item (header + key + value): bytes, or with k/m/g.
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     max_item_size: usize,
@@ -268,6 +272,7 @@ fn main() -> ExitCode {
     let settings = vec![
         ("maxbytes".to_string(), cfg.memory.to_string()),
         ("maxconns".to_string(), args.max_conns.to_string()),
+        ("idle_timeout".to_string(), args.idle_timeout.to_string()),
         ("tcpport".to_string(), args.port.to_string()),
         ("interface".to_string(), args.listen.to_string()),
         (
@@ -298,6 +303,8 @@ fn main() -> ExitCode {
         listen: args.listen,
         port: args.port,
         max_conns: args.max_conns as usize,
+        idle_timeout: (args.idle_timeout > 0)
+            .then(|| std::time::Duration::from_secs(args.idle_timeout as u64)),
         verbosity: args.verbose,
         settings,
     };

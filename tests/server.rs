@@ -492,6 +492,139 @@ fn a_client_that_never_reads_stalls_only_itself() {
     drop(writer.join().unwrap());
 }
 
+/// The server's resident memory, from /proc.
+fn rss_bytes(srv: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", srv.child.id())).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status");
+    kb * 1024
+}
+
+#[test]
+fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
+    let srv = Server::start(&[]);
+    let mut s = srv.connect();
+    exchange(&mut s, b"set v 0 0 1000\r\n", b"");
+    exchange(&mut s, &[b'x'; 1000], b"");
+    exchange(&mut s, b"\r\n", b"STORED\r\n");
+    let before = rss_bytes(&srv);
+    // 100k gets of a 1 KB value: 100 MB of replies that nobody reads.
+    let hog = srv.connect();
+    let writer = std::thread::spawn(move || {
+        let mut hog = hog;
+        hog.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
+        let batch = b"get v\r\n".repeat(1000);
+        let mut sent = 0;
+        for _ in 0..100 {
+            if hog.write_all(&batch).is_err() {
+                break;
+            }
+            sent += 1000;
+        }
+        (hog, sent)
+    });
+    let (hog, _sent) = writer.join().unwrap();
+    // Another client is served meanwhile, and the server did not buffer the
+    // replies: its RSS grew by far less than the 100 MB they would take.
+    let mut other = srv.connect();
+    exchange(
+        &mut other,
+        b"get v\r\n",
+        &[
+            b"VALUE v 0 1000\r\n".as_slice(),
+            &[b'x'; 1000],
+            b"\r\nEND\r\n",
+        ]
+        .concat(),
+    );
+    let grown = rss_bytes(&srv).saturating_sub(before);
+    assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
+    drop(hog);
+}
+
+#[test]
+fn a_slowloris_client_stalls_no_one_else() {
+    let srv = Server::start(&[]);
+    let mut slow = srv.connect();
+    // Half a request line, one byte at a time, and then nothing for now.
+    for b in b"get sl" {
+        slow.write_all(std::slice::from_ref(b)).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut other = srv.connect();
+    for i in 0..200 {
+        exchange(
+            &mut other,
+            format!("set f{i} 0 0 1\r\n1\r\n").as_bytes(),
+            b"STORED\r\n",
+        );
+    }
+    exchange(
+        &mut other,
+        b"get f199\r\n",
+        b"VALUE f199 0 1\r\n1\r\nEND\r\n",
+    );
+    // The slow client still gets its answer when it finishes.
+    exchange(&mut slow, b"ow\r\n", b"END\r\n");
+}
+
+#[test]
+fn a_thousand_concurrent_connections_are_served() {
+    // The test process needs the descriptors too.
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < 1200 {
+            lim.rlim_cur = lim.rlim_max.min(4096);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    let srv = Server::start(&["--max-conns", "1100"]);
+    let mut conns: Vec<TcpStream> = (0..1000).map(|_| srv.connect()).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("set c{i} 0 0 1\r\n{}\r\n", i % 10).as_bytes())
+            .unwrap();
+    }
+    for c in conns.iter_mut() {
+        let mut got = [0u8; 8];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"STORED\r\n");
+    }
+    let mut s = srv.connect();
+    exchange(&mut s, b"get c999\r\n", b"VALUE c999 0 1\r\n9\r\nEND\r\n");
+    s_contains(&mut s, "STAT curr_connections 1001");
+}
+
+#[test]
+fn idle_clients_are_closed_and_busy_ones_are_not() {
+    let srv = Server::start(&["--idle-timeout", "2"]);
+    let mut idle = srv.connect();
+    let mut busy = srv.connect();
+    // The busy client asks every 100 ms, far inside the timeout.
+    for _ in 0..30 {
+        exchange(
+            &mut busy,
+            b"version\r\n",
+            format!("VERSION {}\r\n", env!("CARGO_PKG_VERSION")).as_bytes(),
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The idle one has been closed (its read returns end of file).
+    let mut b = [0u8; 16];
+    assert_eq!(
+        idle.read(&mut b).unwrap_or(0),
+        0,
+        "the idle connection is closed"
+    );
+    s_contains(&mut busy, "STAT idle_kicks 1");
+}
+
 /// Writes a workload spec into a fresh temporary directory.
 fn spec_dir(name: &str, body: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hotset-loadgen-{name}-{}", std::process::id()));

@@ -33,6 +33,8 @@ enum State {
 
 pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
     s.set_nodelay(true)?;
+    // An idle client's read times out; the connection then closes.
+    s.set_read_timeout(sh.cfg.idle_timeout)?;
     // `inbuf[..filled]` holds unparsed input. The buffer stays initialized
     // between reads, so a read never pays to zero the space it reads into.
     let mut inbuf: Vec<u8> = vec![0; READ_CHUNK];
@@ -165,6 +167,16 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
         let n = loop {
             match s.read(&mut inbuf[filled..]) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    sh.idle_kicks
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(());
+                }
                 r => break r?,
             }
         };

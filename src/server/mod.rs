@@ -31,6 +31,8 @@ pub struct ServerConfig {
     /// Connections served at once; one more is refused with
     /// `SERVER_ERROR too many open connections`.
     pub max_conns: usize,
+    /// Close a connection that sends nothing for this long (`None`: never).
+    pub idle_timeout: Option<std::time::Duration>,
     /// 0 quiet, 1 connections and errors, 2 every refused request.
     pub verbosity: u8,
     /// Settings reported by `stats settings`.
@@ -44,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) curr_connections: AtomicU64,
     pub(crate) total_connections: AtomicU64,
     pub(crate) rejected_connections: AtomicU64,
+    /// Connections closed for idling (memcached's `idle_kicks`).
+    pub(crate) idle_kicks: AtomicU64,
     pub(crate) started: Instant,
     pub(crate) started_unix: u64,
 }
@@ -73,6 +77,7 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
         )
     })?;
     let addr = listener.local_addr()?;
+    raise_fd_limit(cfg.max_conns);
     let shutdown = Arc::new(AtomicBool::new(false));
     spawn_signal_thread(shutdown.clone(), addr)?;
     let shared = Arc::new(Shared {
@@ -81,6 +86,7 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
         curr_connections: AtomicU64::new(0),
         total_connections: AtomicU64::new(0),
         rejected_connections: AtomicU64::new(0),
+        idle_kicks: AtomicU64::new(0),
         started: Instant::now(),
         started_unix: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -144,6 +150,23 @@ fn accept(shared: &Arc<Shared>, mut s: TcpStream) {
     if let Err(e) = spawned {
         shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
         eprintln!("hotset: cannot start a connection thread: {e}");
+    }
+}
+
+/// Raises the soft limit on open descriptors toward the hard limit, so that
+/// `max_conns` connections (plus some slack) can be open, as memcached does.
+fn raise_fd_limit(max_conns: usize) {
+    let want = max_conns as u64 + 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }
 

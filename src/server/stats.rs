@@ -45,6 +45,7 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
         sh.rejected_connections.load(Ordering::Relaxed),
     );
     stat(out, "max_connections", sh.cfg.max_conns);
+    stat(out, "idle_kicks", sh.idle_kicks.load(Ordering::Relaxed));
     stat(out, "cmd_get", s.cmd_get);
     stat(out, "cmd_set", s.cmd_set);
     stat(out, "cmd_flush", s.flushes);
