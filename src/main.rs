@@ -177,6 +177,10 @@ struct ServeArgs {
     /// (memcached's idle_timeout); 0 never does.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=86_400 * 30))]
     idle_timeout: u32,
+    /// Require memcached's ASCII authentication: a file of `user:pass` lines.
+    /// A client's first command must be a `set` whose data is "user pass".
+    #[arg(long)]
+    auth_file: Option<std::path::PathBuf>,
     /// Largest item (header + key + value): bytes, or with k/m/g.
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
     max_item_size: usize,
@@ -299,12 +303,20 @@ fn main() -> ExitCode {
         ),
         ("verbosity".to_string(), args.verbose.to_string()),
     ];
+    let auth = match args.auth_file.as_deref().map(read_auth_file).transpose() {
+        Ok(a) => a.map(std::sync::Arc::new),
+        Err(e) => {
+            eprintln!("hotset: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let scfg = ServerConfig {
         listen: args.listen,
         port: args.port,
         max_conns: args.max_conns as usize,
         idle_timeout: (args.idle_timeout > 0)
             .then(|| std::time::Duration::from_secs(args.idle_timeout as u64)),
+        auth,
         verbosity: args.verbose,
         settings,
     };
@@ -363,6 +375,38 @@ fn gen(a: &GenArgs) -> ExitCode {
 const MAX_REPLAY_OPS: u64 = 200_000_000;
 
 /// `hotset replay`: the live engine over a workload or trace, with a report.
+/// Reads `user:pass` lines (blank lines and `#` comments skipped).
+fn read_auth_file(path: &std::path::Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--auth-file {}: {e}", path.display()))?;
+    let mut users = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !u.contains(' ') && !p.is_empty() => {
+                users.push((u.as_bytes().to_vec(), p.as_bytes().to_vec()))
+            }
+            _ => {
+                return Err(format!(
+                    "--auth-file {} line {}: expected user:pass (no spaces in the user)",
+                    path.display(),
+                    n + 1
+                ))
+            }
+        }
+    }
+    if users.is_empty() {
+        return Err(format!(
+            "--auth-file {}: no user:pass lines",
+            path.display()
+        ));
+    }
+    Ok(users)
+}
+
 fn loadgen(a: &LoadgenArgs) -> ExitCode {
     use hotset::loadgen::{run, write_report, LoadConfig};
     let fail = |msg: String| {

@@ -768,3 +768,55 @@ value_size = { kind = "fixed", value = 5 }
     assert!(j["rows"][0]["verify_failures"].as_u64().unwrap() > 0, "{j}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn auth_file_requires_memcached_ascii_authentication() {
+    let dir = std::env::temp_dir().join(format!("hotset-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("users");
+    std::fs::write(&file, "# users\nalice:secret\nbob:pw\n").unwrap();
+    let srv = Server::start(&["--auth-file", file.to_str().unwrap()]);
+    const UNAUTH: &[u8] = b"CLIENT_ERROR unauthenticated\r\n";
+    let mut s = srv.connect();
+    exchange(&mut s, b"get k\r\n", UNAUTH);
+    exchange(&mut s, b"delete k\r\n", UNAUTH);
+    exchange(&mut s, b"stats\r\n", UNAUTH);
+    // Another storage command: refused, its data swallowed.
+    exchange(&mut s, b"add k 0 0 5\r\nget k\r\n", UNAUTH);
+    exchange(&mut s, b"version\r\n", UNAUTH);
+    exchange(
+        &mut s,
+        b"set auth 0 0 9\r\nalice bad\r\n",
+        b"CLIENT_ERROR authentication failure\r\n",
+    );
+    exchange(&mut s, b"get k\r\n", UNAUTH);
+    exchange(
+        &mut s,
+        b"set auth 0 0 12\r\nalice secret\r\n",
+        b"STORED\r\n",
+    );
+    exchange(&mut s, b"set k 0 0 1\r\nx\r\n", b"STORED\r\n");
+    exchange(&mut s, b"get k\r\n", b"VALUE k 0 1\r\nx\r\nEND\r\n");
+    // The credentials were not stored as an item.
+    exchange(&mut s, b"get auth\r\n", b"END\r\n");
+    // Authentication is per connection.
+    let mut other = srv.connect();
+    exchange(&mut other, b"get k\r\n", UNAUTH);
+    exchange(
+        &mut other,
+        b"set a 0 0 5\r\nbob pw\r\n",
+        b"CLIENT_ERROR bad data chunk\r\n",
+    );
+    exchange(&mut other, b"set a 0 0 6\r\nbob pw\r\n", b"STORED\r\n");
+    exchange(&mut other, b"get k\r\n", b"VALUE k 0 1\r\nx\r\nEND\r\n");
+    // A malformed file is refused at startup.
+    std::fs::write(&file, "alice\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(["--port", "0", "--auth-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1: expected user:pass"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -29,6 +29,10 @@ pub const TOO_LARGE: &[u8] = b"SERVER_ERROR object too large for cache\r\n";
 pub const OUT_OF_MEMORY: &[u8] = b"SERVER_ERROR out of memory storing object\r\n";
 /// The reply to a connection over `--max-conns`.
 pub const TOO_MANY_CONNECTIONS: &[u8] = b"SERVER_ERROR too many open connections\r\n";
+/// Any command but the authenticating `set`, before authentication.
+pub const UNAUTHENTICATED: &[u8] = b"CLIENT_ERROR unauthenticated\r\n";
+/// A `set` whose "user pass" data matches no line of the auth file.
+pub const AUTH_FAILED: &[u8] = b"CLIENT_ERROR authentication failure\r\n";
 /// A binary-protocol request, before the connection closes.
 pub const BINARY_UNSUPPORTED: &[u8] = b"SERVER_ERROR binary protocol is not supported\r\n";
 

@@ -41,6 +41,9 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
     let mut filled = 0;
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut state = State::Line;
+    // With --auth-file, nothing but a `set` carrying "user pass" is served
+    // until one succeeds (memcached's ASCII authentication).
+    let mut authed = sh.cfg.auth.is_none();
     loop {
         let mut pos = 0;
         // Bytes a pending request needs in all, from `pos`.
@@ -74,12 +77,18 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                                 ..
                             },
                         ) => {
+                            if !authed && cmd != StoreCmd::Set {
+                                out.extend_from_slice(reply::UNAUTHENTICATED);
+                                pos += consumed;
+                                state = State::Swallow(bytes);
+                                continue;
+                            }
                             let size = crate::item::footprint(key.len(), bytes as usize, flags);
                             if bytes as usize > crate::item::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
                                 out.extend_from_slice(reply::TOO_LARGE);
-                                if cmd == StoreCmd::Set {
+                                if cmd == StoreCmd::Set && authed {
                                     // memcached drops the old value.
                                     sh.cache.delete(key);
                                 }
@@ -94,7 +103,12 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                                     break;
                                 }
                                 Ok(Some(dc)) => {
-                                    execute(sh, req, &avail[consumed..consumed + bytes], &mut out);
+                                    let data = &avail[consumed..consumed + bytes];
+                                    if authed {
+                                        execute(sh, req, data, &mut out);
+                                    } else {
+                                        authed = authenticate(sh, data, &mut out);
+                                    }
                                     pos += consumed + dc;
                                 }
                                 Err(()) => {
@@ -109,7 +123,11 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                             break;
                         }
                         Ok(req) => {
-                            execute(sh, req, &[], &mut out);
+                            if authed {
+                                execute(sh, req, &[], &mut out);
+                            } else {
+                                out.extend_from_slice(reply::UNAUTHENTICATED);
+                            }
                             pos += consumed;
                         }
                         Err(e) => {
@@ -185,6 +203,33 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
             return Ok(()); // EOF
         }
     }
+}
+
+/// Checks a `set`'s data, "user pass", against the auth file. Replies
+/// `STORED` and returns `true` on a match.
+fn authenticate(sh: &Shared, data: &[u8], out: &mut Vec<u8>) -> bool {
+    let ok = sh.cfg.auth.as_ref().is_some_and(|users| {
+        let data = data.strip_suffix(b"\r").unwrap_or(data);
+        let Some(sp) = data.iter().position(|&b| b == b' ') else {
+            return false;
+        };
+        let (user, pass) = (&data[..sp], &data[sp + 1..]);
+        // Compare every entry, in time independent of where they differ.
+        users
+            .iter()
+            .fold(false, |hit, (u, p)| hit | (ct_eq(u, user) & ct_eq(p, pass)))
+    });
+    out.extend_from_slice(if ok {
+        reply::STORED
+    } else {
+        reply::AUTH_FAILED
+    });
+    ok
+}
+
+/// Equality whose time depends on the lengths only.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 fn flush(s: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub max_conns: usize,
     /// Close a connection that sends nothing for this long (`None`: never).
     pub idle_timeout: Option<std::time::Duration>,
+    /// `(user, password)` pairs from `--auth-file`; `None` serves everyone.
+    pub auth: Option<Arc<Vec<(Vec<u8>, Vec<u8>)>>>,
     /// 0 quiet, 1 connections and errors, 2 every refused request.
     pub verbosity: u8,
     /// Settings reported by `stats settings`.
