@@ -376,7 +376,7 @@ const MAX_REPLAY_OPS: u64 = 200_000_000;
 
 /// `hotset replay`: the live engine over a workload or trace, with a report.
 /// Reads `user:pass` lines (blank lines and `#` comments skipped).
-fn read_auth_file(path: &std::path::Path) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+fn read_auth_file(path: &std::path::Path) -> Result<hotset::server::Users, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--auth-file {}: {e}", path.display()))?;
     let mut users = Vec::new();

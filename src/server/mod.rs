@@ -21,6 +21,9 @@ use std::time::{Instant, SystemTime};
 /// Stack size of a connection thread.
 const CONN_STACK: usize = 256 << 10;
 
+/// `(user, password)` pairs that may authenticate.
+pub type Users = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// How the server listens and limits connections.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -34,7 +37,7 @@ pub struct ServerConfig {
     /// Close a connection that sends nothing for this long (`None`: never).
     pub idle_timeout: Option<std::time::Duration>,
     /// `(user, password)` pairs from `--auth-file`; `None` serves everyone.
-    pub auth: Option<Arc<Vec<(Vec<u8>, Vec<u8>)>>>,
+    pub auth: Option<Arc<Users>>,
     /// 0 quiet, 1 connections and errors, 2 every refused request.
     pub verbosity: u8,
     /// Settings reported by `stats settings`.
