@@ -62,3 +62,26 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The command that runs an external tool (looked up on PATH, then in
+/// /usr/sbin, where Debian puts daemons). When it is absent the test skips
+/// loudly, unless `CI=true`, where a missing tool fails the test.
+pub fn find_tool(tool: &str, package: &str, test: &str) -> Option<String> {
+    for cmd in [tool.to_string(), format!("/usr/sbin/{tool}")] {
+        if Command::new(&cmd).arg("--help").output().is_ok() {
+            return Some(cmd);
+        }
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "{tool} ({package}) is required when CI=true");
+    eprintln!("\n*** SKIPPED {test}: {tool} not installed (apt-get install {package}) ***\n");
+    None
+}
+
+/// A free local TCP port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
