@@ -5,7 +5,7 @@
 mod common;
 
 use common::Server;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -489,15 +489,21 @@ fn a_client_that_never_reads_stalls_only_itself() {
     drop(writer.join().unwrap());
 }
 
-/// The server's resident memory, from /proc.
-fn rss_bytes(srv: &Server) -> u64 {
+/// The server's resident memory from /proc: (anonymous, total). Anonymous
+/// memory is what the server allocates (slabs, index, heap, stacks); the
+/// total adds file-backed pages, mostly the executable's code (about 4 MB
+/// for a release build, 7 MB for a debug one).
+fn rss(srv: &Server) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{}/status", srv.child.id())).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/<pid>/status");
-    kb * 1024
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/<pid>/status"))
+            * 1024
+    };
+    (field("RssAnon:"), field("VmRSS:"))
 }
 
 #[test]
@@ -507,7 +513,7 @@ fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
     exchange(&mut s, b"set v 0 0 1000\r\n", b"");
     exchange(&mut s, &[b'x'; 1000], b"");
     exchange(&mut s, b"\r\n", b"STORED\r\n");
-    let before = rss_bytes(&srv);
+    let before = rss(&srv).1;
     // 100k gets of a 1 KB value: 100 MB of replies that nobody reads.
     let hog = srv.connect();
     let writer = std::thread::spawn(move || {
@@ -537,7 +543,7 @@ fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
         ]
         .concat(),
     );
-    let grown = rss_bytes(&srv).saturating_sub(before);
+    let grown = rss(&srv).1.saturating_sub(before);
     assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
     drop(hog);
 }
@@ -816,4 +822,57 @@ fn auth_file_requires_memcached_ascii_authentication() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1: expected user:pass"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `stats` value.
+fn stat_value(s: &mut TcpStream, name: &str) -> u64 {
+    s.write_all(b"stats\r\n").unwrap();
+    let text = read_until_end(s);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("STAT {name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no stat {name} in {text}"))
+}
+
+#[test]
+fn a_tenfold_overfill_of_mixed_sizes_keeps_rss_within_budget() {
+    const BUDGET: u64 = 64 << 20;
+    let srv = Server::start(&["--memory", "64MiB"]);
+    let mut s = srv.connect();
+    let index = stat_value(&mut s, "hotset_index_bytes");
+    // 640 MiB of values from 100 B to 4 KB over fresh keys, pipelined 64
+    // deep; every reply must be STORED.
+    let pad = vec![b'v'; 4000];
+    let (mut written, mut i, mut pending) = (0u64, 0u64, 0usize);
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut batch = Vec::new();
+    while written < 10 * BUDGET {
+        let len = 100 + (i.wrapping_mul(0x9E37_79B9) >> 7) as usize % 3900;
+        batch.extend_from_slice(format!("set fill{i} 0 0 {len}\r\n").as_bytes());
+        batch.extend_from_slice(&pad[..len]);
+        batch.extend_from_slice(b"\r\n");
+        written += len as u64;
+        i += 1;
+        pending += 1;
+        if pending == 64 {
+            s.write_all(&batch).unwrap();
+            batch.clear();
+            for _ in 0..pending {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                assert_eq!(line, "STORED\r\n", "set {i}");
+            }
+            pending = 0;
+        }
+    }
+    // The bound applies to the memory the server allocates; the total is
+    // printed beside it (the executable's pages come on top).
+    let (anon, total) = rss(&srv);
+    let limit = (BUDGET + index) * 11 / 10;
+    eprintln!("after a tenfold overfill: anonymous RSS {anon}, VmRSS {total}, limit {limit}");
+    assert!(
+        anon <= limit,
+        "anonymous RSS {anon} over budget + index + 10% = {limit} (index {index}; VmRSS {total})"
+    );
+    assert!(stat_value(&mut s, "evictions") > 0);
 }

@@ -15,10 +15,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `hotset --port 0 --sweep-hz 0` plus `args`.
+    /// Starts `hotset --port 0` plus `args` (and `--sweep-hz 0` unless
+    /// `args` set it).
     pub fn start(args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hotset"))
-            .args(["--port", "0", "--sweep-hz", "0"])
+            .args(["--port", "0"])
+            // No sweeper unless the test asks for one.
+            .args(if args.contains(&"--sweep-hz") {
+                &[][..]
+            } else {
+                &["--sweep-hz", "0"][..]
+            })
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,169 @@
+//! Soak: client threads hammer a small server over TCP with eviction and TTL
+//! active, and every value verifies itself. A value is
+//! `<key>|<version>|<payload>|<checksum>`: a get must return the key it asked
+//! for, and a payload whose checksum matches, so a wrong, stale-torn or
+//! mixed-up value is caught. `SOAK_SECONDS` (default 3, the CI mode) sets the
+//! length; run 60 or more for a real soak.
+
+mod common;
+
+use common::Server;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const THREADS: u64 = 4;
+const KEYS: u64 = 20_000;
+
+fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
+        (h ^ c as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn value(key: &str, version: u64, len: usize) -> Vec<u8> {
+    let payload: Vec<u8> = (0..len)
+        .map(|i| b'a' + ((version as usize + i) % 26) as u8)
+        .collect();
+    let mut v = format!("{key}|{version}|").into_bytes();
+    v.extend_from_slice(&payload);
+    v.extend_from_slice(format!("|{:016x}", checksum(&payload)).as_bytes());
+    v
+}
+
+/// Whether a value read back for `key` is whole and is `key`'s.
+fn verify(key: &str, v: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(v).map_err(|_| "not UTF-8".to_string())?;
+    let mut parts = text.splitn(3, '|');
+    let (k, _version, rest) = (parts.next(), parts.next(), parts.next());
+    if k != Some(key) {
+        return Err(format!("asked {key}, got a value of {k:?}"));
+    }
+    let rest = rest.ok_or("no payload")?;
+    let (payload, sum) = rest.rsplit_once('|').ok_or("no checksum")?;
+    if format!("{:016x}", checksum(payload.as_bytes())) != sum {
+        return Err(format!("{key}: checksum mismatch (torn value)"));
+    }
+    Ok(())
+}
+
+fn client(port: u16, t: u64, end: Instant) -> (u64, u64, Vec<String>) {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s);
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+    let (mut ops, mut hits, mut wrong) = (0u64, 0u64, Vec::new());
+    let mut version = t << 40;
+    while Instant::now() < end {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let key = format!("soak:{}", x % KEYS);
+        let mut line = String::new();
+        match (x >> 20) % 10 {
+            0..=3 => {
+                version += 1;
+                let v = value(&key, version, 50 + (x >> 32) as usize % 1400);
+                // A quarter expire within a second or two.
+                let ttl = if (x >> 8) % 4 == 0 {
+                    1 + (x >> 12) % 2
+                } else {
+                    0
+                };
+                let mut req = format!("set {key} 0 {ttl} {}\r\n", v.len()).into_bytes();
+                req.extend_from_slice(&v);
+                req.extend_from_slice(b"\r\n");
+                r.get_mut().write_all(&req).unwrap();
+                r.read_line(&mut line).unwrap();
+                assert!(
+                    line == "STORED\r\n" || line.starts_with("SERVER_ERROR out of memory"),
+                    "{line:?}"
+                );
+            }
+            4 => {
+                r.get_mut()
+                    .write_all(format!("delete {key}\r\n").as_bytes())
+                    .unwrap();
+                r.read_line(&mut line).unwrap();
+                assert!(line == "DELETED\r\n" || line == "NOT_FOUND\r\n", "{line:?}");
+            }
+            _ => {
+                r.get_mut()
+                    .write_all(format!("get {key}\r\n").as_bytes())
+                    .unwrap();
+                r.read_line(&mut line).unwrap();
+                if line != "END\r\n" {
+                    let len: usize = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+                    let mut v = vec![0; len + 2];
+                    std::io::Read::read_exact(&mut r, &mut v).unwrap();
+                    v.truncate(len);
+                    if let Err(e) = verify(&key, &v) {
+                        wrong.push(e);
+                    }
+                    let mut end = String::new();
+                    r.read_line(&mut end).unwrap();
+                    assert_eq!(end, "END\r\n");
+                    hits += 1;
+                }
+            }
+        }
+        ops += 1;
+    }
+    (ops, hits, wrong)
+}
+
+fn stat(port: u16, name: &str) -> u64 {
+    let mut s = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    s.get_mut().write_all(b"stats\r\n").unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        s.read_line(&mut line).unwrap();
+        if line.starts_with("END") {
+            panic!("no stat {name}");
+        }
+        if let Some(v) = line.strip_prefix(&format!("STAT {name} ")) {
+            return v.trim().parse().unwrap();
+        }
+    }
+}
+
+#[test]
+fn soak_values_are_never_wrong_or_torn() {
+    let secs: f64 = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    // 8 MiB in four classes for ~15 MB of live values: eviction all along;
+    // the sweeper runs.
+    let srv = Server::start(&[
+        "--memory",
+        "8MiB",
+        "--slab-classes",
+        "256,512,1024,2048",
+        "--sweep-hz",
+        "20",
+    ]);
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let port = srv.port;
+    let results: Vec<_> = (0..THREADS)
+        .map(|t| std::thread::spawn(move || client(port, t, end)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let ops: u64 = results.iter().map(|r| r.0).sum();
+    let hits: u64 = results.iter().map(|r| r.1).sum();
+    let wrong: Vec<&String> = results.iter().flat_map(|r| &r.2).collect();
+    eprintln!("soak: {ops} ops, {hits} verified hits over {secs} s");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong values, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+    assert!(hits > 0, "no value was read back");
+    assert!(stat(port, "evictions") > 0, "the soak must evict");
+    let expired = stat(port, "get_expired") + stat(port, "reclaimed");
+    assert!(expired > 0, "the soak must expire items");
+}
