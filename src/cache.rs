@@ -1340,6 +1340,13 @@ impl Shared {
             return false;
         }
         let mine = self.slab.class_pages(class);
+        if mine > 0 && self.slab.pages_moving() > 0 {
+            // One move at a time: concurrent threads that each drained a
+            // page would empty a small cache (each drain evicts a whole
+            // page) before the first move lands. A class with no page at
+            // all may still start one.
+            return false;
+        }
         // A class with no page takes one from the largest class, as long as
         // that leaves it a page. Otherwise a page moves only from a class
         // whose items are clearly older, so classes never trade their last

@@ -90,6 +90,10 @@ pub struct Slab {
     /// `Retired`), for consistency checks. Std atomics even under models:
     /// they order nothing.
     limbo: Box<[std::sync::atomic::AtomicU32]>,
+    /// Pages between a class and the next: draining, waiting for their grace
+    /// period, or spare. A heuristic for `Cache`'s rebalancing (one move at a
+    /// time), so a std atomic even under models.
+    moving: std::sync::atomic::AtomicUsize,
     #[cfg(hotset_loom)]
     cells: Box<[loom::cell::UnsafeCell<()>]>,
 }
@@ -153,6 +157,7 @@ impl Slab {
             completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
+            moving: std::sync::atomic::AtomicUsize::new(0),
             limbo: (0..npages)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
                 .collect(),
@@ -203,6 +208,11 @@ impl Slab {
                 n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
+    }
+
+    /// Pages on their way from one class to another (see `moving`).
+    pub fn pages_moving(&self) -> usize {
+        self.moving.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Chunks of `page` retired and waiting for their grace period.
@@ -289,7 +299,11 @@ impl Slab {
     /// magazine and the rest to the depot.
     fn grow(&self, class: u8, mag: &mut Vec<Chunk>, want: usize) -> bool {
         let page = match lock(&self.spare).pop() {
-            Some(p) => p as usize,
+            Some(p) => {
+                self.moving
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                p as usize
+            }
             None => {
                 let mut cur = self.fresh.load(Ordering::Relaxed);
                 loop {
@@ -425,6 +439,8 @@ impl Slab {
             // (`Slab::draining`): either the writer sees DRAINING and unlinks
             // its item, or the caller's walk finds the item.
             self.page_state[page].store(DRAINING | class as u32, Ordering::SeqCst);
+            self.moving
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             page
         };
         fence(Ordering::SeqCst);
