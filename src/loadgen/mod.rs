@@ -518,7 +518,13 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
         return Err("the workload has no operations".into());
     }
     if cfg.prefill {
-        prefill(cfg, &records, threads)?;
+        let (errors, first) = prefill(cfg, &records, threads)?;
+        if errors > 0 {
+            eprintln!(
+                "hotset loadgen: prefill: {errors} stores refused, first: {}",
+                first.unwrap_or_default()
+            );
+        }
     }
     let interval = cfg
         .rate
@@ -609,8 +615,14 @@ fn new_worker(conns: Vec<Conn>) -> Worker {
 }
 
 /// Stores every key of `records` once (first occurrence's sizes), in
-/// parallel, unmeasured.
-fn prefill(cfg: &LoadConfig, records: &[Record], threads: usize) -> Result<(), String> {
+/// parallel, unmeasured. Error replies (a full server may refuse a store)
+/// do not stop it: they are counted, and the first is kept. A broken
+/// connection or a wrong value does.
+fn prefill(
+    cfg: &LoadConfig,
+    records: &[Record],
+    threads: usize,
+) -> Result<(u64, Option<String>), String> {
     let mut seen = std::collections::HashSet::new();
     let sets: Vec<Record> = records
         .iter()
@@ -626,22 +638,22 @@ fn prefill(cfg: &LoadConfig, records: &[Record], threads: usize) -> Result<(), S
         let hs: Vec<_> = sets
             .chunks(chunk.max(1))
             .map(|part| {
-                s.spawn(move || -> Result<(), String> {
+                s.spawn(move || -> Result<(u64, Option<String>), String> {
                     let mut w = new_worker(vec![Conn::open(&cfg.server, 0, 1)?]);
                     let far = Instant::now() + Duration::from_secs(3600);
                     w.drive(part, 64, None, far, false, Some(part.len()))?;
-                    match w.first_problem {
-                        Some(p) if w.errors > 0 => {
-                            Err(format!("prefill: {} errors, first: {p}", w.errors))
-                        }
-                        _ => Ok(()),
+                    if w.verify_failures > 0 {
+                        return Err(format!("prefill: {}", w.first_problem.unwrap_or_default()));
                     }
+                    Ok((w.errors, w.first_problem))
                 })
             })
             .collect();
-        hs.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err("a prefill thread panicked".into()))
+        hs.into_iter().try_fold((0, None), |(n, first), h| {
+            let (e, p) = h
+                .join()
+                .unwrap_or_else(|_| Err("a prefill thread panicked".into()))?;
+            Ok((n + e, first.or(p)))
         })
     })
 }
