@@ -203,7 +203,7 @@ impl ThreadCtx {
         let ordinal = sh
             .ctx_seq
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let seed = splitmix(sh.seed ^ ordinal.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let seed = crate::rng::SplitMix64::with_stream(sh.seed, ordinal).next_u64();
         ThreadCtx {
             id: sh.id,
             owner: Arc::downgrade(sh),
@@ -240,14 +240,6 @@ impl ThreadCtx {
         self.cas_next += 1;
         self.cas_next - 1
     }
-}
-
-/// One step of splitmix64: spreads a seed over all 64 bits.
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 impl Drop for ThreadCtx {

@@ -52,6 +52,7 @@ pub mod protocol;
 mod region;
 pub mod replay;
 pub mod report;
+pub mod rng;
 pub mod server;
 pub mod slab;
 mod stats;

@@ -15,22 +15,20 @@
 //! `FUZZ_SEED=<n>` changes the stream.
 
 use hotset::protocol::{data_end, frame, parse, Frame, Request};
+use hotset::rng::SplitMix64;
 use hotset::workload::trace;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-struct Rng(u64);
+/// A SplitMix64 stream with a `usize` range.
+struct Rng(SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.below(n.max(1) as u64) as usize
     }
 }
 
@@ -117,7 +115,7 @@ fn fuzz(name: &str, dir: &str, target: impl Fn(&[u8])) {
     for s in &seeds {
         target(s);
     }
-    let mut r = Rng(seed ^ name.len() as u64);
+    let mut r = Rng(SplitMix64::new(seed ^ name.len() as u64));
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let mut n = 0u64;
     while Instant::now() < end {

@@ -21,6 +21,7 @@
 //!   (so the failing prefix), then the smallest sub-list of that prefix that
 //!   still fails, found by deleting operations greedily.
 
+use hotset::rng::SplitMix64 as Rng;
 use hotset::{Cache, Config, Error, ManualClock, ReclaimKind, Stored};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -115,25 +116,9 @@ pub enum Mode {
     Forgetful,
 }
 
-/// splitmix64: the stream's generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// The stream of `n` steps for a seed, over `clients` clients.
 pub fn generate(seed: u64, n: usize, clients: usize, max_value: usize) -> Vec<Step> {
-    let mut r = Rng(seed);
+    let mut r = Rng::new(seed);
     let value = |r: &mut Rng| -> Vec<u8> {
         if r.below(2) == 0 {
             r.below(1000).to_string().into_bytes()

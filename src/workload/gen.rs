@@ -13,28 +13,7 @@ use std::io::{self, Write};
 /// Ops per independently seeded chunk.
 pub const CHUNK: u64 = 1 << 16;
 
-/// SplitMix64: small, fast, and good enough for workload draws.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, stream: u64) -> Rng {
-        Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
-}
+use crate::rng::SplitMix64 as Rng;
 
 enum Keys {
     Uniform,
@@ -145,7 +124,7 @@ fn generate_chunks(
     let chunks: Vec<Vec<Record>> = range
         .into_par_iter()
         .map(|c| -> Vec<Record> {
-            let mut r = Rng::new(spec.seed, c);
+            let mut r = Rng::with_stream(spec.seed, c);
             let start = c * CHUNK;
             let end = (start + CHUNK).min(spec.ops);
             let keys = &keys;
@@ -180,8 +159,10 @@ fn generate_chunks(
                         .find(|p| frac >= p.from)
                         .map_or(&spec.value_size, |p| &p.value_size);
                     // A key's size is a function of the key alone.
-                    let key_size =
-                        draw_size(&spec.key_size, &mut Rng::new(fnv64(key), 0x6b65_7973)) as u8;
+                    let key_size = draw_size(
+                        &spec.key_size,
+                        &mut Rng::with_stream(fnv64(key), 0x6b65_7973),
+                    ) as u8;
                     Record {
                         key,
                         key_size,
