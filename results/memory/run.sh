@@ -7,18 +7,10 @@
 # starts a fresh server, stores every distinct key of the workload once
 # (`hotset loadgen --prefill`, more keys than fit), then reads `stats`,
 # `stats slabs` and the server's VmRSS, and writes summary.md here.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 HERE=results/memory
 PORT=${PORT:-11313}
-command -v memcached >/dev/null || { echo "memcached is not installed (apt-get install memcached)"; exit 1; }
-cargo build --release --quiet
-BIN=target/release/hotset
 rm -rf "$HERE/runs"; mkdir -p "$HERE/runs"
-
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
 
 ask() { # ask PORT COMMAND: the server's answer up to END
   exec 3<>"/dev/tcp/127.0.0.1/$1"
@@ -31,13 +23,9 @@ ask() { # ask PORT COMMAND: the server's answer up to END
 
 for w in 100b 1k mix; do
   for server in memcached hotset; do
-    cleanup
-    if [ "$server" = memcached ]; then
-      memcached -t 2 -m 64 -p "$PORT" -U 0 -u "$(id -un)" & pid=$!
-    else
-      "$BIN" --memory 64MiB --port "$PORT" >/dev/null & pid=$!
-    fi
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+    stop_servers
+    start_server "$server" "$PORT"
+    pid=${PIDS[-1]}
     echo "== $w: $server"
     "$BIN" loadgen --server "127.0.0.1:$PORT" --workload "workloads/fill-$w.toml" --conns 4 --threads 2 \
       --duration 0.001 --prefill --out "$HERE/runs/$w-$server-load" >/dev/null
@@ -46,7 +34,7 @@ for w in 100b 1k mix; do
     { ask "$PORT" stats; ask "$PORT" "stats slabs"; grep -E '^VmRSS' "/proc/$pid/status"; } >"$out"
   done
 done
-cleanup; pid=""
+stop_servers
 python3 - "$HERE" <<'PY'
 import os, re, subprocess, sys
 here = sys.argv[1]

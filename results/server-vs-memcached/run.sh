@@ -7,32 +7,20 @@
 # runs `hotset loadgen` against each in alternation for every case, then the
 # headline case with libmemcached's memaslap as an independent generator,
 # and writes summary.md here (raw reports under runs/, not committed).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 HERE=results/server-vs-memcached
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 MC_PORT=${MC_PORT:-11311}
 HS_PORT=${HS_PORT:-11312}
 MEMASLAP=$(command -v memaslap || command -v memcaslap || true)
-command -v memcached >/dev/null || { echo "memcached is not installed (apt-get install memcached)"; exit 1; }
-
-cargo build --release --quiet
-BIN=target/release/hotset
 rm -rf "$HERE/runs"
 mkdir -p "$HERE/runs"
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
 start_servers() {
-  cleanup; pids=()
-  memcached -t 2 -m 64 -p "$MC_PORT" -U 0 -c 4096 -u "$(id -un)" & pids+=($!)
-  "$BIN" --memory 64MiB --port "$HS_PORT" --max-conns 4096 >/dev/null & pids+=($!)
-  for port in "$MC_PORT" "$HS_PORT"; do
-    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  done
+  stop_servers
+  start_server memcached "$MC_PORT" -c 4096
+  start_server hotset "$HS_PORT" --max-conns 4096
 }
 
 # case name | workload | conns | pipeline

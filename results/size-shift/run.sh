@@ -9,29 +9,17 @@
 # a fresh hotset --memory 64MiB, counting the get miss ratio per 50,000
 # records. Writes summary.md here; the per-run reports (with an SVG curve
 # each) go under runs/.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+source "$(dirname "$0")/../common.sh"
 HERE=results/size-shift
 PORT=${PORT:-11317}
-command -v memcached >/dev/null || { echo "memcached is not installed (apt-get install memcached)"; exit 1; }
-cargo build --release --quiet
-BIN=target/release/hotset
 rm -rf "$HERE/runs"; mkdir -p "$HERE/runs"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
-trap cleanup EXIT
 for server in memcached hotset; do
-  cleanup
-  if [ "$server" = memcached ]; then
-    memcached -t 2 -m 64 -p "$PORT" -U 0 -u "$(id -un)" & pid=$!
-  else
-    "$BIN" --memory 64MiB --port "$PORT" >/dev/null & pid=$!
-  fi
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+  stop_servers
+  start_server "$server" "$PORT"
   "$BIN" loadgen --server "127.0.0.1:$PORT" --workload workloads/size-shift.toml --conns 1 --threads 1 \
     --pipeline 16 --duration 600 --once --series 50000 --out "$HERE/runs/$server"
 done
-cleanup; pid=""
+stop_servers
 python3 - "$HERE" <<'PY'
 import json, os, subprocess, sys
 here = sys.argv[1]
