@@ -233,7 +233,8 @@ impl Conn {
         Ok(moved)
     }
 
-    /// Reads what is available. `true` if bytes came in.
+    /// Reads what is available, holding at most one largest reply unparsed.
+    /// `true` if bytes came in.
     fn fill(&mut self) -> Result<bool, String> {
         if self.in_pos > 0 && self.in_pos == self.inbuf.len() {
             self.inbuf.clear();
@@ -251,8 +252,15 @@ impl Conn {
                     }
                 }
                 Ok(n) => {
+                    if self.pending.is_empty() {
+                        return Err("the server sent data with no request in flight".into());
+                    }
                     self.inbuf.extend_from_slice(&buf[..n]);
                     moved = true;
+                    if self.inbuf.len() - self.in_pos > MAX_VALUE + 2 * MAX_LINE {
+                        // Enough for any one reply: parse before reading on.
+                        return Ok(true);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(moved),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
