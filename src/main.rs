@@ -173,6 +173,10 @@ struct ServeArgs {
     /// Connections served at once; more are refused with an error.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_conns: u32,
+    /// Worker threads serving connections (memcached's -t); default: one
+    /// per core.
+    #[arg(short = 't', long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
     /// Close a connection after this many seconds without a request
     /// (memcached's idle_timeout); 0 never does.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=86_400 * 30))]
@@ -273,8 +277,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |t| t as usize,
+    );
     let settings = vec![
         ("maxbytes".to_string(), cfg.memory.to_string()),
+        ("num_threads".to_string(), threads.to_string()),
         ("maxconns".to_string(), args.max_conns.to_string()),
         ("idle_timeout".to_string(), args.idle_timeout.to_string()),
         ("tcpport".to_string(), args.port.to_string()),
@@ -314,6 +323,7 @@ fn main() -> ExitCode {
         listen: args.listen,
         port: args.port,
         max_conns: args.max_conns as usize,
+        threads,
         idle_timeout: (args.idle_timeout > 0)
             .then(|| std::time::Duration::from_secs(args.idle_timeout as u64)),
         auth,

@@ -549,6 +549,67 @@ fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
 }
 
 #[test]
+fn a_multi_get_larger_than_the_output_bound_is_answered_whole() {
+    let srv = Server::start(&[]);
+    let mut s = srv.connect();
+    let value = [b'y'; 1000];
+    exchange(&mut s, b"set v 0 0 1000\r\n", b"");
+    exchange(&mut s, &value, b"");
+    exchange(&mut s, b"\r\nset w 0 0 1\r\nw\r\n", b"STORED\r\nSTORED\r\n");
+    // 700 KB of replies to one request line: the server writes it in
+    // bounded pieces and resumes the key list where it stopped.
+    let keys: Vec<&str> = (0..700)
+        .map(|i| if i % 7 == 6 { "w" } else { "v" })
+        .collect();
+    let line = format!("get {} nosuch\r\nget w\r\n", keys.join(" "));
+    s.write_all(line.as_bytes()).unwrap();
+    let mut want = Vec::new();
+    for k in &keys {
+        if *k == "v" {
+            want.extend_from_slice(b"VALUE v 0 1000\r\n");
+            want.extend_from_slice(&value);
+        } else {
+            want.extend_from_slice(b"VALUE w 0 1\r\nw");
+        }
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend_from_slice(b"END\r\nVALUE w 0 1\r\nw\r\nEND\r\n");
+    let mut got = vec![0u8; want.len()];
+    s.read_exact(&mut got).unwrap();
+    assert!(got == want, "the multi-get's replies differ");
+}
+
+#[test]
+fn a_huge_multi_get_that_is_never_read_is_bounded() {
+    let srv = Server::start(&[]);
+    let mut s = srv.connect();
+    exchange(&mut s, b"set v 0 0 1000\r\n", b"");
+    exchange(&mut s, &[b'x'; 1000], b"");
+    exchange(&mut s, b"\r\n", b"STORED\r\n");
+    let before = rss(&srv).1;
+    // One 256 KiB line of 130k keys asks for 130 MB of replies, and its
+    // client never reads them.
+    let mut hog = srv.connect();
+    let line = format!("get{}\r\n", " v".repeat(130_000));
+    hog.write_all(line.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut other = srv.connect();
+    exchange(
+        &mut other,
+        b"get v\r\n",
+        &[
+            b"VALUE v 0 1000\r\n".as_slice(),
+            &[b'x'; 1000],
+            b"\r\nEND\r\n",
+        ]
+        .concat(),
+    );
+    let grown = rss(&srv).1.saturating_sub(before);
+    assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
+    drop(hog);
+}
+
+#[test]
 fn a_slowloris_client_stalls_no_one_else() {
     let srv = Server::start(&[]);
     let mut slow = srv.connect();

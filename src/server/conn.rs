@@ -1,25 +1,32 @@
-//! One connection: read, parse every complete request in the buffer, write
-//! the replies in one go, repeat.
+//! One connection as a state machine that a worker's event loop drives:
+//! flush pending replies, parse every complete request in the input buffer,
+//! read more, until the socket would block.
 //!
 //! Bounds: the input buffer holds at most one request line (2 KiB, or
 //! 256 KiB for a multi-get) plus one data block no larger than the largest
 //! item; a larger block is read and dropped as it arrives, never buffered.
-//! Replies are flushed whenever the output buffer passes `OUT_FLUSH`, so a
-//! client that never reads blocks its own thread in `write`, with bounded
-//! memory, and nobody else.
+//! Parsing stops once `OUT_FLUSH` bytes of replies are pending (even in the
+//! middle of a multi-get, which resumes at its next key), and nothing more
+//! is read until they are written. So a client that never reads costs its
+//! own buffers and nothing else: the worker goes on serving the others.
 
+use super::poll::Interest;
 use super::Shared;
 use crate::protocol::{self, data_end, frame, parse, reply, Frame, ParseError, Request, StoreCmd};
 use crate::{Error, Stored};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::Instant;
 
 /// Read this much at a time.
 const READ_CHUNK: usize = 16 << 10;
-/// Flush replies once this much is pending, even mid-batch.
+/// Stop parsing once this much output is pending, until it is written.
 const OUT_FLUSH: usize = 256 << 10;
+/// Reads per wakeup before a busy pipelining connection yields the worker
+/// to the others (level-triggered epoll brings it back at once).
+const READS_PER_WAKE: usize = 16;
 
-/// What the bytes after the current position are.
+/// What the bytes at the start of the input buffer are.
 enum State {
     /// A request line. A storage command's line stays unconsumed until its
     /// whole data block has arrived, so nothing is copied.
@@ -31,39 +38,153 @@ enum State {
     SkipLine,
 }
 
-pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
-    s.set_nodelay(true)?;
-    // An idle client's read times out; the connection then closes.
-    s.set_read_timeout(sh.cfg.idle_timeout)?;
-    // `inbuf[..filled]` holds unparsed input. The buffer stays initialized
-    // between reads, so a read never pays to zero the space it reads into.
-    let mut inbuf: Vec<u8> = vec![0; READ_CHUNK];
-    let mut filled = 0;
-    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut state = State::Line;
-    // With --auth-file, nothing but a `set` carrying "user pass" is served
-    // until one succeeds (memcached's ASCII authentication).
-    let mut authed = sh.cfg.auth.is_none();
-    loop {
-        let mut pos = 0;
-        // Bytes a pending request needs in all, from `pos`.
-        let mut need = 0;
-        let mut quit = false;
-        // Parse every complete request in the buffer.
+/// Why parsing stopped.
+enum Parsed {
+    /// Every complete request is answered; more input is needed.
+    NeedInput,
+    /// `OUT_FLUSH` bytes of replies are pending: write them, then go on.
+    OutFull,
+    /// Close once the pending replies are written (quit, a line too long,
+    /// HTTP, the binary protocol).
+    Close,
+}
+
+/// What the worker does with a connection after [`Conn::drive`].
+pub(super) enum Step {
+    /// Wait for this readiness, then drive again.
+    Wait(Interest),
+    /// Close it (`Err`: why, for the log).
+    Close(io::Result<()>),
+}
+
+/// A client connection and its buffers.
+pub(super) struct Conn {
+    pub(super) s: TcpStream,
+    /// `inbuf[..filled]` holds unparsed input, starting with a request line
+    /// (or what `state` says). The buffer stays initialized between reads,
+    /// so a read never pays to zero the space it reads into.
+    inbuf: Vec<u8>,
+    filled: usize,
+    /// Bytes a pending request needs in all, from the start of `inbuf`.
+    need: usize,
+    state: State,
+    /// Keys of the multi-get at the start of `inbuf` already answered: a
+    /// multi-get whose replies passed `OUT_FLUSH` resumes after them.
+    resume: usize,
+    /// Replies; `out[sent..]` is still to be written.
+    out: Vec<u8>,
+    sent: usize,
+    /// Close once `out` is written.
+    closing: bool,
+    /// With --auth-file, nothing but a `set` carrying "user pass" is served
+    /// until one succeeds (memcached's ASCII authentication).
+    authed: bool,
+    /// When the client last sent a byte (for --idle-timeout).
+    pub(super) last_read: Instant,
+}
+
+impl Conn {
+    /// A connection on a socket that is already non-blocking.
+    pub(super) fn new(sh: &Shared, s: TcpStream) -> Conn {
+        Conn {
+            s,
+            inbuf: vec![0; READ_CHUNK],
+            filled: 0,
+            need: 0,
+            state: State::Line,
+            resume: 0,
+            out: Vec::with_capacity(READ_CHUNK),
+            sent: 0,
+            closing: false,
+            authed: sh.cfg.auth.is_none(),
+            last_read: Instant::now(),
+        }
+    }
+
+    /// Makes all the progress the socket allows: writes pending replies,
+    /// answers complete requests, reads more. Returns what to wait for.
+    pub(super) fn drive(&mut self, sh: &Shared) -> Step {
+        let mut reads = 0;
+        // The last read did not fill the space offered: the socket is most
+        // likely drained, so skip the read that would only say so. Level-
+        // triggered epoll reports anything that arrives after it.
+        let mut drained = false;
         loop {
-            let avail = &inbuf[pos..filled];
-            match &mut state {
+            if self.sent < self.out.len() {
+                match self.s.write(&self.out[self.sent..]) {
+                    Ok(0) => return Step::Close(Err(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => self.sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        return Step::Wait(Interest::Write)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Step::Close(Err(e)),
+                }
+                continue;
+            }
+            self.out.clear();
+            self.sent = 0;
+            if self.closing {
+                return Step::Close(Ok(()));
+            }
+            match self.parse(sh) {
+                Parsed::OutFull => continue,
+                Parsed::Close => {
+                    self.closing = true;
+                    continue;
+                }
+                Parsed::NeedInput if !self.out.is_empty() => continue,
+                Parsed::NeedInput => {}
+            }
+            if drained || reads == READS_PER_WAKE {
+                return Step::Wait(Interest::Read);
+            }
+            // Read at least a chunk, or all a pending data block still needs.
+            let want = self.need.saturating_sub(self.filled).max(READ_CHUNK);
+            if self.inbuf.len() < self.filled + want {
+                self.inbuf.resize(self.filled + want, 0);
+            } else if self.inbuf.len() > 4 * READ_CHUNK && self.filled + want <= READ_CHUNK {
+                // A large value has passed: give its buffer back.
+                self.inbuf.truncate(READ_CHUNK);
+                self.inbuf.shrink_to_fit();
+            }
+            let space = self.inbuf.len() - self.filled;
+            match self.s.read(&mut self.inbuf[self.filled..]) {
+                Ok(0) => return Step::Close(Ok(())), // end of file
+                Ok(n) => {
+                    self.filled += n;
+                    self.last_read = Instant::now();
+                    reads += 1;
+                    drained = n < space;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Step::Wait(Interest::Read)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Step::Close(Err(e)),
+            }
+        }
+    }
+
+    /// Answers every complete request in the input buffer, into `out`, and
+    /// moves what is left to the buffer's start.
+    fn parse(&mut self, sh: &Shared) -> Parsed {
+        let mut pos = 0;
+        self.need = 0;
+        let out = &mut self.out;
+        let why = loop {
+            if out.len() >= OUT_FLUSH {
+                break Parsed::OutFull;
+            }
+            let avail = &self.inbuf[pos..self.filled];
+            match &mut self.state {
                 State::Line => match frame(avail) {
-                    Frame::Need => break,
+                    Frame::Need => break Parsed::NeedInput,
                     Frame::Binary => {
                         out.extend_from_slice(reply::BINARY_UNSUPPORTED);
-                        flush(&mut s, &mut out)?;
-                        return Ok(());
+                        break Parsed::Close;
                     }
-                    Frame::TooLong => {
-                        flush(&mut s, &mut out)?;
-                        return Ok(());
-                    }
+                    Frame::TooLong => break Parsed::Close,
                     // An empty line is skipped: `echo -e "…\r\n" | nc` sends
                     // one after the data (memcached would answer ERROR).
                     Frame::Line { len: 0, consumed } => pos += consumed,
@@ -77,10 +198,10 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                                 ..
                             },
                         ) => {
-                            if !authed && cmd != StoreCmd::Set {
+                            if !self.authed && cmd != StoreCmd::Set {
                                 out.extend_from_slice(reply::UNAUTHENTICATED);
                                 pos += consumed;
-                                state = State::Swallow(bytes);
+                                self.state = State::Swallow(bytes);
                                 continue;
                             }
                             let size = crate::item::footprint(key.len(), bytes as usize, flags);
@@ -88,45 +209,44 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                                 || size > sh.cache.max_item_size()
                             {
                                 out.extend_from_slice(reply::TOO_LARGE);
-                                if cmd == StoreCmd::Set && authed {
+                                if cmd == StoreCmd::Set && self.authed {
                                     // memcached drops the old value.
                                     sh.cache.delete(key);
                                 }
                                 pos += consumed;
-                                state = State::Swallow(bytes);
+                                self.state = State::Swallow(bytes);
                                 continue;
                             }
                             let bytes = bytes as usize;
                             match data_end(&avail[consumed..], bytes) {
                                 Ok(None) => {
-                                    need = consumed + bytes + 2;
-                                    break;
+                                    self.need = consumed + bytes + 2;
+                                    break Parsed::NeedInput;
                                 }
                                 Ok(Some(dc)) => {
                                     let data = &avail[consumed..consumed + bytes];
-                                    if authed {
-                                        execute(sh, req, data, &mut out);
+                                    if self.authed {
+                                        execute(sh, req, data, out, &mut 0);
                                     } else {
-                                        authed = authenticate(sh, data, &mut out);
+                                        self.authed = authenticate(sh, data, out);
                                     }
                                     pos += consumed + dc;
                                 }
                                 Err(()) => {
                                     out.extend_from_slice(reply::BAD_DATA_CHUNK);
                                     pos += consumed + bytes;
-                                    state = State::SkipLine;
+                                    self.state = State::SkipLine;
                                 }
                             }
                         }
-                        Ok(Request::Quit) => {
-                            quit = true;
-                            break;
-                        }
+                        Ok(Request::Quit) => break Parsed::Close,
                         Ok(req) => {
-                            if authed {
-                                execute(sh, req, &[], &mut out);
-                            } else {
+                            if !self.authed {
                                 out.extend_from_slice(reply::UNAUTHENTICATED);
+                            } else if !execute(sh, req, &[], out, &mut self.resume) {
+                                // A multi-get stopped at OUT_FLUSH: keep its
+                                // line, and resume after the keys answered.
+                                break Parsed::OutFull;
                             }
                             pos += consumed;
                         }
@@ -134,11 +254,8 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                             pos += consumed;
                             match e {
                                 ParseError::Unknown => out.extend_from_slice(reply::ERROR),
-                                ParseError::Client(r) => reply::client_error(&mut out, r),
-                                ParseError::Http => {
-                                    flush(&mut s, &mut out)?;
-                                    return Ok(());
-                                }
+                                ParseError::Client(r) => reply::client_error(out, r),
+                                ParseError::Http => break Parsed::Close,
                             }
                         }
                     },
@@ -148,60 +265,25 @@ pub(super) fn run(sh: &Shared, mut s: TcpStream) -> io::Result<()> {
                     pos += take;
                     *left -= take as u64;
                     if *left > 0 {
-                        break;
+                        break Parsed::NeedInput;
                     }
-                    state = State::SkipLine;
+                    self.state = State::SkipLine;
                 }
                 State::SkipLine => match avail.iter().position(|&b| b == b'\n') {
                     Some(nl) => {
                         pos += nl + 1;
-                        state = State::Line;
+                        self.state = State::Line;
                     }
                     None => {
                         pos += avail.len();
-                        break;
+                        break Parsed::NeedInput;
                     }
                 },
             }
-            if out.len() >= OUT_FLUSH {
-                flush(&mut s, &mut out)?;
-            }
-        }
-        flush(&mut s, &mut out)?;
-        if quit {
-            return Ok(());
-        }
-        inbuf.copy_within(pos..filled, 0);
-        filled -= pos;
-        // Read at least a chunk, or all a pending data block still needs.
-        let want = need.saturating_sub(filled).max(READ_CHUNK);
-        if inbuf.len() < filled + want {
-            inbuf.resize(filled + want, 0);
-        } else if inbuf.len() > 4 * READ_CHUNK && filled + want <= READ_CHUNK {
-            // A large value has passed: give its buffer back.
-            inbuf.truncate(READ_CHUNK);
-            inbuf.shrink_to_fit();
-        }
-        let n = loop {
-            match s.read(&mut inbuf[filled..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    sh.idle_kicks
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(());
-                }
-                r => break r?,
-            }
         };
-        filled += n;
-        if n == 0 {
-            return Ok(()); // EOF
-        }
+        self.inbuf.copy_within(pos..self.filled, 0);
+        self.filled -= pos;
+        why
     }
 }
 
@@ -232,14 +314,6 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
-fn flush(s: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-    if !out.is_empty() {
-        s.write_all(out)?;
-        out.clear();
-    }
-    Ok(())
-}
-
 fn store_reply(out: &mut Vec<u8>, r: Result<Stored, Error>, noreply: bool) {
     let msg: &[u8] = match r {
         Ok(Stored::Stored) => reply::STORED,
@@ -265,7 +339,17 @@ fn error_reply(out: &mut Vec<u8>, e: Error) {
     }
 }
 
-fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
+/// Runs one request, replies into `out`. A multi-get stops before a key
+/// once `OUT_FLUSH` bytes are pending and returns `false`; `resume` counts
+/// the keys answered so far, and the next call with the same request goes
+/// on from there.
+fn execute(
+    sh: &Shared,
+    req: Request<'_>,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    resume: &mut usize,
+) -> bool {
     let c = &sh.cache;
     match req {
         Request::Get {
@@ -273,11 +357,16 @@ fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
             with_cas,
             seed,
         } => {
-            for k in keys.iter() {
+            for (i, k) in keys.iter().enumerate().skip(*resume) {
+                if out.len() >= OUT_FLUSH {
+                    *resume = i;
+                    return false;
+                }
                 c.get_with(k, |r| {
                     reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), seed)
                 });
             }
+            *resume = 0;
             out.extend_from_slice(reply::END);
         }
         Request::Gat {
@@ -285,11 +374,16 @@ fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
             keys,
             with_cas,
         } => {
-            for k in keys.iter() {
+            for (i, k) in keys.iter().enumerate().skip(*resume) {
+                if out.len() >= OUT_FLUSH {
+                    *resume = i;
+                    return false;
+                }
                 c.get_and_touch_with(k, exptime, |r| {
                     reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), false)
                 });
             }
+            *resume = 0;
             out.extend_from_slice(reply::END);
         }
         Request::Store {
@@ -368,4 +462,5 @@ fn execute(sh: &Shared, req: Request<'_>, data: &[u8], out: &mut Vec<u8>) {
         }
         Request::Quit => {}
     }
+    true
 }

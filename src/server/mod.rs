@@ -1,15 +1,21 @@
-//! The std::net server: a listener that hands each connection to its own
-//! thread, connection limits, and clean shutdown on SIGINT/SIGTERM.
+//! The std::net server: a listener thread that hands each connection to one
+//! of `--threads` workers, connection limits, and clean shutdown on
+//! SIGINT/SIGTERM.
 //!
-//! **One thread per connection.** std::net has no readiness API, so a thread
-//! blocked in `read` is what makes an idle connection cost no CPU, and the
-//! kernel spreads busy connections over every core. Threads get small stacks
-//! (256 KiB), and `--max-conns` (default 1024) bounds how many exist. Each
-//! connection's buffers are bounded (see `conn.rs`), so a client that never
-//! reads its replies blocks only its own thread.
+//! **Event-driven workers.** Sockets are std::net's, made non-blocking; each
+//! worker waits on its own epoll instance (`poll.rs`, the one readiness API
+//! std lacks) and drives every ready connection until it would block
+//! (`worker.rs`, `conn.rs`). A busy worker answers many connections per
+//! wakeup, where a thread per connection paid about one context switch per
+//! request (see IMPLEMENTATION.md). New connections go to the workers in
+//! turn. `--max-conns` (default 1024) bounds how many are open, and each
+//! connection's buffers are bounded, so a client that never reads its
+//! replies costs its own buffers and stalls nobody.
 
 mod conn;
+mod poll;
 mod stats;
+mod worker;
 
 use crate::Cache;
 use std::io::{self, Write};
@@ -17,9 +23,6 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-
-/// Stack size of a connection thread.
-const CONN_STACK: usize = 256 << 10;
 
 /// `(user, password)` pairs that may authenticate.
 pub type Users = Vec<(Vec<u8>, Vec<u8>)>;
@@ -34,6 +37,8 @@ pub struct ServerConfig {
     /// Connections served at once; one more is refused with
     /// `SERVER_ERROR too many open connections`.
     pub max_conns: usize,
+    /// Worker threads serving connections (at least 1).
+    pub threads: usize,
     /// Close a connection that sends nothing for this long (`None`: never).
     pub idle_timeout: Option<std::time::Duration>,
     /// `(user, password)` pairs from `--auth-file`; `None` serves everyone.
@@ -97,6 +102,10 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
     });
+    let workers = (0..shared.cfg.threads.max(1))
+        .map(|id| worker::spawn(shared.clone(), id))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut next = 0;
     {
         let mut out = io::stdout().lock();
         writeln!(out, "hotset: listening on {addr}")?;
@@ -107,7 +116,12 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
             break;
         }
         match stream {
-            Ok(s) => accept(&shared, s),
+            Ok(s) => {
+                if admit(&shared, &s) {
+                    workers[next].hand(s);
+                    next = (next + 1) % workers.len();
+                }
+            }
             Err(e) => {
                 if shared.cfg.verbosity > 0 {
                     eprintln!("hotset: accept: {e}");
@@ -121,7 +135,8 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
     Ok(())
 }
 
-fn accept(shared: &Arc<Shared>, mut s: TcpStream) {
+/// Counts a new connection in, or refuses it when `max_conns` are open.
+fn admit(shared: &Shared, mut s: &TcpStream) -> bool {
     let n = shared.curr_connections.fetch_add(1, Ordering::AcqRel);
     if n as usize >= shared.cfg.max_conns {
         shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
@@ -133,29 +148,10 @@ fn accept(shared: &Arc<Shared>, mut s: TcpStream) {
                 shared.cfg.max_conns
             );
         }
-        return;
+        return false;
     }
     shared.total_connections.fetch_add(1, Ordering::Relaxed);
-    let sh = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("hotset-conn".into())
-        .stack_size(CONN_STACK)
-        .spawn(move || {
-            let peer = s.peer_addr().ok();
-            let r = conn::run(&sh, s);
-            if sh.cfg.verbosity > 0 {
-                match (peer, r) {
-                    (Some(p), Err(e)) => eprintln!("hotset: {p}: {e}"),
-                    (Some(p), Ok(())) => eprintln!("hotset: {p}: closed"),
-                    _ => {}
-                }
-            }
-            sh.curr_connections.fetch_sub(1, Ordering::AcqRel);
-        });
-    if let Err(e) = spawned {
-        shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
-        eprintln!("hotset: cannot start a connection thread: {e}");
-    }
+    true
 }
 
 /// Raises the soft limit on open descriptors toward the hard limit, so that

@@ -32,7 +32,7 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "version", env!("CARGO_PKG_VERSION"));
     stat(out, "pointer_size", usize::BITS);
     let curr = sh.curr_connections.load(Ordering::Relaxed);
-    stat(out, "threads", curr);
+    stat(out, "threads", sh.cfg.threads);
     stat(out, "curr_connections", curr);
     stat(
         out,
