@@ -9,7 +9,7 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::evict::{badness, bump_freq, initial_freq, Candidate, Policy, Pool};
+use crate::evict::{badness, bump_freq, initial_freq, per_byte, Candidate, Policy, Pool};
 use crate::index::reclaim::{Backend, Guard, Local, Retired};
 use crate::index::{tag_of, Bucket, Found, Index, Insert};
 use crate::item::{footprint, Item, NewItem, MAX_KEY_LEN};
@@ -45,8 +45,9 @@ const CAS_BLOCK: u64 = 64;
 /// Every this many evictions, check whether another class holds older items
 /// and should give up a page.
 const REBALANCE_EVERY: u64 = 16;
-/// A donor class gives a page when its worst sampled item is this many times
-/// worse than the starving class's.
+/// A donor class gives a page when its worst sampled item, weighed by chunk
+/// size (`evict::per_byte`), is this many times worse than the starving
+/// class's.
 const REBALANCE_RATIO: u64 = 2;
 /// The sweeper checks its time budget every this many chunks.
 const SWEEP_SLICE: usize = 256;
@@ -1323,7 +1324,8 @@ impl Shared {
         }
     }
 
-    /// Moves a page to `class` from a class whose items are older, or from
+    /// Moves a page to `class` from a class whose items are worth fewer hits
+    /// per byte (older, weighed by chunk size: `evict::per_byte`), or from
     /// any class if `class` has no page at all (no calcification).
     /// Returns whether a page started draining.
     fn rebalance(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) -> bool {
@@ -1341,8 +1343,8 @@ impl Shared {
         }
         // A class with no page takes one from the largest class, as long as
         // that leaves it a page. Otherwise a page moves only from a class
-        // whose items are clearly older, so classes never trade their last
-        // pages back and forth.
+        // whose items are clearly worth less per byte, so classes never
+        // trade their last pages back and forth.
         let largest = (0..n as u8)
             .filter(|&c| c != class)
             .max_by_key(|&c| self.slab.class_pages(c))
@@ -1357,8 +1359,10 @@ impl Shared {
                 let ours = ctx.pools[class as usize].peek_badness().unwrap_or(0);
                 self.sample_into_pool(ctx, d);
                 let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
-                let older = theirs == u64::MAX || theirs / REBALANCE_RATIO > ours;
-                (older && self.slab.class_pages(d) > 0).then_some(d)
+                let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+                let weigh = |b, c| per_byte(self.policy, b, self.slab.chunk_size(c), cas_now);
+                let worse = weigh(theirs, d) / REBALANCE_RATIO as u128 > weigh(ours, class);
+                (worse && self.slab.class_pages(d) > 0).then_some(d)
             }
         };
         let Some(donor) = donor else { return false };

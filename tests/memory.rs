@@ -85,20 +85,17 @@ fn overfill_ten_times_stays_within_budget() {
 fn sweeper_frees_expired_chunks_without_access() {
     for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
         let clock = ManualClock::new();
-        let c = Cache::new(cfg(16 << 20, reclaim, &clock)).unwrap();
         let n = 20_000;
+        let c = Cache::new(cfg(16 << 20, reclaim, &clock)).unwrap();
         for i in 0..n {
             let ttl = if i % 2 == 0 { 10 } else { 0 };
             c.set(format!("k{i}").as_bytes(), &[b'v'; 100], 0, ttl)
                 .unwrap();
         }
-        let class = c
-            .class_sizes()
-            .iter()
-            .position(|&s| s >= 24 + 6 + 100)
-            .unwrap();
+        // Keys of 2 to 6 bytes: the items span two classes.
+        let free = |c: &Cache| c.stats().classes.iter().map(|k| k.free_chunks).sum::<u64>();
         c.quiesce();
-        let free_before = c.stats().classes[class].free_chunks;
+        let free_before = free(&c);
         clock.advance_secs(11);
         // Budgeted passes until the sweeper has covered every page once.
         let mut passes = 0;
@@ -111,13 +108,25 @@ fn sweeper_frees_expired_chunks_without_access() {
         }
         c.quiesce();
         let s = c.stats();
-        let freed = s.classes[class].free_chunks - free_before;
+        let freed = free(&c) - free_before;
         let expired = n / 2;
+        // Every expired item's chunk is free again, except those of items
+        // already evicted from a full bucket while the keys were stored.
         assert!(
-            freed * 100 >= expired as u64 * 95,
-            "{reclaim:?}: {freed} of {expired} expired chunks free after {passes} passes"
+            freed <= expired as u64 && freed + s.index_evictions >= expired as u64,
+            "{reclaim:?}: {freed} of {expired} expired chunks free after {passes} passes \
+             ({} evicted from full buckets)",
+            s.index_evictions
         );
-        assert_eq!(s.curr_items, (n - expired) as u64);
+        // The only items gone besides the expired ones are those evicted
+        // from a full bucket (a few of eight items in one bucket, at random).
+        assert_eq!(s.evictions, s.index_evictions, "{reclaim:?}: room to spare");
+        let lost = (n - expired) as u64 - s.curr_items;
+        assert!(
+            lost <= s.index_evictions,
+            "{reclaim:?}: {lost} unexpired items gone, {} evicted from full buckets",
+            s.index_evictions
+        );
         assert_eq!(s.get_hits + s.get_misses, 0, "no access was made");
         assert!(s.expired_unfetched >= expired as u64 * 95 / 100);
     }
@@ -143,8 +152,12 @@ fn pages_follow_a_complete_size_shift() {
         let s = c.stats();
         assert_eq!(s.pages_used, s.pages_total, "phase 1 fills every page");
         // Phase 2: only large values, cycling over a working set that fits.
+        // Pages move when the small items, weighed by size, are twice as
+        // bad as the large ones: when they are about 2 × 3072 / 136 = 45
+        // times older. The large class cycles through its items, so that
+        // takes some 45 passes over what it holds.
         let keys = 3000u64;
-        for round in 0..6 {
+        for round in 0..60 {
             for i in 0..keys {
                 let r = c.set(format!("L{i}").as_bytes(), &large, 0, 0);
                 assert_eq!(r, Ok(Stored::Stored), "round {round} key {i}");

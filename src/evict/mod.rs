@@ -135,6 +135,28 @@ pub fn badness(p: Policy, it: Item, now_ms: u64, now_secs: u32, cas_now: u64, rn
     }
 }
 
+/// A class's worst item's badness, weighed by its chunk size, so that
+/// classes of different sizes can be compared when a page moves.
+///
+/// A page is worth most where it earns the most hits. Under LRU a class
+/// keeps an item about as long as its tail age, so a byte of class `c`
+/// earns hits at a rate of about `1 / (age × chunk)`; the class with the
+/// largest `age × chunk` earns least per byte and gives the page. Comparing
+/// bare ages instead treats a 4 KB item like a 100 B one, and hands memory
+/// to large items that are worth about forty times fewer hits per byte.
+/// FIFO's badness is turned back into an age (insertions since the item's
+/// store) first; the other policies' scores already grow with age.
+pub fn per_byte(p: Policy, badness: u64, chunk: usize, cas_now: u64) -> u128 {
+    if badness == u64::MAX {
+        return u128::MAX; // expired: worthless at any size
+    }
+    let age = match p {
+        Policy::Fifo => cas_now.saturating_sub((u64::MAX - 1) - badness),
+        _ => badness,
+    };
+    age as u128 * chunk as u128
+}
+
 /// An eviction candidate remembered across sampling rounds.
 #[derive(Clone, Copy, Debug)]
 pub struct Candidate {
