@@ -39,24 +39,45 @@ pub const BINARY_UNSUPPORTED: &[u8] = b"SERVER_ERROR binary protocol is not supp
 /// `VALUE <key> <flags> <bytes> [<cas>]`, the data, `\r\n` (memcached), or
 /// `VALUE <key> <bytes>`, the data, `\r\n` (the seed's form).
 pub fn value(out: &mut Vec<u8>, key: &[u8], flags: u32, data: &[u8], cas: Option<u64>, seed: bool) {
+    out.reserve(key.len() + data.len() + 56);
     out.extend_from_slice(b"VALUE ");
     out.extend_from_slice(key);
-    // Writing to a Vec cannot fail.
-    let _ = if seed {
-        write!(out, " {}\r\n", data.len())
-    } else {
-        match cas {
-            Some(c) => write!(out, " {flags} {} {c}\r\n", data.len()),
-            None => write!(out, " {flags} {}\r\n", data.len()),
-        }
-    };
+    out.push(b' ');
+    if !seed {
+        decimal(out, flags as u64);
+        out.push(b' ');
+    }
+    decimal(out, data.len() as u64);
+    if let (Some(c), false) = (cas, seed) {
+        out.push(b' ');
+        decimal(out, c);
+    }
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
 
 /// A number line (incr/decr).
 pub fn number(out: &mut Vec<u8>, n: u64) {
-    let _ = write!(out, "{n}\r\n");
+    decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal. `write!` does the same through the formatting
+/// machinery, which took a tenth of a get's instructions (callgrind,
+/// `results/server-vs-memcached/profile.md`).
+fn decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// `CLIENT_ERROR <reason>`
@@ -93,5 +114,14 @@ mod tests {
             o,
             b"VALUE k 3 5\r\nhello\r\nVALUE k 3 2 9\r\nhi\r\nVALUE key1 5\r\nhello\r\n"
         );
+    }
+
+    #[test]
+    fn decimals_match_the_formatter() {
+        for n in [0, 1, 9, 10, 99, 100, 4_294_967_295, u64::MAX - 1, u64::MAX] {
+            let mut o = Vec::new();
+            number(&mut o, n);
+            assert_eq!(o, format!("{n}\r\n").into_bytes());
+        }
     }
 }
