@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hotset against memcached over the wire, same memory, same load, A/B/A/B.
 #
-#   bash results/server-vs-memcached/run.sh            # ROUNDS=3 DURATION=5
+#   bash results/server-vs-memcached/run.sh            # ROUNDS=5 DURATION=5
 #
 # Starts memcached (-t 2 -m 64) and hotset (--memory 64MiB) on local ports,
 # runs `hotset loadgen` against each in alternation for every case, then the
@@ -9,7 +9,7 @@
 # and writes summary.md here (raw reports under runs/, not committed).
 source "$(dirname "$0")/../common.sh"
 HERE=results/server-vs-memcached
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 MC_PORT=${MC_PORT:-11311}
 HS_PORT=${HS_PORT:-11312}
