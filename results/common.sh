@@ -1,11 +1,12 @@
 # Sourced by the comparison scripts under results/: the shared setup (repo
 # root, a release build, memcached present) and starting and stopping the
-# two servers with the same 64 MiB budget.
+# two servers with the same budget (MEMORY_MB, default 64 MiB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v memcached >/dev/null || { echo "memcached is not installed (apt-get install memcached)"; exit 1; }
 cargo build --release --quiet
 BIN=target/release/hotset
+MEMORY_MB=${MEMORY_MB:-64}
 PIDS=()
 
 stop_servers() {
@@ -16,15 +17,15 @@ stop_servers() {
 trap stop_servers EXIT
 
 # start_server memcached|hotset PORT [ARGS...]: a fresh server (memcached
-# -t 2 -m 64, or hotset --memory 64MiB) with ARGS, once it accepts
+# -t 2 -m MEMORY_MB, or hotset --memory MEMORY_MB MiB) with ARGS, once it accepts
 # connections. Its pid is the last of PIDS.
 start_server() {
   local kind=$1 port=$2
   shift 2
   if [ "$kind" = memcached ]; then
-    memcached -t 2 -m 64 -p "$port" -U 0 -u "$(id -un)" "$@" &
+    memcached -t 2 -m "$MEMORY_MB" -p "$port" -U 0 -u "$(id -un)" "$@" &
   else
-    "$BIN" --memory 64MiB --port "$port" "$@" >/dev/null &
+    "$BIN" --memory "${MEMORY_MB}MiB" --port "$port" "$@" >/dev/null &
   fi
   PIDS+=($!)
   for _ in $(seq 100); do
@@ -33,4 +34,13 @@ start_server() {
   done
   echo "$kind did not start on port $port"
   exit 1
+}
+
+ask() { # ask PORT COMMAND: the server's answer up to END
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf '%s\r\n' "$2" >&3
+  while IFS= read -r -t 5 line <&3; do
+    line=${line%$'\r'}; [ "$line" = END ] && break; echo "$line"
+  done
+  exec 3>&-
 }

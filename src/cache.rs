@@ -702,6 +702,13 @@ impl Shared {
         }
         if let Some(exp) = touch {
             it.set_exptime(exp);
+            // A page move may have copied the item (same CAS unique) before
+            // this store reached it: set the copy's expiry too (`rescue`).
+            fence(Ordering::SeqCst);
+            // SAFETY (closure): items reached through the index under `g`.
+            if let Some(moved) = b.find(tag, |x| x.ptr() != it.ptr() && x.cas() == it.cas()) {
+                moved.word.item().set_exptime(exp);
+            }
         }
         let rnd = ctx.rand();
         let policy = self.policy;
@@ -1374,6 +1381,11 @@ impl Shared {
             return false;
         };
         let now = now_secs(self.clock.now_ms());
+        // Live items move into the class's free chunks while there are any
+        // (the depot, this thread's magazine, or a page the budget still
+        // allows), as memcached's slab mover rescues them: a page move then
+        // costs its class free space, not items it would have hit.
+        let mut rescues = true;
         for ch in chunks {
             let it = Item::from_ptr(ch.0);
             if !it.is_live() {
@@ -1381,12 +1393,13 @@ impl Shared {
             }
             // SAFETY: LIVE under our guard (item.rs).
             let hash = self.hash(unsafe { it.key() });
-            let why = if expired(it.exptime(), now) {
-                Why::Expire
-            } else {
-                Why::Evict
-            };
-            self.unlink_item(ctx, g, it, hash, why);
+            if expired(it.exptime(), now) {
+                self.unlink_item(ctx, g, it, hash, Why::Expire);
+            } else if !(rescues && self.rescue(ctx, g, donor, it, hash)) {
+                // No free chunk at hand: the rest of the page is evicted.
+                rescues = false;
+                self.unlink_item(ctx, g, it, hash, Why::Evict);
+            }
         }
         self.slab
             .flush_magazine(donor, &mut ctx.mags[donor as usize]);
@@ -1394,6 +1407,77 @@ impl Shared {
         self.drain_gen.fetch_add(1, Ordering::Relaxed);
         ctx.drain_seen = self.drain_gen.load(Ordering::Relaxed);
         ctx.counters.inc(Ctr::SlabReassigned);
+        true
+    }
+
+    /// Moves the live item `it` of a draining page of `class` into a free
+    /// chunk of the same class: same key, value, flags, expiry and CAS unique
+    /// (so a client's gets/cas pair survives it), swapped in with a CAS on
+    /// its exact index word. Returns `false`, leaving `it` alone, if no free
+    /// chunk is at hand; `true` once `it` is out of the index, whether it
+    /// moved or was changed or removed meanwhile.
+    fn rescue(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, it: Item, hash: u64) -> bool {
+        // Chunks of draining pages are never handed out (`Slab::alloc`).
+        let Some(chunk) = self.slab.alloc(class, &mut ctx.mags[class as usize]) else {
+            return false;
+        };
+        let m = it.meta();
+        let exptime = it.exptime();
+        // SAFETY: `it` is LIVE under our guard (item.rs), so its bytes stay
+        // put until we unpin; an item is immutable once published but for
+        // its atomic metadata, read above and re-checked below.
+        let (key, value) = unsafe { (it.key(), it.value()) };
+        let copy = NewItem {
+            key,
+            value: &[value],
+            flags: it.flags(),
+            exptime,
+            cas: it.cas(),
+            class,
+            atime: m.atime,
+            freq: m.freq,
+        };
+        // SAFETY: the chunk is ours (fresh from the allocator) and of the
+        // item's own class, so the item fits; chunks are 8-aligned.
+        let new = unsafe { Item::write(chunk.0, &copy) };
+        new.mark_live();
+        let tag = tag_of(hash);
+        let b = self.index.bucket(hash);
+        // PLANTED BUG (planted-blind-rescue): swap the copy in over whatever
+        // the key holds now, so a set that landed since the copy was taken
+        // is undone by the old value.
+        let moved = if cfg!(feature = "planted-blind-rescue") {
+            // SAFETY (closure): items reached through the index under `g`.
+            match b.find(tag, |x| unsafe { x.key() } == key) {
+                Some(f) => b.replace(f.slot, f.word, tag, new),
+                None => false,
+            }
+        } else {
+            match b.find(tag, |x| x.ptr() == it.ptr()) {
+                Some(f) => b.replace(f.slot, f.word, tag, new),
+                None => false,
+            }
+        };
+        if !moved {
+            // Replaced, removed or being removed meanwhile: not ours to move.
+            self.discard(ctx, g, new);
+            return b.find(tag, |x| x.ptr() == it.ptr()).is_none();
+        }
+        // A touch may have set the old copy's expiry after we read it; the
+        // touch re-checks for a moved copy (`get`), and this catches the
+        // other order.
+        fence(Ordering::SeqCst);
+        let now_exp = it.exptime();
+        if now_exp != exptime {
+            new.set_exptime(now_exp);
+        }
+        ctx.counters.inc(Ctr::SlabRescues);
+        it.clear_live();
+        ctx.retired.push(Chunk(it.ptr()));
+        if ctx.retired.len() >= RETIRE_BATCH {
+            g.retire(&mut ctx.retired);
+        }
+        self.settle(ctx, g, b, tag, new);
         true
     }
 

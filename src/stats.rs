@@ -108,6 +108,9 @@ counters! {
     OutOfMemory => out_of_memory,
     /// Pages moved from one class to another.
     SlabReassigned => slab_reassigned,
+    /// Live items of a draining page moved into a free chunk of their class
+    /// instead of evicted (memcached's `slab_reassign_rescues`).
+    SlabRescues => slab_rescues,
     /// flush_all runs.
     Flushes => flushes,
 }

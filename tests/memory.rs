@@ -187,3 +187,64 @@ fn pages_follow_a_complete_size_shift() {
         );
     }
 }
+
+#[test]
+fn a_page_move_rescues_live_items_into_free_chunks_of_their_class() {
+    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let clock = ManualClock::new();
+        let c = Cache::new(cfg(4 << 20, reclaim, &clock)).unwrap();
+        let small = [b's'; 100];
+        // Fill every page with small items, no eviction yet.
+        let sizes = c.class_sizes();
+        let chunk = sizes[sizes.iter().position(|&s| s >= 24 + 8 + 100).unwrap()];
+        let n = 4 * ((1 << 20) / chunk) - 64;
+        let key = |i: usize| format!("s{i:07}");
+        for i in 0..n {
+            assert_eq!(c.set(key(i).as_bytes(), &small, 0, 0), Ok(Stored::Stored));
+        }
+        let s = c.stats();
+        // Only full index buckets evict here (load 0.8).
+        assert_eq!(s.pages_used, s.pages_total, "{reclaim:?}");
+        assert_eq!(s.evictions, s.index_evictions, "{reclaim:?}");
+        // Free every other chunk, then note the survivors' CAS uniques.
+        for i in (0..n).step_by(2) {
+            c.delete(key(i).as_bytes());
+        }
+        c.quiesce();
+        let mut out = Vec::new();
+        let kept: Vec<(usize, u64)> = (1..n)
+            .step_by(2)
+            .filter_map(|i| Some((i, c.get(key(i).as_bytes(), &mut out)?.cas)))
+            .collect();
+        assert!(
+            kept.len() * 5 >= n * 2,
+            "{reclaim:?}: most odd keys are there"
+        );
+        let before = c.stats();
+        // A class with no page takes one from the small class: the page's
+        // live items move into the small class's free chunks.
+        assert_eq!(c.set(b"large", &[b'L'; 3000], 0, 0), Ok(Stored::Stored));
+        let s = c.stats();
+        assert!(
+            s.slab_reassigned > before.slab_reassigned,
+            "{reclaim:?}: a page moved"
+        );
+        assert!(s.slab_rescues > 0, "{reclaim:?}: items were rescued");
+        assert_eq!(
+            s.evictions, before.evictions,
+            "{reclaim:?}: nothing evicted"
+        );
+        for &(i, cas) in &kept {
+            out.clear();
+            let hit = c.get(key(i).as_bytes(), &mut out);
+            assert_eq!(
+                hit.map(|h| h.cas),
+                Some(cas),
+                "{reclaim:?}: {} kept",
+                key(i)
+            );
+            assert!(out == small, "{reclaim:?}: {} intact", key(i));
+        }
+        c.check_consistency().unwrap();
+    }
+}

@@ -12,15 +12,6 @@ HERE=results/memory
 PORT=${PORT:-11313}
 rm -rf "$HERE/runs"; mkdir -p "$HERE/runs"
 
-ask() { # ask PORT COMMAND: the server's answer up to END
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
-  printf '%s\r\n' "$2" >&3
-  while IFS= read -r -t 5 line <&3; do
-    line=${line%$'\r'}; [ "$line" = END ] && break; echo "$line"
-  done
-  exec 3>&-
-}
-
 for w in 100b 1k mix; do
   for server in memcached hotset; do
     stop_servers

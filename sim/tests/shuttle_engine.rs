@@ -102,8 +102,12 @@ fn scenario(reclaim: ReclaimKind) -> impl Fn() + Send + Sync + 'static {
         }
         let st = cache.stats();
         EVICTIONS.fetch_add(st.evictions + st.slab_reassigned, Ordering::Relaxed);
+        RESCUES.fetch_add(st.slab_rescues, Ordering::Relaxed);
     }
 }
+
+/// Items moved out of draining pages over all iterations (`Cache::rescue`).
+static RESCUES: AtomicU64 = AtomicU64::new(0);
 
 /// Evictions and page moves over all iterations: the scenario must cause
 /// them, or it tests an idle cache.
@@ -130,6 +134,11 @@ fn run(reclaim: ReclaimKind, pct: bool) {
     assert!(
         EVICTIONS.load(Ordering::Relaxed) > 0,
         "the scenario must make the cache evict"
+    );
+    eprintln!(
+        "shuttle: {} evictions and page moves, {} rescues so far",
+        EVICTIONS.load(Ordering::Relaxed),
+        RESCUES.load(Ordering::Relaxed)
     );
 }
 

@@ -74,6 +74,7 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "evicted_unfetched", s.evicted_unfetched);
     stat(out, "reclaimed", s.reclaimed);
     stat(out, "slab_reassign_count", s.slab_reassigned);
+    stat(out, "slab_reassign_rescues", s.slab_rescues);
     stat(out, "total_malloced", s.pages_used * page_size(sh));
     // hotset's own.
     stat(out, "hotset_policy", sh.cache.policy());
