@@ -37,7 +37,7 @@ for t in $THREADS; do
   row="| $t |"
   for s in "${servers[@]}"; do
     if [ "$s" = hotset ]; then
-      "$BIN" --memory 1GiB --port $PORT --threads "$t" --max-conns 4096 >/dev/null &
+      "$BIN" --memory 1GiB --port $PORT --threads "$t" --max-conns 4096 >/dev/null 2>&1 &
     else
       memcached -t "$t" -m 1024 -p $PORT -U 0 -u "$(id -un)" -c 4096 &
     fi
