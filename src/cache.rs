@@ -705,7 +705,6 @@ impl Shared {
             // A page move may have copied the item (same CAS unique) before
             // this store reached it: set the copy's expiry too (`rescue`).
             fence(Ordering::SeqCst);
-            // SAFETY (closure): items reached through the index under `g`.
             if let Some(moved) = b.find(tag, |x| x.ptr() != it.ptr() && x.cas() == it.cas()) {
                 moved.word.item().set_exptime(exp);
             }
@@ -1382,9 +1381,9 @@ impl Shared {
         };
         let now = now_secs(self.clock.now_ms());
         // Live items move into the class's free chunks while there are any
-        // (the depot, this thread's magazine, or a page the budget still
-        // allows), as memcached's slab mover rescues them: a page move then
-        // costs its class free space, not items it would have hit.
+        // (the depot or this thread's magazine), as memcached's slab mover
+        // rescues them: a page move then costs its class free space, not
+        // items it would have hit.
         let mut rescues = true;
         for ch in chunks {
             let it = Item::from_ptr(ch.0);
@@ -1417,8 +1416,8 @@ impl Shared {
     /// chunk is at hand; `true` once `it` is out of the index, whether it
     /// moved or was changed or removed meanwhile.
     fn rescue(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, it: Item, hash: u64) -> bool {
-        // Chunks of draining pages are never handed out (`Slab::alloc`).
-        let Some(chunk) = self.slab.alloc(class, &mut ctx.mags[class as usize]) else {
+        // Free chunks only, none of a draining page (`Slab::alloc_free`).
+        let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
             return false;
         };
         let m = it.meta();

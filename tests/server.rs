@@ -506,14 +506,37 @@ fn rss(srv: &Server) -> (u64, u64) {
     (field("RssAnon:"), field("VmRSS:"))
 }
 
-#[test]
-fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
-    let srv = Server::start(&[]);
+/// Stores `v`, a 1000-byte value of `x`s, and returns the server's RSS.
+fn store_v(srv: &Server) -> u64 {
     let mut s = srv.connect();
     exchange(&mut s, b"set v 0 0 1000\r\n", b"");
     exchange(&mut s, &[b'x'; 1000], b"");
     exchange(&mut s, b"\r\n", b"STORED\r\n");
-    let before = rss(&srv).1;
+    rss(srv).1
+}
+
+/// Another client still gets `v`, and the server's RSS grew by far less
+/// than the replies it was asked for since `before`.
+fn served_and_bounded(srv: &Server, before: u64) {
+    let mut other = srv.connect();
+    exchange(
+        &mut other,
+        b"get v\r\n",
+        &[
+            b"VALUE v 0 1000\r\n".as_slice(),
+            &[b'x'; 1000],
+            b"\r\nEND\r\n",
+        ]
+        .concat(),
+    );
+    let grown = rss(srv).1.saturating_sub(before);
+    assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
+}
+
+#[test]
+fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
+    let srv = Server::start(&[]);
+    let before = store_v(&srv);
     // 100k gets of a 1 KB value: 100 MB of replies that nobody reads.
     let hog = srv.connect();
     let writer = std::thread::spawn(move || {
@@ -532,19 +555,7 @@ fn a_client_that_pipelines_100k_gets_and_never_reads_is_bounded() {
     let (hog, _sent) = writer.join().unwrap();
     // Another client is served meanwhile, and the server did not buffer the
     // replies: its RSS grew by far less than the 100 MB they would take.
-    let mut other = srv.connect();
-    exchange(
-        &mut other,
-        b"get v\r\n",
-        &[
-            b"VALUE v 0 1000\r\n".as_slice(),
-            &[b'x'; 1000],
-            b"\r\nEND\r\n",
-        ]
-        .concat(),
-    );
-    let grown = rss(&srv).1.saturating_sub(before);
-    assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
+    served_and_bounded(&srv, before);
     drop(hog);
 }
 
@@ -582,30 +593,14 @@ fn a_multi_get_larger_than_the_output_bound_is_answered_whole() {
 #[test]
 fn a_huge_multi_get_that_is_never_read_is_bounded() {
     let srv = Server::start(&[]);
-    let mut s = srv.connect();
-    exchange(&mut s, b"set v 0 0 1000\r\n", b"");
-    exchange(&mut s, &[b'x'; 1000], b"");
-    exchange(&mut s, b"\r\n", b"STORED\r\n");
-    let before = rss(&srv).1;
+    let before = store_v(&srv);
     // One 256 KiB line of 130k keys asks for 130 MB of replies, and its
     // client never reads them.
     let mut hog = srv.connect();
     let line = format!("get{}\r\n", " v".repeat(130_000));
     hog.write_all(line.as_bytes()).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let mut other = srv.connect();
-    exchange(
-        &mut other,
-        b"get v\r\n",
-        &[
-            b"VALUE v 0 1000\r\n".as_slice(),
-            &[b'x'; 1000],
-            b"\r\nEND\r\n",
-        ]
-        .concat(),
-    );
-    let grown = rss(&srv).1.saturating_sub(before);
-    assert!(grown < 32 << 20, "RSS grew by {grown} bytes");
+    served_and_bounded(&srv, before);
     drop(hog);
 }
 

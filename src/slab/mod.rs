@@ -255,6 +255,17 @@ impl Slab {
     /// Takes a chunk of `class`: from the magazine, else a batch from the
     /// depot, else a new page. `None` when the class must evict.
     pub fn alloc(&self, class: u8, mag: &mut Vec<Chunk>) -> Option<Chunk> {
+        self.take(class, mag, true)
+    }
+
+    /// Takes a free chunk of `class` from the magazine or the depot, never a
+    /// new or spare page: for moving an item within its class while a page
+    /// moves to another (`Cache::rescue`), which must not take that page.
+    pub fn alloc_free(&self, class: u8, mag: &mut Vec<Chunk>) -> Option<Chunk> {
+        self.take(class, mag, false)
+    }
+
+    fn take(&self, class: u8, mag: &mut Vec<Chunk>, grow: bool) -> Option<Chunk> {
         loop {
             while let Some(c) = mag.pop() {
                 if self.usable(c, class) {
@@ -267,15 +278,16 @@ impl Slab {
                     return Some(c);
                 }
             }
-            if !self.refill(class, mag) {
+            if !self.refill(class, mag, grow) {
                 return None;
             }
         }
     }
 
     /// Moves a batch from the depot (growing the class by a page if the depot
-    /// is empty) into the magazine. `false` if there is nothing to take.
-    fn refill(&self, class: u8, mag: &mut Vec<Chunk>) -> bool {
+    /// is empty and `grow`) into the magazine. `false` if there is nothing to
+    /// take.
+    fn refill(&self, class: u8, mag: &mut Vec<Chunk>, grow: bool) -> bool {
         let cs = &self.classes[class as usize];
         let want = (cs.mag_cap / 2).max(1);
         {
@@ -292,7 +304,7 @@ impl Slab {
                 return true;
             }
         }
-        self.grow(class, mag, want)
+        grow && self.grow(class, mag, want)
     }
 
     /// Gives the class a page, spare or fresh; `want` of its chunks go to the
