@@ -1416,15 +1416,23 @@ impl Shared {
     /// chunk is at hand; `true` once `it` is out of the index, whether it
     /// moved or was changed or removed meanwhile.
     fn rescue(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, it: Item, hash: u64) -> bool {
+        let tag = tag_of(hash);
+        let b = self.index.bucket(hash);
+        // Copy only what the index holds: an item found there under our pin
+        // is whole and stays put until we unpin.
+        if b.find(tag, |x| x.ptr() == it.ptr()).is_none() {
+            return true;
+        }
         // Free chunks only, none of a draining page (`Slab::alloc_free`).
         let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
             return false;
         };
         let m = it.meta();
         let exptime = it.exptime();
-        // SAFETY: `it` is LIVE under our guard (item.rs), so its bytes stay
-        // put until we unpin; an item is immutable once published but for
-        // its atomic metadata, read above and re-checked below.
+        // SAFETY: `it` was found in the index under our guard, so its bytes
+        // are complete and stay put until we unpin; an item is immutable once
+        // published but for its atomic metadata, read above and re-checked
+        // below.
         let (key, value) = unsafe { (it.key(), it.value()) };
         let copy = NewItem {
             key,
@@ -1440,8 +1448,6 @@ impl Shared {
         // item's own class, so the item fits; chunks are 8-aligned.
         let new = unsafe { Item::write(chunk.0, &copy) };
         new.mark_live();
-        let tag = tag_of(hash);
-        let b = self.index.bucket(hash);
         // PLANTED BUG (planted-blind-rescue): swap the copy in over whatever
         // the key holds now, so a set that landed since the copy was taken
         // is undone by the old value.

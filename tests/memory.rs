@@ -248,3 +248,38 @@ fn a_page_move_rescues_live_items_into_free_chunks_of_their_class() {
         c.check_consistency().unwrap();
     }
 }
+
+#[test]
+fn a_page_that_changes_class_holds_no_stale_live_headers() {
+    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let clock = ManualClock::new();
+        let c = Cache::new(cfg(4 << 20, reclaim, &clock)).unwrap();
+        // Small items (104-byte chunks, which 3 KB chunks do not align with)
+        // whose bytes have every bit set: wherever a large chunk's header
+        // falls on their page, its LIVE bit reads 1 unless the page is
+        // cleared when it changes class.
+        let small = [0xff; 60];
+        for i in 0..60_000u32 {
+            c.set(format!("s{i}").as_bytes(), &small, 0, 0).unwrap();
+        }
+        // Then only large items: pages move to their class.
+        let large = [0xff; 3000];
+        let mut stored = 0;
+        for _ in 0..60u32 {
+            for i in 0..300u32 {
+                stored +=
+                    (c.set(format!("L{i}").as_bytes(), &large, 0, 0) == Ok(Stored::Stored)) as u32;
+            }
+            clock.advance(std::time::Duration::from_secs(1));
+        }
+        assert!(
+            stored > 0 && c.stats().slab_reassigned > 1,
+            "{reclaim:?}: pages moved"
+        );
+        c.quiesce();
+        // Depot chunks must not be LIVE, and every LIVE chunk of a page in
+        // use must be an indexed item.
+        c.check_consistency()
+            .unwrap_or_else(|e| panic!("{reclaim:?}: {e}"));
+    }
+}

@@ -314,6 +314,7 @@ impl Slab {
             Some(p) => {
                 self.moving
                     .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.clear_headers(p as usize, class);
                 p as usize
             }
             None => {
@@ -342,6 +343,19 @@ impl Slab {
         mag.extend(chunks.by_ref().take(want));
         lock(&cs.depot).extend(chunks);
         true
+    }
+
+    /// Clears the LIVE bit where each of `class`'s chunk headers falls in a
+    /// spare `page`. The page held another class's chunks, maybe of another
+    /// size, so those words may be old item bytes with that bit set; cleared
+    /// before `assign` publishes the page (Release), a LIVE bit that a
+    /// sampler or a drain reads (Acquire) is always an item of this class.
+    /// Nobody reads the page meanwhile: it became spare only after a grace
+    /// period, and no class lists it.
+    fn clear_headers(&self, page: usize, class: u8) {
+        for i in 0..self.classes[class as usize].per_page {
+            crate::item::Item::from_ptr(self.chunk_at(page, class, i).0).clear_live();
+        }
     }
 
     fn assign(&self, page: usize, class: u8) {
