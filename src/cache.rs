@@ -1420,9 +1420,9 @@ impl Shared {
         let b = self.index.bucket(hash);
         // Copy only what the index holds: an item found there under our pin
         // is whole and stays put until we unpin.
-        if b.find(tag, |x| x.ptr() == it.ptr()).is_none() {
+        let Some(found) = b.find(tag, |x| x.ptr() == it.ptr()) else {
             return true;
-        }
+        };
         // Free chunks only, none of a draining page (`Slab::alloc_free`).
         let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
             return false;
@@ -1458,10 +1458,7 @@ impl Shared {
                 None => false,
             }
         } else {
-            match b.find(tag, |x| x.ptr() == it.ptr()) {
-                Some(f) => b.replace(f.slot, f.word, tag, new),
-                None => false,
-            }
+            b.replace(found.slot, found.word, tag, new)
         };
         if !moved {
             // Replaced, removed or being removed meanwhile: not ours to move.
