@@ -81,15 +81,11 @@ fn streams(threads: usize) -> Vec<Vec<(u32, bool)>> {
     let z = ScrambledZipf::new(KEYS, 0.99);
     (0..threads)
         .map(|t| {
-            let mut x =
-                0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let mut rng = hotset::rng::SplitMix64::with_stream(1, t as u64 + 1);
             (0..STREAM)
                 .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-                    (z.sample(u) as u32, x % 10 == 0)
+                    let u = rng.unit();
+                    (z.sample(u) as u32, rng.below(10) == 0)
                 })
                 .collect()
         })
@@ -163,12 +159,7 @@ fn hotset_budget() -> usize {
         ..Default::default()
     })
     .unwrap();
-    let size = hotset::item::footprint(16, VALUE, 0);
-    let chunk = probe
-        .class_sizes()
-        .into_iter()
-        .find(|&c| c >= size)
-        .unwrap();
+    let chunk = probe.chunk_size_for(16, VALUE, 0).unwrap();
     (HELD as usize * chunk).next_multiple_of(1 << 20)
 }
 

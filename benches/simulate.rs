@@ -13,17 +13,12 @@ use std::time::Duration;
 
 fn zipf_trace(n: usize) -> Vec<Req> {
     let z = ScrambledZipf::new(1_000_000, 0.99);
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = hotset::rng::SplitMix64::new(0x2545_F491_4F6C_DD1D);
     let mut t: Vec<Req> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            Req {
-                id: z.sample((x >> 11) as f64 / (1u64 << 53) as f64),
-                size: 100,
-                next: -1,
-            }
+        .map(|_| Req {
+            id: z.sample(rng.unit()),
+            size: 100,
+            next: -1,
         })
         .collect();
     let mut last: HashMap<u64, usize> = HashMap::new();

@@ -34,7 +34,20 @@
 //! hence after its pin: the chunk cannot be reused before the reader unpins.
 //!
 //! These atomics are `core`'s even under loom: they live in raw slab memory.
+//!
+//! ## Who may read what
+//! - An [`Item`] is a bare chunk address. Making one is `unsafe`
+//!   ([`Item::from_ptr`]): the caller promises a chunk start of a slab that
+//!   outlives the handle. Its header reads are then safe (atomics, valid for
+//!   any bit pattern); its key and value are not reachable from it.
+//! - A [`Held`] is an item whose bytes are complete and cannot be reused for
+//!   as long as the reclamation guard it borrows lives. The index hands one
+//!   out for every entry it finds under a guard; everywhere else, making one
+//!   ([`Item::held`]) is `unsafe`. Only a `Held` gives the key and value,
+//!   and they borrow from the guard.
 
+use crate::index::reclaim::Guard;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -68,10 +81,23 @@ const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 
 /// A pointer to an item at the start of a slab chunk.
 ///
-/// Copyable and unchecked: whoever dereferences it must hold a reclamation
-/// guard taken before the pointer was read from the index (or own the chunk).
+/// Copyable. Its header may be read at any time (every field is an atomic);
+/// its key and value only through a [`Held`].
+///
+/// Invariant: the address is the start of a chunk of a slab that is still
+/// alive, in a page whose chunk geometry is that of the class the handle was
+/// made for, or was when a guard still held now was taken (see
+/// [`Item::from_ptr`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Item(NonNull<u8>);
+
+/// An item whose bytes are complete and stay put for `'g`: the lifetime of
+/// the reclamation guard it was found under.
+#[derive(Clone, Copy, Debug)]
+pub struct Held<'g> {
+    it: Item,
+    _guard: PhantomData<&'g ()>,
+}
 
 // SAFETY: an `Item` is an address; all shared access to the memory behind it
 // goes through atomics or through immutable bytes published by a Release CAS.
@@ -134,8 +160,44 @@ pub struct NewItem<'a> {
 
 impl Item {
     /// Wraps a chunk address.
-    pub fn from_ptr(p: NonNull<u8>) -> Item {
+    ///
+    /// # Safety
+    /// `p` must be the start of a chunk of a slab (8-aligned, at least
+    /// [`HEADER_SIZE`] bytes) that outlives the handle and every copy of it,
+    /// and the header must be read only while the chunk's page keeps the
+    /// geometry of the class the chunk was taken from (pages change class
+    /// only a grace period after every chunk came back, so a handle read
+    /// under a guard taken while the page was in that class is fine).
+    pub unsafe fn from_ptr(p: NonNull<u8>) -> Item {
         Item(p)
+    }
+
+    /// The item as held for the lifetime of `_g`.
+    ///
+    /// # Safety
+    /// The item must be complete and unreclaimable until `_g` is dropped:
+    /// either it was read from the index under `_g`, or its LIVE bit was
+    /// seen set under `_g` (see the module docs), or the caller owns the
+    /// chunk. `_g` must pin the collector that retires this slab's chunks.
+    #[inline]
+    pub unsafe fn held<'g>(self, _g: &'g Guard<'_>) -> Held<'g> {
+        Held {
+            it: self,
+            _guard: PhantomData,
+        }
+    }
+
+    /// [`Item::held`] without the guard, for the index, whose entries
+    /// borrow the guard they were read under.
+    ///
+    /// # Safety
+    /// As for [`Item::held`], with `'g` no longer than that guard.
+    #[inline]
+    pub(crate) unsafe fn held_unchecked<'g>(self) -> Held<'g> {
+        Held {
+            it: self,
+            _guard: PhantomData,
+        }
     }
 
     /// The chunk address.
@@ -257,41 +319,14 @@ impl Item {
             }
     }
 
-    /// Client flags.
-    #[inline]
-    pub fn flags(self) -> u32 {
-        if self.meta().bits as u64 & HAS_FLAGS == 0 {
-            return 0;
-        }
-        // SAFETY: HAS_FLAGS says the 4 bytes after the header hold flags,
-        // written before publication and immutable since.
-        unsafe { (self.0.as_ptr().add(HEADER_SIZE) as *const u32).read() }
-    }
-
-    /// The key.
-    ///
-    /// # Safety
-    /// The item must be published and protected by the caller's guard (or
-    /// owned by the caller), so its bytes are complete and cannot be reused.
-    #[inline]
-    pub unsafe fn key<'a>(self) -> &'a [u8] {
-        let m = self.meta();
-        // SAFETY: per the contract, the key bytes are initialized and immutable.
-        unsafe {
-            std::slice::from_raw_parts(self.0.as_ptr().add(Self::key_offset(m)), m.klen as usize)
-        }
-    }
-
-    /// The value.
-    ///
-    /// # Safety
-    /// As for [`Item::key`].
-    #[inline]
-    pub unsafe fn value<'a>(self) -> &'a [u8] {
-        let m = self.meta();
-        let off = Self::key_offset(m) + m.klen as usize;
-        // SAFETY: per the contract, the value bytes are initialized and immutable.
-        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(off), self.vlen()) }
+    /// Sets the frequency counter (and nothing else) to `freq`, for a
+    /// writer adjusting an item it built and has not published yet, or a
+    /// queue policy demoting an item it popped.
+    pub fn set_freq(self, freq: u8) {
+        let h = self.hdr();
+        let mut m = Meta::unpack(h.meta.load(Ordering::Relaxed));
+        m.freq = freq;
+        h.meta.store(m.pack(), Ordering::Relaxed);
     }
 
     /// Records an access: stores the new meta only when it changed, so a hot
@@ -308,5 +343,54 @@ impl Item {
         if new != old {
             h.meta.store(new, Ordering::Relaxed);
         }
+    }
+}
+
+impl<'g> Held<'g> {
+    /// The bare handle, for header reads and exact-word comparisons.
+    #[inline]
+    pub fn item(self) -> Item {
+        self.it
+    }
+
+    /// The key, valid while the guard lives.
+    #[inline]
+    pub fn key(self) -> &'g [u8] {
+        let m = self.it.meta();
+        // SAFETY: a Held's bytes are complete and immutable until its guard
+        // is dropped (`Item::held`), and 'g is that guard's borrow; the key
+        // lies inside the chunk (written by `Item::write` within its size).
+        unsafe {
+            std::slice::from_raw_parts(self.it.0.as_ptr().add(Item::key_offset(m)), m.klen as usize)
+        }
+    }
+
+    /// Client flags.
+    #[inline]
+    pub fn flags(self) -> u32 {
+        if self.it.meta().bits as u64 & HAS_FLAGS == 0 {
+            return 0;
+        }
+        // SAFETY: HAS_FLAGS says the 4 bytes after the header hold flags,
+        // written before publication and immutable while the guard lives
+        // (`Item::held`); 4-aligned because HEADER_SIZE is.
+        unsafe { (self.it.0.as_ptr().add(HEADER_SIZE) as *const u32).read() }
+    }
+
+    /// The value, valid while the guard lives.
+    #[inline]
+    pub fn value(self) -> &'g [u8] {
+        let m = self.it.meta();
+        let off = Item::key_offset(m) + m.klen as usize;
+        // SAFETY: as for `key`.
+        unsafe { std::slice::from_raw_parts(self.it.0.as_ptr().add(off), self.it.vlen()) }
+    }
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Item;
+    #[inline]
+    fn deref(&self) -> &Item {
+        &self.it
     }
 }

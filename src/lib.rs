@@ -23,6 +23,8 @@
 //!   retires the item.
 //! - **Reclamation** (`index::reclaim`): crossbeam-epoch or seize, chosen by
 //!   [`Config::reclaim`]. A chunk returns to the allocator only through it.
+//!   A key or value is only reachable through an entry that borrows the
+//!   guard it was found under.
 //! - **Slab** (`slab`): the budget is carved lazily into pages (1 MiB), pages
 //!   into chunks of geometric size classes; threads allocate from per-class
 //!   magazines refilled from per-class depots. Pages move between classes
@@ -43,9 +45,14 @@
 mod cache;
 pub mod clock;
 mod config;
-pub mod evict;
-pub mod index;
-pub mod item;
+// The raw core is private: the public API is `Cache`. Some of its functions
+// are used only by the models in `sim/`, through `internals`.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+mod evict;
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+mod index;
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+mod item;
 pub mod loadgen;
 pub mod policy;
 pub mod protocol;
@@ -54,11 +61,24 @@ pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod server;
-pub mod slab;
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+mod slab;
 mod stats;
 mod sync;
 pub mod ttl;
 pub mod workload;
+
+/// The raw core, for the models in `sim/` and nothing else: the index, the
+/// reclamation seam, item layout and the slab, as the engine uses them. Not
+/// a stable API; its unsafe functions state what their callers promise.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::index::reclaim::{Backend, Guard, Local, Retired};
+    pub use crate::index::{Found, Index, Insert};
+    pub use crate::item::{Held, Item, NewItem};
+    pub use crate::slab::{Chunk, Classes, Magazine, Slab};
+}
 
 /// Hints the CPU to fetch a cache line for reading.
 #[inline(always)]
@@ -89,4 +109,6 @@ pub use clock::{Clock, CoarseClock, ManualClock};
 pub use config::{Config, ConfigError, SlabClasses};
 pub use evict::Policy;
 pub use index::reclaim::ReclaimKind;
+pub use item::{footprint, HEADER_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN, SLOT_SIZE};
+pub use slab::{ClassError, DEFAULT_PAGE_SIZE};
 pub use stats::{ClassStats, Stats};

@@ -238,7 +238,7 @@ fn parse_size(s: &str) -> Result<usize, String> {
 }
 
 fn config(a: &ServeArgs) -> Config {
-    let page_size = hotset::slab::DEFAULT_PAGE_SIZE.max(a.max_item_size.next_power_of_two());
+    let page_size = hotset::DEFAULT_PAGE_SIZE.max(a.max_item_size.next_power_of_two());
     Config {
         memory: a.memory,
         page_size,

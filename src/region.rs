@@ -16,7 +16,6 @@ pub(crate) struct Region {
     map: NonNull<u8>,
     map_len: usize,
     base: NonNull<u8>,
-    len: usize,
 }
 
 // SAFETY: the region is plain memory; whoever hands out pointers into it is
@@ -52,22 +51,12 @@ impl Region {
         // SAFETY: [base, base + len) lies inside the mapping; madvise only
         // changes paging behaviour, and its failure is harmless.
         unsafe { libc::madvise(base.as_ptr() as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-        Some(Region {
-            map,
-            map_len,
-            base,
-            len,
-        })
+        Some(Region { map, map_len, base })
     }
 
     /// Start of the region (2 MiB-aligned).
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.base
-    }
-
-    /// Length requested.
-    pub(crate) fn len(&self) -> usize {
-        self.len
     }
 }
 

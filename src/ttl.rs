@@ -6,8 +6,20 @@
 //!
 //! Times inside the engine are "cache seconds": seconds since the clock's
 //! origin, plus one, so that 1 is always in the past and 0 can mean "never".
+//!
+//! flush_all lives here too: it is expiry of everything at once.
 
+use crate::cache::{Engine, ThreadCtx, Why};
 use crate::clock::Clock;
+use crate::stats::Ctr;
+use crate::sync::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The sweeper checks its time budget, and re-pins, every this many chunks.
+const SWEEP_SLICE: usize = 256;
+/// flush_all re-pins every this many buckets.
+const FLUSH_SLICE: usize = 4096;
 
 /// exptime values up to this many seconds are relative; larger ones are
 /// absolute Unix times (memcached's REALTIME_MAXDELTA, 30 days).
@@ -48,6 +60,126 @@ pub fn expiry(clock: &dyn Clock, exptime: i64) -> u32 {
 #[inline]
 pub fn expired(exptime: u32, now: u32) -> bool {
     exptime != 0 && now >= exptime
+}
+
+/// Starts the sweeper thread: every `1 / hz` seconds it sweeps for at most
+/// the engine's sweep budget. It stops when the cache is dropped.
+pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle<()> {
+    let weak = Arc::downgrade(e);
+    let period = Duration::from_secs(1) / hz;
+    std::thread::Builder::new()
+        .name("hotset-sweeper".into())
+        .spawn(move || loop {
+            std::thread::park_timeout(period);
+            let Some(e) = weak.upgrade() else { return };
+            if e.closing.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let budget = e.sweep_budget;
+            e.with_ctx(|e, ctx| {
+                e.sweep(ctx, usize::MAX, Some(Instant::now() + budget));
+            });
+            // Leave no state behind in case this was the last tick.
+            drop(e);
+        })
+        .expect("hotset: cannot spawn the sweeper thread")
+}
+
+impl Engine {
+    /// Walks the used pages from the cursor, unlinking expired items, for
+    /// at most `max_chunks` chunks or until `deadline`. Returns the items
+    /// unlinked and whether the walk wrapped around.
+    pub(crate) fn sweep(
+        &self,
+        ctx: &mut ThreadCtx,
+        max_chunks: usize,
+        deadline: Option<Instant>,
+    ) -> (usize, bool) {
+        let Ok(_one_sweeper) = self.sweep_lock.try_lock() else {
+            return (0, false);
+        };
+        ctx.counters.inc(Ctr::SweepPasses);
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        let now = now_secs(now_ms);
+        let cur = self.sweep_cursor.load(Ordering::Relaxed);
+        let (mut page, mut idx) = ((cur >> 32) as usize, (cur & 0xffff_ffff) as usize);
+        let (mut seen, mut reclaimed, mut wrapped) = (0usize, 0usize, false);
+        let mut g = self.index.pin(&ctx.local);
+        'walk: while seen < max_chunks {
+            if page >= self.slab.used_pages() {
+                page = 0;
+                idx = 0;
+                if wrapped || self.slab.used_pages() == 0 {
+                    break;
+                }
+                wrapped = true;
+            }
+            let Some((class, chunks)) = self.slab.page_chunks(page) else {
+                page += 1;
+                idx = 0;
+                continue;
+            };
+            for ch in chunks.skip(idx) {
+                if self.slab.page_class(page) != Some(class) {
+                    // The page is draining, or moved to another class while
+                    // we were re-pinned: its geometry is no longer ours.
+                    break;
+                }
+                idx += 1;
+                seen += 1;
+                if let Some(it) = self.live(ch, &g) {
+                    if expired(it.exptime(), now) {
+                        let hash = self.hash(it.key());
+                        if self.unlink_item(ctx, &g, it.item(), hash, Why::Expire) {
+                            reclaimed += 1;
+                        }
+                    }
+                }
+                if seen >= max_chunks {
+                    break 'walk;
+                }
+                if seen % SWEEP_SLICE == 0 {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        break 'walk;
+                    }
+                    // Never hold one guard long: it would stall reclamation
+                    // for every thread.
+                    self.retire_batch(ctx, &g);
+                    drop(g);
+                    g = self.index.pin(&ctx.local);
+                }
+            }
+            page += 1;
+            idx = 0;
+        }
+        self.sweep_cursor
+            .store((page as u64) << 32 | idx as u64, Ordering::Relaxed);
+        ctx.counters.add(Ctr::SweepReclaimed, reclaimed as u64);
+        self.retire_batch(ctx, &g);
+        g.flush();
+        (reclaimed, wrapped)
+    }
+
+    /// flush_all now: walks the index and unlinks everything.
+    pub(crate) fn flush_now(&self, ctx: &mut ThreadCtx) {
+        ctx.counters.inc(Ctr::Flushes);
+        let mut i = 0;
+        while i < self.index.buckets() {
+            let g = self.index.pin(&ctx.local);
+            let end = (i + FLUSH_SLICE).min(self.index.buckets());
+            for bi in i..end {
+                for f in self.index.announced(bi, &g) {
+                    if self.index.remove(&f) {
+                        // SAFETY: our remove won.
+                        unsafe { self.unlinked(ctx, &g, f.item().item(), Why::Flush) };
+                    }
+                }
+            }
+            self.retire_batch(ctx, &g);
+            i = end;
+        }
+    }
 }
 
 #[cfg(test)]

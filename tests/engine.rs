@@ -265,7 +265,7 @@ fn bad_configs_are_refused() {
 
 #[test]
 fn item_metadata_is_32_bytes() {
-    assert_eq!(hotset::item::HEADER_SIZE + hotset::item::SLOT_SIZE, 32);
+    assert_eq!(hotset::HEADER_SIZE + hotset::SLOT_SIZE, 32);
 }
 
 #[test]

@@ -14,15 +14,10 @@ fn cfg(memory: usize, reclaim: ReclaimKind, clock: &ManualClock) -> Config {
     }
 }
 
-/// xorshift, so the tests need no rand crate.
+/// The crate's one generator, as a closure.
 fn rng(seed: u64) -> impl FnMut() -> u64 {
-    let mut x = seed | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    }
+    let mut r = hotset::rng::SplitMix64::new(seed);
+    move || r.next_u64()
 }
 
 #[test]

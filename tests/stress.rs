@@ -15,12 +15,9 @@ fn value(key: u64, version: u64, len: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(len.max(24));
     v.extend_from_slice(&key.to_le_bytes());
     v.extend_from_slice(&version.to_le_bytes());
-    let mut x = key ^ version.rotate_left(17);
+    let mut r = hotset::rng::SplitMix64::new(key ^ version.rotate_left(17));
     while v.len() < len.max(24) - 8 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        v.push((x >> 56) as u8);
+        v.push((r.next_u64() >> 56) as u8);
     }
     let sum = v
         .iter()
@@ -70,12 +67,10 @@ fn run(reclaim: ReclaimKind) {
             .map(|t| {
                 let cache = &cache;
                 s.spawn(move || {
-                    let mut x = 0x9E3779B97F4A7C15u64 ^ (t as u64 + 1);
+                    let mut rng = hotset::rng::SplitMix64::with_stream(1, t as u64 + 1);
                     let mut out = Vec::new();
                     for i in 0..OPS {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
+                        let x = rng.next_u64();
                         let key = x % KEYS;
                         let k = format!("key:{key:012}");
                         let len = 24 + (x >> 40) as usize % 600;

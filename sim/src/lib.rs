@@ -52,10 +52,10 @@ fn run_model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
 
 /// Helpers to build items in a slab for the models.
 pub mod fixture {
-    use hotset::index::reclaim::{Backend, ReclaimKind, Retired};
-    use hotset::index::{tag_of, Index, Insert};
-    use hotset::item::{Item, NewItem};
-    use hotset::slab::{Chunk, Classes, Slab};
+    use hotset::internals::{
+        Chunk, Classes, Found, Guard, Index, Insert, Item, Magazine, NewItem, Retired, Slab,
+    };
+    use hotset::ReclaimKind;
     use std::sync::Arc;
 
     /// A slab of one page of `chunks` 64-byte chunks.
@@ -65,11 +65,13 @@ pub mod fixture {
     }
 
     /// Writes a LIVE item with a one-byte key and value into a chunk the
-    /// caller owns.
+    /// caller owns (fresh from [`Slab::alloc`]).
     pub fn item(c: Chunk, key: u8, value: u8, cas: u64) -> Item {
+        // SAFETY: the caller owns the chunk (its contract above); 64 bytes
+        // hold a 24-byte header, a 1-byte key and a 1-byte value.
         let it = unsafe {
             Item::write(
-                c.0,
+                c.ptr(),
                 &NewItem {
                     key: &[key],
                     value: &[&[value]],
@@ -112,54 +114,58 @@ pub mod fixture {
     }
 
     /// What [`setup`] builds.
-    pub type Parts = (Arc<Slab>, Arc<Index>, Arc<Backend>, Vec<Item>, Vec<Chunk>);
+    pub type Parts = (Arc<Slab>, Arc<Index>, Vec<Item>, Magazine);
 
-    /// A slab of `chunks` chunks, a one-bucket index, a crossbeam backend,
-    /// and `items` (key, value) items written into the first chunks; also
+    /// A slab of `chunks` chunks, a one-bucket index on crossbeam, and
+    /// `items` (key, value) items written into the first chunks; also
     /// returns the magazine holding the remaining chunks.
     pub fn setup(chunks: usize, items: &[(u8, u8)]) -> Parts {
         let s = slab(chunks);
-        let index = Arc::new(Index::with_slots(7));
-        let backend = Arc::new(Backend::new(ReclaimKind::Crossbeam));
-        let mut mag = Vec::new();
+        let index = Arc::new(Index::with_slots(7, ReclaimKind::Crossbeam));
+        let mut mag = Magazine::new();
         let its = items
             .iter()
             .enumerate()
-            .map(|(i, &(k, v))| item(s.alloc(0, &mut mag).unwrap(), k, v, i as u64 + 1))
+            .map(|(i, &(k, v))| item(s.alloc(0, &mut mag).expect("room"), k, v, i as u64 + 1))
             .collect();
-        (s, index, backend, its, mag)
+        (s, index, its, mag)
     }
 
-    /// Compares an item's one-byte key.
-    pub fn key_is(k: u8) -> impl FnMut(Item) -> bool {
-        // SAFETY: the models only pass items they reached under a guard or
-        // own.
-        move |it| unsafe { it.key() } == [k]
+    /// Hash whose bucket is 0 and tag is `key`.
+    pub fn hash(key: u8) -> u64 {
+        (key as u64) << 48
+    }
+
+    /// The entry for the one-byte key `k`, looked up under `g`.
+    pub fn find<'g>(index: &Index, k: u8, g: &'g Guard<'_>) -> Option<Found<'g>> {
+        index.find(hash(k), &[k], g)
+    }
+
+    /// Inserts the fixture item `it` under the one-byte key `k`.
+    pub fn insert<'g>(index: &Index, it: Item, k: u8, g: &'g Guard<'_>) -> Insert<'g> {
+        // SAFETY: fixture items are complete and LIVE (`item`), in chunks
+        // of the model's slab that the model owns and publishes once.
+        unsafe { index.insert(hash(k), it, &[k], g) }
     }
 
     /// Upserts `it` (key 1) as `Cache::set` does: insert, or replace what is
     /// there. Returns the item it replaced, which it queued in `retired`.
-    pub fn set(index: &Index, it: Item, retired: &mut Retired) -> Option<Item> {
-        let h = hash(1);
-        let b = index.bucket(h);
+    pub fn set(index: &Index, it: Item, retired: &mut Retired, g: &Guard<'_>) -> Option<Item> {
         loop {
-            match b.insert(tag_of(h), it, key_is(1)) {
+            match insert(index, it, 1, g) {
                 Insert::Inserted => return None,
                 Insert::Exists(f) => {
-                    if b.replace(f.slot, f.word, tag_of(h), it) {
-                        let old = f.word.item();
+                    // SAFETY: as in `insert`; same key.
+                    if unsafe { index.replace(&f, it) } {
+                        let old = f.item().item();
                         old.clear_live();
-                        retired.push(Chunk(old.ptr()));
+                        // SAFETY: our replace won, so the old chunk is ours.
+                        unsafe { retired.push(Chunk::of(old)) };
                         return Some(old);
                     }
                 }
                 Insert::Full => unreachable!("one key cannot fill a bucket"),
             }
         }
-    }
-
-    /// Hash whose bucket is 0 and tag is `key`.
-    pub fn hash(key: u8) -> u64 {
-        (key as u64) << 48
     }
 }

@@ -38,15 +38,12 @@ fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
         for t in 0..THREADS {
             let (cache, time, history) = (&cache, &time, &history);
             s.spawn(move || {
-                let mut x = seed ^ (t + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut rng = hotset::rng::SplitMix64::with_stream(seed, t + 1);
                 let mut client = Client::new(t);
                 client.max_pad = 600;
                 let mut mine = Vec::new();
                 for _ in 0..OPS {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    mine.extend(client.step(cache, x, KEYS, time));
+                    mine.extend(client.step(cache, rng.next_u64(), KEYS, time));
                 }
                 cache.release_thread();
                 history.lock().unwrap().extend(mine);

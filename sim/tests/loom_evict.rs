@@ -1,7 +1,7 @@
 //! Loom models of eviction against access.
 //!
 //! An evictor (the sampler, the sweeper or a page drain) reaches an item
-//! through the slab, not by key, and unlinks it with `Bucket::unlink`: a CAS
+//! through the slab, not by key, and unlinks it with `Index::unlink`: a CAS
 //! on that item's exact index word. Property: when it races a set or a
 //! delete of the same key,
 //! - exactly one of them unlinks the old item, and only that one retires it
@@ -10,30 +10,23 @@
 //!   the old one: after a race with a set, the key holds the new value.
 #![cfg(hotset_loom)]
 
-use hotset::index::reclaim::Retired;
-use hotset::index::tag_of;
-use hotset::item::Item;
-use hotset::slab::Chunk;
+use hotset::internals::{Chunk, Index, Item, Slab};
 use loom::thread;
-use sim::fixture::{hash, item, key_is, set, setup};
+use sim::fixture::{find, hash, item, set, setup};
 use sim::run_model;
+use std::sync::Arc;
 
 /// The evictor thread's work: unlink exactly `victim`; on a win, retire it.
 /// Returns whether it won.
-fn evict(
-    index: &hotset::index::Index,
-    backend: &hotset::index::reclaim::Backend,
-    s: std::sync::Arc<hotset::slab::Slab>,
-    victim: Item,
-) -> bool {
-    let local = backend.local();
-    let g = backend.pin(&local);
-    let h = hash(1);
-    let won = index.bucket(h).unlink(tag_of(h), victim);
+fn evict(index: &Index, s: Arc<Slab>, victim: Item) -> bool {
+    let local = index.local();
+    let g = index.pin(&local);
+    let won = index.unlink(hash(1), victim);
     if won {
         victim.clear_live();
-        let mut r = Retired::new(s);
-        r.push(Chunk(victim.ptr()));
+        let mut r = index.batch(s);
+        // SAFETY: our unlink won, so the chunk is ours to retire.
+        unsafe { r.push(Chunk::of(victim)) };
         g.retire(&mut r);
     }
     won
@@ -42,22 +35,26 @@ fn evict(
 #[test]
 fn eviction_against_set_of_the_victim() {
     run_model(|| {
-        let (s, index, backend, its, mut mag) = setup(2, &[(1, b'a')]);
+        let (s, index, its, mut mag) = setup(2, &[(1, b'a')]);
         let old = its[0];
-        let mut r = Retired::new(s.clone());
-        assert!(set(&index, old, &mut r).is_none());
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            let mut r = index.batch(s.clone());
+            assert!(set(&index, old, &mut r, &g).is_none());
+        }
         let new = item(s.alloc(0, &mut mag).unwrap(), 1, b'n', 2);
         let e = {
-            let (i, b, s) = (index.clone(), backend.clone(), s.clone());
-            thread::spawn(move || evict(&i, &b, s, old))
+            let (i, s) = (index.clone(), s.clone());
+            thread::spawn(move || evict(&i, s, old))
         };
         let st = {
-            let (i, b, s) = (index.clone(), backend.clone(), s.clone());
+            let (i, s) = (index.clone(), s.clone());
             thread::spawn(move || {
-                let local = b.local();
-                let g = b.pin(&local);
-                let mut r = Retired::new(s);
-                let replaced = set(&i, new, &mut r);
+                let local = i.local();
+                let g = i.pin(&local);
+                let mut r = i.batch(s);
+                let replaced = set(&i, new, &mut r, &g);
                 g.retire(&mut r);
                 replaced.is_some()
             })
@@ -67,9 +64,9 @@ fn eviction_against_set_of_the_victim() {
             evicted ^ replaced,
             "the old item must be unlinked (and retired) exactly once: evicted {evicted}, replaced {replaced}"
         );
-        let h = hash(1);
-        let f = index.bucket(h).find(tag_of(h), key_is(1));
-        let v = f.map(|f| unsafe { f.word.item().value() }[0]);
+        let local = index.local();
+        let g = index.pin(&local);
+        let v = find(&index, 1, &g).map(|f| f.item().value()[0]);
         assert_eq!(v, Some(b'n'), "the set's value must survive the eviction");
     });
 }
@@ -77,23 +74,25 @@ fn eviction_against_set_of_the_victim() {
 #[test]
 fn eviction_against_delete_of_the_victim() {
     run_model(|| {
-        let (s, index, backend, its, _) = setup(1, &[(1, b'a')]);
+        let (s, index, its, _) = setup(1, &[(1, b'a')]);
         let old = its[0];
-        let mut r = Retired::new(s.clone());
-        assert!(set(&index, old, &mut r).is_none());
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            let mut r = index.batch(s.clone());
+            assert!(set(&index, old, &mut r, &g).is_none());
+        }
         let e = {
-            let (i, b, s) = (index.clone(), backend.clone(), s.clone());
-            thread::spawn(move || evict(&i, &b, s, old))
+            let (i, s) = (index.clone(), s.clone());
+            thread::spawn(move || evict(&i, s, old))
         };
         let d = {
-            let (i, b) = (index.clone(), backend.clone());
+            let i = index.clone();
             thread::spawn(move || {
-                let local = b.local();
-                let _g = b.pin(&local);
-                let h = hash(1);
-                let bk = i.bucket(h);
-                match bk.find(tag_of(h), key_is(1)) {
-                    Some(f) => bk.remove(f.slot, f.word),
+                let local = i.local();
+                let g = i.pin(&local);
+                match find(&i, 1, &g) {
+                    Some(f) => i.remove(&f),
                     None => false,
                 }
             })
@@ -103,7 +102,8 @@ fn eviction_against_delete_of_the_victim() {
             evicted ^ deleted,
             "exactly one unlinks: evicted {evicted}, deleted {deleted}"
         );
-        let b = index.bucket(hash(1));
-        assert!(b.is_empty() && b.announced().next().is_none());
+        let local = index.local();
+        let g = index.pin(&local);
+        assert!(index.bucket_len(0) == 0 && index.announced(0, &g).next().is_none());
     });
 }

@@ -6,25 +6,24 @@
 //! - insert against remove: the bucket's committed mask matches its slots.
 #![cfg(hotset_loom)]
 
-use hotset::index::reclaim::Retired;
-use hotset::index::{tag_of, Insert};
+use hotset::internals::Insert;
 use loom::thread;
-use sim::fixture::{hash, key_is, set, setup};
+use sim::fixture::{find, insert, set, setup};
 use sim::run_model;
 
 #[test]
 fn two_inserts_of_one_key() {
     run_model(|| {
-        let (s, index, backend, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
+        let (s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
         let ths: Vec<_> = its
             .into_iter()
             .map(|it| {
-                let (index, backend, s) = (index.clone(), backend.clone(), s.clone());
+                let (index, s) = (index.clone(), s.clone());
                 thread::spawn(move || {
-                    let local = backend.local();
-                    let g = backend.pin(&local);
-                    let mut r = Retired::new(s);
-                    set(&index, it, &mut r);
+                    let local = index.local();
+                    let g = index.pin(&local);
+                    let mut r = index.batch(s);
+                    set(&index, it, &mut r, &g);
                     g.retire(&mut r);
                 })
             })
@@ -32,11 +31,12 @@ fn two_inserts_of_one_key() {
         for t in ths {
             t.join().unwrap();
         }
-        let b = index.bucket(hash(1));
-        let present: Vec<_> = b.announced().collect();
+        let local = index.local();
+        let g = index.pin(&local);
+        let present: Vec<_> = index.announced(0, &g).collect();
         assert_eq!(present.len(), 1, "exactly one copy of the key");
-        assert_eq!(b.len(), 1, "ctrl mask agrees");
-        let v = unsafe { present[0].word.item().value() }[0];
+        assert_eq!(index.bucket_len(0), 1, "ctrl mask agrees");
+        let v = present[0].item().value()[0];
         assert!(v == b'a' || v == b'b');
     });
 }
@@ -44,57 +44,56 @@ fn two_inserts_of_one_key() {
 #[test]
 fn two_adds_of_one_key() {
     run_model(|| {
-        let (_s, index, _, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
+        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
         let ths: Vec<_> = its
             .into_iter()
             .map(|it| {
                 let index = index.clone();
                 thread::spawn(move || {
-                    let h = hash(1);
-                    matches!(
-                        index.bucket(h).insert(tag_of(h), it, key_is(1)),
-                        Insert::Inserted
-                    )
+                    let local = index.local();
+                    let g = index.pin(&local);
+                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
                 })
             })
             .collect();
         let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
         assert_eq!(won, 1, "exactly one add succeeds");
-        let b = index.bucket(hash(1));
-        assert_eq!(b.announced().count(), 1);
-        assert_eq!(b.len(), 1);
+        let local = index.local();
+        let g = index.pin(&local);
+        assert_eq!(index.announced(0, &g).count(), 1);
+        assert_eq!(index.bucket_len(0), 1);
     });
 }
 
 #[test]
 fn insert_against_remove() {
     run_model(|| {
-        let (_s, index, _, its, _) = setup(4, &[(2, b'o'), (1, b'n')]);
+        let (_s, index, its, _) = setup(4, &[(2, b'o'), (1, b'n')]);
         let (old, new) = (its[0], its[1]);
-        let h2 = hash(2);
-        assert!(matches!(
-            index.bucket(h2).insert(tag_of(h2), old, key_is(2)),
-            Insert::Inserted
-        ));
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            assert!(matches!(insert(&index, old, 2, &g), Insert::Inserted));
+        }
         let i1 = index.clone();
         let t1 = thread::spawn(move || {
-            let h = hash(1);
-            assert!(matches!(
-                i1.bucket(h).insert(tag_of(h), new, key_is(1)),
-                Insert::Inserted
-            ));
+            let local = i1.local();
+            let g = i1.pin(&local);
+            assert!(matches!(insert(&i1, new, 1, &g), Insert::Inserted));
         });
         let i2 = index.clone();
         let t2 = thread::spawn(move || {
-            let b = i2.bucket(h2);
-            let f = b.find(tag_of(h2), key_is(2)).expect("key 2 is present");
-            assert!(b.remove(f.slot, f.word), "the only remover wins");
+            let local = i2.local();
+            let g = i2.pin(&local);
+            let f = find(&i2, 2, &g).expect("key 2 is present");
+            assert!(i2.remove(&f), "the only remover wins");
         });
         t1.join().unwrap();
         t2.join().unwrap();
-        let b = index.bucket(hash(1));
-        assert!(b.find(tag_of(hash(1)), key_is(1)).is_some());
-        assert!(b.find(tag_of(h2), key_is(2)).is_none());
-        assert_eq!(b.len(), 1, "ctrl mask agrees with the slots");
+        let local = index.local();
+        let g = index.pin(&local);
+        assert!(find(&index, 1, &g).is_some());
+        assert!(find(&index, 2, &g).is_none());
+        assert_eq!(index.bucket_len(0), 1, "ctrl mask agrees with the slots");
     });
 }

@@ -7,6 +7,7 @@
 //! reports.
 #![cfg(hotset_loom)]
 
+use hotset::internals::Magazine;
 use loom::thread;
 use sim::fixture::slab;
 use sim::run_model;
@@ -19,11 +20,13 @@ fn magazine_depot_exchange() {
             .map(|_| {
                 let s = s.clone();
                 thread::spawn(move || {
-                    let mut mag = Vec::new();
+                    let mut mag = Magazine::new();
                     let a = s.alloc(0, &mut mag);
                     let b = s.alloc(0, &mut mag);
                     if let Some(a) = a {
-                        s.release(&[a]);
+                        // SAFETY: allocated by this thread and never used
+                        // again, as the reclaimer would give it back.
+                        unsafe { s.release(&[a]) };
                     }
                     s.flush_magazine(0, &mut mag);
                     b

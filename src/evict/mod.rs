@@ -1,17 +1,25 @@
-//! Sampled eviction: policies are priority functions over the item header.
+//! Eviction: the policies, and what a store does when its class is full.
 //!
-//! When a class has no free chunk, the engine samples K chunks of that class
-//! (`Config::samples`), scores the live ones, and keeps the worst in a
-//! per-thread, per-class eviction pool (`Config::evict_pool`, Redis keeps 16)
-//! so that good candidates found in earlier rounds are not forgotten. The
-//! pool's worst entry is re-validated (same CAS unique, still LIVE, score not
-//! improved by a recent access) and unlinked with a CAS of its exact index
-//! word. Expired items score highest, so they always go first.
+//! - `sample`: the sampled policies (Redis's way): a priority function over
+//!   the header, K samples per round and a per-thread eviction pool;
+//! - the allocation loop here: take a chunk, else evict a batch and let the
+//!   reclaimer return it, else move a page from another class, within a
+//!   patience bound.
 //!
-//! Scores are "badness": higher means evict sooner.
+//! A store whose key's index bucket is full evicts that bucket's worst item
+//! instead ([`Engine::evict_from_bucket`]).
 
-use crate::item::{Item, Meta};
+pub(crate) mod sample;
+
+use crate::cache::{Engine, ThreadCtx, Why};
+use crate::index::reclaim::Guard;
+use crate::item::Item;
+use crate::slab::Chunk;
+use crate::stats::Ctr;
+use crate::sync::{yield_now, Ordering};
+use crate::ttl::now_secs;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// An eviction policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -64,206 +72,192 @@ impl std::str::FromStr for Policy {
         Policy::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown policy {s:?} (lru, lfu, fifo, random, hyperbolic)"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown policy {s:?} ({})", names.join(", "))
+            })
     }
 }
 
-/// LFU: a new item's counter, so it is not evicted before its second access
-/// (Redis's LFU_INIT_VAL).
-pub const LFU_INIT: u8 = 5;
-/// LFU: the higher, the slower the counter grows (Redis's lfu-log-factor).
-const LFU_LOG_FACTOR: u64 = 10;
-/// LFU: the counter loses one per this many ms without access (Redis's
-/// lfu-decay-time, one minute).
-const LFU_DECAY_MS: u64 = 60_000;
+/// How long a store keeps evicting and waiting for the reclaimer before it
+/// gives up with "out of memory". Reclamation needs every pinned thread to
+/// move on, which takes microseconds unless a thread is descheduled.
+const ALLOC_PATIENCE: Duration = Duration::from_millis(200);
+/// What stands for `ALLOC_PATIENCE` under a model checker: allocation
+/// attempts (each an eviction round and a reclamation flush) before giving up.
+const MODEL_ALLOC_ATTEMPTS: usize = 6;
+/// A thread that finds its class full evicts this many items at once (fewer
+/// for large chunks), so that the grace period and the reclaimer's flush (a
+/// membarrier syscall for seize) are paid once per batch, not once per store.
+const EVICT_BATCH: usize = 16;
+/// …and at most this many bytes of chunks.
+const EVICT_BATCH_BYTES: usize = 256 << 10;
+/// Every this many evictions, check whether another class holds older items
+/// and should give up a page.
+const REBALANCE_EVERY: u64 = 16;
 
-/// The frequency counter a new item starts with.
-pub fn initial_freq(p: Policy) -> u8 {
-    match p {
-        Policy::Lfu => LFU_INIT,
-        Policy::Hyperbolic => 1,
-        _ => 0,
-    }
-}
-
-fn lfu_decayed(m: Meta, now_ms: u64) -> u8 {
-    let idle = (now_ms as u32).wrapping_sub(m.atime) as u64;
-    m.freq.saturating_sub((idle / LFU_DECAY_MS).min(255) as u8)
-}
-
-/// The new frequency counter after an access.
-#[inline]
-pub fn bump_freq(p: Policy, m: Meta, now_ms: u64, rnd: u64) -> u8 {
-    match p {
-        Policy::Lfu => {
-            let c = lfu_decayed(m, now_ms);
-            if c == u8::MAX {
-                return c;
-            }
-            let base = c.saturating_sub(LFU_INIT) as u64;
-            // Increment with probability 1 / (base * factor + 1).
-            if rnd % (base * LFU_LOG_FACTOR + 1) == 0 {
-                c + 1
-            } else {
-                c
-            }
-        }
-        Policy::Hyperbolic => m.freq.saturating_add(1),
-        _ => m.freq,
-    }
-}
-
-/// Badness of a live item; higher is evicted sooner. `cas_now` approximates
-/// the current insertion count (the CAS high-water mark).
-#[inline]
-pub fn badness(p: Policy, it: Item, now_ms: u64, now_secs: u32, cas_now: u64, rnd: u64) -> u64 {
-    let exp = it.exptime();
-    if exp != 0 && now_secs >= exp {
-        return u64::MAX;
-    }
-    let m = it.meta();
-    let age_ms = (now_ms as u32).wrapping_sub(m.atime) as u64;
-    match p {
-        Policy::Lru => age_ms,
-        Policy::Lfu => ((255 - lfu_decayed(m, now_ms)) as u64) << 32 | age_ms,
-        Policy::Fifo => (u64::MAX - 1).saturating_sub(it.cas()),
-        Policy::Random => rnd >> 1,
-        Policy::Hyperbolic => {
-            let age = cas_now.saturating_sub(it.cas()) as u128;
-            (age * 256 / (m.freq as u128 + 1)).min(u64::MAX as u128 - 1) as u64
-        }
-    }
-}
-
-/// A class's worst item's badness, weighed by its chunk size, so that
-/// classes of different sizes can be compared when a page moves.
-///
-/// A page is worth most where it earns the most hits. Under LRU a class
-/// keeps an item about as long as its tail age, so a byte of class `c`
-/// earns hits at a rate of about `1 / (age × chunk)`; the class with the
-/// largest `age × chunk` earns least per byte and gives the page. Comparing
-/// bare ages instead treats a 4 KB item like a 100 B one, and hands memory
-/// to large items that are worth about forty times fewer hits per byte.
-/// FIFO's badness is turned back into an age (insertions since the item's
-/// store) first; the other policies' scores already grow with age.
-pub fn per_byte(p: Policy, badness: u64, chunk: usize, cas_now: u64) -> u128 {
-    if badness == u64::MAX {
-        return u128::MAX; // expired: worthless at any size
-    }
-    let age = match p {
-        Policy::Fifo => cas_now.saturating_sub((u64::MAX - 1) - badness),
-        _ => badness,
-    };
-    age as u128 * chunk as u128
-}
-
-/// An eviction candidate remembered across sampling rounds.
-#[derive(Clone, Copy, Debug)]
-pub struct Candidate {
-    /// Score when sampled.
-    pub badness: u64,
-    /// The item's chunk.
-    pub item: Item,
-    /// Its CAS unique when sampled: identifies this incarnation of the chunk.
-    pub cas: u64,
-    /// Hash of its key.
-    pub hash: u64,
-}
-
-/// A thread's eviction pool for one class, kept sorted by badness (best
-/// victim last).
-#[derive(Default)]
-pub struct Pool {
-    entries: Vec<Candidate>,
-}
-
-impl Pool {
-    /// Offers a candidate; keeps at most `cap`, dropping the least bad.
-    pub fn offer(&mut self, c: Candidate, cap: usize) {
-        if self
-            .entries
-            .iter()
-            .any(|e| e.item == c.item && e.cas == c.cas)
-        {
-            return;
-        }
-        if self.entries.len() >= cap.max(1) {
-            if self.entries[0].badness >= c.badness {
-                return;
-            }
-            self.entries.remove(0);
-        }
-        let at = self.entries.partition_point(|e| e.badness <= c.badness);
-        self.entries.insert(at, c);
-    }
-
-    /// Whether a candidate with this score would be kept.
+impl Engine {
+    /// Empties this thread's magazines and forgets its eviction candidates
+    /// if a page started draining since it last looked: a magazine must not
+    /// hand out a chunk of a draining page, and a candidate on a page that
+    /// may change class must not be read.
     #[inline]
-    pub fn would_take(&self, badness: u64, cap: usize) -> bool {
-        self.entries.len() < cap.max(1) || self.entries[0].badness < badness
-    }
-
-    /// Takes the worst candidate.
-    pub fn pop(&mut self) -> Option<Candidate> {
-        self.entries.pop()
-    }
-
-    /// The score of the worst remaining candidate.
-    pub fn peek_badness(&self) -> Option<u64> {
-        self.entries.last().map(|c| c.badness)
-    }
-
-    /// Number of candidates held.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the pool is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ptr::NonNull;
-
-    fn cand(b: u64, id: usize) -> Candidate {
-        Candidate {
-            badness: b,
-            item: Item::from_ptr(NonNull::new((id * 64) as *mut u8).unwrap()),
-            cas: id as u64,
-            hash: 0,
+    pub(crate) fn follow_drains(&self, ctx: &mut ThreadCtx) {
+        let gen = self.slab.drain_generation();
+        if gen != ctx.drain_seen {
+            ctx.drain_seen = gen;
+            for (c, mag) in ctx.mags.iter_mut().enumerate() {
+                self.slab.flush_magazine(c as u8, mag);
+            }
+            for p in ctx.pools.iter_mut() {
+                p.clear();
+            }
         }
     }
 
-    #[test]
-    fn pool_keeps_the_worst() {
-        let mut p = Pool::default();
-        for (i, b) in [5, 1, 9, 3, 7].into_iter().enumerate() {
-            p.offer(cand(b, i + 1), 3);
+    /// Takes a chunk of `class`, evicting as needed.
+    pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Chunk> {
+        self.follow_drains(ctx);
+        if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+            return Some(c);
         }
-        assert_eq!(p.len(), 3);
-        assert_eq!(p.pop().unwrap().badness, 9);
-        assert_eq!(p.pop().unwrap().badness, 7);
-        assert_eq!(p.pop().unwrap().badness, 5);
-        assert!(p.pop().is_none());
+        let batch = (EVICT_BATCH_BYTES / self.slab.chunk_size(class)).clamp(1, EVICT_BATCH);
+        let mut deadline = None;
+        // At most one page is drained for this allocation; then we wait.
+        let mut drained = false;
+        for attempt in 0.. {
+            {
+                let g = self.index.pin(&ctx.local);
+                self.follow_drains(ctx);
+                self.adopt_orphans(&g);
+                self.retire_completed_pages(ctx);
+                // Evict a batch at first, then again only if the reclaimer
+                // has been given a fair chance to return the last one.
+                // seize's flush costs a membarrier syscall, so with seize
+                // another batch is evicted instead, until its own batching
+                // starts reclamation; crossbeam's flush is cheap.
+                let seize = self.index.backend().kind() == crate::ReclaimKind::Seize;
+                if attempt % 16 == 0 || (seize && attempt < 8) {
+                    let got = self.evict(ctx, &g, class, batch);
+                    ctx.since_rebalance += got as u64;
+                    if !drained && (got == 0 || ctx.since_rebalance >= REBALANCE_EVERY) {
+                        ctx.since_rebalance = 0;
+                        drained = self.rebalance(ctx, &g, class);
+                    }
+                    if got == 0 && !drained && self.slab.class_pages(class) == 0 {
+                        // No page, no donor: waiting cannot help.
+                        self.retire_batch(ctx, &g);
+                        return None;
+                    }
+                }
+                self.retire_batch(ctx, &g);
+                if !seize || attempt >= 8 {
+                    g.flush();
+                }
+            }
+            // Unpinned: what was just retired can now pass its grace period.
+            if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+                return Some(c);
+            }
+            if attempt >= 2 {
+                if crate::sync::MODEL {
+                    // No clock under a model checker: count attempts, so
+                    // that every schedule replays exactly.
+                    if attempt >= MODEL_ALLOC_ATTEMPTS {
+                        return None;
+                    }
+                } else {
+                    let d = *deadline.get_or_insert_with(|| Instant::now() + ALLOC_PATIENCE);
+                    if Instant::now() >= d {
+                        return None;
+                    }
+                }
+                yield_now();
+            }
+        }
+        None
     }
 
-    #[test]
-    fn pool_ignores_duplicates() {
-        let mut p = Pool::default();
-        p.offer(cand(5, 1), 4);
-        p.offer(cand(6, 1), 4);
-        assert_eq!(p.len(), 1);
+    /// Evicts up to `want` items of `class` by the policy. Returns how many.
+    fn evict(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, want: usize) -> usize {
+        self.evict_sampled(ctx, g, class, want)
     }
 
-    #[test]
-    fn policy_names_round_trip() {
-        for p in Policy::ALL {
-            assert_eq!(p.name().parse::<Policy>().unwrap(), p);
+    /// The item in chunk `ch` of this engine's slab if it is LIVE, held for
+    /// the guard's lifetime: the one way from a chunk reached through the
+    /// slab (by samplers, the sweeper, page moves and queues) to its key.
+    #[inline]
+    pub(crate) fn live<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<crate::item::Held<'g>> {
+        assert!(self.index.backend().owns(g), "hotset: a foreign guard");
+        // SAFETY: `ch` is a chunk start of `self.slab`, which outlives the
+        // engine's users; the slab hands out only chunks of pages in their
+        // class's geometry, and a page changes class only a grace period
+        // after it left its class, so under `g` the header stays a header.
+        let it = unsafe { Item::from_ptr(ch.ptr()) };
+        if !it.is_live() {
+            return None;
         }
-        assert!("lru2".parse::<Policy>().is_err());
+        // SAFETY: LIVE read (Acquire) under `g`, which pins the collector
+        // retiring this slab's chunks: the bytes are complete and the chunk
+        // cannot be reused before `g` is dropped (item.rs, "The LIVE bit").
+        Some(unsafe { it.held(g) })
+    }
+
+    /// Unlinks an item reached through the slab, by its exact index word.
+    /// Returns whether this thread unlinked it (and retired it).
+    pub(crate) fn unlink_item(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        it: Item,
+        hash: u64,
+        why: Why,
+    ) -> bool {
+        if self.index.unlink(hash, it) {
+            // SAFETY: our unlink won.
+            unsafe { self.unlinked(ctx, g, it, why) };
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A new key found its bucket full: evict the bucket's worst item by the
+    /// policy (expired items first).
+    pub(crate) fn evict_from_bucket(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64) {
+        let now_ms = self.clock.now_ms();
+        let now = now_secs(now_ms);
+        let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+        let victim = self
+            .index
+            .neighbours(hash, g)
+            .map(|f| {
+                let bad = sample::badness(
+                    self.policy,
+                    f.item().item(),
+                    now_ms,
+                    now,
+                    cas_now,
+                    ctx.rand(),
+                );
+                (bad, f)
+            })
+            .max_by_key(|(bad, _)| *bad);
+        match victim {
+            Some((bad, f)) => {
+                if self.index.remove(&f) {
+                    let why = if bad == u64::MAX {
+                        Why::Expire
+                    } else {
+                        ctx.counters.inc(Ctr::IndexEvictions);
+                        Why::Evict
+                    };
+                    // SAFETY: our remove won.
+                    unsafe { self.unlinked(ctx, g, f.item().item(), why) };
+                }
+            }
+            // Every slot is mid-insert or mid-removal: let them finish.
+            None => yield_now(),
+        }
     }
 }

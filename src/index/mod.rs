@@ -48,11 +48,21 @@
 //!
 //! All slot loads are `SeqCst`: that is what seize's `protect` asks for, and on
 //! x86-64 it compiles to a plain load, like `Acquire`.
+//!
+//! # Guards
+//! The index owns the collector that retires its items ([`reclaim`]). Every
+//! lookup takes a guard and checks that it pins that collector (a foreign
+//! guard panics, as papaya's maps do), and hands back entries that borrow
+//! the guard ([`Found`], [`Held`]), so a key or value can never outlive the
+//! pin that protects it. Publishing ([`Index::insert`], [`Index::replace`])
+//! is `unsafe`: the caller vouches for the item it stores.
 
 pub mod reclaim;
 
-use crate::item::Item;
+use crate::item::{Held, Item};
 use crate::sync::{AtomicU64, Ordering};
+use reclaim::{Backend, Guard, Local, ReclaimKind, Retired};
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 /// Slots per bucket.
@@ -74,7 +84,7 @@ pub const BUDGET_BYTES_PER_SLOT: usize = 128;
 
 /// A slot word: tag + address (+ RES).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Word(u64);
+struct Word(u64);
 
 impl Word {
     fn new(tag: u16, item: Item) -> Word {
@@ -86,46 +96,75 @@ impl Word {
         (self.0 >> 48) as u16
     }
     /// The item this word points to.
-    pub fn item(self) -> Item {
+    fn item(self) -> Item {
         let a = (self.0 & ADDR_MASK & !RES) as *mut u8;
         // SAFETY: `item` is only called on words that are neither 0 nor BUSY,
-        // which hold a chunk address (non-null).
-        Item::from_ptr(unsafe { NonNull::new_unchecked(a) })
+        // which hold the address of an item published by `Index::insert` or
+        // `Index::replace` (whose callers vouch that it is a chunk start of
+        // the slab this index serves), so it is non-null and a valid handle.
+        unsafe { Item::from_ptr(NonNull::new_unchecked(a)) }
     }
 }
 
-/// Splits a hash into bucket bits (low) and the tag (top 16 bits).
+/// The tag of a hash: its top 16 bits (the low 48 pick the bucket).
 #[inline]
-pub fn tag_of(hash: u64) -> u16 {
+fn tag_of(hash: u64) -> u16 {
     (hash >> 48) as u16
 }
 
 /// One cache line of the index.
 #[repr(C, align(64))]
-pub struct Bucket {
+struct Bucket {
     ctrl: AtomicU64,
     slots: [AtomicU64; WAYS],
 }
 
-/// A committed slot holding the key searched for.
+/// A slot of the index and the item it held when read under a guard.
+///
+/// It borrows that guard: its item is [`Held`] for as long.
 #[derive(Clone, Copy, Debug)]
-pub struct Found {
-    /// Slot number in the bucket.
-    pub slot: usize,
-    /// The word in it when found.
-    pub word: Word,
+pub struct Found<'g> {
+    bucket: usize,
+    slot: usize,
+    word: Word,
+    _guard: PhantomData<&'g ()>,
 }
 
-/// The outcome of [`Bucket::insert`].
+impl<'g> Found<'g> {
+    /// The item, readable while the guard lives.
+    #[inline]
+    pub fn item(&self) -> Held<'g> {
+        let it = self.word.item();
+        // SAFETY: the word was read from the index under the guard 'g
+        // borrows, which `Index` checked pins the collector retiring its
+        // items: the item is complete (published with a Release CAS after
+        // `mark_live`) and cannot be reclaimed before that guard drops.
+        unsafe { it.held_unchecked() }
+    }
+
+    /// The bucket the slot is in.
+    pub fn bucket(&self) -> usize {
+        self.bucket
+    }
+}
+
+/// The outcome of [`Index::insert`].
 #[derive(Debug)]
-pub enum Insert {
+pub enum Insert<'g> {
     /// The new item is committed.
     Inserted,
     /// The key is present (committed, possibly not yet announced); nothing
     /// was stored.
-    Exists(Found),
+    Exists(Found<'g>),
     /// The bucket has no free slot; nothing was stored.
     Full,
+}
+
+/// A slot found by a bucket scan, before it is tied to a guard.
+#[derive(Clone, Copy)]
+struct Slot {
+    slot: usize,
+    word: Word,
 }
 
 impl Bucket {
@@ -136,11 +175,10 @@ impl Bucket {
         }
     }
 
-    /// Finds the announced item with this key.
-    ///
-    /// `eq` is called on items whose tag matches; the caller must be pinned.
+    /// Finds the announced item with this tag for which `eq` holds. The
+    /// caller must be pinned.
     #[inline]
-    pub fn find(&self, tag: u16, mut eq: impl FnMut(Item) -> bool) -> Option<Found> {
+    fn find(&self, tag: u16, mut eq: impl FnMut(Item) -> bool) -> Option<Slot> {
         // PLANTED BUG (planted-relaxed-publish): a Relaxed load does not
         // acquire the writes that built the item before it was published.
         let load = if cfg!(feature = "planted-relaxed-publish") {
@@ -155,15 +193,16 @@ impl Bucket {
             }
             let word = Word(w);
             if eq(word.item()) {
-                return Some(Found { slot: i, word });
+                return Some(Slot { slot: i, word });
             }
         }
         None
     }
 
-    /// Finds the committed item (announced or not) with this key, under a
-    /// ctrl value that did not change during the scan. Returns that value.
-    fn find_committed(&self, tag: u16, eq: &mut impl FnMut(Item) -> bool) -> (Option<Found>, u64) {
+    /// Finds the committed item (announced or not) for which `eq` holds,
+    /// under a ctrl value that did not change during the scan. Returns that
+    /// value.
+    fn find_committed(&self, tag: u16, eq: &mut impl FnMut(Item) -> bool) -> (Option<Slot>, u64) {
         let mut ctrl = self.ctrl.load(Ordering::Acquire);
         loop {
             let mut found = None;
@@ -177,7 +216,7 @@ impl Bucket {
                 }
                 let word = Word(w);
                 if eq(word.item()) {
-                    found = Some(Found { slot: i, word });
+                    found = Some(Slot { slot: i, word });
                     break;
                 }
             }
@@ -190,21 +229,23 @@ impl Bucket {
     }
 
     /// Inserts an item whose key is not in the bucket. See the module docs.
-    ///
-    /// The item must have LIVE set; on `Exists` or `Full` it was not published
-    /// but may have been seen by readers, so it must be retired, not freed.
-    pub fn insert(&self, tag: u16, item: Item, mut eq: impl FnMut(Item) -> bool) -> Insert {
+    fn insert(
+        &self,
+        tag: u16,
+        item: Item,
+        mut eq: impl FnMut(Item) -> bool,
+    ) -> Result<(), Option<Slot>> {
         let new = Word::new(tag, item);
         let (found, mut ctrl) = self.find_committed(tag, &mut eq);
         if let Some(f) = found {
-            return Insert::Exists(f);
+            return Err(Some(f));
         }
         let Some(slot) = (0..WAYS).find(|&i| {
             self.slots[i]
                 .compare_exchange(0, new.0 | RES, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         }) else {
-            return Insert::Full;
+            return Err(None);
         };
         if cfg!(feature = "planted-blind-commit") {
             // PLANTED BUG: commit without checking that no other commit came
@@ -212,7 +253,7 @@ impl Bucket {
             self.ctrl
                 .fetch_add(VERSION_ONE + (1 << slot), Ordering::AcqRel);
             self.announce(slot, new);
-            return Insert::Inserted;
+            return Ok(());
         }
         loop {
             let next = (ctrl | 1 << slot).wrapping_add(VERSION_ONE);
@@ -222,7 +263,7 @@ impl Bucket {
             {
                 Ok(_) => {
                     self.announce(slot, new);
-                    return Insert::Inserted;
+                    return Ok(());
                 }
                 Err(_) => {
                     let (found, now) = self.find_committed(tag, &mut eq);
@@ -231,7 +272,7 @@ impl Bucket {
                         // reservation was never committed, so no other thread
                         // acts on it: give the slot back.
                         self.slots[slot].store(0, Ordering::Release);
-                        return Insert::Exists(f);
+                        return Err(Some(f));
                     }
                     ctrl = now;
                 }
@@ -250,22 +291,13 @@ impl Bucket {
         );
     }
 
-    /// Replaces the exact word `old` in `slot` with `item`. On success the
-    /// caller owns `old` and must retire it.
-    pub fn replace(&self, slot: usize, old: Word, tag: u16, item: Item) -> bool {
+    fn replace(&self, slot: usize, old: Word, new: Word) -> bool {
         self.slots[slot]
-            .compare_exchange(
-                old.0,
-                Word::new(tag, item).0,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
+            .compare_exchange(old.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     }
 
-    /// Removes the exact word `old` from `slot`. On success the caller owns
-    /// `old` and must retire it.
-    pub fn remove(&self, slot: usize, old: Word) -> bool {
+    fn remove(&self, slot: usize, old: Word) -> bool {
         if self.slots[slot]
             .compare_exchange(old.0, BUSY, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
@@ -280,12 +312,7 @@ impl Bucket {
         true
     }
 
-    /// Unlinks exactly this item, for evictors, the sweeper and page
-    /// drains, who reach it through the slab rather than by key. If the key
-    /// was replaced or deleted meanwhile, its slot no longer holds this exact
-    /// word and nothing happens. Returns whether this caller unlinked it (and
-    /// so must retire it).
-    pub fn unlink(&self, tag: u16, item: Item) -> bool {
+    fn unlink(&self, tag: u16, item: Item) -> bool {
         let want = Word::new(tag, item);
         let found = (0..WAYS).find(|&i| {
             let w = self.slots[i].load(LOAD);
@@ -307,26 +334,18 @@ impl Bucket {
         }
     }
 
-    /// The announced items of the bucket, for choosing a victim when it is
-    /// full.
-    pub fn announced(&self) -> impl Iterator<Item = Found> + '_ {
+    fn announced(&self) -> impl Iterator<Item = Slot> + '_ {
         (0..WAYS).filter_map(|i| {
             let w = self.slots[i].load(LOAD);
-            (w != 0 && w & RES == 0).then_some(Found {
+            (w != 0 && w & RES == 0).then_some(Slot {
                 slot: i,
                 word: Word(w),
             })
         })
     }
 
-    /// Number of committed slots.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         (self.ctrl.load(Ordering::Relaxed) & MASK_BITS).count_ones() as usize
-    }
-
-    /// Whether no slot is committed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -356,52 +375,210 @@ impl std::ops::Deref for Buckets {
     }
 }
 
-/// The index: an array of buckets.
+/// The index: an array of buckets, and the collector that retires the
+/// items they hold.
 pub struct Index {
     buckets: Buckets,
     /// The number of buckets, at least 1 and below 2^48.
     n: u64,
+    backend: Backend,
 }
 
 impl Index {
-    /// An index with at least `slots` slots (rounded up to whole buckets).
-    pub fn with_slots(slots: usize) -> Index {
+    /// An index with at least `slots` slots (rounded up to whole buckets),
+    /// whose items `reclaim` retires.
+    pub fn with_slots(slots: usize, reclaim: ReclaimKind) -> Index {
         let n = slots.div_ceil(WAYS).clamp(1, 1 << 40);
+        let backend = Backend::new(reclaim);
         #[cfg(not(any(hotset_loom, feature = "shuttle")))]
         if let Some(r) = crate::region::Region::new(n * std::mem::size_of::<Bucket>()) {
             return Index {
                 buckets: Buckets::Mapped(r, n),
                 n: n as u64,
+                backend,
             };
         }
         Index {
             buckets: Buckets::Boxed((0..n).map(|_| Bucket::new()).collect()),
             n: n as u64,
+            backend,
         }
     }
 
     /// An index sized for a memory budget: one slot per
     /// [`BUDGET_BYTES_PER_SLOT`] bytes.
-    pub fn for_budget(budget: usize) -> Index {
-        Self::with_slots(budget / BUDGET_BYTES_PER_SLOT)
+    pub fn for_budget(budget: usize, reclaim: ReclaimKind) -> Index {
+        Self::with_slots(budget / BUDGET_BYTES_PER_SLOT, reclaim)
     }
 
-    /// The home bucket of a hash: its low 48 bits (the tag is the top 16)
-    /// scaled onto `0..n`, which needs no power-of-two bucket count.
+    /// The reclamation backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Registers the current thread with the collector.
+    pub fn local(&self) -> Local {
+        self.backend.local()
+    }
+
+    /// Pins the current thread.
     #[inline]
-    pub fn bucket(&self, hash: u64) -> &Bucket {
-        let i = ((hash & ADDR_MASK) as u128 * self.n as u128) >> 48;
-        &self.buckets[i as usize]
+    pub fn pin(&self, local: &Local) -> Guard<'_> {
+        self.backend.pin(local)
+    }
+
+    /// An empty retirement batch for items of `slab` held by this index.
+    pub fn batch(&self, slab: std::sync::Arc<crate::slab::Slab>) -> Retired {
+        self.backend.batch(slab)
+    }
+
+    /// Panics unless `g` pins this index's collector: a foreign guard would
+    /// not keep this index's items from being reclaimed.
+    #[inline]
+    fn check(&self, g: &Guard<'_>) {
+        assert!(
+            self.backend.owns(g),
+            "hotset: index used with another cache's guard"
+        );
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        (((hash & ADDR_MASK) as u128 * self.n as u128) >> 48) as usize
+    }
+
+    #[inline]
+    fn found<'g>(bucket: usize, s: Slot) -> Found<'g> {
+        Found {
+            bucket,
+            slot: s.slot,
+            word: s.word,
+            _guard: PhantomData,
+        }
+    }
+
+    /// Reads the home bucket of `hash` into the cache ahead of a lookup.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        crate::prefetch(&self.buckets[self.home(hash)] as *const Bucket as *const u8);
+    }
+
+    /// The announced item with this key, looked up under `g`: the tag
+    /// first, the key bytes only on a tag match.
+    #[inline]
+    pub fn find<'g>(&self, hash: u64, key: &[u8], g: &'g Guard<'_>) -> Option<Found<'g>> {
+        self.check(g);
+        let b = self.home(hash);
+        let s = self.buckets[b].find(tag_of(hash), |it| {
+            // SAFETY: the bucket's items are complete and held while `g`
+            // (checked above) is pinned.
+            unsafe { it.held(g) }.key() == key
+        })?;
+        Some(Self::found(b, s))
+    }
+
+    /// The announced item in the home bucket of `hash` whose header
+    /// satisfies `pred` (compared without reading its key).
+    pub fn find_where<'g>(
+        &self,
+        hash: u64,
+        g: &'g Guard<'_>,
+        pred: impl FnMut(Item) -> bool,
+    ) -> Option<Found<'g>> {
+        self.check(g);
+        let b = self.home(hash);
+        let s = self.buckets[b].find(tag_of(hash), pred)?;
+        Some(Self::found(b, s))
+    }
+
+    /// Inserts `item`, whose key `key` hashes to `hash` and is not in the
+    /// index (or reports the one that is, or a full bucket). See the module
+    /// docs for the commit protocol.
+    ///
+    /// # Safety
+    /// `item` must be a complete item with LIVE set, in a chunk the caller
+    /// owns and has not published, of the slab whose chunks this index
+    /// holds, with key `key`. On `Exists` or `Full` it was not published
+    /// but may have been seen by readers, so it must be retired, not freed.
+    pub unsafe fn insert<'g>(
+        &self,
+        hash: u64,
+        item: Item,
+        key: &[u8],
+        g: &'g Guard<'_>,
+    ) -> Insert<'g> {
+        self.check(g);
+        let b = self.home(hash);
+        let eq = |it: Item| {
+            // SAFETY: as in `find`.
+            unsafe { it.held(g) }.key() == key
+        };
+        match self.buckets[b].insert(tag_of(hash), item, eq) {
+            Ok(()) => Insert::Inserted,
+            Err(Some(s)) => Insert::Exists(Self::found(b, s)),
+            Err(None) => Insert::Full,
+        }
+    }
+
+    /// Replaces the exact item `old` found under a guard with `new`. On
+    /// success the caller owns `old` and must retire it.
+    ///
+    /// # Safety
+    /// As for [`Index::insert`]: `new` is complete, LIVE, unpublished, owned
+    /// by the caller, of this index's slab, with the same key as `old`.
+    pub unsafe fn replace(&self, old: &Found<'_>, new: Item) -> bool {
+        let w = Word::new(old.word.tag(), new);
+        self.buckets[old.bucket].replace(old.slot, old.word, w)
+    }
+
+    /// Removes the exact item `old` found under a guard. On success the
+    /// caller owns it and must retire it.
+    pub fn remove(&self, old: &Found<'_>) -> bool {
+        self.buckets[old.bucket].remove(old.slot, old.word)
+    }
+
+    /// Unlinks exactly this item, whose key hashes to `hash`: for evictors,
+    /// the sweeper and page drains, which reach it through the slab rather
+    /// than by key. If the key was replaced or deleted meanwhile, its slot no
+    /// longer holds this exact word and nothing happens. Returns whether this
+    /// caller unlinked it (and so must retire it).
+    pub fn unlink(&self, hash: u64, item: Item) -> bool {
+        self.buckets[self.home(hash)].unlink(tag_of(hash), item)
+    }
+
+    /// The announced items of bucket `i`, under `g`.
+    pub fn announced<'g>(
+        &self,
+        i: usize,
+        g: &'g Guard<'_>,
+    ) -> impl Iterator<Item = Found<'g>> + '_ {
+        self.check(g);
+        self.buckets[i].announced().map(move |s| Self::found(i, s))
+    }
+
+    /// The announced items of the home bucket of `hash`, for choosing a
+    /// victim when it is full.
+    pub fn neighbours<'g>(
+        &self,
+        hash: u64,
+        g: &'g Guard<'_>,
+    ) -> impl Iterator<Item = Found<'g>> + '_ {
+        self.announced(self.home(hash), g)
+    }
+
+    /// The home bucket of a hash.
+    pub fn home_bucket(&self, hash: u64) -> usize {
+        self.home(hash)
+    }
+
+    /// Committed slots of bucket `i`.
+    pub fn bucket_len(&self, i: usize) -> usize {
+        self.buckets[i].len()
     }
 
     /// Number of buckets.
     pub fn buckets(&self) -> usize {
         self.buckets.len()
-    }
-
-    /// Bucket `i` (for walks).
-    pub fn bucket_at(&self, i: usize) -> &Bucket {
-        &self.buckets[i]
     }
 
     /// Total slots.

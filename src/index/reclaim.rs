@@ -48,13 +48,21 @@ impl std::str::FromStr for ReclaimKind {
 }
 
 /// A cache's collector.
-pub enum Backend {
-    /// crossbeam-epoch.
+pub struct Backend {
+    /// Tells this collector's guards and batches from another's.
+    id: u64,
+    inner: Collector,
+}
+
+enum Collector {
     Crossbeam(crossbeam_epoch::Collector),
-    /// seize.
     #[cfg(not(hotset_loom))]
     Seize(Box<seize::Collector>),
 }
+
+/// Source of [`Backend::id`]s. A std atomic even under models: it orders
+/// nothing.
+static NEXT_BACKEND: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Seize batches retirements per thread; a small batch keeps the memory in
 /// limbo small. A flush needs at least as many entries as active threads, so
@@ -65,67 +73,100 @@ const SEIZE_BATCH: usize = 8;
 impl Backend {
     /// A new collector of this kind.
     pub fn new(kind: ReclaimKind) -> Backend {
-        match kind {
-            ReclaimKind::Crossbeam => Backend::Crossbeam(crossbeam_epoch::Collector::new()),
+        let inner = match kind {
+            ReclaimKind::Crossbeam => Collector::Crossbeam(crossbeam_epoch::Collector::new()),
             #[cfg(not(hotset_loom))]
             ReclaimKind::Seize => {
                 let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-                Backend::Seize(Box::new(
+                Collector::Seize(Box::new(
                     seize::Collector::new().batch_size(SEIZE_BATCH.max(cpus)),
                 ))
             }
             #[cfg(hotset_loom)]
-            ReclaimKind::Seize => Backend::Crossbeam(crossbeam_epoch::Collector::new()),
+            ReclaimKind::Seize => Collector::Crossbeam(crossbeam_epoch::Collector::new()),
+        };
+        Backend {
+            id: NEXT_BACKEND.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            inner,
         }
     }
 
     /// Which backend this is.
     pub fn kind(&self) -> ReclaimKind {
-        match self {
-            Backend::Crossbeam(_) => ReclaimKind::Crossbeam,
+        match self.inner {
+            Collector::Crossbeam(_) => ReclaimKind::Crossbeam,
             #[cfg(not(hotset_loom))]
-            Backend::Seize(_) => ReclaimKind::Seize,
+            Collector::Seize(_) => ReclaimKind::Seize,
         }
     }
 
     /// Registers the current thread (crossbeam needs a handle per thread).
     pub fn local(&self) -> Local {
-        match self {
-            Backend::Crossbeam(c) => Local(Some(c.register())),
+        match &self.inner {
+            Collector::Crossbeam(c) => Local(Some(c.register())),
             #[cfg(not(hotset_loom))]
-            Backend::Seize(_) => Local(None),
+            Collector::Seize(_) => Local(None),
         }
     }
 
     /// Pins the current thread. Items read from the index stay valid until
-    /// the guard is dropped.
+    /// the guard is dropped. `local` should come from this backend's
+    /// [`Backend::local`]; a foreign one is ignored (the pin registers anew).
     #[inline]
     pub fn pin<'a>(&'a self, local: &Local) -> Guard<'a> {
-        match (self, &local.0) {
-            (Backend::Crossbeam(_), Some(h)) => Guard::Crossbeam(h.pin()),
-            (Backend::Crossbeam(c), None) => Guard::Crossbeam(c.register().pin()),
+        let inner = match (&self.inner, &local.0) {
+            (Collector::Crossbeam(c), Some(h)) if h.collector() == c => Pinned::Crossbeam(h.pin()),
+            (Collector::Crossbeam(c), _) => Pinned::Crossbeam(c.register().pin()),
             #[cfg(not(hotset_loom))]
-            (Backend::Seize(c), _) => Guard::Seize(c.enter()),
+            (Collector::Seize(c), _) => Pinned::Seize(c.enter()),
+        };
+        Guard {
+            owner: self.id,
+            inner,
         }
+    }
+
+    /// An empty batch for chunks of `slab` whose items this backend's
+    /// guards protect.
+    pub fn batch(&self, slab: Arc<Slab>) -> Retired {
+        Retired {
+            owner: self.id,
+            slab,
+            chunks: Vec::new(),
+            pages: Vec::new(),
+            counted: false,
+        }
+    }
+
+    /// Whether `g` pins this collector.
+    #[inline]
+    pub fn owns(&self, g: &Guard<'_>) -> bool {
+        g.owner == self.id
     }
 }
 
 /// A thread's registration with a backend.
 pub struct Local(Option<crossbeam_epoch::LocalHandle>);
 
-/// Proof that the current thread is pinned.
-pub enum Guard<'a> {
-    /// crossbeam-epoch.
+/// Proof that the current thread is pinned on one [`Backend`].
+pub struct Guard<'a> {
+    /// The id of the backend pinned.
+    owner: u64,
+    inner: Pinned<'a>,
+}
+
+enum Pinned<'a> {
     Crossbeam(crossbeam_epoch::Guard),
-    /// seize.
     #[cfg(not(hotset_loom))]
     Seize(seize::LocalGuard<'a>),
-    #[doc(hidden)]
+    #[cfg(hotset_loom)]
     _Phantom(std::marker::PhantomData<&'a ()>),
 }
 
 /// Chunks unlinked from the index, waiting for their grace period.
 pub struct Retired {
+    /// The backend whose guards may retire this batch ([`Backend::batch`]).
+    owner: u64,
     slab: Arc<Slab>,
     chunks: Vec<Chunk>,
     /// Drained pages, which become spare only after the grace period.
@@ -136,24 +177,29 @@ pub struct Retired {
 }
 
 impl Retired {
-    /// An empty batch for a slab.
-    pub fn new(slab: Arc<Slab>) -> Retired {
-        Retired {
-            slab,
-            chunks: Vec::new(),
-            pages: Vec::new(),
-            counted: false,
-        }
-    }
-
     /// Adds a page whose draining completed.
-    pub fn push_page(&mut self, page: u32) {
+    ///
+    /// # Safety
+    /// Every chunk of the page must be back (`Slab::take_completed` returned
+    /// it) and the page must be pushed once.
+    pub unsafe fn push_page(&mut self, page: u32) {
         self.pages.push(page);
     }
 
-    /// Adds a chunk; the caller won the CAS that unlinked it.
-    pub fn push(&mut self, c: Chunk) {
+    /// Adds a chunk. It returns to the slab's depot after the grace period
+    /// of the guard that retires the batch.
+    ///
+    /// # Safety
+    /// The caller owns the chunk's reclamation: it won the CAS that unlinked
+    /// the chunk's item from the index of this batch's backend (or holds a
+    /// chunk it never published), cleared its LIVE bit, and pushes it once.
+    pub unsafe fn push(&mut self, c: Chunk) {
         self.chunks.push(c);
+    }
+
+    /// Bytes of chunks in the batch.
+    pub fn bytes(&self) -> usize {
+        self.chunks.iter().map(|&c| self.slab.chunk_bytes(c)).sum()
     }
 
     /// Chunks in the batch.
@@ -168,6 +214,7 @@ impl Retired {
 
     fn take(&mut self) -> Retired {
         Retired {
+            owner: self.owner,
             slab: self.slab.clone(),
             chunks: std::mem::take(&mut self.chunks),
             pages: std::mem::take(&mut self.pages),
@@ -179,7 +226,10 @@ impl Retired {
 impl Drop for Retired {
     fn drop(&mut self) {
         if !self.chunks.is_empty() {
-            self.slab.release(&self.chunks);
+            // SAFETY: every chunk was pushed by the winner of its unlinking
+            // CAS (`Retired::push`), and the batch is dropped after its
+            // grace period (or the cache is gone, and no reader with it).
+            unsafe { self.slab.release(&self.chunks) };
             if self.counted {
                 self.slab.limbo_count(&self.chunks, false);
             }
@@ -201,12 +251,17 @@ impl Guard<'_> {
     /// Retires every chunk in `batch` (leaving it empty): each returns to the
     /// slab once no thread that could have seen it is still pinned.
     ///
-    /// Every chunk must have been unlinked (or never announced) by this
-    /// thread, with its LIVE bit cleared.
+    /// # Panics
+    /// If `batch` belongs to another backend than this guard's: its chunks'
+    /// readers pin that one, so this grace period would not cover them.
     pub fn retire(&self, batch: &mut Retired) {
         if batch.is_empty() {
             return;
         }
+        assert_eq!(
+            batch.owner, self.owner,
+            "hotset: a batch retired through another cache's guard"
+        );
         let mut b = batch.take();
         b.slab.limbo_count(&b.chunks, true);
         b.counted = true;
@@ -215,34 +270,37 @@ impl Guard<'_> {
             drop(b);
             return;
         }
-        match self {
-            Guard::Crossbeam(g) => {
-                // SAFETY: the chunks are unreachable for threads that pin
-                // from now on (unlinked by this thread's winning CAS), and the
-                // closure only touches the slab it keeps alive with an Arc.
+        match &self.inner {
+            Pinned::Crossbeam(g) => {
+                // SAFETY: every chunk was unlinked by its pusher's winning
+                // CAS (`Retired::push`), so threads that pin from now on
+                // cannot reach it; the closure only touches the slab it
+                // keeps alive with an Arc.
                 unsafe { g.defer_unchecked(move || drop(b)) };
             }
             #[cfg(not(hotset_loom))]
-            Guard::Seize(g) => {
+            Pinned::Seize(g) => {
                 use seize::Guard as _;
                 let p = Box::into_raw(Box::new(b));
                 // SAFETY: as above; `reclaim_boxed` matches `Box::into_raw`.
                 unsafe { g.defer_retire(p, reclaim_boxed) };
             }
-            Guard::_Phantom(_) => unreachable!(),
+            #[cfg(hotset_loom)]
+            Pinned::_Phantom(_) => unreachable!(),
         }
     }
 
     /// Pushes this thread's pending retirements toward reclamation.
     pub fn flush(&self) {
-        match self {
-            Guard::Crossbeam(g) => g.flush(),
+        match &self.inner {
+            Pinned::Crossbeam(g) => g.flush(),
             #[cfg(not(hotset_loom))]
-            Guard::Seize(g) => {
+            Pinned::Seize(g) => {
                 use seize::Guard as _;
                 g.flush()
             }
-            Guard::_Phantom(_) => {}
+            #[cfg(hotset_loom)]
+            Pinned::_Phantom(_) => {}
         }
     }
 }

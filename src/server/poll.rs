@@ -46,6 +46,11 @@ impl Events {
         }
     }
 
+    /// Whether the last wait returned no event.
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// The tokens that are ready, from the last wait.
     pub(super) fn tokens(&self) -> impl Iterator<Item = u64> + '_ {
         self.buf[..self.len].iter().map(|e| e.u64)
@@ -61,9 +66,8 @@ impl Epoll {
         }
         // SAFETY: `fd` was just returned by epoll_create1, is open, and
         // nothing else owns it.
-        Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Epoll { fd })
     }
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {

@@ -18,6 +18,11 @@ use std::time::{Duration, Instant};
 
 /// The token of the wake socket; connections use their slot index.
 const WAKE: u64 = u64::MAX;
+/// A worker that served requests and then saw nothing for this long gives
+/// its per-thread cache state back (`Cache::release_thread`): its magazines
+/// and queue segments to the shared depots and queues, its retired chunks to
+/// the reclaimer. Otherwise an idle worker would strand them.
+const IDLE_RELEASE: Duration = Duration::from_millis(100);
 
 /// The listener's side of a worker.
 pub(super) struct Handle {
@@ -88,15 +93,30 @@ impl Worker {
         let check_every =
             idle.map(|t| (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)));
         let mut next_check = Instant::now();
+        // Whether this thread used the cache since it last released its
+        // state.
+        let mut holding = false;
         loop {
-            let timeout = match check_every {
+            let mut timeout = match check_every {
                 None => -1,
                 Some(_) => next_check
                     .saturating_duration_since(Instant::now())
                     .as_millis()
                     .min(i32::MAX as u128) as i32,
             };
+            if holding {
+                let idle = IDLE_RELEASE.as_millis() as i32;
+                timeout = if timeout < 0 { idle } else { timeout.min(idle) };
+            }
             self.ep.wait(&mut events, timeout)?;
+            if events.is_empty() {
+                if holding {
+                    self.sh.cache.release_thread();
+                    holding = false;
+                }
+            } else {
+                holding = true;
+            }
             for token in events.tokens() {
                 if token == WAKE {
                     self.adopt();

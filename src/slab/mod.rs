@@ -2,12 +2,8 @@
 //! chunks of one size class, and per-thread magazines in front of per-class
 //! depots.
 //!
-//! ```text
-//! alloc:  magazine (thread-local, no sync) ─▶ class depot (short lock, a batch)
-//!         ─▶ a page: a spare one, else a fresh one while the budget allows
-//!         ─▶ None: the caller evicts and retries
-//! free:   only through the reclaimer (index/reclaim.rs), in batches, to the depot
-//! ```
+//! How chunks are handed out and come back is in `depot.rs`; this file is
+//! the pages: the budget, their classes, draining and sampling.
 //!
 //! The whole budget is one zeroed mapping on huge pages (`region.rs`), so the
 //! OS commits memory only as pages are first touched, and a chunk's page is
@@ -21,6 +17,10 @@
 //! until the whole page is free again.
 
 mod classes;
+mod depot;
+pub(crate) mod mover;
+
+pub use depot::Magazine;
 
 pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
 
@@ -42,9 +42,24 @@ const UNASSIGNED: u32 = u32::MAX;
 /// Page state flag: being drained away from its class.
 const DRAINING: u32 = 1 << 16;
 
-/// A chunk address.
+/// A chunk address. Only the slab makes them, so a `Chunk` is always the
+/// start of a chunk of some slab's memory.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Chunk(pub NonNull<u8>);
+pub struct Chunk(NonNull<u8>);
+
+impl Chunk {
+    /// The address.
+    #[inline]
+    pub fn ptr(self) -> NonNull<u8> {
+        self.0
+    }
+
+    /// The chunk holding an item.
+    #[inline]
+    pub fn of(it: crate::item::Item) -> Chunk {
+        Chunk(it.ptr())
+    }
+}
 
 // SAFETY: a Chunk is an address; ownership of the memory is handed between
 // threads through the depot mutex or the reclaimer.
@@ -70,7 +85,8 @@ struct ClassSlab {
 /// The slab allocator. See the module docs.
 pub struct Slab {
     base: NonNull<u8>,
-    region: Region,
+    /// The mapping `base` points into; unmapped when the slab drops.
+    _region: Region,
     page_size: usize,
     /// Per page: `UNASSIGNED`, a class id, or `DRAINING | class`.
     page_state: Box<[AtomicU32]>,
@@ -90,6 +106,10 @@ pub struct Slab {
     /// `Retired`), for consistency checks. Std atomics even under models:
     /// they order nothing.
     limbo: Box<[std::sync::atomic::AtomicU32]>,
+    /// Bumped whenever a page starts draining, before any thread can see it
+    /// draining: threads then empty their magazines and forget candidates
+    /// (`Engine::follow_drains`).
+    drains: std::sync::atomic::AtomicU64,
     /// Pages between a class and the next: draining, waiting for their grace
     /// period, or spare. A heuristic for `Cache`'s rebalancing (one move at a
     /// time), so a std atomic even under models.
@@ -148,7 +168,7 @@ impl Slab {
             .collect();
         Ok(Slab {
             base,
-            region,
+            _region: region,
             page_size,
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
@@ -157,6 +177,7 @@ impl Slab {
             completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
+            drains: std::sync::atomic::AtomicU64::new(0),
             moving: std::sync::atomic::AtomicUsize::new(0),
             limbo: (0..npages)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
@@ -225,9 +246,13 @@ impl Slab {
         lock(&self.classes[class as usize].depot).clone()
     }
 
-    /// How many chunks a magazine of this class holds at most.
-    pub fn magazine_capacity(&self, class: u8) -> usize {
-        self.classes[class as usize].mag_cap
+    /// The chunk size of the class `c`'s page is in now (or was, if the
+    /// page is draining).
+    pub fn chunk_bytes(&self, c: Chunk) -> usize {
+        let state = self.page_state[self.page_of(c)].load(Ordering::Relaxed);
+        self.classes
+            .get((state & !DRAINING) as usize)
+            .map_or(0, |cs| cs.size)
     }
 
     fn page_of(&self, c: Chunk) -> usize {
@@ -250,159 +275,6 @@ impl Slab {
         }
         self.count_drained(page);
         false
-    }
-
-    /// Takes a chunk of `class`: from the magazine, else a batch from the
-    /// depot, else a new page. `None` when the class must evict.
-    pub fn alloc(&self, class: u8, mag: &mut Vec<Chunk>) -> Option<Chunk> {
-        self.take(class, mag, true)
-    }
-
-    /// Takes a free chunk of `class` from the magazine or the depot, never a
-    /// new or spare page: for moving an item within its class while a page
-    /// moves to another (`Cache::rescue`), which must not take that page.
-    pub fn alloc_free(&self, class: u8, mag: &mut Vec<Chunk>) -> Option<Chunk> {
-        self.take(class, mag, false)
-    }
-
-    fn take(&self, class: u8, mag: &mut Vec<Chunk>, grow: bool) -> Option<Chunk> {
-        loop {
-            while let Some(c) = mag.pop() {
-                if self.usable(c, class) {
-                    self.track_write(c);
-                    // The next store will write the next chunk: start
-                    // fetching its line now.
-                    if let Some(next) = mag.last() {
-                        crate::prefetch_write(next.0.as_ptr());
-                    }
-                    return Some(c);
-                }
-            }
-            if !self.refill(class, mag, grow) {
-                return None;
-            }
-        }
-    }
-
-    /// Moves a batch from the depot (growing the class by a page if the depot
-    /// is empty and `grow`) into the magazine. `false` if there is nothing to
-    /// take.
-    fn refill(&self, class: u8, mag: &mut Vec<Chunk>, grow: bool) -> bool {
-        let cs = &self.classes[class as usize];
-        let want = (cs.mag_cap / 2).max(1);
-        {
-            let mut depot = lock(&cs.depot);
-            if !depot.is_empty() {
-                let take = want.min(depot.len());
-                let at = depot.len() - take;
-                if cfg!(feature = "planted-depot-double-hand") {
-                    // PLANTED BUG: copy the batch out but leave it in the depot.
-                    mag.extend(depot[at..].iter().copied());
-                    return true;
-                }
-                mag.extend(depot.drain(at..));
-                return true;
-            }
-        }
-        grow && self.grow(class, mag, want)
-    }
-
-    /// Gives the class a page, spare or fresh; `want` of its chunks go to the
-    /// magazine and the rest to the depot.
-    fn grow(&self, class: u8, mag: &mut Vec<Chunk>, want: usize) -> bool {
-        let page = match lock(&self.spare).pop() {
-            Some(p) => {
-                self.moving
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                self.clear_headers(p as usize, class);
-                p as usize
-            }
-            None => {
-                let mut cur = self.fresh.load(Ordering::Relaxed);
-                loop {
-                    if cur >= self.page_state.len() {
-                        return false;
-                    }
-                    match self.fresh.compare_exchange_weak(
-                        cur,
-                        cur + 1,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => break cur,
-                        Err(now) => cur = now,
-                    }
-                }
-            }
-        };
-        self.assign(page, class);
-        let cs = &self.classes[class as usize];
-        let mut chunks = (0..cs.per_page)
-            .rev()
-            .map(|i| self.chunk_at(page, class, i));
-        mag.extend(chunks.by_ref().take(want));
-        lock(&cs.depot).extend(chunks);
-        true
-    }
-
-    /// Clears the LIVE bit where each of `class`'s chunk headers falls in a
-    /// spare `page`. The page held another class's chunks, maybe of another
-    /// size, so those words may be old item bytes with that bit set; cleared
-    /// before `assign` publishes the page (Release), a LIVE bit that a
-    /// sampler or a drain reads (Acquire) is always an item of this class.
-    /// Nobody reads the page meanwhile: it became spare only after a grace
-    /// period, and no class lists it.
-    fn clear_headers(&self, page: usize, class: u8) {
-        for i in 0..self.classes[class as usize].per_page {
-            crate::item::Item::from_ptr(self.chunk_at(page, class, i).0).clear_live();
-        }
-    }
-
-    fn assign(&self, page: usize, class: u8) {
-        let cs = &self.classes[class as usize];
-        let _g = lock(&cs.pages_lock);
-        self.page_state[page].store(class as u32, Ordering::Release);
-        let n = cs.npages.load(Ordering::Relaxed);
-        cs.page_ids[n].store(page as u32, Ordering::Relaxed);
-        cs.npages.store(n + 1, Ordering::Release);
-    }
-
-    /// Returns a thread's magazine to the depot (the thread is going away).
-    pub fn flush_magazine(&self, class: u8, mag: &mut Vec<Chunk>) {
-        let cs = &self.classes[class as usize];
-        // Check under the depot lock, so a chunk of a page that starts
-        // draining cannot slip into the depot after the drain split it.
-        let mut depot = lock(&cs.depot);
-        for c in mag.drain(..) {
-            if self.usable(c, class) {
-                depot.push(c);
-            }
-        }
-    }
-
-    /// Frees chunks whose grace period has passed. Only the reclaimer calls this.
-    pub fn release(&self, chunks: &[Chunk]) {
-        let mut i = 0;
-        while i < chunks.len() {
-            let page = self.page_of(chunks[i]);
-            let state = self.page_state[page].load(Ordering::Acquire);
-            if state & DRAINING != 0 {
-                self.count_drained(page);
-                i += 1;
-                continue;
-            }
-            // A run of chunks of the same class goes in under one lock.
-            let class = state as usize;
-            let mut depot = lock(&self.classes[class].depot);
-            while i < chunks.len() {
-                let p = self.page_of(chunks[i]);
-                if self.page_state[p].load(Ordering::Acquire) != state {
-                    break;
-                }
-                depot.push(chunks[i]);
-                i += 1;
-            }
-        }
     }
 
     /// One more chunk of a draining page is back; the last one makes the page
@@ -438,6 +310,19 @@ impl Slab {
         self.page_state[self.page_of(c)].load(Ordering::SeqCst) & DRAINING != 0
     }
 
+    /// How many drains have started (see `drains`).
+    #[inline]
+    pub fn drain_generation(&self) -> u64 {
+        self.drains.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The class a chunk's page serves now, if any (not draining, not
+    /// spare).
+    #[inline]
+    pub fn page_class_of(&self, c: Chunk) -> Option<u8> {
+        self.page_class(self.page_of(c))
+    }
+
     /// The class a page serves now, if any (not draining, not spare).
     pub fn page_class(&self, page: usize) -> Option<u8> {
         let state = self.page_state.get(page)?.load(Ordering::Acquire);
@@ -461,6 +346,10 @@ impl Slab {
             let last = cs.page_ids[n - 1].load(Ordering::Relaxed);
             cs.page_ids[i].store(last, Ordering::Relaxed);
             cs.npages.store(n - 1, Ordering::Release);
+            // Before the page is seen draining, so that whoever sees it
+            // draining also sees the new generation.
+            self.drains
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
             // SeqCst, paired with the fence writers issue after publishing
             // (`Slab::draining`): either the writer sees DRAINING and unlinks
             // its item, or the caller's walk finds the item.
@@ -544,13 +433,6 @@ impl Slab {
     }
 }
 
-impl Slab {
-    /// Bytes of address space reserved for item memory.
-    pub fn reserved(&self) -> usize {
-        self.region.len()
-    }
-}
-
 #[cfg(all(test, not(hotset_loom)))]
 mod tests {
     use super::*;
@@ -567,7 +449,7 @@ mod tests {
     #[test]
     fn budget_is_respected() {
         let s = slab(4, 1024);
-        let mut mag = Vec::new();
+        let mut mag = Magazine::new();
         let mut got = std::collections::HashSet::new();
         while let Some(c) = s.alloc(0, &mut mag) {
             assert!(got.insert(c.0.as_ptr() as usize), "chunk handed out twice");
@@ -580,10 +462,11 @@ mod tests {
     #[test]
     fn released_chunks_come_back() {
         let s = slab(1, 1024);
-        let mut mag = Vec::new();
+        let mut mag = Magazine::new();
         let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(2, &mut mag)).collect();
         assert_eq!(all.len(), 4);
-        s.release(&all[..2]);
+        // SAFETY: allocated here, unused, released once.
+        unsafe { s.release(&all[..2]) };
         assert_eq!(s.depot_len(2), 2);
         assert!(s.alloc(2, &mut mag).is_some());
         assert!(s.alloc(2, &mut mag).is_some());
@@ -593,25 +476,27 @@ mod tests {
     #[test]
     fn drained_page_moves_to_another_class() {
         let s = slab(1, 1024);
-        let mut mag = Vec::new();
+        let mut mag = Magazine::new();
         let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(0, &mut mag)).collect();
         assert_eq!(all.len(), 16);
-        assert!(s.alloc(2, &mut Vec::new()).is_none());
-        s.release(&all[..10]);
+        assert!(s.alloc(2, &mut Magazine::new()).is_none());
+        // SAFETY: allocated here, unused, released once.
+        unsafe { s.release(&all[..10]) };
         let chunks = s.drain(0, 0).unwrap();
         assert_eq!(chunks.len(), 16);
         assert_eq!(s.class_pages(0), 0);
         // The other six come back through the reclaimer; then the page
         // waits one grace period (the caller retires it) before reuse.
-        s.release(&all[10..]);
+        // SAFETY: allocated here, unused, released once.
+        unsafe { s.release(&all[10..]) };
         let done = s.take_completed();
         assert_eq!(done.len(), 1);
         assert!(
-            s.alloc(2, &mut Vec::new()).is_none(),
+            s.alloc(2, &mut Magazine::new()).is_none(),
             "not before its grace period"
         );
         s.spare_pages(&done);
-        let mut mag2 = Vec::new();
+        let mut mag2 = Magazine::new();
         assert!(
             s.alloc(2, &mut mag2).is_some(),
             "the drained page serves class 2"

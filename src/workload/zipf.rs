@@ -122,13 +122,9 @@ mod tests {
     fn zipf_is_skewed_and_in_range() {
         let z = Zipf::new(1000, 0.99);
         let mut counts = vec![0u32; 1000];
-        let mut x = 1u64;
+        let mut r = crate::rng::SplitMix64::new(1);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            counts[z.sample(u) as usize] += 1;
+            counts[z.sample(r.unit()) as usize] += 1;
         }
         // P(rank 0) = 1/zeta(1000, .99) ≈ 0.133.
         let p0 = counts[0] as f64 / 200_000.0;

@@ -1,0 +1,182 @@
+//! Each thread's state for one cache, found in a thread-local list.
+//!
+//! A thread that touches a cache gets a [`ThreadCtx`]: its magazines (free
+//! chunks per class), its retirement batch, its eviction pools, its CAS
+//! block and its counters. Nothing in it is shared, so the hot path touches
+//! no shared line for any of them. It is given back (magazines to the
+//! depots, the batch to the reclaimer or another thread, counters folded
+//! into the totals) when the thread exits or calls
+//! [`crate::Cache::release_thread`].
+
+use super::Engine;
+use crate::evict::sample::Pool;
+use crate::index::reclaim::{Local, Retired};
+use crate::rng::SplitMix64;
+use crate::slab::Magazine;
+use crate::stats::Counters;
+use crate::sync::{lock, thread_local, Ordering};
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
+/// CAS uniques are taken from the shared counter in blocks of this many, so
+/// the counter is touched once per 64 stores per thread.
+const CAS_BLOCK: u64 = 64;
+
+/// A thread's state for one cache.
+pub(crate) struct ThreadCtx {
+    /// The cache's `Engine::id`.
+    pub(crate) id: u64,
+    pub(crate) owner: Weak<Engine>,
+    /// This thread's registration with the cache's collector.
+    pub(crate) local: Local,
+    /// Free chunks per class, taken without synchronization.
+    pub(crate) mags: Vec<Magazine>,
+    /// Eviction candidates per class (sampled policies).
+    pub(crate) pools: Vec<Pool>,
+    /// Chunks this thread unlinked, waiting to be handed to the reclaimer.
+    pub(crate) retired: Retired,
+    /// Bytes of the chunks in `retired`.
+    pub(crate) retired_bytes: usize,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) rng: SplitMix64,
+    /// The CAS block in use: `[cas_next, cas_end)`.
+    pub(crate) cas_next: u64,
+    pub(crate) cas_end: u64,
+    /// The `Slab::drain_generation` this thread's magazines and pools agree
+    /// with.
+    pub(crate) drain_seen: u64,
+    /// Items evicted since this thread last considered moving a page.
+    pub(crate) since_rebalance: u64,
+    /// A buffer for read-modify-writes.
+    pub(crate) scratch: Vec<u8>,
+}
+
+thread_local! {
+    // Not `const { }`: loom's thread_local! does not take that form.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CTXS: RefCell<Vec<ThreadCtx>> = RefCell::new(Vec::new());
+}
+
+impl ThreadCtx {
+    fn new(e: &Arc<Engine>) -> ThreadCtx {
+        let n = e.slab.classes().sizes().len();
+        let counters = Arc::new(Counters::new(n));
+        lock(&e.counters).push(counters.clone());
+        let ordinal = e.ctx_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ThreadCtx {
+            id: e.id,
+            owner: Arc::downgrade(e),
+            local: e.index.local(),
+            mags: (0..n).map(|_| Magazine::new()).collect(),
+            pools: (0..n).map(|_| Pool::default()).collect(),
+            retired: e.index.batch(e.slab.clone()),
+            retired_bytes: 0,
+            counters,
+            rng: SplitMix64::with_stream(e.seed, ordinal),
+            cas_next: 0,
+            cas_end: 0,
+            drain_seen: e.slab.drain_generation(),
+            since_rebalance: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The next 64 random bits of this thread's stream.
+    #[inline]
+    pub(crate) fn rand(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// A fresh CAS unique.
+    pub(crate) fn next_cas(&mut self, e: &Engine) -> u64 {
+        if self.cas_next == self.cas_end {
+            self.cas_next = e.cas_blocks.fetch_add(CAS_BLOCK, Ordering::Relaxed);
+            self.cas_end = self.cas_next + CAS_BLOCK;
+        }
+        self.cas_next += 1;
+        self.cas_next - 1
+    }
+}
+
+impl Drop for ThreadCtx {
+    fn drop(&mut self) {
+        let Some(e) = self.owner.upgrade() else {
+            // The cache is gone, so no reader remains: pending chunks may go
+            // straight back (the batch keeps the slab alive), and magazine
+            // chunks are simply forgotten with the slab.
+            return;
+        };
+        for (class, mag) in self.mags.iter_mut().enumerate() {
+            if !mag.is_empty() {
+                e.slab.flush_magazine(class as u8, mag);
+            }
+        }
+        if !self.retired.is_empty() {
+            // Pinning here could touch thread-locals already destroyed, so
+            // another thread retires the batch.
+            let b = std::mem::replace(&mut self.retired, e.index.batch(e.slab.clone()));
+            lock(&e.orphans).push(b);
+            e.norphans.fetch_add(1, Ordering::Relaxed);
+        }
+        // Fold into the totals and unregister under the registry lock, which
+        // `stats` also holds, so a snapshot never misses this thread.
+        let mut reg = lock(&e.counters);
+        self.counters.sum_into(&mut lock(&e.gone));
+        reg.retain(|c| !Arc::ptr_eq(c, &self.counters));
+    }
+}
+
+/// Drops the calling thread's context for the cache `id`, if it has one.
+pub(crate) fn release(id: u64) {
+    let _ = CTXS.try_with(|c| {
+        let mut v = c.borrow_mut();
+        if let Some(i) = v.iter().position(|x| x.id == id) {
+            let mut ctx = v.swap_remove(i);
+            drop(v);
+            if let Some(e) = ctx.owner.upgrade() {
+                // Pinning is safe here (the thread is alive): hand the batch
+                // to the reclaimer now rather than to another thread.
+                e.collect(&mut ctx, 1);
+            }
+            drop(ctx);
+        }
+    });
+}
+
+impl Engine {
+    /// Runs `f` with the calling thread's context for this cache, creating
+    /// it on first use.
+    pub(crate) fn with_ctx<R>(self: &Arc<Self>, f: impl FnOnce(&Engine, &mut ThreadCtx) -> R) -> R {
+        let mut f = Some(f);
+        let r = CTXS.try_with(|cell| {
+            // A call from inside a `get_with` callback finds the list
+            // borrowed: it gets a one-off context below instead of a panic.
+            let Ok(mut v) = cell.try_borrow_mut() else {
+                return None;
+            };
+            let i = match v.iter().position(|c| c.id == self.id) {
+                Some(i) => i,
+                None => {
+                    v.retain(|c| c.owner.strong_count() > 0);
+                    v.push(ThreadCtx::new(self));
+                    v.len() - 1
+                }
+            };
+            if i != 0 {
+                v.swap(0, i);
+            }
+            let f = f.take().expect("called once");
+            Some(f(self, &mut v[0]))
+        });
+        match r {
+            Ok(Some(r)) => r,
+            // Thread-locals are being torn down, or this is a re-entrant
+            // call: use a one-off context.
+            Ok(None) | Err(_) => {
+                let mut ctx = ThreadCtx::new(self);
+                let f = f.take().expect("not called");
+                f(self, &mut ctx)
+            }
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! The operations: get (and get-and-touch), the stores, delete, and the
+//! read-modify-writes (append, prepend, incr, decr), with memcached's
+//! semantics.
+//!
+//! Every removal is a CAS of the exact index word, and every change of a
+//! present key builds a new item and swaps it in with a CAS on the exact old
+//! word, so a reader never sees a torn value and only one thread ever
+//! retires an item.
+
+use super::{Cond, Engine, Error, ItemRef, Stored, ThreadCtx, Why};
+use crate::evict::sample::{bump_freq, initial_freq};
+use crate::index::Insert;
+use crate::item::{footprint, Item, NewItem, MAX_KEY_LEN};
+use crate::slab::Chunk;
+use crate::stats::Ctr;
+use crate::sync::{fence, Ordering};
+use crate::ttl::{expired, expiry, now_secs};
+use std::hash::BuildHasher;
+
+impl Engine {
+    #[inline]
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Runs a due delayed flush_all. Called at the start of every operation.
+    #[inline]
+    pub(crate) fn due_flush(&self, ctx: &mut ThreadCtx, now_ms: u64) {
+        let at = self.flush_at.load(Ordering::Relaxed);
+        if at != 0
+            && now_ms + 1 >= at
+            && self
+                .flush_at
+                .compare_exchange(at, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.flush_now(ctx);
+        }
+    }
+
+    /// flush_all: now, or at a deadline.
+    pub(crate) fn flush_all(&self, ctx: &mut ThreadCtx, delay_secs: u32) {
+        if delay_secs == 0 {
+            self.flush_at.store(0, Ordering::Relaxed);
+            self.flush_now(ctx);
+        } else {
+            let at = self.clock.now_ms() + delay_secs as u64 * 1000;
+            self.flush_at.store(at + 1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn get_and_touch<R>(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        exptime: i64,
+        f: impl FnOnce(ItemRef<'_>) -> R,
+    ) -> Option<R> {
+        let exp = expiry(&*self.clock, exptime);
+        ctx.counters.inc(Ctr::CmdTouch);
+        let r = self.get(ctx, key, Some(exp), f);
+        ctx.counters.inc(if r.is_some() {
+            Ctr::TouchHits
+        } else {
+            Ctr::TouchMisses
+        });
+        r
+    }
+
+    pub(crate) fn get<R>(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        touch: Option<u32>,
+        f: impl FnOnce(ItemRef<'_>) -> R,
+    ) -> Option<R> {
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        ctx.counters.inc(Ctr::CmdGet);
+        let hash = self.hash(key);
+        let g = self.index.pin(&ctx.local);
+        let Some(found) = self.index.find(hash, key, &g) else {
+            ctx.counters.inc(Ctr::GetMisses);
+            return None;
+        };
+        let it = found.item();
+        self.slab.track_read(Chunk::of(it.item()));
+        // PLANTED BUG (planted-skip-expiry): serve the item without checking
+        // its expiry.
+        if !cfg!(feature = "planted-skip-expiry") && expired(it.exptime(), now_secs(now_ms)) {
+            if self.index.remove(&found) {
+                // SAFETY: our remove won.
+                unsafe { self.unlinked(ctx, &g, it.item(), Why::Expire) };
+            }
+            ctx.counters.inc(Ctr::GetExpired);
+            ctx.counters.inc(Ctr::GetMisses);
+            return None;
+        }
+        if let Some(exp) = touch {
+            it.set_exptime(exp);
+            // A page move may have copied the item (same CAS unique) before
+            // this store reached it: set the copy's expiry too (`rescue`).
+            fence(Ordering::SeqCst);
+            let (ptr, cas) = (it.ptr(), it.cas());
+            if let Some(moved) = self
+                .index
+                .find_where(hash, &g, |x| x.ptr() != ptr && x.cas() == cas)
+            {
+                moved.item().set_exptime(exp);
+            }
+        }
+        let rnd = ctx.rand();
+        let policy = self.policy;
+        it.record_access(now_ms, |m| bump_freq(policy, m, now_ms, rnd));
+        ctx.counters.inc(Ctr::GetHits);
+        let r = f(ItemRef {
+            value: it.value(),
+            flags: it.flags(),
+            cas: it.cas(),
+        });
+        self.maybe_retire(ctx, &g);
+        Some(r)
+    }
+
+    /// delete, counted as memcached counts it.
+    pub(crate) fn delete_counted(&self, ctx: &mut ThreadCtx, key: &[u8]) -> bool {
+        let hit = self.delete(ctx, key);
+        ctx.counters.inc(if hit {
+            Ctr::DeleteHits
+        } else {
+            Ctr::DeleteMisses
+        });
+        hit
+    }
+
+    /// Unlinks the key; `true` if it was present and not expired.
+    pub(crate) fn delete(&self, ctx: &mut ThreadCtx, key: &[u8]) -> bool {
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        let hash = self.hash(key);
+        let g = self.index.pin(&ctx.local);
+        loop {
+            let Some(f) = self.index.find(hash, key, &g) else {
+                return false;
+            };
+            if self.index.remove(&f) {
+                let it = f.item().item();
+                let live = !expired(it.exptime(), now_secs(now_ms));
+                let why = if live { Why::Delete } else { Why::Expire };
+                // SAFETY: our remove won.
+                unsafe { self.unlinked(ctx, &g, it, why) };
+                self.maybe_retire(ctx, &g);
+                return live;
+            }
+        }
+    }
+
+    /// Validates a key and value size, returning the slab class.
+    fn class_for(&self, key: &[u8], vlen: usize, flags: u32) -> Result<u8, Error> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(Error::BadKey);
+        }
+        let size = footprint(key.len(), vlen, flags);
+        if size > self.max_item || vlen > crate::item::MAX_VALUE_LEN {
+            return Err(Error::TooLarge);
+        }
+        self.slab.classes().class_for(size).ok_or(Error::TooLarge)
+    }
+
+    /// Allocates and writes an item, with LIVE set and not yet published.
+    fn build(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        value: &[&[u8]],
+        flags: u32,
+        exp: u32,
+    ) -> Result<Item, Error> {
+        let vlen = value.iter().map(|v| v.len()).sum();
+        let class = self.class_for(key, vlen, flags)?;
+        let Some(chunk) = self.alloc(ctx, class) else {
+            ctx.counters.inc(Ctr::OutOfMemory);
+            return Err(Error::OutOfMemory);
+        };
+        let now_ms = self.clock.now_ms();
+        let new = NewItem {
+            key,
+            value,
+            flags,
+            exptime: exp,
+            cas: ctx.next_cas(self),
+            class,
+            atime: now_ms as u32,
+            freq: initial_freq(self.policy),
+        };
+        // SAFETY: the chunk is ours (fresh from the allocator), its class fits
+        // the footprint, and chunks are 8-aligned.
+        let it = unsafe { Item::write(chunk.ptr(), &new) };
+        it.mark_live();
+        Ok(it)
+    }
+
+    pub(crate) fn store(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        value: &[&[u8]],
+        flags: u32,
+        exptime: i64,
+        cond: Cond,
+    ) -> Result<Stored, Error> {
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        ctx.counters.inc(Ctr::CmdSet);
+        let exp = expiry(&*self.clock, exptime);
+        let it = match self.build(ctx, key, value, flags, exp) {
+            Ok(it) => it,
+            Err(Error::TooLarge)
+                if cond == Cond::Any && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
+            {
+                // memcached drops the old value when a set is refused for size.
+                self.delete(ctx, key);
+                return Err(Error::TooLarge);
+            }
+            Err(e) => return Err(e),
+        };
+        let hash = self.hash(key);
+        let g = self.index.pin(&ctx.local);
+        let r = loop {
+            let now = now_secs(self.clock.now_ms());
+            let existing = match cond {
+                // SAFETY: `it` is complete, LIVE, ours and unpublished (it is
+                // discarded on every path that does not store it), of this
+                // slab, with key `key`.
+                Cond::Any | Cond::Absent => match unsafe { self.index.insert(hash, it, key, &g) } {
+                    Insert::Inserted => {
+                        self.added(ctx, it);
+                        self.settle(ctx, &g, hash, it);
+                        break Stored::Stored;
+                    }
+                    Insert::Full => {
+                        self.evict_from_bucket(ctx, &g, hash);
+                        continue;
+                    }
+                    Insert::Exists(f) => f,
+                },
+                Cond::Present | Cond::Cas(_) => match self.index.find(hash, key, &g) {
+                    Some(f) => f,
+                    None => {
+                        // SAFETY: never published.
+                        unsafe { self.discard(ctx, &g, it) };
+                        break if let Cond::Cas(_) = cond {
+                            ctx.counters.inc(Ctr::CasMisses);
+                            Stored::NotFound
+                        } else {
+                            Stored::NotStored
+                        };
+                    }
+                },
+            };
+            let old = existing.item().item();
+            if expired(old.exptime(), now) {
+                if self.index.remove(&existing) {
+                    // SAFETY: our remove won.
+                    unsafe { self.unlinked(ctx, &g, old, Why::Expire) };
+                }
+                continue;
+            }
+            match cond {
+                Cond::Absent => {
+                    // SAFETY: never published.
+                    unsafe { self.discard(ctx, &g, it) };
+                    break Stored::NotStored;
+                }
+                Cond::Cas(c) if old.cas() != c => {
+                    ctx.counters.inc(Ctr::CasBadval);
+                    // SAFETY: never published.
+                    unsafe { self.discard(ctx, &g, it) };
+                    break Stored::Exists;
+                }
+                _ => {}
+            }
+            // SAFETY: as for the insert above; same key as `existing`.
+            if unsafe { self.index.replace(&existing, it) } {
+                // SAFETY: our replace won, so `old` is ours.
+                unsafe { self.replaced(ctx, &g, old, it) };
+                self.settle(ctx, &g, hash, it);
+                if let Cond::Cas(_) = cond {
+                    ctx.counters.inc(Ctr::CasHits);
+                }
+                break Stored::Stored;
+            }
+        };
+        self.maybe_retire(ctx, &g);
+        Ok(r)
+    }
+
+    /// append/prepend: read the old value, build the new item, swap it in
+    /// with a CAS on the exact old word; retry if the key changed meanwhile.
+    pub(crate) fn concat(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        data: &[u8],
+        front: bool,
+    ) -> Result<Stored, Error> {
+        ctx.counters.inc(Ctr::CmdSet);
+        self.rmw(ctx, key, |old, buf| {
+            if front {
+                buf.extend_from_slice(data);
+                buf.extend_from_slice(old);
+            } else {
+                buf.extend_from_slice(old);
+                buf.extend_from_slice(data);
+            }
+            Ok(())
+        })
+        .map(|r| {
+            if r.is_some() {
+                Stored::Stored
+            } else {
+                Stored::NotStored
+            }
+        })
+    }
+
+    pub(crate) fn arith(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        delta: u64,
+        incr: bool,
+    ) -> Result<Option<u64>, Error> {
+        let mut result = 0;
+        let r = self.rmw(ctx, key, |old, buf| {
+            let cur = super::parse_u64(old).ok_or(Error::NonNumeric)?;
+            result = if incr {
+                cur.wrapping_add(delta)
+            } else {
+                cur.saturating_sub(delta)
+            };
+            use std::io::Write as _;
+            write!(buf, "{result}").map_err(|_| Error::OutOfMemory)
+        });
+        let (hit, miss) = if incr {
+            (Ctr::IncrHits, Ctr::IncrMisses)
+        } else {
+            (Ctr::DecrHits, Ctr::DecrMisses)
+        };
+        match r {
+            Ok(Some(())) => {
+                ctx.counters.inc(hit);
+                Ok(Some(result))
+            }
+            Ok(None) => {
+                ctx.counters.inc(miss);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read-modify-write of a present key. `f` gets the old value and writes
+    /// the new one into a buffer. Returns `Ok(None)` if the key is absent.
+    fn rmw(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        mut f: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<Option<()>, Error> {
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        if key.is_empty() || key.len() > MAX_KEY_LEN {
+            return Err(Error::BadKey);
+        }
+        let hash = self.hash(key);
+        let mut buf = std::mem::take(&mut ctx.scratch);
+        let r = loop {
+            buf.clear();
+            // Read the old item under a short pin, and remember its exact
+            // identity: the chunk, and the CAS unique of this incarnation.
+            let (old, flags, exp, old_cas) = {
+                let g = self.index.pin(&ctx.local);
+                let Some(found) = self.index.find(hash, key, &g) else {
+                    break Ok(None);
+                };
+                let old = found.item();
+                if expired(old.exptime(), now_secs(self.clock.now_ms())) {
+                    if self.index.remove(&found) {
+                        // SAFETY: our remove won.
+                        unsafe { self.unlinked(ctx, &g, old.item(), Why::Expire) };
+                    }
+                    break Ok(None);
+                }
+                if let Err(e) = f(old.value(), &mut buf) {
+                    break Err(e);
+                }
+                (old.item(), old.flags(), old.exptime(), old.cas())
+            };
+            // Build the new item unpinned (allocation may evict and wait).
+            let it = match self.build(ctx, key, &[&buf], flags, exp) {
+                Ok(it) => it,
+                Err(e) => break Err(e),
+            };
+            let g = self.index.pin(&ctx.local);
+            if cfg!(feature = "planted-stale-rmw") {
+                // PLANTED BUG: commit over whatever the key holds now, so a
+                // set that landed since the read is overwritten by a value
+                // computed from the stale one.
+                if let Some(now) = self.index.find(hash, key, &g) {
+                    // SAFETY: as in `store`.
+                    if unsafe { self.index.replace(&now, it) } {
+                        // SAFETY: our replace won.
+                        unsafe { self.replaced(ctx, &g, now.item().item(), it) };
+                        self.maybe_retire(ctx, &g);
+                        break Ok(Some(()));
+                    }
+                }
+            }
+            // The old chunk may have been reclaimed and reused, even for this
+            // key, while we were unpinned: find it again under this pin, by
+            // chunk and CAS unique (a reused chunk has a new unique).
+            let same = self
+                .index
+                .find_where(hash, &g, |x| x.ptr() == old.ptr() && x.cas() == old_cas);
+            if let Some(found) = same {
+                // SAFETY: `it` is complete, LIVE, ours and unpublished, with
+                // the key of `found`.
+                if unsafe { self.index.replace(&found, it) } {
+                    // SAFETY: our replace won.
+                    unsafe { self.replaced(ctx, &g, old, it) };
+                    self.settle(ctx, &g, hash, it);
+                    self.maybe_retire(ctx, &g);
+                    break Ok(Some(()));
+                }
+            }
+            // SAFETY: never published.
+            unsafe { self.discard(ctx, &g, it) };
+        };
+        ctx.scratch = buf;
+        r
+    }
+}

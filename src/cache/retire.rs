@@ -1,0 +1,187 @@
+//! What happens to an item once it leaves the index, and moving reclamation
+//! along.
+//!
+//! The thread that wins the CAS unlinking an item (or that built an item it
+//! never published) owns its chunk's reclamation: it counts the item out,
+//! clears LIVE, and queues the chunk in its batch. A batch goes to the
+//! reclaimer once it holds [`RETIRE_BATCH`] chunks or [`RETIRE_BYTES`]
+//! bytes, and its chunks return to the depots after the grace period.
+
+use super::{Engine, ThreadCtx, Why};
+use crate::index::reclaim::Guard;
+use crate::item::Item;
+use crate::slab::Chunk;
+use crate::stats::Ctr;
+use crate::sync::{fence, lock, Ordering};
+
+/// Retired chunks are handed to the reclaimer in batches of at most this
+/// many…
+const RETIRE_BATCH: usize = 32;
+/// …or this many bytes, so that a thread retiring large items does not keep
+/// megabytes from the depots while it waits for 32 of them.
+const RETIRE_BYTES: usize = 256 << 10;
+
+impl Engine {
+    /// Queues the chunk of `it` for reclamation, and hands the batch to the
+    /// reclaimer when it is full.
+    ///
+    /// # Safety
+    /// The caller owns the chunk's reclamation: it won the CAS that unlinked
+    /// `it` from this engine's index, or built `it` and never published it.
+    pub(crate) unsafe fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item) {
+        it.clear_live();
+        ctx.retired_bytes += self.slab.chunk_bytes(Chunk::of(it));
+        // SAFETY: per this function's contract, and LIVE is now clear.
+        unsafe { ctx.retired.push(Chunk::of(it)) };
+        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
+            self.retire_batch(ctx, g);
+        }
+    }
+
+    /// Hands the whole batch to the reclaimer.
+    #[inline]
+    pub(crate) fn retire_batch(&self, ctx: &mut ThreadCtx, g: &Guard<'_>) {
+        g.retire(&mut ctx.retired);
+        ctx.retired_bytes = 0;
+    }
+
+    /// Drops an item that was built but not stored.
+    ///
+    /// # Safety
+    /// The caller built `it` and never published it, or its publication
+    /// failed (`Index::insert` said `Exists` or `Full`, or a replace lost).
+    pub(crate) unsafe fn discard(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item) {
+        // LIVE was set, so a sampler may be reading it: retire, never free.
+        // SAFETY: per this function's contract.
+        unsafe { self.retire_item(ctx, g, it) };
+        self.maybe_retire(ctx, g);
+    }
+
+    /// After publishing `it`: if its page started draining meanwhile, the
+    /// drainer's walk may have missed it, so unlink it ourselves. The fence
+    /// pairs with the one in `Slab::drain` (see there).
+    #[inline]
+    pub(crate) fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64, it: Item) {
+        fence(Ordering::SeqCst);
+        if self.slab.draining(Chunk::of(it)) && self.index.unlink(hash, it) {
+            // SAFETY: our unlink won.
+            unsafe { self.unlinked(ctx, g, it, Why::Evict) };
+        }
+    }
+
+    /// Counts a newly inserted item in.
+    pub(crate) fn added(&self, ctx: &mut ThreadCtx, it: Item) {
+        ctx.counters.inc(Ctr::CurrItems);
+        ctx.counters.class_item(it.meta().class, 1);
+        ctx.counters.inc(Ctr::TotalItems);
+        ctx.counters.add(Ctr::Bytes, it.footprint() as u64);
+    }
+
+    /// Bookkeeping for `new` replacing `old`, whose replace CAS we won.
+    ///
+    /// # Safety
+    /// As for [`Engine::unlinked`], for `old`.
+    pub(crate) unsafe fn replaced(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, old: Item, new: Item) {
+        ctx.counters.inc(Ctr::TotalItems);
+        // The new item may be in another class than the old.
+        ctx.counters.class_item(new.meta().class, 1);
+        ctx.counters.class_item(old.meta().class, u64::MAX);
+        ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
+        // SAFETY: per this function's contract.
+        unsafe { self.unlinked(ctx, g, old, Why::Replace) };
+    }
+
+    /// Bookkeeping for an item this thread unlinked: count it out, clear
+    /// LIVE, and queue the chunk for retirement.
+    ///
+    /// # Safety
+    /// The caller won the CAS that unlinked `it` from this engine's index.
+    pub(crate) unsafe fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item, why: Why) {
+        let m = it.meta();
+        ctx.counters
+            .add(Ctr::Bytes, (it.footprint() as u64).wrapping_neg());
+        if why != Why::Replace {
+            ctx.counters.add(Ctr::CurrItems, u64::MAX);
+            ctx.counters.class_item(m.class, u64::MAX);
+        }
+        match why {
+            Why::Evict => {
+                ctx.counters.evicted(m.class);
+                if !it.fetched() {
+                    ctx.counters.inc(Ctr::EvictedUnfetched);
+                }
+            }
+            Why::Expire => {
+                ctx.counters.inc(Ctr::Reclaimed);
+                if !it.fetched() {
+                    ctx.counters.inc(Ctr::ExpiredUnfetched);
+                }
+            }
+            Why::Delete | Why::Flush | Why::Replace => {}
+        }
+        // SAFETY: per this function's contract.
+        unsafe { self.retire_item(ctx, g, it) };
+    }
+
+    /// At the end of an operation: hand a full batch to the reclaimer, and
+    /// adopt exited threads' batches.
+    #[inline]
+    pub(crate) fn maybe_retire(&self, ctx: &mut ThreadCtx, g: &Guard<'_>) {
+        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
+            self.retire_batch(ctx, g);
+        }
+        if self.norphans.load(Ordering::Relaxed) > 0 {
+            self.adopt_orphans(g);
+        }
+    }
+
+    /// Retires the batches of threads that exited.
+    pub(crate) fn adopt_orphans(&self, g: &Guard<'_>) {
+        let mut o = lock(&self.orphans);
+        self.norphans.store(0, Ordering::Relaxed);
+        for mut b in o.drain(..) {
+            g.retire(&mut b);
+        }
+    }
+
+    /// Retires this thread's batch and lets grace periods pass.
+    pub(crate) fn collect(&self, ctx: &mut ThreadCtx, rounds: usize) {
+        for _ in 0..rounds {
+            let g = self.index.pin(&ctx.local);
+            self.adopt_orphans(&g);
+            self.retire_completed_pages(ctx);
+            self.retire_batch(ctx, &g);
+            g.flush();
+        }
+    }
+
+    /// Drained pages wait one grace period before any class reuses them.
+    pub(crate) fn retire_completed_pages(&self, ctx: &mut ThreadCtx) {
+        for p in self.slab.take_completed() {
+            // SAFETY: `take_completed` hands each completed page out once.
+            unsafe { ctx.retired.push_page(p) };
+        }
+    }
+
+    /// Retires this thread's chunks and lets grace periods pass while free
+    /// memory still grows (seize frees a batch when the last guard that saw
+    /// it leaves, so it takes several guard exits), within a bound.
+    pub(crate) fn quiesce(&self, ctx: &mut ThreadCtx) {
+        let free = |e: &Engine| {
+            (0..e.slab.classes().sizes().len())
+                .map(|c| e.slab.depot_len(c as u8))
+                .sum::<usize>()
+        };
+        let mut last = free(self);
+        let mut still = 0;
+        for _ in 0..64 {
+            self.collect(ctx, 1);
+            let now = free(self);
+            still = if now == last { still + 1 } else { 0 };
+            if still >= 8 {
+                break;
+            }
+            last = now;
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Sampled eviction: policies are priority functions over the item header.
+//!
+//! When a class has no free chunk, the engine samples K chunks of that class
+//! (`Config::samples`), scores the live ones, and keeps the worst in a
+//! per-thread, per-class eviction pool (`Config::evict_pool`, Redis keeps 16)
+//! so that good candidates found in earlier rounds are not forgotten. The
+//! pool's worst entry is re-validated (same CAS unique, still LIVE, score not
+//! improved by a recent access) and unlinked with a CAS of its exact index
+//! word. Expired items score highest, so they always go first.
+//!
+//! Scores are "badness": higher means evict sooner.
+
+use super::Policy;
+use crate::cache::{Engine, ThreadCtx, Why};
+use crate::index::reclaim::Guard;
+use crate::item::{Item, Meta};
+use crate::slab::Chunk;
+use crate::sync::Ordering;
+use crate::ttl::{expired, now_secs};
+
+/// LFU: a new item's counter, so it is not evicted before its second access
+/// (Redis's LFU_INIT_VAL).
+pub const LFU_INIT: u8 = 5;
+/// LFU: the higher, the slower the counter grows (Redis's lfu-log-factor).
+const LFU_LOG_FACTOR: u64 = 10;
+/// LFU: the counter loses one per this many ms without access (Redis's
+/// lfu-decay-time, one minute).
+const LFU_DECAY_MS: u64 = 60_000;
+
+/// The frequency counter a new item starts with.
+pub fn initial_freq(p: Policy) -> u8 {
+    match p {
+        Policy::Lfu => LFU_INIT,
+        Policy::Hyperbolic => 1,
+        _ => 0,
+    }
+}
+
+fn lfu_decayed(m: Meta, now_ms: u64) -> u8 {
+    let idle = (now_ms as u32).wrapping_sub(m.atime) as u64;
+    m.freq.saturating_sub((idle / LFU_DECAY_MS).min(255) as u8)
+}
+
+/// The new frequency counter after an access.
+#[inline]
+pub fn bump_freq(p: Policy, m: Meta, now_ms: u64, rnd: u64) -> u8 {
+    match p {
+        Policy::Lfu => {
+            let c = lfu_decayed(m, now_ms);
+            if c == u8::MAX {
+                return c;
+            }
+            let base = c.saturating_sub(LFU_INIT) as u64;
+            // Increment with probability 1 / (base * factor + 1).
+            if rnd % (base * LFU_LOG_FACTOR + 1) == 0 {
+                c + 1
+            } else {
+                c
+            }
+        }
+        Policy::Hyperbolic => m.freq.saturating_add(1),
+        _ => m.freq,
+    }
+}
+
+/// Badness of a live item; higher is evicted sooner. `cas_now` approximates
+/// the current insertion count (the CAS high-water mark).
+#[inline]
+pub fn badness(p: Policy, it: Item, now_ms: u64, now_secs: u32, cas_now: u64, rnd: u64) -> u64 {
+    let exp = it.exptime();
+    if exp != 0 && now_secs >= exp {
+        return u64::MAX;
+    }
+    let m = it.meta();
+    let age_ms = (now_ms as u32).wrapping_sub(m.atime) as u64;
+    match p {
+        Policy::Lru => age_ms,
+        Policy::Lfu => ((255 - lfu_decayed(m, now_ms)) as u64) << 32 | age_ms,
+        Policy::Fifo => (u64::MAX - 1).saturating_sub(it.cas()),
+        Policy::Random => rnd >> 1,
+        Policy::Hyperbolic => {
+            let age = cas_now.saturating_sub(it.cas()) as u128;
+            (age * 256 / (m.freq as u128 + 1)).min(u64::MAX as u128 - 1) as u64
+        }
+    }
+}
+
+/// A class's worst item's badness, weighed by its chunk size, so that
+/// classes of different sizes can be compared when a page moves.
+///
+/// A page is worth most where it earns the most hits. Under LRU a class
+/// keeps an item about as long as its tail age, so a byte of class `c`
+/// earns hits at a rate of about `1 / (age × chunk)`; the class with the
+/// largest `age × chunk` earns least per byte and gives the page. Comparing
+/// bare ages instead treats a 4 KB item like a 100 B one, and hands memory
+/// to large items that are worth about forty times fewer hits per byte.
+/// FIFO's badness is turned back into an age (insertions since the item's
+/// store) first; the other policies' scores already grow with age.
+pub fn per_byte(p: Policy, badness: u64, chunk: usize, cas_now: u64) -> u128 {
+    if badness == u64::MAX {
+        return u128::MAX; // expired: worthless at any size
+    }
+    let age = match p {
+        Policy::Fifo => cas_now.saturating_sub((u64::MAX - 1) - badness),
+        _ => badness,
+    };
+    age as u128 * chunk as u128
+}
+
+/// An eviction candidate remembered across sampling rounds.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate {
+    /// Score when sampled.
+    pub badness: u64,
+    /// The item's chunk.
+    pub item: Item,
+    /// Its CAS unique when sampled: identifies this incarnation of the chunk.
+    pub cas: u64,
+    /// Hash of its key.
+    pub hash: u64,
+}
+
+/// A thread's eviction pool for one class, kept sorted by badness (best
+/// victim last).
+#[derive(Default)]
+pub struct Pool {
+    entries: Vec<Candidate>,
+}
+
+impl Pool {
+    /// Offers a candidate; keeps at most `cap`, dropping the least bad.
+    pub fn offer(&mut self, c: Candidate, cap: usize) {
+        if self
+            .entries
+            .iter()
+            .any(|e| e.item == c.item && e.cas == c.cas)
+        {
+            return;
+        }
+        if self.entries.len() >= cap.max(1) {
+            if self.entries[0].badness >= c.badness {
+                return;
+            }
+            self.entries.remove(0);
+        }
+        let at = self.entries.partition_point(|e| e.badness <= c.badness);
+        self.entries.insert(at, c);
+    }
+
+    /// Whether a candidate with this score would be kept.
+    #[inline]
+    pub fn would_take(&self, badness: u64, cap: usize) -> bool {
+        self.entries.len() < cap.max(1) || self.entries[0].badness < badness
+    }
+
+    /// Forgets every candidate.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Takes the worst candidate.
+    pub fn pop(&mut self) -> Option<Candidate> {
+        self.entries.pop()
+    }
+
+    /// The score of the worst remaining candidate.
+    pub fn peek_badness(&self) -> Option<u64> {
+        self.entries.last().map(|c| c.badness)
+    }
+
+    /// Number of candidates held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Engine {
+    /// Samples the class and evicts up to `want` items. Returns how many.
+    pub(crate) fn evict_sampled(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        want: usize,
+    ) -> usize {
+        let mut done = 0;
+        for _round in 0..want * 4 {
+            if done >= want {
+                break;
+            }
+            self.sample_into_pool(ctx, g, class);
+            if let Some(c) = self.pop_victim(ctx, class) {
+                let now = now_secs(self.clock.now_ms());
+                let why = if expired(c.item.exptime(), now) {
+                    Why::Expire
+                } else {
+                    Why::Evict
+                };
+                if self.unlink_item(ctx, g, c.item, c.hash, why) {
+                    done += 1;
+                }
+            }
+        }
+        done
+    }
+
+    /// Samples K chunks of `class` and offers the live ones to the pool.
+    pub(crate) fn sample_into_pool(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) {
+        let now_ms = self.clock.now_ms();
+        let now = now_secs(now_ms);
+        let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+        let cap = if self.pool_cap == 0 {
+            ctx.pools[class as usize].clear();
+            1
+        } else {
+            self.pool_cap
+        };
+        // Pick every sample first and prefetch their headers, so the K cache
+        // misses overlap instead of queueing.
+        let mut picks = [None; 64];
+        for p in picks.iter_mut().take(self.samples) {
+            *p = self.slab.sample(class, ctx.rand());
+            if let Some(ch) = *p {
+                crate::prefetch(ch.ptr().as_ptr());
+            }
+        }
+        for &ch in picks.iter().take(self.samples).flatten() {
+            let Some(it) = self.live(ch, g) else {
+                continue;
+            };
+            // Score from the header first; read and hash the key only for a
+            // candidate the pool keeps.
+            let bad = badness(self.policy, it.item(), now_ms, now, cas_now, ctx.rand());
+            if !ctx.pools[class as usize].would_take(bad, cap) {
+                continue;
+            }
+            let c = Candidate {
+                badness: bad,
+                item: it.item(),
+                cas: it.cas(),
+                hash: self.hash(it.key()),
+            };
+            ctx.pools[class as usize].offer(c, cap);
+        }
+    }
+
+    /// The pool's worst candidate that is still the same live item; one whose
+    /// score improved since it was sampled goes back to the pool.
+    fn pop_victim(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Candidate> {
+        let now_ms = self.clock.now_ms();
+        let now = now_secs(now_ms);
+        let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+        let pool = &mut ctx.pools[class as usize];
+        while let Some(mut c) = pool.pop() {
+            // A candidate's page may have left the class since it was
+            // sampled: read its header only while the page is still ours.
+            if self.slab.page_class_of(Chunk::of(c.item)) != Some(class) {
+                continue;
+            }
+            if !c.item.is_live() || c.item.cas() != c.cas {
+                continue;
+            }
+            if self.policy != Policy::Random {
+                let b = badness(self.policy, c.item, now_ms, now, cas_now, 0);
+                if b < c.badness && pool.peek_badness().is_some_and(|next| b < next) {
+                    c.badness = b;
+                    pool.offer(c, self.pool_cap.max(1));
+                    continue;
+                }
+            }
+            return Some(c);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr::NonNull;
+
+    fn cand(b: u64, id: usize) -> Candidate {
+        Candidate {
+            badness: b,
+            // SAFETY: never dereferenced; the pool only compares handles.
+            item: unsafe { Item::from_ptr(NonNull::new((id * 64) as *mut u8).unwrap()) },
+            cas: id as u64,
+            hash: 0,
+        }
+    }
+
+    #[test]
+    fn pool_keeps_the_worst() {
+        let mut p = Pool::default();
+        for (i, b) in [5, 1, 9, 3, 7].into_iter().enumerate() {
+            p.offer(cand(b, i + 1), 3);
+        }
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.pop().unwrap().badness, 9);
+        assert_eq!(p.pop().unwrap().badness, 7);
+        assert_eq!(p.pop().unwrap().badness, 5);
+        assert!(p.pop().is_none());
+    }
+
+    #[test]
+    fn pool_ignores_duplicates() {
+        let mut p = Pool::default();
+        p.offer(cand(5, 1), 4);
+        p.offer(cand(6, 1), 4);
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        for p in Policy::ALL {
+            assert_eq!(p.name().parse::<Policy>().unwrap(), p);
+        }
+        assert!("lru2".parse::<Policy>().is_err());
+    }
+}

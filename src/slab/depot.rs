@@ -1,0 +1,198 @@
+//! Magazines and depots: how chunks are handed out and come back.
+//!
+//! ```text
+//! alloc:  magazine (thread-local, no sync) ─▶ class depot (short lock, a batch)
+//!         ─▶ a page: a spare one, else a fresh one while the budget allows
+//!         ─▶ None: the caller evicts and retries
+//! free:   only through the reclaimer (index/reclaim.rs), in batches, to the depot
+//! ```
+
+use super::{Chunk, Slab, DRAINING};
+use crate::sync::{lock, Ordering};
+
+/// A thread's free chunks of one class, taken without synchronization.
+///
+/// Opaque: only the slab puts chunks in (from its depot or a new page), so
+/// a chunk taken from a magazine is owned by whoever took it.
+#[derive(Debug, Default)]
+pub struct Magazine(Vec<Chunk>);
+
+impl Magazine {
+    /// An empty magazine.
+    pub fn new() -> Magazine {
+        Magazine(Vec::new())
+    }
+
+    /// Chunks held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds no chunk.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Slab {
+    /// Takes a chunk of `class`: from the magazine, else a batch from the
+    /// depot, else a new page. `None` when the class must evict.
+    pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<Chunk> {
+        self.take(class, mag, true)
+    }
+
+    /// Takes a free chunk of `class` from the magazine or the depot, never a
+    /// new or spare page: for moving an item within its class while a page
+    /// moves to another (`Cache::rescue`), which must not take that page.
+    pub fn alloc_free(&self, class: u8, mag: &mut Magazine) -> Option<Chunk> {
+        self.take(class, mag, false)
+    }
+
+    fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<Chunk> {
+        loop {
+            while let Some(c) = mag.0.pop() {
+                if self.usable(c, class) {
+                    self.track_write(c);
+                    // The next store will write the next chunk: start
+                    // fetching its line now.
+                    if let Some(next) = mag.0.last() {
+                        crate::prefetch_write(next.0.as_ptr());
+                    }
+                    return Some(c);
+                }
+            }
+            if !self.refill(class, mag, grow) {
+                return None;
+            }
+        }
+    }
+
+    /// Moves a batch from the depot (growing the class by a page if the depot
+    /// is empty and `grow`) into the magazine. `false` if there is nothing to
+    /// take.
+    fn refill(&self, class: u8, mag: &mut Magazine, grow: bool) -> bool {
+        let cs = &self.classes[class as usize];
+        let want = (cs.mag_cap / 2).max(1);
+        {
+            let mut depot = lock(&cs.depot);
+            if !depot.is_empty() {
+                let take = want.min(depot.len());
+                let at = depot.len() - take;
+                if cfg!(feature = "planted-depot-double-hand") {
+                    // PLANTED BUG: copy the batch out but leave it in the depot.
+                    mag.0.extend(depot[at..].iter().copied());
+                    return true;
+                }
+                mag.0.extend(depot.drain(at..));
+                return true;
+            }
+        }
+        grow && self.grow(class, mag, want)
+    }
+
+    /// Gives the class a page, spare or fresh; `want` of its chunks go to the
+    /// magazine and the rest to the depot.
+    fn grow(&self, class: u8, mag: &mut Magazine, want: usize) -> bool {
+        let page = match lock(&self.spare).pop() {
+            Some(p) => {
+                self.moving
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.clear_headers(p as usize, class);
+                p as usize
+            }
+            None => {
+                let mut cur = self.fresh.load(Ordering::Relaxed);
+                loop {
+                    if cur >= self.page_state.len() {
+                        return false;
+                    }
+                    match self.fresh.compare_exchange_weak(
+                        cur,
+                        cur + 1,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break cur,
+                        Err(now) => cur = now,
+                    }
+                }
+            }
+        };
+        self.assign(page, class);
+        let cs = &self.classes[class as usize];
+        let mut chunks = (0..cs.per_page)
+            .rev()
+            .map(|i| self.chunk_at(page, class, i));
+        mag.0.extend(chunks.by_ref().take(want));
+        lock(&cs.depot).extend(chunks);
+        true
+    }
+
+    /// Clears the LIVE bit where each of `class`'s chunk headers falls in a
+    /// spare `page`. The page held another class's chunks, maybe of another
+    /// size, so those words may be old item bytes with that bit set; cleared
+    /// before `assign` publishes the page (Release), a LIVE bit that a
+    /// sampler or a drain reads (Acquire) is always an item of this class.
+    /// Nobody reads the page meanwhile: it became spare only after a grace
+    /// period, and no class lists it.
+    fn clear_headers(&self, page: usize, class: u8) {
+        for i in 0..self.classes[class as usize].per_page {
+            // SAFETY: a chunk start of this slab in `class`'s geometry, which
+            // the page takes now; nobody else reads the page (see above).
+            unsafe { crate::item::Item::from_ptr(self.chunk_at(page, class, i).0) }.clear_live();
+        }
+    }
+
+    fn assign(&self, page: usize, class: u8) {
+        let cs = &self.classes[class as usize];
+        let _g = lock(&cs.pages_lock);
+        self.page_state[page].store(class as u32, Ordering::Release);
+        let n = cs.npages.load(Ordering::Relaxed);
+        cs.page_ids[n].store(page as u32, Ordering::Relaxed);
+        cs.npages.store(n + 1, Ordering::Release);
+    }
+
+    /// Returns a thread's magazine to the depot (the thread is going away).
+    pub fn flush_magazine(&self, class: u8, mag: &mut Magazine) {
+        let cs = &self.classes[class as usize];
+        // Check under the depot lock, so a chunk of a page that starts
+        // draining cannot slip into the depot after the drain split it.
+        let mut depot = lock(&cs.depot);
+        for c in mag.0.drain(..) {
+            if self.usable(c, class) {
+                depot.push(c);
+            }
+        }
+    }
+
+    /// Frees chunks whose grace period has passed. Only the reclaimer calls
+    /// this.
+    ///
+    /// # Safety
+    /// The caller owns every chunk (each came from this slab's `alloc`, is in
+    /// no magazine, depot or index, and no reader can still reach it) and
+    /// gives each up once.
+    pub unsafe fn release(&self, chunks: &[Chunk]) {
+        let mut i = 0;
+        while i < chunks.len() {
+            let page = self.page_of(chunks[i]);
+            let state = self.page_state[page].load(Ordering::Acquire);
+            if state & DRAINING != 0 {
+                self.count_drained(page);
+                i += 1;
+                continue;
+            }
+            // A run of chunks of the same class goes in under one lock.
+            let class = state as usize;
+            let mut depot = lock(&self.classes[class].depot);
+            while i < chunks.len() {
+                let p = self.page_of(chunks[i]);
+                if self.page_state[p].load(Ordering::Acquire) != state {
+                    break;
+                }
+                depot.push(chunks[i]);
+                i += 1;
+            }
+        }
+    }
+}

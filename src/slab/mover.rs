@@ -1,0 +1,183 @@
+//! Page moves: when the size mix shifts, a page leaves a class whose items
+//! are worth fewer hits per byte for a class that is starving, and its live
+//! items are rescued into free chunks of their own class where there are
+//! any (memcached's `slab_reassign_rescues`).
+//!
+//! The slab side (marking a page draining, counting its chunks back, the
+//! grace period before it is spare) is in `slab/mod.rs`; this is the engine
+//! side: choosing the donor, and emptying the page through the index.
+
+use crate::cache::{Engine, ThreadCtx, Why};
+use crate::evict::sample::per_byte;
+use crate::index::reclaim::Guard;
+use crate::item::{Held, Item, NewItem};
+use crate::stats::Ctr;
+use crate::sync::{fence, Ordering};
+use crate::ttl::{expired, now_secs};
+
+/// A donor class gives a page when its worst sampled item, weighed by chunk
+/// size (`evict::sample::per_byte`), is this many times worse than the
+/// starving class's.
+const REBALANCE_RATIO: u128 = 2;
+
+impl Engine {
+    /// Moves a page to `class` from a class whose items are worth fewer hits
+    /// per byte (older, weighed by chunk size: `per_byte`), or from any class
+    /// if `class` has no page at all (no calcification). Returns whether a
+    /// page started draining.
+    pub(crate) fn rebalance(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) -> bool {
+        let n = self.slab.classes().sizes().len();
+        if n < 2 {
+            return false;
+        }
+        let mine = self.slab.class_pages(class);
+        if mine > 0 && self.slab.pages_moving() > 0 {
+            // One move at a time: concurrent threads that each drained a
+            // page would empty a small cache (each drain evicts a whole
+            // page) before the first move lands. A class with no page at
+            // all may still start one.
+            return false;
+        }
+        // A class with no page takes one from the largest class, as long as
+        // that leaves it a page. Otherwise a page moves only from a class
+        // whose items are clearly worth less per byte, so classes never
+        // trade their last pages back and forth.
+        let largest = (0..n as u8)
+            .filter(|&c| c != class)
+            .max_by_key(|&c| self.slab.class_pages(c))
+            .filter(|&c| self.slab.class_pages(c) >= 2);
+        let donor = match largest {
+            Some(d) if mine == 0 => Some(d),
+            _ => {
+                let mut d = (ctx.rand() % (n as u64 - 1)) as u8;
+                if d >= class {
+                    d += 1;
+                }
+                let ours = self.tail_badness(ctx, g, class);
+                self.sample_into_pool(ctx, g, d);
+                let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
+                let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+                let weigh = |b, c| per_byte(self.policy, b, self.slab.chunk_size(c), cas_now);
+                let worse = weigh(theirs, d) / REBALANCE_RATIO > weigh(ours, class);
+                (worse && self.slab.class_pages(d) > 0).then_some(d)
+            }
+        };
+        let Some(donor) = donor else { return false };
+        if self.slab.class_pages(donor) == 0 {
+            return false;
+        }
+        let r = ctx.rand() as usize;
+        let Some(chunks) = self.slab.drain(donor, r) else {
+            return false;
+        };
+        let now = now_secs(self.clock.now_ms());
+        // Live items move into the class's free chunks while there are any
+        // (the depot or this thread's magazine), as memcached's slab mover
+        // rescues them: a page move then costs its class free space, not
+        // items it would have hit.
+        let mut rescues = true;
+        for ch in chunks {
+            let Some(it) = self.live(ch, g) else {
+                continue;
+            };
+            let hash = self.hash(it.key());
+            if expired(it.exptime(), now) {
+                self.unlink_item(ctx, g, it.item(), hash, Why::Expire);
+            } else if !(rescues && self.rescue(ctx, g, donor, it, hash)) {
+                // No free chunk at hand: the rest of the page is evicted.
+                rescues = false;
+                self.unlink_item(ctx, g, it.item(), hash, Why::Evict);
+            }
+        }
+        self.slab
+            .flush_magazine(donor, &mut ctx.mags[donor as usize]);
+        self.follow_drains(ctx);
+        ctx.counters.inc(Ctr::SlabReassigned);
+        true
+    }
+
+    /// The worst badness the eviction pool of `class` knows, after one more
+    /// sample: how old the class's tail is.
+    fn tail_badness(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) -> u64 {
+        if ctx.pools[class as usize].is_empty() {
+            self.sample_into_pool(ctx, g, class);
+        }
+        ctx.pools[class as usize].peek_badness().unwrap_or(0)
+    }
+
+    /// Moves the live item `it` of a draining page of `class` into a free
+    /// chunk of the same class: same key, value, flags, expiry and CAS unique
+    /// (so a client's gets/cas pair survives it), swapped in with a CAS on
+    /// its exact index word. Returns `false`, leaving `it` alone, if no free
+    /// chunk is at hand; `true` once `it` is out of the index, whether it
+    /// moved or was changed or removed meanwhile.
+    fn rescue(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        it: Held<'_>,
+        hash: u64,
+    ) -> bool {
+        let ptr = it.ptr();
+        // Copy only what the index holds: an item found there under our pin
+        // is whole and stays put until we unpin.
+        let Some(found) = self.index.find_where(hash, g, |x| x.ptr() == ptr) else {
+            return true;
+        };
+        // Free chunks only, none of a draining page (`Slab::alloc_free`).
+        let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
+            return false;
+        };
+        let old = found.item();
+        let m = old.meta();
+        let exptime = old.exptime();
+        let copy = NewItem {
+            key: old.key(),
+            value: &[old.value()],
+            flags: old.flags(),
+            exptime,
+            cas: old.cas(),
+            class,
+            atime: m.atime,
+            freq: m.freq,
+        };
+        // SAFETY: the chunk is ours (fresh from the allocator) and of the
+        // item's own class, so the item fits; chunks are 8-aligned.
+        let new = unsafe { Item::write(chunk.ptr(), &copy) };
+        new.mark_live();
+        // PLANTED BUG (planted-blind-rescue): swap the copy in over whatever
+        // the key holds now, so a set that landed since the copy was taken
+        // is undone by the old value.
+        let moved = if cfg!(feature = "planted-blind-rescue") {
+            match self.index.find(hash, old.key(), g) {
+                // SAFETY: `new` is complete, LIVE, ours and unpublished.
+                Some(f) => unsafe { self.index.replace(&f, new) },
+                None => false,
+            }
+        } else {
+            // SAFETY: `new` is complete, LIVE, ours and unpublished, with the
+            // key of `found`.
+            unsafe { self.index.replace(&found, new) }
+        };
+        if !moved {
+            // Replaced, removed or being removed meanwhile: not ours to move.
+            // SAFETY: `new` was never published.
+            unsafe { self.discard(ctx, g, new) };
+            return self.index.find_where(hash, g, |x| x.ptr() == ptr).is_none();
+        }
+        // A touch may have set the old copy's expiry after we read it; the
+        // touch re-checks for a moved copy (`get`), and this catches the
+        // other order.
+        fence(Ordering::SeqCst);
+        let now_exp = old.exptime();
+        if now_exp != exptime {
+            new.set_exptime(now_exp);
+        }
+        ctx.counters.inc(Ctr::SlabRescues);
+        // SAFETY: our replace won, so the old chunk is ours to retire.
+        unsafe { self.retire_item(ctx, g, old.item()) };
+        self.settle(ctx, g, hash, new);
+        true
+    }
+}
