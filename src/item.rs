@@ -5,7 +5,7 @@
 //!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) | bits (8)
 //!      8     8  cas      AtomicU64: CAS unique
 //!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
-//!     20     4  vlen     AtomicU32: LIVE (bit 31) | value length in bytes
+//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | value length
 //!     24  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
 //!      …  klen  key
 //!      …  vlen  value
@@ -61,8 +61,17 @@ pub const MAX_KEY_LEN: usize = 250;
 const HAS_FLAGS: u64 = 1;
 const FETCHED: u8 = 2;
 const LIVE: u32 = 1 << 31;
+/// Queue policies: the item is counted in one of its class's queues
+/// (`evict::queue`). Cleared by whoever unlinks it, atomically, so exactly
+/// one thread counts it out.
+pub const QUEUED: u32 = 1 << 30;
+/// Queue policies: the item is in its class's main queue (S3-FIFO), not the
+/// small one. Changed only with a CAS of the whole word (`Item::promote`).
+pub const MAIN: u32 = 1 << 29;
+/// The bits of the vlen word that are not the length.
+const VLEN_BITS: u32 = LIVE | QUEUED | MAIN;
 /// The largest value length the header can hold.
-pub const MAX_VALUE_LEN: usize = (LIVE - 1) as usize;
+pub const MAX_VALUE_LEN: usize = (MAIN - 1) as usize;
 
 /// Bytes an item with this key, value and flags occupies in its chunk.
 pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
@@ -156,6 +165,9 @@ pub struct NewItem<'a> {
     pub atime: u32,
     /// Frequency counter to start with.
     pub freq: u8,
+    /// Queue bits to start with ([`QUEUED`], [`MAIN`]); 0 for the sampled
+    /// policies.
+    pub qbits: u32,
 }
 
 impl Item {
@@ -231,7 +243,10 @@ impl Item {
         };
         h.meta.store(meta.pack(), Ordering::Relaxed);
         h.exptime.store(new.exptime, Ordering::Relaxed);
-        h.vlen.store(vlen as u32, Ordering::Relaxed);
+        h.vlen.store(
+            vlen as u32 | (new.qbits & (QUEUED | MAIN)),
+            Ordering::Relaxed,
+        );
         let mut off = HEADER_SIZE;
         let base = chunk.as_ptr();
         if new.flags != 0 {
@@ -307,7 +322,44 @@ impl Item {
     /// Value length.
     #[inline]
     pub fn vlen(self) -> usize {
-        (self.hdr().vlen.load(Ordering::Relaxed) & !LIVE) as usize
+        (self.hdr().vlen.load(Ordering::Relaxed) & !VLEN_BITS) as usize
+    }
+
+    /// The queue bits ([`QUEUED`], [`MAIN`]) as they are now.
+    #[inline]
+    pub fn queue_bits(self) -> u32 {
+        self.hdr().vlen.load(Ordering::Acquire) & (QUEUED | MAIN)
+    }
+
+    /// Clears QUEUED and returns the queue bits it had: the caller, who
+    /// unlinked the item, counts it out of the queue they name (if QUEUED
+    /// was set; only one caller ever sees it set).
+    #[inline]
+    pub fn take_queued(self) -> u32 {
+        self.hdr().vlen.fetch_and(!QUEUED, Ordering::AcqRel) & (QUEUED | MAIN)
+    }
+
+    /// Sets or clears MAIN on an item the caller built and has not
+    /// published yet.
+    pub fn set_main(self, main: bool) {
+        if main {
+            self.hdr().vlen.fetch_or(MAIN, Ordering::Relaxed);
+        } else {
+            self.hdr().vlen.fetch_and(!MAIN, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves a queued, live item from the small queue to the main one: sets
+    /// MAIN if the item is still LIVE and QUEUED and not in main yet.
+    /// Returns whether it did (and so counts the move).
+    #[inline]
+    pub fn promote(self) -> bool {
+        let h = self.hdr();
+        let w = h.vlen.load(Ordering::Acquire);
+        w & (LIVE | QUEUED | MAIN) == LIVE | QUEUED
+            && h.vlen
+                .compare_exchange(w, w | MAIN, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
     }
 
     fn key_offset(meta: Meta) -> usize {

@@ -74,6 +74,7 @@ pub mod workload;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::evict::queue::{Fifo, Ghost, Lane};
     pub use crate::index::reclaim::{Backend, Guard, Local, Retired};
     pub use crate::index::{Found, Index, Insert};
     pub use crate::item::{Held, Item, NewItem};

@@ -194,7 +194,8 @@ struct ServeArgs {
     /// Explicit slab classes, e.g. 64,128,256,1024,4096.
     #[arg(long, value_delimiter = ',')]
     slab_classes: Option<Vec<usize>>,
-    /// Eviction policy: lru, lfu, fifo, random, hyperbolic.
+    /// Eviction policy: lru, lfu, fifo, random, hyperbolic (sampled), or
+    /// s3fifo, sieve, clock (queue-based).
     #[arg(long, default_value = "lru")]
     policy: Policy,
     /// Items sampled per eviction.

@@ -33,6 +33,11 @@ macro_rules! counters {
             pub pages_used: u64,
             /// Pages in the budget.
             pub pages_total: u64,
+            /// Queue policies: entries in the classes' published queue
+            /// segments (8 bytes each), stale ones included.
+            pub queue_entries: u64,
+            /// S3-FIFO: bytes of the ghost's fingerprint table.
+            pub ghost_bytes: u64,
             /// Per class: chunk size, pages, free chunks in the depot, evictions.
             pub classes: Vec<ClassStats>,
         }

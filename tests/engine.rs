@@ -1,6 +1,6 @@
 //! memcached semantics of the engine, on a manual clock.
 
-use hotset::{Cache, Config, Error, ManualClock, ReclaimKind, SlabClasses, Stored};
+use hotset::{Cache, Config, Error, ManualClock, Policy, ReclaimKind, SlabClasses, Stored};
 use std::sync::Arc;
 
 fn cache_with(reclaim: ReclaimKind, memory: usize) -> (Cache, ManualClock) {
@@ -309,4 +309,150 @@ fn calls_from_inside_a_get_callback_work() {
         assert_eq!(inner, Some(true));
         assert_eq!(get(&c, b"copy").unwrap(), b"1");
     });
+}
+
+/// A cache of one 160-byte class (16 B keys, 100 B values) with room for
+/// about `items` of them, under `policy`. With `roomy`, the index has eight
+/// slots per item, so that full buckets, which evict by their own choice,
+/// do not blur what the policy does; otherwise it is sized from the budget.
+fn queue_cache(
+    policy: Policy,
+    reclaim: ReclaimKind,
+    items: usize,
+    roomy: bool,
+) -> (Cache, ManualClock) {
+    let clock = ManualClock::new();
+    let page = 64 << 10;
+    let c = Cache::new(Config {
+        memory: (items * 160).next_multiple_of(page),
+        page_size: page,
+        classes: SlabClasses::List(vec![160]),
+        max_item_size: 160,
+        sweep_hz: 0,
+        clock: Some(Arc::new(clock.clone())),
+        reclaim,
+        policy,
+        seed: Some(3),
+        index_slots: roomy.then_some(items * 8),
+        ..Config::default()
+    })
+    .unwrap();
+    (c, clock)
+}
+
+fn key16(i: u64) -> Vec<u8> {
+    format!("key:{i:012}").into_bytes()
+}
+
+#[test]
+fn queue_policies_are_memcached_under_churn() {
+    for policy in [Policy::S3Fifo, Policy::Sieve, Policy::Clock] {
+        for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+            let (c, clock) = queue_cache(policy, reclaim, 4000, false);
+            let mut r = hotset::rng::SplitMix64::new(7);
+            let v = [b'v'; 100];
+            let mut hits = 0;
+            for n in 0..200_000u64 {
+                let k = key16(r.below(20_000));
+                match r.below(10) {
+                    0..=5 => {
+                        if let Some(got) = get(&c, &k) {
+                            assert_eq!(got, v, "{policy}: a wrong value");
+                            hits += 1;
+                        } else {
+                            c.set(&k, &v, 0, 0).unwrap();
+                        }
+                    }
+                    6..=7 => assert_eq!(c.set(&k, &v, 0, 2), Ok(Stored::Stored)),
+                    8 => {
+                        c.delete(&k);
+                    }
+                    _ => {
+                        let _ = c.touch(&k, 0);
+                    }
+                }
+                if n % 10_000 == 0 {
+                    clock.advance_secs(1);
+                }
+            }
+            let s = c.stats();
+            assert!(s.evictions > 0, "{policy}: the cache must evict");
+            assert!(hits > 0, "{policy}: no hit");
+            assert!(s.queue_entries > 0, "{policy}: nothing queued");
+            let items = c
+                .check_consistency()
+                .unwrap_or_else(|e| panic!("{policy} {reclaim:?}: {e}"));
+            assert!(
+                items > 3000,
+                "{policy}: only {items} items in a cache for 4000"
+            );
+            c.flush_all(0);
+            assert_eq!(
+                c.check_consistency(),
+                Ok(0),
+                "{policy}: flush_all empties the queues' items"
+            );
+        }
+    }
+}
+
+/// A key read again and again survives a scan of one-hit keys larger than
+/// the cache under S3-FIFO and SIEVE (scan resistance), but not under FIFO.
+#[test]
+fn queue_policies_keep_hot_keys_through_a_scan() {
+    for (policy, keeps) in [
+        (Policy::S3Fifo, true),
+        (Policy::Sieve, true),
+        (Policy::Clock, true),
+        (Policy::Fifo, false),
+    ] {
+        let (c, _clock) = queue_cache(policy, ReclaimKind::Crossbeam, 2000, true);
+        let v = [b'v'; 100];
+        let hot: Vec<Vec<u8>> = (0..50).map(|i| key16(1_000_000 + i)).collect();
+        for k in &hot {
+            c.set(k, &v, 0, 0).unwrap();
+        }
+        let mut kept = 0;
+        for i in 0..20_000u64 {
+            c.set(&key16(i), &v, 0, 0).unwrap();
+            if i % 50 == 0 {
+                kept = hot.iter().filter(|k| get(&c, k).is_some()).count();
+            }
+        }
+        assert_eq!(
+            kept == hot.len(),
+            keeps,
+            "{policy}: {kept} of {} hot keys survived the scan",
+            hot.len()
+        );
+    }
+}
+
+#[test]
+fn s3fifo_promotes_and_ghosts() {
+    let (c, _clock) = queue_cache(Policy::S3Fifo, ReclaimKind::Seize, 2000, true);
+    let v = [b'v'; 100];
+    // One-hit keys enter the small queue (which may fill the cache while
+    // main is empty) and leave it for the ghost, which remembers the last
+    // 0.9 × 2045 of them; a key that comes back while remembered goes
+    // straight to main and stays there through more one-hit traffic.
+    for i in 0..6000u64 {
+        c.set(&key16(i), &v, 0, 0).unwrap();
+    }
+    assert!(
+        get(&c, &key16(5990)).is_some(),
+        "a recent key is still in small"
+    );
+    let gone = key16(3500);
+    assert!(get(&c, &gone).is_none(), "an older one-hit key was evicted");
+    c.set(&gone, &v, 0, 0).unwrap(); // a ghost hit: straight to main
+    get(&c, &gone);
+    for i in 10_000..14_000u64 {
+        c.set(&key16(i), &v, 0, 0).unwrap();
+    }
+    assert!(
+        get(&c, &gone).is_some(),
+        "a key readmitted from the ghost stays in main"
+    );
+    c.check_consistency().unwrap();
 }

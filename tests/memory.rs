@@ -1,7 +1,7 @@
 //! Memory: the budget holds under overfill, the sweeper frees expired
 //! memory without access, and pages follow a shift in the size mix.
 
-use hotset::{Cache, Config, ManualClock, ReclaimKind, Stored};
+use hotset::{Cache, Config, ManualClock, Policy, ReclaimKind, Stored};
 use std::sync::Arc;
 
 fn cfg(memory: usize, reclaim: ReclaimKind, clock: &ManualClock) -> Config {
@@ -129,9 +129,18 @@ fn sweeper_frees_expired_chunks_without_access() {
 
 #[test]
 fn pages_follow_a_complete_size_shift() {
-    for reclaim in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+    for (reclaim, policy) in [
+        (ReclaimKind::Crossbeam, Policy::Lru),
+        (ReclaimKind::Seize, Policy::Lru),
+        (ReclaimKind::Seize, Policy::S3Fifo),
+        (ReclaimKind::Crossbeam, Policy::Sieve),
+    ] {
         let clock = ManualClock::new();
-        let c = Cache::new(cfg(16 << 20, reclaim, &clock)).unwrap();
+        let c = Cache::new(Config {
+            policy,
+            ..cfg(16 << 20, reclaim, &clock)
+        })
+        .unwrap();
         let small = vec![b's'; 100];
         let large = vec![b'L'; 3000];
         // Phase 1: small values fill the whole budget.
@@ -166,7 +175,7 @@ fn pages_follow_a_complete_size_shift() {
         assert!(s.slab_reassigned > 0);
         assert!(
             large_pages * 2 >= s.pages_total,
-            "{reclaim:?}: large class has {large_pages} of {} pages (small {small_pages})",
+            "{reclaim:?} {policy}: large class has {large_pages} of {} pages (small {small_pages})",
             s.pages_total
         );
         // The new working set is served from memory.
@@ -178,8 +187,10 @@ fn pages_follow_a_complete_size_shift() {
         }
         assert!(
             hits * 10 >= keys * 8,
-            "{reclaim:?}: only {hits} of {keys} large items present"
+            "{reclaim:?} {policy}: only {hits} of {keys} large items present"
         );
+        c.check_consistency()
+            .unwrap_or_else(|e| panic!("{reclaim:?} {policy}: {e}"));
     }
 }
 

@@ -3,7 +3,7 @@
 //! Memory is tight so eviction runs throughout; some items carry a TTL on a
 //! clock another thread moves.
 
-use hotset::{Cache, Config, ManualClock, ReclaimKind, Stored};
+use hotset::{Cache, Config, ManualClock, Policy, ReclaimKind, Stored};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -41,7 +41,7 @@ fn check(key: u64, v: &[u8]) {
     );
 }
 
-fn run(reclaim: ReclaimKind) {
+fn run(reclaim: ReclaimKind, policy: Policy) {
     let clock = ManualClock::new();
     let cache = Cache::new(Config {
         // 64 pages of 64 KiB: tight enough that eviction never stops, with a
@@ -52,6 +52,7 @@ fn run(reclaim: ReclaimKind) {
         sweep_hz: 50,
         clock: Some(Arc::new(clock.clone())),
         reclaim,
+        policy,
         ..Config::default()
     })
     .unwrap();
@@ -132,10 +133,20 @@ fn run(reclaim: ReclaimKind) {
 
 #[test]
 fn stress_crossbeam() {
-    run(ReclaimKind::Crossbeam);
+    run(ReclaimKind::Crossbeam, Policy::Lru);
 }
 
 #[test]
 fn stress_seize() {
-    run(ReclaimKind::Seize);
+    run(ReclaimKind::Seize, Policy::Lru);
+}
+
+#[test]
+fn stress_s3fifo() {
+    run(ReclaimKind::Seize, Policy::S3Fifo);
+}
+
+#[test]
+fn stress_sieve() {
+    run(ReclaimKind::Crossbeam, Policy::Sieve);
 }

@@ -38,6 +38,22 @@ impl Client {
         }
     }
 
+    /// Sets key `key` to a fresh value (no padding, no TTL), recorded.
+    pub fn set_key(&mut self, cache: &Cache, key: u64, time: &AtomicU64) -> Option<Event> {
+        let v = ((self.id << 32) | self.n) * 1000;
+        self.n += 1;
+        let call = time.fetch_add(1, Ordering::SeqCst);
+        let stored = cache.set(format!("k{key}").as_bytes(), v.to_string().as_bytes(), 0, 0);
+        let resp = time.fetch_add(1, Ordering::SeqCst);
+        (stored == Ok(Stored::Stored)).then_some(Event {
+            key,
+            op: Op::Set(v),
+            ret: Ret::Ok,
+            call,
+            resp,
+        })
+    }
+
     /// Runs one operation chosen by `r` on one of `keys` keys, stamping its
     /// call and response from `time`. `None` if the operation had no defined
     /// effect to check (a store refused for memory).

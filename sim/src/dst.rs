@@ -22,7 +22,7 @@
 //!   still fails, found by deleting operations greedily.
 
 use hotset::rng::SplitMix64 as Rng;
-use hotset::{Cache, Config, Error, ManualClock, ReclaimKind, Stored};
+use hotset::{Cache, Config, Error, ManualClock, Policy, ReclaimKind, Stored};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -413,6 +413,8 @@ pub struct Sim {
     pub clients: usize,
     /// The reclamation backend.
     pub reclaim: ReclaimKind,
+    /// The eviction policy.
+    pub policy: Policy,
 }
 
 impl Sim {
@@ -430,6 +432,7 @@ impl Sim {
             sweep_hz: 0,
             clock: Some(Arc::new(clock.clone())),
             reclaim: self.reclaim,
+            policy: self.policy,
             seed: Some(seed),
             ..Config::default()
         })

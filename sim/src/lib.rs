@@ -81,6 +81,7 @@ pub mod fixture {
                     class: 0,
                     atime: 0,
                     freq: 0,
+                    qbits: 0,
                 },
             )
         };

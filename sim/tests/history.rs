@@ -2,12 +2,13 @@
 //! run random set / add / incr / delete / get (`sim::client`) on a small,
 //! evicting cache, each operation stamped with a logical invocation and
 //! response time, and `sim::lin` checks every key; then
-//! `Cache::check_consistency` audits the memory. Failures print the seed;
+//! `Cache::check_consistency` audits the memory. Seeds take sampled LRU,
+//! S3-FIFO and SIEVE in turn. Failures print the seed;
 //! `SEED=<n>` replays one seed's operations (the interleaving is the OS
 //! scheduler's: the shuttle models are the replayable ones).
 #![cfg(not(any(hotset_loom, feature = "shuttle")))]
 
-use hotset::{Cache, Config, ManualClock, ReclaimKind};
+use hotset::{Cache, Config, ManualClock, Policy, ReclaimKind};
 use sim::client::Client;
 use sim::lin::check;
 use std::sync::atomic::AtomicU64;
@@ -18,7 +19,7 @@ const OPS: u64 = 400;
 const KEYS: u64 = 48;
 
 /// Returns the evictions the run caused.
-fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
+fn run(seed: u64, reclaim: ReclaimKind, policy: Policy) -> Result<u64, String> {
     // Two 16 KiB pages for a dozen size classes: pages move and items are
     // evicted all the time.
     let cache = Cache::new(Config {
@@ -28,6 +29,7 @@ fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
         sweep_hz: 0,
         clock: Some(Arc::new(ManualClock::new())),
         reclaim,
+        policy,
         seed: Some(seed),
         ..Config::default()
     })
@@ -51,10 +53,10 @@ fn run(seed: u64, reclaim: ReclaimKind) -> Result<u64, String> {
         }
     });
     let h = history.into_inner().unwrap();
-    check(&h).map_err(|e| format!("seed {seed} ({reclaim:?}): {e}"))?;
+    check(&h).map_err(|e| format!("seed {seed} ({reclaim:?}, {policy}): {e}"))?;
     cache
         .check_consistency()
-        .map_err(|e| format!("seed {seed} ({reclaim:?}): {e}"))?;
+        .map_err(|e| format!("seed {seed} ({reclaim:?}, {policy}): {e}"))?;
     Ok(cache.stats().evictions)
 }
 
@@ -66,8 +68,10 @@ fn engine_histories_are_linearizable() {
     };
     let mut evictions = 0;
     for seed in seeds {
+        // Sampled LRU, and the queue policies in turn.
+        let policy = [Policy::Lru, Policy::S3Fifo, Policy::Sieve][seed as usize % 3];
         for r in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
-            match run(seed, r) {
+            match run(seed, r, policy) {
                 Ok(n) => evictions += n,
                 Err(e) => panic!("{e}\nreplay with SEED={seed}"),
             }

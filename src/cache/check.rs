@@ -77,6 +77,9 @@ impl Engine {
                 ));
             }
         }
+        if self.policy.is_queue() {
+            self.check_queues(&indexed, &g)?;
+        }
         drop(g);
         let st = self.stats();
         let per_class: u64 = st.classes.iter().map(|c| c.items).sum();
@@ -96,6 +99,71 @@ impl Engine {
         Ok(indexed.len())
     }
 
+    /// Under a queue policy: every indexed item is QUEUED and has exactly one
+    /// entry in its class's queues, and the queues' counts agree with the
+    /// items they hold.
+    fn check_queues(
+        &self,
+        indexed: &HashSet<usize>,
+        g: &crate::index::reclaim::Guard<'_>,
+    ) -> Result<(), String> {
+        use crate::item::{MAIN, QUEUED};
+        use std::collections::HashMap;
+        for class in 0..self.slab.classes().sizes().len() as u8 {
+            let (entries, counts) = self.queue_contents(class);
+            let mut seen: HashMap<usize, usize> = HashMap::new();
+            for e in entries {
+                let Some(ch) = self.slab.chunk_by_id(class, e as u32) else {
+                    return Err(format!("class {class}: queue entry {e:#x} out of range"));
+                };
+                if self.slab.page_class_of(ch) != Some(class) {
+                    continue; // stale: its page left the class
+                }
+                let Some(it) = self.live(ch, g) else { continue };
+                if it.cas() as u32 == (e >> 32) as u32 {
+                    *seen.entry(ch.ptr().as_ptr() as usize).or_default() += 1;
+                }
+            }
+            let mut held = [0i64; 2];
+            for page in 0..self.slab.used_pages() {
+                let Some((c, chunks)) = self.slab.page_chunks(page) else {
+                    continue;
+                };
+                if c != class {
+                    continue;
+                }
+                for ch in chunks {
+                    let a = ch.ptr().as_ptr() as usize;
+                    if !indexed.contains(&a) {
+                        continue;
+                    }
+                    let Some(it) = self.live(ch, g) else { continue };
+                    let bits = it.queue_bits();
+                    if bits & QUEUED == 0 {
+                        return Err(format!("class {class}: indexed item {ch:?} is not QUEUED"));
+                    }
+                    held[(bits & MAIN != 0) as usize] += 1;
+                    match seen.get(&a).copied().unwrap_or(0) {
+                        1 => {}
+                        0 => return Err(format!("class {class}: item {ch:?} is in no queue")),
+                        n => {
+                            return Err(format!(
+                                "class {class}: item {ch:?} is in the queues {n} times"
+                            ))
+                        }
+                    }
+                }
+            }
+            if held != counts {
+                return Err(format!(
+                    "class {class}: the queues count {counts:?} items (small/other, main), \
+                     they hold {held:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A snapshot of the counters and memory figures.
     pub(crate) fn stats(&self) -> Stats {
         let n = self.slab.classes().sizes().len();
@@ -113,6 +181,8 @@ impl Engine {
         s.index_load_permille = s.curr_items * 1000 / s.index_slots.max(1);
         s.pages_used = self.slab.used_pages() as u64;
         s.pages_total = self.slab.total_pages() as u64;
+        s.queue_entries = self.queues.entries() as u64;
+        s.ghost_bytes = self.queues.ghost_bytes() as u64;
         s.classes = (0..n as u8)
             .map(|c| ClassStats {
                 chunk_size: self.slab.chunk_size(c) as u64,

@@ -49,6 +49,13 @@ pub(crate) struct ThreadCtx {
     pub(crate) since_rebalance: u64,
     /// A buffer for read-modify-writes.
     pub(crate) scratch: Vec<u8>,
+    /// Queue policies: this thread's ends of each class's queues.
+    pub(crate) queues: Vec<crate::evict::queue::Local>,
+    /// A queue this thread found over its bound, to compact at its next
+    /// allocation (unpinned).
+    pub(crate) gc_due: Option<(u8, usize)>,
+    /// S3-FIFO: ghost insertions not yet added to the ghost's clock.
+    pub(crate) ghost_ticks: u64,
 }
 
 thread_local! {
@@ -78,6 +85,9 @@ impl ThreadCtx {
             drain_seen: e.slab.drain_generation(),
             since_rebalance: 0,
             scratch: Vec::new(),
+            queues: e.queues.locals(),
+            gc_due: None,
+            ghost_ticks: 0,
         }
     }
 
@@ -111,6 +121,7 @@ impl Drop for ThreadCtx {
                 e.slab.flush_magazine(class as u8, mag);
             }
         }
+        e.release_queues(self);
         if !self.retired.is_empty() {
             // Pinning here could touch thread-locals already destroyed, so
             // another thread retires the batch.

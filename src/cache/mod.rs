@@ -28,6 +28,7 @@ pub(crate) use ctx::ThreadCtx;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
+use crate::evict::queue::Queues;
 use crate::evict::Policy;
 use crate::index::reclaim::Retired;
 use crate::index::Index;
@@ -143,6 +144,9 @@ pub(crate) struct Engine {
     /// The index, which owns the collector that retires every chunk of
     /// `slab`.
     pub(crate) index: Index,
+    /// The queue policies' per-class queues and ghost (empty for the
+    /// sampled policies).
+    pub(crate) queues: Queues,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) hasher: foldhash::fast::FixedState,
     /// Seeds the per-thread random streams (with `ctx_seq`).
@@ -177,6 +181,7 @@ impl Cache {
             Some(n) => Index::with_slots(n, cfg.reclaim),
             None => Index::for_budget(cfg.memory, cfg.reclaim),
         };
+        let queues = Queues::new(cfg.policy, &slab, index.capacity())?;
         let nclasses = slab.classes().sizes().len();
         let seed = cfg.seed.unwrap_or_else(|| {
             // A randomly keyed hasher turns anything into a random seed.
@@ -194,6 +199,7 @@ impl Cache {
             sweep_budget: cfg.sweep_budget,
             slab: Arc::new(slab),
             index,
+            queues,
             clock: cfg.clock(),
             hasher: foldhash::fast::FixedState::with_seed(seed),
             seed,

@@ -192,6 +192,7 @@ impl Engine {
             class,
             atime: now_ms as u32,
             freq: initial_freq(self.policy),
+            qbits: self.initial_qbits(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator), its class fits
         // the footprint, and chunks are 8-aligned.
@@ -225,6 +226,10 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let hash = self.hash(key);
+        if matches!(cond, Cond::Any | Cond::Absent) && self.ghost_hit(hash) {
+            // S3-FIFO: a key evicted from a small queue lately goes to main.
+            it.set_main(true);
+        }
         let g = self.index.pin(&ctx.local);
         let r = loop {
             let now = now_secs(self.clock.now_ms());
@@ -235,6 +240,7 @@ impl Engine {
                 Cond::Any | Cond::Absent => match unsafe { self.index.insert(hash, it, key, &g) } {
                     Insert::Inserted => {
                         self.added(ctx, it);
+                        self.queued(ctx, it);
                         self.settle(ctx, &g, hash, it);
                         break Stored::Stored;
                     }
@@ -280,10 +286,12 @@ impl Engine {
                 }
                 _ => {}
             }
+            self.inherit(it, old);
             // SAFETY: as for the insert above; same key as `existing`.
             if unsafe { self.index.replace(&existing, it) } {
                 // SAFETY: our replace won, so `old` is ours.
                 unsafe { self.replaced(ctx, &g, old, it) };
+                self.queued(ctx, it);
                 self.settle(ctx, &g, hash, it);
                 if let Cond::Cas(_) = cond {
                     ctx.counters.inc(Ctr::CasHits);
@@ -408,10 +416,12 @@ impl Engine {
                 // set that landed since the read is overwritten by a value
                 // computed from the stale one.
                 if let Some(now) = self.index.find(hash, key, &g) {
+                    self.inherit(it, now.item().item());
                     // SAFETY: as in `store`.
                     if unsafe { self.index.replace(&now, it) } {
                         // SAFETY: our replace won.
                         unsafe { self.replaced(ctx, &g, now.item().item(), it) };
+                        self.queued(ctx, it);
                         self.maybe_retire(ctx, &g);
                         break Ok(Some(()));
                     }
@@ -424,11 +434,13 @@ impl Engine {
                 .index
                 .find_where(hash, &g, |x| x.ptr() == old.ptr() && x.cas() == old_cas);
             if let Some(found) = same {
+                self.inherit(it, old);
                 // SAFETY: `it` is complete, LIVE, ours and unpublished, with
                 // the key of `found`.
                 if unsafe { self.index.replace(&found, it) } {
                     // SAFETY: our replace won.
                     unsafe { self.replaced(ctx, &g, old, it) };
+                    self.queued(ctx, it);
                     self.settle(ctx, &g, hash, it);
                     self.maybe_retire(ctx, &g);
                     break Ok(Some(()));

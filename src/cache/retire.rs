@@ -97,6 +97,7 @@ impl Engine {
     /// # Safety
     /// The caller won the CAS that unlinked `it` from this engine's index.
     pub(crate) unsafe fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item, why: Why) {
+        self.unqueued(ctx, it);
         let m = it.meta();
         ctx.counters
             .add(Ctr::Bytes, (it.footprint() as u64).wrapping_neg());

@@ -2,6 +2,9 @@
 //!
 //! - `sample`: the sampled policies (Redis's way): a priority function over
 //!   the header, K samples per round and a per-thread eviction pool;
+//! - `queue`: the queue-based policies (S3-FIFO, SIEVE, CLOCK): per-class
+//!   FIFO queues of chunk ids, where a hit only sets a bit or bumps a
+//!   counter in the header;
 //! - the allocation loop here: take a chunk, else evict a batch and let the
 //!   reclaimer return it, else move a page from another class, within a
 //!   patience bound.
@@ -9,6 +12,7 @@
 //! A store whose key's index bucket is full evicts that bucket's worst item
 //! instead ([`Engine::evict_from_bucket`]).
 
+pub(crate) mod queue;
 pub(crate) mod sample;
 
 use crate::cache::{Engine, ThreadCtx, Why};
@@ -36,17 +40,36 @@ pub enum Policy {
     /// Hyperbolic caching: evict the lowest accesses / age, age counted in
     /// insertions since the item was stored.
     Hyperbolic,
+    /// S3-FIFO (Yang et al., SOSP '23): a small FIFO queue for new items, a
+    /// main FIFO queue with reinsertion for items seen twice, and a ghost of
+    /// recently evicted keys (queue-based, see `evict::queue`).
+    S3Fifo,
+    /// SIEVE (Zhang et al., NSDI '24): one FIFO queue and a hand that keeps
+    /// visited items in place (queue-based).
+    Sieve,
+    /// CLOCK: one FIFO queue; a visited item is reinserted with its bit
+    /// cleared (queue-based).
+    Clock,
 }
 
 impl Policy {
     /// Every policy, in a stable order.
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 8] = [
         Policy::Lru,
         Policy::Lfu,
         Policy::Fifo,
         Policy::Random,
         Policy::Hyperbolic,
+        Policy::S3Fifo,
+        Policy::Sieve,
+        Policy::Clock,
     ];
+
+    /// Whether the policy evicts from per-class queues (S3-FIFO, SIEVE,
+    /// CLOCK) rather than by sampling.
+    pub fn is_queue(self) -> bool {
+        matches!(self, Policy::S3Fifo | Policy::Sieve | Policy::Clock)
+    }
 
     /// The policy's name in configuration and reports.
     pub fn name(self) -> &'static str {
@@ -56,6 +79,9 @@ impl Policy {
             Policy::Fifo => "fifo",
             Policy::Random => "random",
             Policy::Hyperbolic => "hyperbolic",
+            Policy::S3Fifo => "s3fifo",
+            Policy::Sieve => "sieve",
+            Policy::Clock => "clock",
         }
     }
 }
@@ -118,6 +144,9 @@ impl Engine {
     /// Takes a chunk of `class`, evicting as needed.
     pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Chunk> {
         self.follow_drains(ctx);
+        if let Some((c, q)) = ctx.gc_due.take() {
+            self.gc_queue(ctx, c, q);
+        }
         if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
             return Some(c);
         }
@@ -180,7 +209,11 @@ impl Engine {
 
     /// Evicts up to `want` items of `class` by the policy. Returns how many.
     fn evict(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, want: usize) -> usize {
-        self.evict_sampled(ctx, g, class, want)
+        if self.policy.is_queue() {
+            self.evict_queued(ctx, g, class, want)
+        } else {
+            self.evict_sampled(ctx, g, class, want)
+        }
     }
 
     /// The item in chunk `ch` of this engine's slab if it is LIVE, held for

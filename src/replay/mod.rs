@@ -227,8 +227,9 @@ pub fn replay(
 }
 
 /// Runs the exact simulators beside the live runs: objects mode, capacity =
-/// the live LRU cache's item count at the end (else the first run's),
-/// counting get misses only (sets update the cache as accesses).
+/// the item count at the end of the live run of the same policy at that
+/// memory (else of the live LRU run, else of the first run), counting get
+/// misses only (sets update the cache as accesses).
 pub fn compare_exact(
     trace: &[Record],
     live: &[LiveRow],
@@ -250,7 +251,7 @@ pub fn compare_exact(
     compute_next(&mut reqs);
     // Capacity per memory budget: the live LRU run's item count (the
     // comparison that matters is sampled LRU against exact LRU), else the
-    // first run's.
+    // first run's; a policy that also ran live uses its own run's count.
     let mut sizes: Vec<(usize, u64)> = Vec::new();
     for r in live {
         match sizes.iter_mut().find(|s| s.0 == r.memory) {
@@ -261,7 +262,11 @@ pub fn compare_exact(
     }
     let mut out = Vec::new();
     for &p in policies {
-        for &(memory, items) in &sizes {
+        for &(memory, default_items) in &sizes {
+            let items = live
+                .iter()
+                .find(|r| r.memory == memory && r.policy == p.name())
+                .map_or(default_items, |r| r.items);
             let c = simulate_counting(p, items.max(1), Unit::Objects, &reqs, |i| {
                 trace[i].op == Op::Get
             });

@@ -85,6 +85,8 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "hotset_index_evictions", s.index_evictions);
     stat(out, "hotset_pages_used", s.pages_used);
     stat(out, "hotset_pages_total", s.pages_total);
+    stat(out, "hotset_queue_entries", s.queue_entries);
+    stat(out, "hotset_ghost_bytes", s.ghost_bytes);
     stat(out, "hotset_sweep_passes", s.sweep_passes);
     stat(out, "hotset_sweep_reclaimed", s.sweep_reclaimed);
     stat(out, "hotset_out_of_memory", s.out_of_memory);

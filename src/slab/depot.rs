@@ -150,6 +150,8 @@ impl Slab {
         let n = cs.npages.load(Ordering::Relaxed);
         cs.page_ids[n].store(page as u32, Ordering::Relaxed);
         cs.npages.store(n + 1, Ordering::Release);
+        self.chunks_held
+            .fetch_add(cs.per_page, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Returns a thread's magazine to the depot (the thread is going away).

@@ -106,6 +106,8 @@ pub struct Slab {
     /// `Retired`), for consistency checks. Std atomics even under models:
     /// they order nothing.
     limbo: Box<[std::sync::atomic::AtomicU32]>,
+    /// Chunks of the pages that classes hold now (for the ghost's size).
+    chunks_held: std::sync::atomic::AtomicUsize,
     /// Bumped whenever a page starts draining, before any thread can see it
     /// draining: threads then empty their magazines and forget candidates
     /// (`Engine::follow_drains`).
@@ -178,6 +180,7 @@ impl Slab {
             classes: classes_state,
             sizes: classes,
             drains: std::sync::atomic::AtomicU64::new(0),
+            chunks_held: std::sync::atomic::AtomicUsize::new(0),
             moving: std::sync::atomic::AtomicUsize::new(0),
             limbo: (0..npages)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
@@ -212,6 +215,37 @@ impl Slab {
     /// Pages currently assigned to a class.
     pub fn class_pages(&self, class: u8) -> usize {
         self.classes[class as usize].npages.load(Ordering::Relaxed)
+    }
+
+    /// Chunks of the pages a class holds now.
+    #[inline]
+    pub fn class_chunks(&self, class: u8) -> usize {
+        let cs = &self.classes[class as usize];
+        cs.npages.load(Ordering::Relaxed) * cs.per_page
+    }
+
+    /// Chunks of the pages all classes hold now.
+    pub fn chunks_in_classes(&self) -> usize {
+        self.chunks_held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A chunk's id in its class: `page × chunks per page + index`, below
+    /// `total_pages × chunks per page`.
+    #[inline]
+    pub fn chunk_id(&self, c: Chunk, class: u8) -> u32 {
+        let size = self.classes[class as usize].size;
+        let off = c.0.as_ptr() as usize - self.base.as_ptr() as usize;
+        let (page, within) = (off / self.page_size, off % self.page_size);
+        (page * self.classes[class as usize].per_page + within / size) as u32
+    }
+
+    /// The chunk with id `id` in `class`'s geometry, if the id is in range.
+    /// Its page may belong to another class now: check before reading it.
+    #[inline]
+    pub fn chunk_by_id(&self, class: u8, id: u32) -> Option<Chunk> {
+        let per = self.classes[class as usize].per_page;
+        let (page, i) = (id as usize / per, id as usize % per);
+        (page < self.page_state.len()).then(|| self.chunk_at(page, class, i))
     }
 
     /// Free chunks in a class's depot.
@@ -346,6 +380,8 @@ impl Slab {
             let last = cs.page_ids[n - 1].load(Ordering::Relaxed);
             cs.page_ids[i].store(last, Ordering::Relaxed);
             cs.npages.store(n - 1, Ordering::Release);
+            self.chunks_held
+                .fetch_sub(cs.per_page, std::sync::atomic::Ordering::Relaxed);
             // Before the page is seen draining, so that whoever sees it
             // draining also sees the new generation.
             self.drains

@@ -57,7 +57,8 @@ impl Engine {
                 self.sample_into_pool(ctx, g, d);
                 let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
                 let cas_now = self.cas_blocks.load(Ordering::Relaxed);
-                let weigh = |b, c| per_byte(self.policy, b, self.slab.chunk_size(c), cas_now);
+                let weigh =
+                    |b, c| per_byte(self.rank_policy(), b, self.slab.chunk_size(c), cas_now);
                 let worse = weigh(theirs, d) / REBALANCE_RATIO > weigh(ours, class);
                 (worse && self.slab.class_pages(d) > 0).then_some(d)
             }
@@ -141,6 +142,7 @@ impl Engine {
             class,
             atime: m.atime,
             freq: m.freq,
+            qbits: old.queue_bits(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator) and of the
         // item's own class, so the item fits; chunks are 8-aligned.
@@ -175,6 +177,9 @@ impl Engine {
             new.set_exptime(now_exp);
         }
         ctx.counters.inc(Ctr::SlabRescues);
+        // The copy takes the old item's place in the queue accounting.
+        self.queued(ctx, new);
+        self.unqueued(ctx, old.item());
         // SAFETY: our replace won, so the old chunk is ours to retire.
         unsafe { self.retire_item(ctx, g, old.item()) };
         self.settle(ctx, g, hash, new);

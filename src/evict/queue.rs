@@ -1,0 +1,789 @@
+//! Queue-based eviction in the live engine: S3-FIFO, SIEVE and CLOCK.
+//!
+//! A hit moves nothing and takes no lock: it sets a bit or bumps a two-bit
+//! counter in the item's header (`evict::sample::bump_freq`). Insertion,
+//! eviction and reinsertion go through per-class FIFO queues of 8-byte
+//! entries, and a full class evicts by walking its queue in order: a
+//! sequential read of ids and one header per entry, instead of K random
+//! headers per victim.
+//!
+//! # Shape
+//! - **Entries.** `cas (low 32 bits) << 32 | chunk id`, where the chunk id is
+//!   `page × chunks per page + index` in the class's geometry. The CAS half
+//!   names the incarnation: an entry whose chunk now holds another item (or
+//!   none) is *stale* and is dropped when it is reached.
+//! - **Queues.** Per class, two [`Fifo`]s: S3-FIFO's small and main queues,
+//!   SIEVE's unvisited and passed halves (whose roles swap when the hand
+//!   wraps), or CLOCK's one queue. A FIFO is a deque of *segments* of up to
+//!   [`SEG_MAX`] entries under a short lock, taken once per segment.
+//! - **Per thread.** Each thread appends to its own open segment per queue
+//!   and publishes it when full, and consumes a whole segment it took from
+//!   the front: no lock and no shared write per entry, one short lock per
+//!   segment (as the slab's depots are taken once per batch).
+//! - **Counts.** How many live items each queue holds (S3-FIFO sizes its
+//!   queues by them), as per-thread deltas folded into shared counters at
+//!   every segment exchange.
+//! - **Ghost** (S3-FIFO). A fixed table of 16-bit key fingerprints with
+//!   16-bit insertion stamps, 8 to a bucket, sized to the index: a key is in
+//!   the ghost if its fingerprint is in its bucket with a stamp less than
+//!   0.9 × (the class chunks) insertions old. A hit consumes the cell.
+//!
+//! # Invariants
+//! - Every item published under a queue policy has QUEUED set from the
+//!   moment it is published until the thread that unlinks it clears it
+//!   (`Item::take_queued`, one atomic RMW, so exactly one thread counts it
+//!   out). The count of its queue (MAIN bit) includes it exactly while
+//!   QUEUED is set.
+//! - A live, queued item has exactly one entry with its chunk and CAS (in a
+//!   published segment or a thread's open or taken one), from its push
+//!   until the thread that takes that entry either evicts it or pushes a new
+//!   one. Stale entries are entries of items already unlinked; they are
+//!   dropped when reached, and a class that never evicts compacts them
+//!   away once its queue holds more than twice its chunks (`gc`).
+//! - The MAIN bit changes only by a CAS of the whole vlen word that requires
+//!   LIVE and QUEUED (`Item::promote`), so a move and an unlink never both
+//!   count the item out.
+//! - An entry is decoded only after checking that its page still belongs to
+//!   the class (a page that moved carries another geometry).
+//!
+//! # How it differs from the exact simulators
+//! - Order is exact per thread and per segment: a thread's open segment is
+//!   invisible to evictors until published, so up to `threads × segment`
+//!   newest items per queue sit out of order.
+//! - A set of a present key builds a new item, which inherits the old one's
+//!   queue and counts as a hit on it (S3-FIFO: frequency + 1; SIEVE and
+//!   CLOCK: visited), and is pushed at the queue's head; the simulators
+//!   keep the object where it is.
+//! - The ghost is approximate: a full bucket loses its oldest fingerprint
+//!   early, and fingerprints can collide (2^-16 per cell).
+//! - Every item is admitted: the simulator's S3-FIFO refuses an object at
+//!   least as large as the small queue, which in objects mode only matters
+//!   below 20 objects.
+//! - A page moving away takes its items out of their queue (they are
+//!   rescued into other chunks, at the head of the same queue, or evicted).
+
+use super::Policy;
+use crate::cache::{Engine, ThreadCtx, Why};
+use crate::config::ConfigError;
+use crate::index::reclaim::Guard;
+use crate::item::{Held, Item, MAIN, QUEUED};
+use crate::slab::{Chunk, Slab, MIN_CHUNK};
+use crate::sync::{lock, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::ttl::{expired, now_secs};
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicI64;
+
+/// Entries in a segment at most.
+pub(crate) const SEG_MAX: usize = 64;
+/// A thread publishes its open segment once it holds this fraction of its
+/// queue's target size (at least one entry, at most [`SEG_MAX`]): small
+/// classes see their newest items soon, large ones lock once per 64.
+const SEG_SHARE: usize = 256;
+/// S3-FIFO: the small queue's share of the class, in tenths (⌊0.1·C⌋).
+const SMALL_TENTHS: usize = 1;
+/// S3-FIFO: a small-queue item seen this often moves to main.
+const PROMOTE_FREQ: u8 = 2;
+/// S3-FIFO: the frequency counter saturates here.
+pub(crate) const FREQ_MAX: u8 = 3;
+/// S3-FIFO: the ghost remembers this many evictions per 1000 chunks.
+const GHOST_PERMILLE: usize = 900;
+/// Fingerprint cells per ghost bucket (32 bytes).
+const GHOST_WAYS: usize = 8;
+/// A queue is compacted once it holds more than twice its class's chunks
+/// plus this many entries.
+const GC_SLACK: usize = 1024;
+/// An eviction call reads at most this many entries per item it must
+/// evict, so that a queue of reinserted items cannot spin it.
+const POP_BUDGET: usize = 64;
+/// Queue numbers for S3-FIFO (also the index of a count: the MAIN bit).
+const SMALL: usize = 0;
+const MAINQ: usize = 1;
+
+/// One FIFO queue of a class: published segments, oldest first, under a
+/// short lock taken once per segment.
+pub struct Fifo {
+    segs: Mutex<VecDeque<Vec<u64>>>,
+    /// Entries in `segs` (a std atomic: a heuristic for `gc`).
+    entries: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for Fifo {
+    fn default() -> Fifo {
+        Fifo::new()
+    }
+}
+
+impl Fifo {
+    /// An empty queue.
+    pub fn new() -> Fifo {
+        Fifo {
+            segs: Mutex::new(VecDeque::new()),
+            entries: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Appends a segment at the tail. Returns the entries now published.
+    pub fn publish(&self, seg: Vec<u64>) -> usize {
+        let n = seg.len();
+        lock(&self.segs).push_back(seg);
+        self.entries.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Takes the oldest segment.
+    pub fn take(&self) -> Option<Vec<u64>> {
+        let mut segs = lock(&self.segs);
+        // PLANTED BUG (planted-fifo-double-take): hand out a copy of the
+        // front segment and leave it in place, so its entries go to two
+        // consumers.
+        let seg = if cfg!(feature = "planted-fifo-double-take") {
+            segs.front().cloned()
+        } else {
+            segs.pop_front()
+        }?;
+        drop(segs);
+        self.entries.fetch_sub(seg.len(), Ordering::Relaxed);
+        Some(seg)
+    }
+
+    /// Puts a segment back at the head (oldest end), in order.
+    pub fn give_back(&self, seg: Vec<u64>) {
+        let n = seg.len();
+        lock(&self.segs).push_front(seg);
+        self.entries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Entries published now (approximate while threads work).
+    pub fn len(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Whether no entry is published.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every published entry, oldest first (for audits).
+    pub fn contents(&self) -> Vec<u64> {
+        lock(&self.segs).iter().flatten().copied().collect()
+    }
+
+    /// Takes every segment, to compact them.
+    fn take_all(&self) -> VecDeque<Vec<u64>> {
+        let all = std::mem::take(&mut *lock(&self.segs));
+        let n: usize = all.iter().map(|s| s.len()).sum();
+        self.entries.fetch_sub(n, Ordering::Relaxed);
+        all
+    }
+
+    /// Puts compacted segments back before whatever was published since.
+    fn put_back_front(&self, mut kept: VecDeque<Vec<u64>>) {
+        let n: usize = kept.iter().map(|s| s.len()).sum();
+        let mut segs = lock(&self.segs);
+        kept.extend(segs.drain(..));
+        *segs = kept;
+        drop(segs);
+        self.entries.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// A thread's two ends of one [`Fifo`]: the segment it is filling and the
+/// one it is consuming. Neither is visible to other threads.
+#[derive(Debug, Default)]
+pub struct Lane {
+    /// Open segment, newest entry last.
+    push: Vec<u64>,
+    /// A segment taken from the fifo's front, reversed: oldest entry last.
+    pop: Vec<u64>,
+}
+
+impl Lane {
+    /// An empty lane.
+    pub fn new() -> Lane {
+        Lane::default()
+    }
+
+    /// Appends an entry; once the open segment holds `cap` entries it is
+    /// published. Returns the fifo's published entries when it published.
+    pub fn push(&mut self, e: u64, cap: usize, fifo: &Fifo) -> Option<usize> {
+        self.push.push(e);
+        (self.push.len() >= cap).then(|| {
+            let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEG_MAX));
+            fifo.publish(seg)
+        })
+    }
+
+    /// The oldest entry this thread can reach: from the segment it took,
+    /// else a segment from the fifo's front, else (the fifo is empty) its own
+    /// open segment. The flag says whether it took a segment from the fifo.
+    pub fn pop(&mut self, fifo: &Fifo) -> (Option<u64>, bool) {
+        let mut took = false;
+        if self.pop.is_empty() {
+            let mut seg = match fifo.take() {
+                Some(s) => {
+                    took = true;
+                    s
+                }
+                None if !self.push.is_empty() => std::mem::take(&mut self.push),
+                None => return (None, false),
+            };
+            seg.reverse();
+            self.pop = seg;
+        }
+        (self.pop.pop(), took)
+    }
+
+    /// The entry `ahead` places after the next one, to prefetch.
+    pub fn peek_ahead(&self, ahead: usize) -> Option<u64> {
+        self.pop.len().checked_sub(ahead + 1).map(|i| self.pop[i])
+    }
+
+    /// Whether the lane holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.push.is_empty() && self.pop.is_empty()
+    }
+
+    /// Gives everything back: the taken segment to the fifo's head, in
+    /// order, and the open one to its tail.
+    pub fn release(&mut self, fifo: &Fifo) {
+        let mut taken = std::mem::take(&mut self.pop);
+        if !taken.is_empty() {
+            taken.reverse();
+            fifo.give_back(taken);
+        }
+        let open = std::mem::take(&mut self.push);
+        if !open.is_empty() {
+            fifo.publish(open);
+        }
+    }
+}
+
+/// A class's queues.
+struct ClassQueues {
+    fifos: [Fifo; 2],
+    /// Live queued items by MAIN bit (S3-FIFO: small, main; the others use
+    /// slot 0), from the per-thread deltas folded in so far.
+    count: [AtomicI64; 2],
+    /// SIEVE: the fifo of items the hand has not passed in this round.
+    cur: AtomicUsize,
+}
+
+/// A thread's part of one class's queues.
+#[derive(Default)]
+pub(crate) struct Local {
+    lanes: [Lane; 2],
+    /// Changes to `ClassQueues::count` not folded in yet.
+    delta: [i64; 2],
+}
+
+/// The queue policies' shared state: per-class queues and the ghost. Empty
+/// for the sampled policies.
+pub(crate) struct Queues {
+    classes: Box<[ClassQueues]>,
+    ghost: Option<Ghost>,
+}
+
+impl Queues {
+    /// The queues for `policy` over `slab`, with a ghost of about
+    /// `ghost_cells` fingerprints for S3-FIFO.
+    pub(crate) fn new(
+        policy: Policy,
+        slab: &Slab,
+        ghost_cells: usize,
+    ) -> Result<Queues, ConfigError> {
+        if !policy.is_queue() {
+            return Ok(Queues {
+                classes: Box::new([]),
+                ghost: None,
+            });
+        }
+        let smallest = slab.classes().sizes()[0];
+        if slab.total_pages() as u64 * (slab.page_size() / smallest) as u64 > u32::MAX as u64 {
+            return Err(ConfigError(format!(
+                "{} pages of {} chunks are too many for 32-bit queue entries",
+                slab.total_pages(),
+                slab.page_size() / smallest
+            )));
+        }
+        let classes = (0..slab.classes().sizes().len())
+            .map(|_| ClassQueues {
+                fifos: [Fifo::new(), Fifo::new()],
+                count: [AtomicI64::new(0), AtomicI64::new(0)],
+                cur: AtomicUsize::new(0),
+            })
+            .collect();
+        let most = (slab.total_pages() * (slab.page_size() / MIN_CHUNK)) as u64;
+        let ghost = (policy == Policy::S3Fifo).then(|| Ghost::new(ghost_cells, most));
+        Ok(Queues { classes, ghost })
+    }
+
+    /// A thread's empty parts, one per class.
+    pub(crate) fn locals(&self) -> Vec<Local> {
+        (0..self.classes.len()).map(|_| Local::default()).collect()
+    }
+
+    /// Bytes of the ghost table.
+    pub(crate) fn ghost_bytes(&self) -> usize {
+        self.ghost.as_ref().map_or(0, |g| g.cells.len() * 4)
+    }
+
+    /// Entries in published segments, over all classes.
+    pub(crate) fn entries(&self) -> usize {
+        self.classes
+            .iter()
+            .flat_map(|c| &c.fifos)
+            .map(Fifo::len)
+            .sum()
+    }
+}
+
+/// The entry for an item in chunk `id`.
+#[inline]
+fn entry(id: u32, cas: u64) -> u64 {
+    (cas as u32 as u64) << 32 | id as u64
+}
+
+/// The count slot of queue bits: MAIN or not.
+#[inline]
+fn slot(bits: u32) -> usize {
+    (bits & MAIN != 0) as usize
+}
+
+impl Engine {
+    /// The queue bits a new item starts with.
+    #[inline]
+    pub(crate) fn initial_qbits(&self) -> u32 {
+        if self.policy.is_queue() {
+            QUEUED
+        } else {
+            0
+        }
+    }
+
+    /// S3-FIFO: whether a new key was evicted from a small queue recently,
+    /// so that it goes straight to main. Consumes the ghost's memory of it.
+    #[inline]
+    pub(crate) fn ghost_hit(&self, hash: u64) -> bool {
+        self.queues
+            .ghost
+            .as_ref()
+            .is_some_and(|gh| gh.take(hash, self.slab.chunks_in_classes() * GHOST_PERMILLE / 1000))
+    }
+
+    /// Before a new item replaces `old` of the same key: it takes over the
+    /// old item's queue and counts as a hit on it.
+    pub(crate) fn inherit(&self, new: Item, old: Item) {
+        if !self.policy.is_queue() {
+            return;
+        }
+        let f = old.meta().freq;
+        new.set_freq(match self.policy {
+            Policy::S3Fifo => (f + 1).min(FREQ_MAX),
+            _ => 1,
+        });
+        new.set_main(old.queue_bits() & MAIN != 0);
+    }
+
+    /// After `it` was published under a queue policy: count it in and push
+    /// its entry at the head of its queue.
+    pub(crate) fn queued(&self, ctx: &mut ThreadCtx, it: Item) {
+        if !self.policy.is_queue() {
+            return;
+        }
+        let class = it.meta().class;
+        let bits = it.queue_bits();
+        ctx.queues[class as usize].delta[slot(bits)] += 1;
+        let q = match self.policy {
+            Policy::S3Fifo => slot(bits),
+            Policy::Sieve => self.queues.classes[class as usize]
+                .cur
+                .load(Ordering::Relaxed),
+            _ => 0,
+        };
+        let e = entry(self.slab.chunk_id(Chunk::of(it), class), it.cas());
+        self.push(ctx, class, q, e);
+    }
+
+    /// After this thread unlinked `it`: count it out of its queue.
+    #[inline]
+    pub(crate) fn unqueued(&self, ctx: &mut ThreadCtx, it: Item) {
+        if !self.policy.is_queue() {
+            return;
+        }
+        let bits = it.take_queued();
+        if bits & QUEUED != 0 {
+            ctx.queues[it.meta().class as usize].delta[slot(bits)] -= 1;
+        }
+    }
+
+    /// Appends an entry to this thread's open segment of queue `q`, and
+    /// publishes the segment when it is full.
+    fn push(&self, ctx: &mut ThreadCtx, class: u8, q: usize, e: u64) {
+        let cap = self.seg_cap(class, q);
+        let cq = &self.queues.classes[class as usize];
+        let local = &mut ctx.queues[class as usize];
+        if let Some(total) = local.lanes[q].push(e, cap, &cq.fifos[q]) {
+            Self::fold(cq, local);
+            if total > 2 * self.slab.class_chunks(class) + GC_SLACK {
+                ctx.gc_due = Some((class, q));
+            }
+        }
+    }
+
+    /// How many entries an open segment of queue `q` collects before it is
+    /// published.
+    fn seg_cap(&self, class: u8, q: usize) -> usize {
+        let chunks = self.slab.class_chunks(class);
+        let target = match self.policy {
+            Policy::S3Fifo if q == SMALL => chunks * SMALL_TENTHS / 10,
+            Policy::S3Fifo => chunks - chunks * SMALL_TENTHS / 10,
+            _ => chunks,
+        };
+        (target / SEG_SHARE).clamp(1, SEG_MAX)
+    }
+
+    /// Folds a thread's count deltas for a class into the shared counts.
+    fn fold(cq: &ClassQueues, local: &mut Local) {
+        for (c, d) in cq.count.iter().zip(local.delta.iter_mut()) {
+            if *d != 0 {
+                c.fetch_add(*d, Ordering::Relaxed);
+                *d = 0;
+            }
+        }
+    }
+
+    /// Live items counted in slot `s` of a class: the shared count plus
+    /// this thread's unfolded delta.
+    fn count(&self, ctx: &ThreadCtx, class: u8, s: usize) -> i64 {
+        self.queues.classes[class as usize].count[s].load(Ordering::Relaxed)
+            + ctx.queues[class as usize].delta[s]
+    }
+
+    /// The next entry of queue `q`, oldest first (`Lane::pop`).
+    fn next_entry(&self, ctx: &mut ThreadCtx, class: u8, q: usize) -> Option<u64> {
+        let cq = &self.queues.classes[class as usize];
+        let local = &mut ctx.queues[class as usize];
+        let (e, took) = local.lanes[q].pop(&cq.fifos[q]);
+        if took {
+            Self::fold(cq, local);
+        }
+        // Start fetching the header a few entries ahead.
+        if let Some(ahead) = local.lanes[q].peek_ahead(3) {
+            if let Some(c) = self.slab.chunk_by_id(class, ahead as u32) {
+                crate::prefetch(c.ptr().as_ptr());
+            }
+        }
+        e
+    }
+
+    /// The item an entry names, if it is still that live, queued item.
+    fn entry_item<'g>(&self, class: u8, e: u64, g: &'g Guard<'_>) -> Option<Held<'g>> {
+        let ch = self.slab.chunk_by_id(class, e as u32)?;
+        // A page that left the class has another geometry: do not read it.
+        if self.slab.page_class_of(ch) != Some(class) {
+            return None;
+        }
+        let it = self.live(ch, g)?;
+        (it.cas() as u32 == (e >> 32) as u32 && it.queue_bits() & QUEUED != 0).then_some(it)
+    }
+
+    /// S3-FIFO: which queue to evict from. Main if it is over its share or
+    /// small is empty; else small.
+    fn s3fifo_queue(&self, ctx: &ThreadCtx, class: u8) -> usize {
+        let chunks = self.slab.class_chunks(class) as i64;
+        let small_cap = chunks * SMALL_TENTHS as i64 / 10;
+        let main = self.count(ctx, class, MAINQ);
+        let small = self.count(ctx, class, SMALL);
+        if main > chunks - small_cap || small <= 0 {
+            MAINQ
+        } else {
+            SMALL
+        }
+    }
+
+    /// Evicts up to `want` items of `class` by walking its queues. Returns
+    /// how many it evicted.
+    pub(crate) fn evict_queued(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        want: usize,
+    ) -> usize {
+        let mut done = 0;
+        let now = now_secs(self.clock.now_ms());
+        let cq = &self.queues.classes[class as usize];
+        for _ in 0..want * POP_BUDGET {
+            if done >= want {
+                break;
+            }
+            let q = match self.policy {
+                Policy::S3Fifo => self.s3fifo_queue(ctx, class),
+                Policy::Sieve => cq.cur.load(Ordering::Acquire),
+                _ => 0,
+            };
+            let e = match self.next_entry(ctx, class, q) {
+                Some(e) => e,
+                None => match self.policy {
+                    // The chosen queue is empty: take from the other.
+                    Policy::S3Fifo => match self.next_entry(ctx, class, 1 - q) {
+                        Some(e) => {
+                            done += self.s3fifo_step(ctx, g, class, 1 - q, e, now);
+                            continue;
+                        }
+                        None => break,
+                    },
+                    // The hand reached the head: the passed items are the
+                    // next round's.
+                    Policy::Sieve => {
+                        let other = 1 - q;
+                        let has_other = !ctx.queues[class as usize].lanes[other].is_empty()
+                            || !cq.fifos[other].is_empty();
+                        if !has_other {
+                            break;
+                        }
+                        let _ =
+                            cq.cur
+                                .compare_exchange(q, other, Ordering::AcqRel, Ordering::Relaxed);
+                        continue;
+                    }
+                    _ => break,
+                },
+            };
+            done += match self.policy {
+                Policy::S3Fifo => self.s3fifo_step(ctx, g, class, q, e, now),
+                _ => self.clock_step(ctx, g, class, q, e, now),
+            };
+        }
+        done
+    }
+
+    /// S3-FIFO, one entry of queue `q`: promote, reinsert or evict. Returns
+    /// 1 if it evicted.
+    fn s3fifo_step(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        q: usize,
+        e: u64,
+        now: u32,
+    ) -> usize {
+        let Some(it) = self.entry_item(class, e, g) else {
+            return 0;
+        };
+        let f = it.meta().freq;
+        if !expired(it.exptime(), now) {
+            if q == SMALL && f >= PROMOTE_FREQ {
+                if it.promote() {
+                    let local = &mut ctx.queues[class as usize];
+                    local.delta[SMALL] -= 1;
+                    local.delta[MAINQ] += 1;
+                    it.set_freq(0);
+                    self.push(ctx, class, MAINQ, e);
+                }
+                return 0;
+            }
+            if q == MAINQ && f >= 1 {
+                it.set_freq(f.min(FREQ_MAX) - 1);
+                self.push(ctx, class, MAINQ, e);
+                return 0;
+            }
+        }
+        let hash = self.hash(it.key());
+        let why = if expired(it.exptime(), now) {
+            Why::Expire
+        } else {
+            Why::Evict
+        };
+        if !self.unlink_item(ctx, g, it.item(), hash, why) {
+            return 0;
+        }
+        if q == SMALL && why == Why::Evict {
+            if let Some(gh) = &self.queues.ghost {
+                gh.insert(hash, &mut ctx.ghost_ticks);
+            }
+        }
+        1
+    }
+
+    /// SIEVE and CLOCK, one entry of queue `q`: a visited item stays (SIEVE:
+    /// in the passed half; CLOCK: at the head) with its bit cleared; an
+    /// unvisited one is evicted. Returns 1 if it evicted.
+    fn clock_step(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        q: usize,
+        e: u64,
+        now: u32,
+    ) -> usize {
+        let Some(it) = self.entry_item(class, e, g) else {
+            return 0;
+        };
+        let expired = expired(it.exptime(), now);
+        if !expired && it.meta().freq != 0 {
+            it.set_freq(0);
+            let to = if self.policy == Policy::Sieve {
+                1 - q
+            } else {
+                q
+            };
+            self.push(ctx, class, to, e);
+            return 0;
+        }
+        let hash = self.hash(it.key());
+        let why = if expired { Why::Expire } else { Why::Evict };
+        self.unlink_item(ctx, g, it.item(), hash, why) as usize
+    }
+
+    /// Gives a thread's queue state back: open segments are published,
+    /// taken ones go back to the front of their fifo (in order), and count
+    /// deltas are folded in.
+    pub(crate) fn release_queues(&self, ctx: &mut ThreadCtx) {
+        for (cq, local) in self.queues.classes.iter().zip(ctx.queues.iter_mut()) {
+            for (lane, fifo) in local.lanes.iter_mut().zip(&cq.fifos) {
+                lane.release(fifo);
+            }
+            Self::fold(cq, local);
+        }
+    }
+
+    /// Compacts queue `q` of a class: drops its stale entries, keeping the
+    /// live ones in order. Runs unpinned between operations (a thread that
+    /// published past the bound asked for it), re-pinning every slice.
+    pub(crate) fn gc_queue(&self, ctx: &mut ThreadCtx, class: u8, q: usize) {
+        let fifo = &self.queues.classes[class as usize].fifos[q];
+        let mut kept: VecDeque<Vec<u64>> = VecDeque::new();
+        let mut cur = Vec::with_capacity(SEG_MAX);
+        for seg in fifo.take_all() {
+            let g = self.index.pin(&ctx.local);
+            for e in seg {
+                if self.entry_item(class, e, &g).is_some() {
+                    cur.push(e);
+                    if cur.len() == SEG_MAX {
+                        kept.push_back(std::mem::replace(&mut cur, Vec::with_capacity(SEG_MAX)));
+                    }
+                }
+            }
+        }
+        if !cur.is_empty() {
+            kept.push_back(cur);
+        }
+        fifo.put_back_front(kept);
+    }
+
+    /// For `check_consistency`: every entry of a class's queues, published
+    /// ones only (threads must have released theirs), and its live-item
+    /// counts per slot.
+    pub(crate) fn queue_contents(&self, class: u8) -> (Vec<u64>, [i64; 2]) {
+        let cq = &self.queues.classes[class as usize];
+        let entries = cq.fifos.iter().flat_map(Fifo::contents).collect();
+        let counts = [0, 1].map(|s| cq.count[s].load(Ordering::Relaxed));
+        (entries, counts)
+    }
+}
+
+/// S3-FIFO's ghost: fingerprints of keys recently evicted from a small
+/// queue. See the module docs.
+pub struct Ghost {
+    cells: Box<[AtomicU32]>,
+    /// Buckets − 1 (a power of two).
+    mask: usize,
+    /// Ghost insertions so far, advanced in per-thread steps of
+    /// [`GHOST_TICK`].
+    clock: AtomicU64,
+    /// Stamps count insertions in units of 2^shift, so that 16 bits span
+    /// twice the largest ghost.
+    shift: u32,
+}
+
+/// Threads advance the ghost's clock this many insertions at a time.
+const GHOST_TICK: u64 = 16;
+
+impl Ghost {
+    /// A ghost of about `cells` fingerprints (rounded to whole buckets of 8,
+    /// a power of two of them), for a cache of at most `most` items.
+    pub fn new(cells: usize, most: u64) -> Ghost {
+        let buckets = (cells / GHOST_WAYS).max(1).next_power_of_two();
+        let most = most * GHOST_PERMILLE as u64 / 1000;
+        let bits = 64 - (2 * most.max(1)).leading_zeros();
+        Ghost {
+            cells: (0..buckets * GHOST_WAYS)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            mask: buckets - 1,
+            clock: AtomicU64::new(0),
+            shift: bits.saturating_sub(16),
+        }
+    }
+
+    fn bucket(&self, hash: u64) -> &[AtomicU32] {
+        let b = (hash.rotate_right(24) as usize) & self.mask;
+        &self.cells[b * GHOST_WAYS..(b + 1) * GHOST_WAYS]
+    }
+
+    fn fingerprint(hash: u64) -> u32 {
+        ((hash >> 48) as u32 | 1) << 16
+    }
+
+    fn now(&self) -> u32 {
+        ((self.clock.load(Ordering::Relaxed) >> self.shift) & 0xffff) as u32
+    }
+
+    /// How many stamp units `entries` insertions are.
+    fn span(&self, entries: usize) -> u32 {
+        ((entries as u64) >> self.shift).clamp(1, 0x8000) as u32
+    }
+
+    /// The age of a cell, in stamp units.
+    fn age(now: u32, cell: u32) -> u32 {
+        now.wrapping_sub(cell & 0xffff) & 0xffff
+    }
+
+    /// Remembers `hash`, replacing the bucket's oldest or an expired cell.
+    /// `ticks` is the caller's count of insertions not yet added to the
+    /// ghost's clock.
+    pub fn insert(&self, hash: u64, ticks: &mut u64) {
+        *ticks += 1;
+        if *ticks >= GHOST_TICK {
+            self.clock.fetch_add(*ticks, Ordering::Relaxed);
+            *ticks = 0;
+        }
+        let now = self.now();
+        let b = self.bucket(hash);
+        let mut at = 0;
+        let mut oldest = 0;
+        for (i, c) in b.iter().enumerate() {
+            let v = c.load(Ordering::Relaxed);
+            let age = if v == 0 { u32::MAX } else { Self::age(now, v) };
+            if age >= oldest {
+                oldest = age;
+                at = i;
+            }
+        }
+        b[at].store(Self::fingerprint(hash) | now, Ordering::Relaxed);
+    }
+
+    /// Whether `hash` was remembered within the last `entries` insertions;
+    /// a hit forgets it, so that one eviction is remembered once.
+    pub fn take(&self, hash: u64, entries: usize) -> bool {
+        let (now, span, fp) = (self.now(), self.span(entries), Self::fingerprint(hash));
+        for c in self.bucket(hash) {
+            let v = c.load(Ordering::Relaxed);
+            if v != 0 && v & 0xffff_0000 == fp && Self::age(now, v) < span {
+                // PLANTED BUG (planted-ghost-double-hit): clear the cell with
+                // a plain store after the check, so two racing lookups can
+                // both consume one memory of an eviction.
+                if cfg!(feature = "planted-ghost-double-hit") {
+                    c.store(0, Ordering::Relaxed);
+                    return true;
+                }
+                return c
+                    .compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok();
+            }
+        }
+        false
+    }
+}
