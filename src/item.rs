@@ -88,20 +88,17 @@ struct Header {
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 
-/// A pointer to an item at the start of a slab chunk.
+/// The address of an item at the start of a slab chunk: a bare handle.
 ///
-/// Copyable. Its header may be read at any time (every field is an atomic);
-/// its key and value only through a [`Held`].
-///
-/// Invariant: the address is the start of a chunk of a slab that is still
-/// alive, in a page whose chunk geometry is that of the class the handle was
-/// made for, or was when a guard still held now was taken (see
-/// [`Item::from_ptr`]).
+/// Copyable, and nothing can be read through it: header, key and value are
+/// reached through a [`Held`], which only a guard (or ownership) gives.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Item(NonNull<u8>);
 
 /// An item whose bytes are complete and stay put for `'g`: the lifetime of
-/// the reclamation guard it was found under.
+/// the reclamation guard it was found under (or of the caller's ownership of
+/// its chunk). Its header, key and value can be read, and its atomic
+/// metadata written.
 #[derive(Clone, Copy, Debug)]
 pub struct Held<'g> {
     it: Item,
@@ -175,11 +172,8 @@ impl Item {
     ///
     /// # Safety
     /// `p` must be the start of a chunk of a slab (8-aligned, at least
-    /// [`HEADER_SIZE`] bytes) that outlives the handle and every copy of it,
-    /// and the header must be read only while the chunk's page keeps the
-    /// geometry of the class the chunk was taken from (pages change class
-    /// only a grace period after every chunk came back, so a handle read
-    /// under a guard taken while the page was in that class is fine).
+    /// [`HEADER_SIZE`] bytes). Reading through the handle needs more
+    /// (see [`Item::held`]); the handle alone is an address.
     pub unsafe fn from_ptr(p: NonNull<u8>) -> Item {
         Item(p)
     }
@@ -187,10 +181,12 @@ impl Item {
     /// The item as held for the lifetime of `_g`.
     ///
     /// # Safety
-    /// The item must be complete and unreclaimable until `_g` is dropped:
-    /// either it was read from the index under `_g`, or its LIVE bit was
-    /// seen set under `_g` (see the module docs), or the caller owns the
-    /// chunk. `_g` must pin the collector that retires this slab's chunks.
+    /// The item must be complete and its chunk unreclaimable, and its page
+    /// must keep its class's geometry, until `_g` is dropped: either it was
+    /// read from the index under `_g`, or its LIVE bit was seen set under
+    /// `_g` while its page was in its class (see the module docs). `_g` must
+    /// pin the collector that retires this slab's chunks, and the slab must
+    /// outlive `_g`.
     #[inline]
     pub unsafe fn held<'g>(self, _g: &'g Guard<'_>) -> Held<'g> {
         Held {
@@ -199,13 +195,17 @@ impl Item {
         }
     }
 
-    /// [`Item::held`] without the guard, for the index, whose entries
-    /// borrow the guard they were read under.
+    /// The item as held for a lifetime the caller picks, with no guard:
+    /// for an item whose chunk the caller owns (built and not published, or
+    /// unlinked by the caller's winning CAS and not yet retired), and for
+    /// the index, whose entries borrow the guard they were read under.
     ///
     /// # Safety
-    /// As for [`Item::held`], with `'g` no longer than that guard.
+    /// As for [`Item::held`], for all of `'g`: the caller owns the chunk for
+    /// that long, or is pinned (on the collector retiring it) since before
+    /// it could have been reclaimed, for that long.
     #[inline]
-    pub(crate) unsafe fn held_unchecked<'g>(self) -> Held<'g> {
+    pub unsafe fn held_unchecked<'g>(self) -> Held<'g> {
         Held {
             it: self,
             _guard: PhantomData,
@@ -217,23 +217,22 @@ impl Item {
         self.0
     }
 
-    fn hdr(&self) -> &Header {
-        // SAFETY: every Item points at a chunk of at least HEADER_SIZE bytes,
-        // 8-aligned (slab classes are multiples of 8 from a 16-aligned base), and
-        // the header fields are atomics, valid for any bit pattern.
-        unsafe { &*(self.0.as_ptr() as *const Header) }
-    }
-
-    /// Writes a whole item into a chunk the caller owns.
+    /// Writes a whole item into a chunk the caller owns, LIVE still clear.
+    /// Returns it held for as long as the caller owns the chunk.
     ///
     /// # Safety
-    /// The chunk must be owned by the caller (allocated and not published), at
-    /// least `footprint(key.len(), total value len, flags)` bytes long, and
-    /// 8-aligned.
-    pub unsafe fn write(chunk: NonNull<u8>, new: &NewItem<'_>) -> Item {
-        let it = Item(chunk);
+    /// The chunk must be owned by the caller (allocated and not published),
+    /// at least `footprint(key.len(), total value len, flags)` bytes long,
+    /// 8-aligned, with a key of at most [`MAX_KEY_LEN`] bytes and a value of
+    /// at most [`MAX_VALUE_LEN`]; the returned `Held` must not be used
+    /// beyond that ownership (or a pin held since, once published).
+    pub unsafe fn write<'a>(chunk: NonNull<u8>, new: &NewItem<'_>) -> Held<'a> {
+        debug_assert!(new.key.len() <= MAX_KEY_LEN);
+        // SAFETY: the caller owns the chunk (contract above).
+        let it = unsafe { Item(chunk).held_unchecked::<'a>() };
         let h = it.hdr();
         let vlen: usize = new.value.iter().map(|p| p.len()).sum();
+        debug_assert!(vlen <= MAX_VALUE_LEN);
         let meta = Meta {
             atime: new.atime,
             freq: new.freq,
@@ -263,6 +262,22 @@ impl Item {
         }
         h.cas.store(new.cas, Ordering::Relaxed);
         it
+    }
+}
+
+impl<'g> Held<'g> {
+    /// The chunk address.
+    #[inline]
+    pub fn ptr(self) -> NonNull<u8> {
+        self.it.0
+    }
+
+    fn hdr(&self) -> &'g Header {
+        // SAFETY: a Held points at a chunk start of a live slab (at least
+        // HEADER_SIZE bytes, 8-aligned: classes are multiples of 8 from an
+        // aligned base) whose geometry holds for 'g (`Item::held`), and the
+        // header fields are atomics, valid for any bit pattern.
+        unsafe { &*(self.it.0.as_ptr() as *const Header) }
     }
 
     /// The decoded meta word.
@@ -396,9 +411,6 @@ impl Item {
             h.meta.store(new, Ordering::Relaxed);
         }
     }
-}
-
-impl<'g> Held<'g> {
     /// The bare handle, for header reads and exact-word comparisons.
     #[inline]
     pub fn item(self) -> Item {
@@ -408,19 +420,19 @@ impl<'g> Held<'g> {
     /// The key, valid while the guard lives.
     #[inline]
     pub fn key(self) -> &'g [u8] {
-        let m = self.it.meta();
+        let m = self.meta();
         // SAFETY: a Held's bytes are complete and immutable until its guard
         // is dropped (`Item::held`), and 'g is that guard's borrow; the key
         // lies inside the chunk (written by `Item::write` within its size).
         unsafe {
-            std::slice::from_raw_parts(self.it.0.as_ptr().add(Item::key_offset(m)), m.klen as usize)
+            std::slice::from_raw_parts(self.it.0.as_ptr().add(Self::key_offset(m)), m.klen as usize)
         }
     }
 
     /// Client flags.
     #[inline]
     pub fn flags(self) -> u32 {
-        if self.it.meta().bits as u64 & HAS_FLAGS == 0 {
+        if self.meta().bits as u64 & HAS_FLAGS == 0 {
             return 0;
         }
         // SAFETY: HAS_FLAGS says the 4 bytes after the header hold flags,
@@ -432,17 +444,9 @@ impl<'g> Held<'g> {
     /// The value, valid while the guard lives.
     #[inline]
     pub fn value(self) -> &'g [u8] {
-        let m = self.it.meta();
-        let off = Item::key_offset(m) + m.klen as usize;
+        let m = self.meta();
+        let off = Self::key_offset(m) + m.klen as usize;
         // SAFETY: as for `key`.
-        unsafe { std::slice::from_raw_parts(self.it.0.as_ptr().add(off), self.it.vlen()) }
-    }
-}
-
-impl std::ops::Deref for Held<'_> {
-    type Target = Item;
-    #[inline]
-    fn deref(&self) -> &Item {
-        &self.it
+        unsafe { std::slice::from_raw_parts(self.it.0.as_ptr().add(off), self.vlen()) }
     }
 }

@@ -86,7 +86,7 @@ pub mod fixture {
             )
         };
         it.mark_live();
-        it
+        it.item()
     }
 
     /// A whole cache of one 1-byte-key class with room for exactly `chunks`
@@ -158,11 +158,11 @@ pub mod fixture {
                 Insert::Exists(f) => {
                     // SAFETY: as in `insert`; same key.
                     if unsafe { index.replace(&f, it) } {
-                        let old = f.item().item();
+                        let old = f.item();
                         old.clear_live();
                         // SAFETY: our replace won, so the old chunk is ours.
-                        unsafe { retired.push(Chunk::of(old)) };
-                        return Some(old);
+                        unsafe { retired.push(Chunk::of(old.item())) };
+                        return Some(old.item());
                     }
                 }
                 Insert::Full => unreachable!("one key cannot fill a bucket"),

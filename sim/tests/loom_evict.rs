@@ -23,7 +23,8 @@ fn evict(index: &Index, s: Arc<Slab>, victim: Item) -> bool {
     let g = index.pin(&local);
     let won = index.unlink(hash(1), victim);
     if won {
-        victim.clear_live();
+        // SAFETY: our unlink won, so the chunk is ours until we push it.
+        unsafe { victim.held(&g) }.clear_live();
         let mut r = index.batch(s);
         // SAFETY: our unlink won, so the chunk is ours to retire.
         unsafe { r.push(Chunk::of(victim)) };

@@ -99,10 +99,10 @@ fn get_during_delete_never_sees_a_reused_chunk() {
                     let g = wi.pin(&local);
                     let f = find(&wi, 1, &g).expect("present");
                     assert!(wi.remove(&f));
-                    let old = f.item().item();
+                    let old = f.item();
                     old.clear_live();
                     // SAFETY: our remove won, so the chunk is ours to retire.
-                    unsafe { r.push(Chunk::of(old)) };
+                    unsafe { r.push(Chunk::of(old.item())) };
                     g.retire(&mut r);
                     g.flush();
                 }

@@ -1,7 +1,6 @@
 //! The consistency audit of a quiescent cache, and the stats snapshot.
 
 use super::Engine;
-use crate::item::Item;
 use crate::slab::Chunk;
 use crate::stats::{ClassStats, Stats};
 use crate::sync::lock;
@@ -34,9 +33,7 @@ impl Engine {
                 if !free.insert(addr(c)) {
                     return Err(format!("class {class}: chunk {c:?} is in the depot twice"));
                 }
-                // SAFETY: a chunk of this slab's depot, in its class's page.
-                let it = unsafe { Item::from_ptr(c.ptr()) };
-                if it.is_live() || indexed.contains(&addr(c)) {
+                if self.live(c, &g).is_some() || indexed.contains(&addr(c)) {
                     return Err(format!(
                         "class {class}: free chunk {c:?} is LIVE or indexed"
                     ));
@@ -53,8 +50,7 @@ impl Engine {
             };
             let mut waiting = 0;
             for c in chunks {
-                // SAFETY: a chunk start of a page of `class`, read under `g`.
-                let live = unsafe { Item::from_ptr(c.ptr()) }.is_live();
+                let live = self.live(c, &g).is_some();
                 if live && !indexed.contains(&addr(c)) {
                     return Err(format!(
                         "class {class}: LIVE chunk {c:?} is not indexed (leaked)"

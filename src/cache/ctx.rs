@@ -111,9 +111,9 @@ impl ThreadCtx {
 impl Drop for ThreadCtx {
     fn drop(&mut self) {
         let Some(e) = self.owner.upgrade() else {
-            // The cache is gone, so no reader remains: pending chunks may go
-            // straight back (the batch keeps the slab alive), and magazine
-            // chunks are simply forgotten with the slab.
+            // The cache is gone: the pending batch and the magazines are
+            // forgotten with the slab (the batch holds the last reference
+            // to it, perhaps).
             return;
         };
         for (class, mag) in self.mags.iter_mut().enumerate() {
@@ -140,7 +140,11 @@ impl Drop for ThreadCtx {
 /// Drops the calling thread's context for the cache `id`, if it has one.
 pub(crate) fn release(id: u64) {
     let _ = CTXS.try_with(|c| {
-        let mut v = c.borrow_mut();
+        // Inside a `get_with` callback the list is borrowed: then there is
+        // nothing to release (the callback runs on a one-off context).
+        let Ok(mut v) = c.try_borrow_mut() else {
+            return;
+        };
         if let Some(i) = v.iter().position(|x| x.id == id) {
             let mut ctx = v.swap_remove(i);
             drop(v);

@@ -10,7 +10,7 @@
 use super::{Cond, Engine, Error, ItemRef, Stored, ThreadCtx, Why};
 use crate::evict::sample::{bump_freq, initial_freq};
 use crate::index::Insert;
-use crate::item::{footprint, Item, NewItem, MAX_KEY_LEN};
+use crate::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN};
 use crate::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
@@ -144,11 +144,11 @@ impl Engine {
                 return false;
             };
             if self.index.remove(&f) {
-                let it = f.item().item();
+                let it = f.item();
                 let live = !expired(it.exptime(), now_secs(now_ms));
                 let why = if live { Why::Delete } else { Why::Expire };
                 // SAFETY: our remove won.
-                unsafe { self.unlinked(ctx, &g, it, why) };
+                unsafe { self.unlinked(ctx, &g, it.item(), why) };
                 self.maybe_retire(ctx, &g);
                 return live;
             }
@@ -168,14 +168,19 @@ impl Engine {
     }
 
     /// Allocates and writes an item, with LIVE set and not yet published.
-    fn build(
+    ///
+    /// # Safety
+    /// The caller uses the returned handle only while it owns the chunk
+    /// (until it publishes or discards the item) or, once it published it,
+    /// while it stays pinned on a guard taken before that.
+    unsafe fn build<'a>(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
         value: &[&[u8]],
         flags: u32,
         exp: u32,
-    ) -> Result<Item, Error> {
+    ) -> Result<Held<'a>, Error> {
         let vlen = value.iter().map(|v| v.len()).sum();
         let class = self.class_for(key, vlen, flags)?;
         let Some(chunk) = self.alloc(ctx, class) else {
@@ -195,7 +200,8 @@ impl Engine {
             qbits: self.initial_qbits(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator), its class fits
-        // the footprint, and chunks are 8-aligned.
+        // the footprint (key and value were checked), chunks are 8-aligned,
+        // and our caller keeps the handle within its ownership.
         let it = unsafe { Item::write(chunk.ptr(), &new) };
         it.mark_live();
         Ok(it)
@@ -214,7 +220,9 @@ impl Engine {
         self.due_flush(ctx, now_ms);
         ctx.counters.inc(Ctr::CmdSet);
         let exp = expiry(&*self.clock, exptime);
-        let it = match self.build(ctx, key, value, flags, exp) {
+        // SAFETY: `it` is used below only while we own it and, from its
+        // publication on, under `g`, taken before.
+        let it = match unsafe { self.build(ctx, key, value, flags, exp) } {
             Ok(it) => it,
             Err(Error::TooLarge)
                 if cond == Cond::Any && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
@@ -234,27 +242,29 @@ impl Engine {
         let r = loop {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
-                // SAFETY: `it` is complete, LIVE, ours and unpublished (it is
-                // discarded on every path that does not store it), of this
-                // slab, with key `key`.
-                Cond::Any | Cond::Absent => match unsafe { self.index.insert(hash, it, key, &g) } {
-                    Insert::Inserted => {
-                        self.added(ctx, it);
-                        self.queued(ctx, it);
-                        self.settle(ctx, &g, hash, it);
-                        break Stored::Stored;
+                Cond::Any | Cond::Absent => {
+                    // SAFETY: `it` is complete, LIVE, ours and unpublished
+                    // (it is discarded on every path that does not store
+                    // it), of this slab, with key `key`.
+                    match unsafe { self.index.insert(hash, it.item(), key, &g) } {
+                        Insert::Inserted => {
+                            self.added(ctx, it);
+                            self.queued(ctx, it);
+                            self.settle(ctx, &g, hash, it.item());
+                            break Stored::Stored;
+                        }
+                        Insert::Full => {
+                            self.evict_from_bucket(ctx, &g, hash);
+                            continue;
+                        }
+                        Insert::Exists(f) => f,
                     }
-                    Insert::Full => {
-                        self.evict_from_bucket(ctx, &g, hash);
-                        continue;
-                    }
-                    Insert::Exists(f) => f,
-                },
+                }
                 Cond::Present | Cond::Cas(_) => match self.index.find(hash, key, &g) {
                     Some(f) => f,
                     None => {
                         // SAFETY: never published.
-                        unsafe { self.discard(ctx, &g, it) };
+                        unsafe { self.discard(ctx, &g, it.item()) };
                         break if let Cond::Cas(_) = cond {
                             ctx.counters.inc(Ctr::CasMisses);
                             Stored::NotFound
@@ -264,35 +274,35 @@ impl Engine {
                     }
                 },
             };
-            let old = existing.item().item();
+            let old = existing.item();
             if expired(old.exptime(), now) {
                 if self.index.remove(&existing) {
                     // SAFETY: our remove won.
-                    unsafe { self.unlinked(ctx, &g, old, Why::Expire) };
+                    unsafe { self.unlinked(ctx, &g, old.item(), Why::Expire) };
                 }
                 continue;
             }
             match cond {
                 Cond::Absent => {
                     // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it) };
+                    unsafe { self.discard(ctx, &g, it.item()) };
                     break Stored::NotStored;
                 }
                 Cond::Cas(c) if old.cas() != c => {
                     ctx.counters.inc(Ctr::CasBadval);
                     // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it) };
+                    unsafe { self.discard(ctx, &g, it.item()) };
                     break Stored::Exists;
                 }
                 _ => {}
             }
             self.inherit(it, old);
             // SAFETY: as for the insert above; same key as `existing`.
-            if unsafe { self.index.replace(&existing, it) } {
+            if unsafe { self.index.replace(&existing, it.item()) } {
                 // SAFETY: our replace won, so `old` is ours.
-                unsafe { self.replaced(ctx, &g, old, it) };
+                unsafe { self.replaced(ctx, &g, old.item(), it) };
                 self.queued(ctx, it);
-                self.settle(ctx, &g, hash, it);
+                self.settle(ctx, &g, hash, it.item());
                 if let Cond::Cas(_) = cond {
                     ctx.counters.inc(Ctr::CasHits);
                 }
@@ -406,7 +416,9 @@ impl Engine {
                 (old.item(), old.flags(), old.exptime(), old.cas())
             };
             // Build the new item unpinned (allocation may evict and wait).
-            let it = match self.build(ctx, key, &[&buf], flags, exp) {
+            // SAFETY: `it` is used only while ours and, once published,
+            // under the pin taken right after.
+            let it = match unsafe { self.build(ctx, key, &[&buf], flags, exp) } {
                 Ok(it) => it,
                 Err(e) => break Err(e),
             };
@@ -416,9 +428,9 @@ impl Engine {
                 // set that landed since the read is overwritten by a value
                 // computed from the stale one.
                 if let Some(now) = self.index.find(hash, key, &g) {
-                    self.inherit(it, now.item().item());
+                    self.inherit(it, now.item());
                     // SAFETY: as in `store`.
-                    if unsafe { self.index.replace(&now, it) } {
+                    if unsafe { self.index.replace(&now, it.item()) } {
                         // SAFETY: our replace won.
                         unsafe { self.replaced(ctx, &g, now.item().item(), it) };
                         self.queued(ctx, it);
@@ -434,20 +446,23 @@ impl Engine {
                 .index
                 .find_where(hash, &g, |x| x.ptr() == old.ptr() && x.cas() == old_cas);
             if let Some(found) = same {
-                self.inherit(it, old);
-                // SAFETY: `it` is complete, LIVE, ours and unpublished, with
-                // the key of `found`.
-                if unsafe { self.index.replace(&found, it) } {
+                self.inherit(it, found.item());
+                // SAFETY: `it` is complete, LIVE, ours and unpublished. Its
+                // key is that of `found`: the entry has the chunk and CAS
+                // unique we read `key`'s item under, and a CAS unique names
+                // one incarnation of a chunk (a rescue that moved it would
+                // have left another chunk in the slot).
+                if unsafe { self.index.replace(&found, it.item()) } {
                     // SAFETY: our replace won.
                     unsafe { self.replaced(ctx, &g, old, it) };
                     self.queued(ctx, it);
-                    self.settle(ctx, &g, hash, it);
+                    self.settle(ctx, &g, hash, it.item());
                     self.maybe_retire(ctx, &g);
                     break Ok(Some(()));
                 }
             }
             // SAFETY: never published.
-            unsafe { self.discard(ctx, &g, it) };
+            unsafe { self.discard(ctx, &g, it.item()) };
         };
         ctx.scratch = buf;
         r

@@ -9,7 +9,7 @@
 
 use super::{Engine, ThreadCtx, Why};
 use crate::index::reclaim::Guard;
-use crate::item::Item;
+use crate::item::{Held, Item};
 use crate::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, lock, Ordering};
@@ -29,7 +29,9 @@ impl Engine {
     /// The caller owns the chunk's reclamation: it won the CAS that unlinked
     /// `it` from this engine's index, or built `it` and never published it.
     pub(crate) unsafe fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item) {
-        it.clear_live();
+        // SAFETY: the chunk is ours until it is pushed (this function's
+        // contract), and the handle is not used after.
+        unsafe { it.held_unchecked() }.clear_live();
         ctx.retired_bytes += self.slab.chunk_bytes(Chunk::of(it));
         // SAFETY: per this function's contract, and LIVE is now clear.
         unsafe { ctx.retired.push(Chunk::of(it)) };
@@ -70,7 +72,7 @@ impl Engine {
     }
 
     /// Counts a newly inserted item in.
-    pub(crate) fn added(&self, ctx: &mut ThreadCtx, it: Item) {
+    pub(crate) fn added(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         ctx.counters.inc(Ctr::CurrItems);
         ctx.counters.class_item(it.meta().class, 1);
         ctx.counters.inc(Ctr::TotalItems);
@@ -81,11 +83,20 @@ impl Engine {
     ///
     /// # Safety
     /// As for [`Engine::unlinked`], for `old`.
-    pub(crate) unsafe fn replaced(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, old: Item, new: Item) {
+    pub(crate) unsafe fn replaced(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        old: Item,
+        new: Held<'_>,
+    ) {
         ctx.counters.inc(Ctr::TotalItems);
+        // SAFETY: we won the CAS unlinking `old` (contract) and have not
+        // retired it yet, so its chunk is ours.
+        let class = unsafe { old.held_unchecked() }.meta().class;
         // The new item may be in another class than the old.
         ctx.counters.class_item(new.meta().class, 1);
-        ctx.counters.class_item(old.meta().class, u64::MAX);
+        ctx.counters.class_item(class, u64::MAX);
         ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
         // SAFETY: per this function's contract.
         unsafe { self.unlinked(ctx, g, old, Why::Replace) };
@@ -97,10 +108,13 @@ impl Engine {
     /// # Safety
     /// The caller won the CAS that unlinked `it` from this engine's index.
     pub(crate) unsafe fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item, why: Why) {
-        self.unqueued(ctx, it);
-        let m = it.meta();
+        // SAFETY: we won the CAS unlinking `it` (contract) and retire it
+        // below, after the last use of this handle.
+        let h = unsafe { it.held_unchecked() };
+        self.unqueued(ctx, h);
+        let m = h.meta();
         ctx.counters
-            .add(Ctr::Bytes, (it.footprint() as u64).wrapping_neg());
+            .add(Ctr::Bytes, (h.footprint() as u64).wrapping_neg());
         if why != Why::Replace {
             ctx.counters.add(Ctr::CurrItems, u64::MAX);
             ctx.counters.class_item(m.class, u64::MAX);
@@ -108,13 +122,13 @@ impl Engine {
         match why {
             Why::Evict => {
                 ctx.counters.evicted(m.class);
-                if !it.fetched() {
+                if !h.fetched() {
                     ctx.counters.inc(Ctr::EvictedUnfetched);
                 }
             }
             Why::Expire => {
                 ctx.counters.inc(Ctr::Reclaimed);
-                if !it.fetched() {
+                if !h.fetched() {
                     ctx.counters.inc(Ctr::ExpiredUnfetched);
                 }
             }

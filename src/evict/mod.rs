@@ -17,7 +17,7 @@ pub(crate) mod sample;
 
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::index::reclaim::Guard;
-use crate::item::Item;
+use crate::item::{Held, Item};
 use crate::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{yield_now, Ordering};
@@ -216,24 +216,23 @@ impl Engine {
         }
     }
 
-    /// The item in chunk `ch` of this engine's slab if it is LIVE, held for
-    /// the guard's lifetime: the one way from a chunk reached through the
-    /// slab (by samplers, the sweeper, page moves and queues) to its key.
+    /// The item in chunk `ch` if `ch` is a chunk of this engine's slab in
+    /// its page's current geometry and holds a LIVE item, held for the
+    /// guard's lifetime: the one way from a chunk reached through the slab
+    /// (by samplers, the sweeper, page moves and queues) to its key.
     #[inline]
-    pub(crate) fn live<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<crate::item::Held<'g>> {
+    pub(crate) fn live<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<Held<'g>> {
         assert!(self.index.backend().owns(g), "hotset: a foreign guard");
-        // SAFETY: `ch` is a chunk start of `self.slab`, which outlives the
-        // engine's users; the slab hands out only chunks of pages in their
-        // class's geometry, and a page changes class only a grace period
-        // after it left its class, so under `g` the header stays a header.
-        let it = unsafe { Item::from_ptr(ch.ptr()) };
-        if !it.is_live() {
-            return None;
-        }
-        // SAFETY: LIVE read (Acquire) under `g`, which pins the collector
-        // retiring this slab's chunks: the bytes are complete and the chunk
-        // cannot be reused before `g` is dropped (item.rs, "The LIVE bit").
-        Some(unsafe { it.held(g) })
+        self.slab.chunk_class(ch)?;
+        // SAFETY: `ch` is a chunk start of `self.slab` (checked above) in
+        // the geometry its page has under `g`, which pins the collector
+        // retiring this slab's chunks, and the slab outlives the engine's
+        // guards: so the header stays a header while `g` lives.
+        let header = unsafe { Item::from_ptr(ch.ptr()).held(g) };
+        // LIVE read (Acquire) under `g`: the bytes are complete and the
+        // chunk cannot be reused before `g` is dropped (item.rs, "The LIVE
+        // bit"), so the whole item is held.
+        header.is_live().then_some(header)
     }
 
     /// Unlinks an item reached through the slab, by its exact index word.
@@ -265,14 +264,7 @@ impl Engine {
             .index
             .neighbours(hash, g)
             .map(|f| {
-                let bad = sample::badness(
-                    self.policy,
-                    f.item().item(),
-                    now_ms,
-                    now,
-                    cas_now,
-                    ctx.rand(),
-                );
+                let bad = sample::badness(self.policy, f.item(), now_ms, now, cas_now, ctx.rand());
                 (bad, f)
             })
             .max_by_key(|(bad, _)| *bad);

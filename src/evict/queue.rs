@@ -66,7 +66,7 @@ use super::Policy;
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::config::ConfigError;
 use crate::index::reclaim::Guard;
-use crate::item::{Held, Item, MAIN, QUEUED};
+use crate::item::{Held, MAIN, QUEUED};
 use crate::slab::{Chunk, Slab, MIN_CHUNK};
 use crate::sync::{lock, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::ttl::{expired, now_secs};
@@ -371,7 +371,7 @@ impl Engine {
 
     /// Before a new item replaces `old` of the same key: it takes over the
     /// old item's queue and counts as a hit on it.
-    pub(crate) fn inherit(&self, new: Item, old: Item) {
+    pub(crate) fn inherit(&self, new: Held<'_>, old: Held<'_>) {
         if !self.policy.is_queue() {
             return;
         }
@@ -385,7 +385,7 @@ impl Engine {
 
     /// After `it` was published under a queue policy: count it in and push
     /// its entry at the head of its queue.
-    pub(crate) fn queued(&self, ctx: &mut ThreadCtx, it: Item) {
+    pub(crate) fn queued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         if !self.policy.is_queue() {
             return;
         }
@@ -399,13 +399,13 @@ impl Engine {
                 .load(Ordering::Relaxed),
             _ => 0,
         };
-        let e = entry(self.slab.chunk_id(Chunk::of(it), class), it.cas());
+        let e = entry(self.slab.chunk_id(Chunk::of(it.item()), class), it.cas());
         self.push(ctx, class, q, e);
     }
 
     /// After this thread unlinked `it`: count it out of its queue.
     #[inline]
-    pub(crate) fn unqueued(&self, ctx: &mut ThreadCtx, it: Item) {
+    pub(crate) fn unqueued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         if !self.policy.is_queue() {
             return;
         }

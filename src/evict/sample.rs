@@ -13,7 +13,7 @@
 use super::Policy;
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::index::reclaim::Guard;
-use crate::item::{Item, Meta};
+use crate::item::{Held, Meta};
 use crate::slab::Chunk;
 use crate::sync::Ordering;
 use crate::ttl::{expired, now_secs};
@@ -68,7 +68,7 @@ pub fn bump_freq(p: Policy, m: Meta, now_ms: u64, rnd: u64) -> u8 {
 /// Badness of a live item; higher is evicted sooner. `cas_now` approximates
 /// the current insertion count (the CAS high-water mark).
 #[inline]
-pub fn badness(p: Policy, it: Item, now_ms: u64, now_secs: u32, cas_now: u64, rnd: u64) -> u64 {
+pub fn badness(p: Policy, it: Held<'_>, now_ms: u64, now_secs: u32, cas_now: u64, rnd: u64) -> u64 {
     let exp = it.exptime();
     if exp != 0 && now_secs >= exp {
         return u64::MAX;
@@ -125,8 +125,8 @@ pub fn per_byte(p: Policy, badness: u64, chunk: usize, cas_now: u64) -> u128 {
 pub struct Candidate {
     /// Score when sampled.
     pub badness: u64,
-    /// The item's chunk.
-    pub item: Item,
+    /// The item's chunk (re-read through `Engine::live` before use).
+    pub chunk: Chunk,
     /// Its CAS unique when sampled: identifies this incarnation of the chunk.
     pub cas: u64,
     /// Hash of its key.
@@ -146,7 +146,7 @@ impl Pool {
         if self
             .entries
             .iter()
-            .any(|e| e.item == c.item && e.cas == c.cas)
+            .any(|e| e.chunk == c.chunk && e.cas == c.cas)
         {
             return;
         }
@@ -220,14 +220,14 @@ impl Engine {
                 break;
             }
             self.sample_into_pool(ctx, g, class);
-            if let Some(c) = self.pop_victim(ctx, class) {
+            if let Some((c, it)) = self.pop_victim(ctx, g, class) {
                 let now = now_secs(self.clock.now_ms());
-                let why = if expired(c.item.exptime(), now) {
+                let why = if expired(it.exptime(), now) {
                     Why::Expire
                 } else {
                     Why::Evict
                 };
-                if self.unlink_item(ctx, g, c.item, c.hash, why) {
+                if self.unlink_item(ctx, g, it.item(), c.hash, why) {
                     done += 1;
                 }
             }
@@ -261,20 +261,13 @@ impl Engine {
             };
             // Score from the header first; read and hash the key only for a
             // candidate the pool keeps.
-            let bad = badness(
-                self.rank_policy(),
-                it.item(),
-                now_ms,
-                now,
-                cas_now,
-                ctx.rand(),
-            );
+            let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, ctx.rand());
             if !ctx.pools[class as usize].would_take(bad, cap) {
                 continue;
             }
             let c = Candidate {
                 badness: bad,
-                item: it.item(),
+                chunk: ch,
                 cas: it.cas(),
                 hash: self.hash(it.key()),
             };
@@ -282,31 +275,37 @@ impl Engine {
         }
     }
 
-    /// The pool's worst candidate that is still the same live item; one whose
-    /// score improved since it was sampled goes back to the pool.
-    fn pop_victim(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Candidate> {
+    /// The pool's worst candidate that is still the same live item, held
+    /// under `g`; one whose score improved since it was sampled goes back to
+    /// the pool.
+    fn pop_victim<'g>(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &'g Guard<'_>,
+        class: u8,
+    ) -> Option<(Candidate, Held<'g>)> {
         let now_ms = self.clock.now_ms();
         let now = now_secs(now_ms);
         let cas_now = self.cas_blocks.load(Ordering::Relaxed);
         let pool = &mut ctx.pools[class as usize];
         while let Some(mut c) = pool.pop() {
-            // A candidate's page may have left the class since it was
-            // sampled: read its header only while the page is still ours.
-            if self.slab.page_class_of(Chunk::of(c.item)) != Some(class) {
+            // Re-read the candidate through the slab: its page may have left
+            // the class, and its chunk been reused, since it was sampled.
+            let Some(it) = self.live(c.chunk, g) else {
                 continue;
-            }
-            if !c.item.is_live() || c.item.cas() != c.cas {
+            };
+            if it.cas() != c.cas {
                 continue;
             }
             if self.policy != Policy::Random {
-                let b = badness(self.rank_policy(), c.item, now_ms, now, cas_now, 0);
+                let b = badness(self.rank_policy(), it, now_ms, now, cas_now, 0);
                 if b < c.badness && pool.peek_badness().is_some_and(|next| b < next) {
                     c.badness = b;
                     pool.offer(c, self.pool_cap.max(1));
                     continue;
                 }
             }
-            return Some(c);
+            return Some((c, it));
         }
         None
     }
@@ -315,13 +314,11 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ptr::NonNull;
 
     fn cand(b: u64, id: usize) -> Candidate {
         Candidate {
             badness: b,
-            // SAFETY: never dereferenced; the pool only compares handles.
-            item: unsafe { Item::from_ptr(NonNull::new((id * 64) as *mut u8).unwrap()) },
+            chunk: Chunk::dangling(id),
             cas: id as u64,
             hash: 0,
         }

@@ -483,11 +483,14 @@ impl Index {
         &self,
         hash: u64,
         g: &'g Guard<'_>,
-        pred: impl FnMut(Item) -> bool,
+        mut pred: impl FnMut(Held<'g>) -> bool,
     ) -> Option<Found<'g>> {
         self.check(g);
         let b = self.home(hash);
-        let s = self.buckets[b].find(tag_of(hash), pred)?;
+        let s = self.buckets[b].find(tag_of(hash), |it| {
+            // SAFETY: read from the index under `g`, checked above.
+            pred(unsafe { it.held(g) })
+        })?;
         Some(Self::found(b, s))
     }
 
@@ -498,8 +501,10 @@ impl Index {
     /// # Safety
     /// `item` must be a complete item with LIVE set, in a chunk the caller
     /// owns and has not published, of the slab whose chunks this index
-    /// holds, with key `key`. On `Exists` or `Full` it was not published
-    /// but may have been seen by readers, so it must be retired, not freed.
+    /// holds (a slab that outlives the index and its guards, and whose
+    /// chunks only this index's collector retires), with key `key`. On
+    /// `Exists` or `Full` it was not published but may have been seen by
+    /// readers, so it must be retired, not freed.
     pub unsafe fn insert<'g>(
         &self,
         hash: u64,

@@ -192,7 +192,8 @@ impl Retired {
     /// # Safety
     /// The caller owns the chunk's reclamation: it won the CAS that unlinked
     /// the chunk's item from the index of this batch's backend (or holds a
-    /// chunk it never published), cleared its LIVE bit, and pushes it once.
+    /// chunk it never published), cleared its LIVE bit, and pushes it once;
+    /// the chunk belongs to this batch's slab.
     pub unsafe fn push(&mut self, c: Chunk) {
         self.chunks.push(c);
     }
@@ -225,17 +226,24 @@ impl Retired {
 
 impl Drop for Retired {
     fn drop(&mut self) {
+        if !self.counted {
+            // Never handed to the reclaimer, so no grace period covers its
+            // chunks: readers may still see them. They are leaked, not
+            // freed; this happens only when the cache (and its slab, which
+            // this batch may be the last to hold) is going away.
+            return;
+        }
         if !self.chunks.is_empty() {
             // SAFETY: every chunk was pushed by the winner of its unlinking
-            // CAS (`Retired::push`), and the batch is dropped after its
-            // grace period (or the cache is gone, and no reader with it).
+            // CAS (`Retired::push`), and a counted batch is dropped only by
+            // the reclaimer, after its grace period.
             unsafe { self.slab.release(&self.chunks) };
-            if self.counted {
-                self.slab.limbo_count(&self.chunks, false);
-            }
+            self.slab.limbo_count(&self.chunks, false);
         }
         if !self.pages.is_empty() {
-            self.slab.spare_pages(&self.pages);
+            // SAFETY: each page was completed and pushed once
+            // (`Retired::push_page`), and its grace period has passed.
+            unsafe { self.slab.spare_pages(&self.pages) };
         }
     }
 }

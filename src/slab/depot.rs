@@ -13,28 +13,50 @@ use crate::sync::{lock, Ordering};
 /// A thread's free chunks of one class, taken without synchronization.
 ///
 /// Opaque: only the slab puts chunks in (from its depot or a new page), so
-/// a chunk taken from a magazine is owned by whoever took it.
+/// a chunk taken from a magazine is owned by whoever took it. It remembers
+/// the slab and class its chunks are of, and a slab refuses (panics on) a
+/// magazine of another slab or class that still holds chunks.
 #[derive(Debug, Default)]
-pub struct Magazine(Vec<Chunk>);
+pub struct Magazine {
+    chunks: Vec<Chunk>,
+    /// `Slab::id` and class of the chunks; slab 0 when never filled.
+    owner: (u64, u8),
+}
 
 impl Magazine {
     /// An empty magazine.
     pub fn new() -> Magazine {
-        Magazine(Vec::new())
+        Magazine::default()
     }
 
     /// Chunks held.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.chunks.len()
     }
 
     /// Whether it holds no chunk.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.chunks.is_empty()
     }
 }
 
 impl Slab {
+    /// Claims `mag` for this slab and `class`, or checks that it is theirs.
+    ///
+    /// # Panics
+    /// If it holds chunks of another slab or class.
+    #[inline]
+    fn own(&self, mag: &mut Magazine, class: u8) {
+        let me = (self.id, class);
+        if mag.owner != me {
+            assert!(
+                mag.chunks.is_empty(),
+                "hotset: a magazine of another slab or class"
+            );
+            mag.owner = me;
+        }
+    }
+
     /// Takes a chunk of `class`: from the magazine, else a batch from the
     /// depot, else a new page. `None` when the class must evict.
     pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<Chunk> {
@@ -49,13 +71,14 @@ impl Slab {
     }
 
     fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<Chunk> {
+        self.own(mag, class);
         loop {
-            while let Some(c) = mag.0.pop() {
+            while let Some(c) = mag.chunks.pop() {
                 if self.usable(c, class) {
                     self.track_write(c);
                     // The next store will write the next chunk: start
                     // fetching its line now.
-                    if let Some(next) = mag.0.last() {
+                    if let Some(next) = mag.chunks.last() {
                         crate::prefetch_write(next.0.as_ptr());
                     }
                     return Some(c);
@@ -80,10 +103,10 @@ impl Slab {
                 let at = depot.len() - take;
                 if cfg!(feature = "planted-depot-double-hand") {
                     // PLANTED BUG: copy the batch out but leave it in the depot.
-                    mag.0.extend(depot[at..].iter().copied());
+                    mag.chunks.extend(depot[at..].iter().copied());
                     return true;
                 }
-                mag.0.extend(depot.drain(at..));
+                mag.chunks.extend(depot.drain(at..));
                 return true;
             }
         }
@@ -123,7 +146,7 @@ impl Slab {
         let mut chunks = (0..cs.per_page)
             .rev()
             .map(|i| self.chunk_at(page, class, i));
-        mag.0.extend(chunks.by_ref().take(want));
+        mag.chunks.extend(chunks.by_ref().take(want));
         lock(&cs.depot).extend(chunks);
         true
     }
@@ -138,8 +161,12 @@ impl Slab {
     fn clear_headers(&self, page: usize, class: u8) {
         for i in 0..self.classes[class as usize].per_page {
             // SAFETY: a chunk start of this slab in `class`'s geometry, which
-            // the page takes now; nobody else reads the page (see above).
-            unsafe { crate::item::Item::from_ptr(self.chunk_at(page, class, i).0) }.clear_live();
+            // the page takes now; nobody else reads the page (see above), so
+            // it is ours.
+            unsafe {
+                crate::item::Item::from_ptr(self.chunk_at(page, class, i).0).held_unchecked()
+            }
+            .clear_live();
         }
     }
 
@@ -156,11 +183,15 @@ impl Slab {
 
     /// Returns a thread's magazine to the depot (the thread is going away).
     pub fn flush_magazine(&self, class: u8, mag: &mut Magazine) {
+        if mag.is_empty() {
+            return;
+        }
+        self.own(mag, class);
         let cs = &self.classes[class as usize];
         // Check under the depot lock, so a chunk of a page that starts
         // draining cannot slip into the depot after the drain split it.
         let mut depot = lock(&cs.depot);
-        for c in mag.0.drain(..) {
+        for c in mag.chunks.drain(..) {
             if self.usable(c, class) {
                 depot.push(c);
             }

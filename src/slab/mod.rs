@@ -59,6 +59,13 @@ impl Chunk {
     pub fn of(it: crate::item::Item) -> Chunk {
         Chunk(it.ptr())
     }
+
+    /// A made-up address `i × 64`, for tests of structures that only
+    /// compare chunks.
+    #[cfg(test)]
+    pub(crate) fn dangling(i: usize) -> Chunk {
+        Chunk(NonNull::new((i.max(1) * 64) as *mut u8).expect("non-zero"))
+    }
 }
 
 // SAFETY: a Chunk is an address; ownership of the memory is handed between
@@ -82,8 +89,13 @@ struct ClassSlab {
     pages_lock: Mutex<()>,
 }
 
+/// Source of [`Slab::id`]s (0 is never one).
+static NEXT_SLAB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The slab allocator. See the module docs.
 pub struct Slab {
+    /// Tells this slab's magazines from another's.
+    id: u64,
     base: NonNull<u8>,
     /// The mapping `base` points into; unmapped when the slab drops.
     _region: Region,
@@ -169,6 +181,7 @@ impl Slab {
             })
             .collect();
         Ok(Slab {
+            id: NEXT_SLAB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             base,
             _region: region,
             page_size,
@@ -334,7 +347,13 @@ impl Slab {
 
     /// Makes retired pages available to any class. Only the reclaimer calls
     /// this.
-    pub fn spare_pages(&self, pages: &[u32]) {
+    ///
+    /// # Safety
+    /// Every page came from [`Slab::take_completed`] (all its chunks are
+    /// back, and no class lists it), is given once, and a grace period has
+    /// passed since it completed, so no reader still uses its old geometry.
+    pub unsafe fn spare_pages(&self, pages: &[u32]) {
+        debug_assert!(pages.iter().all(|&p| (p as usize) < self.page_state.len()));
         lock(&self.spare).extend_from_slice(pages);
     }
 
@@ -348,6 +367,24 @@ impl Slab {
     #[inline]
     pub fn drain_generation(&self) -> u64 {
         self.drains.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The class whose geometry `c` is a chunk start of, if `c` is in this
+    /// slab and its page belongs to a class (draining or not): then, under a
+    /// guard taken now, the header at `c` is a header until the guard drops
+    /// (a page changes class only a grace period after it left its class).
+    #[inline]
+    pub fn chunk_class(&self, c: Chunk) -> Option<u8> {
+        let off = (c.0.as_ptr() as usize).checked_sub(self.base.as_ptr() as usize)?;
+        let page = off / self.page_size;
+        let state = self.page_state.get(page)?.load(Ordering::Acquire);
+        if state == UNASSIGNED {
+            return None;
+        }
+        let class = (state & !DRAINING) as u8;
+        let cs = self.classes.get(class as usize)?;
+        let within = off % self.page_size;
+        (within % cs.size == 0 && within / cs.size < cs.per_page).then_some(class)
     }
 
     /// The class a chunk's page serves now, if any (not draining, not
@@ -531,7 +568,8 @@ mod tests {
             s.alloc(2, &mut Magazine::new()).is_none(),
             "not before its grace period"
         );
-        s.spare_pages(&done);
+        // SAFETY: completed pages, given once, and nothing reads them.
+        unsafe { s.spare_pages(&done) };
         let mut mag2 = Magazine::new();
         assert!(
             s.alloc(2, &mut mag2).is_some(),

@@ -145,7 +145,8 @@ impl Engine {
             qbits: old.queue_bits(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator) and of the
-        // item's own class, so the item fits; chunks are 8-aligned.
+        // item's own class, so the item fits; chunks are 8-aligned; `new` is
+        // used only while ours and, once published, under `g`.
         let new = unsafe { Item::write(chunk.ptr(), &copy) };
         new.mark_live();
         // PLANTED BUG (planted-blind-rescue): swap the copy in over whatever
@@ -154,18 +155,18 @@ impl Engine {
         let moved = if cfg!(feature = "planted-blind-rescue") {
             match self.index.find(hash, old.key(), g) {
                 // SAFETY: `new` is complete, LIVE, ours and unpublished.
-                Some(f) => unsafe { self.index.replace(&f, new) },
+                Some(f) => unsafe { self.index.replace(&f, new.item()) },
                 None => false,
             }
         } else {
             // SAFETY: `new` is complete, LIVE, ours and unpublished, with the
             // key of `found`.
-            unsafe { self.index.replace(&found, new) }
+            unsafe { self.index.replace(&found, new.item()) }
         };
         if !moved {
             // Replaced, removed or being removed meanwhile: not ours to move.
             // SAFETY: `new` was never published.
-            unsafe { self.discard(ctx, g, new) };
+            unsafe { self.discard(ctx, g, new.item()) };
             return self.index.find_where(hash, g, |x| x.ptr() == ptr).is_none();
         }
         // A touch may have set the old copy's expiry after we read it; the
@@ -179,10 +180,10 @@ impl Engine {
         ctx.counters.inc(Ctr::SlabRescues);
         // The copy takes the old item's place in the queue accounting.
         self.queued(ctx, new);
-        self.unqueued(ctx, old.item());
+        self.unqueued(ctx, old);
         // SAFETY: our replace won, so the old chunk is ours to retire.
         unsafe { self.retire_item(ctx, g, old.item()) };
-        self.settle(ctx, g, hash, new);
+        self.settle(ctx, g, hash, new.item());
         true
     }
 }
