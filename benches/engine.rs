@@ -1,4 +1,6 @@
-//! Engine throughput against in-process peers, `engine/zipf99/<impl>/<threads>`.
+//! Engine throughput against in-process peers, `engine/zipf99/<impl>/<threads>`:
+//! `hotset` (the default policy), `hotset-lru`, `hotset-s3fifo`,
+//! `hotset-sieve`, `quick_cache` and `moka`.
 //!
 //! - 1,000,000 keys of 16 bytes (`key:%012d`), 100-byte values;
 //! - YCSB scrambled Zipf θ = 0.99; 90% get / 10% set; a get miss is followed
@@ -163,6 +165,45 @@ fn hotset_budget() -> usize {
     (HELD as usize * chunk).next_multiple_of(1 << 20)
 }
 
+/// The implementations, by benchmark name: hotset with its default policy,
+/// hotset with each of three policies, and the peers.
+const ENGINES: [&str; 6] = [
+    "hotset",
+    "hotset-lru",
+    "hotset-s3fifo",
+    "hotset-sieve",
+    "quick_cache",
+    "moka",
+];
+
+fn make(name: &str) -> Box<dyn Engine> {
+    let hotset = |policy: Option<hotset::Policy>| -> Box<dyn Engine> {
+        Box::new(
+            hotset::Cache::new(hotset::Config {
+                memory: hotset_budget(),
+                policy: policy.unwrap_or_default(),
+                reclaim: std::env::var("HOTSET_BENCH_RECLAIM")
+                    .ok()
+                    .map(|s| s.parse().expect("HOTSET_BENCH_RECLAIM: crossbeam or seize"))
+                    .unwrap_or_default(),
+                ..Default::default()
+            })
+            .unwrap(),
+        )
+    };
+    match name {
+        "hotset" => hotset(None),
+        "quick_cache" => Box::new(quick_cache::sync::Cache::<Key, Arc<[u8]>>::new(
+            HELD as usize,
+        )),
+        "moka" => Box::new(moka::sync::Cache::<Key, Arc<[u8]>>::new(HELD)),
+        other => {
+            let policy = other.strip_prefix("hotset-").expect("a hotset policy");
+            hotset(Some(policy.parse().expect("a policy name")))
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let keys: Vec<Key> = (0..KEYS).map(key).collect();
     let threads: Vec<usize> = std::env::var("HOTSET_BENCH_THREADS")
@@ -176,33 +217,8 @@ fn bench(c: &mut Criterion) {
     for &t in &threads {
         let st = streams(t);
         g.throughput(Throughput::Elements(OPS_PER_ITER * t as u64));
-        let engines: Vec<(&str, Box<dyn Engine>)> = vec![
-            (
-                "hotset",
-                Box::new(
-                    hotset::Cache::new(hotset::Config {
-                        memory: hotset_budget(),
-                        reclaim: std::env::var("HOTSET_BENCH_RECLAIM")
-                            .ok()
-                            .map(|s| s.parse().expect("HOTSET_BENCH_RECLAIM: crossbeam or seize"))
-                            .unwrap_or_default(),
-                        ..Default::default()
-                    })
-                    .unwrap(),
-                ),
-            ),
-            (
-                "quick_cache",
-                Box::new(quick_cache::sync::Cache::<Key, Arc<[u8]>>::new(
-                    HELD as usize,
-                )),
-            ),
-            (
-                "moka",
-                Box::new(moka::sync::Cache::<Key, Arc<[u8]>>::new(HELD)),
-            ),
-        ];
-        for (name, e) in &engines {
+        for name in ENGINES {
+            let e = make(name);
             let pool = Pool {
                 start: std::sync::Barrier::new(t + 1),
                 done: std::sync::Barrier::new(t + 1),
@@ -217,7 +233,7 @@ fn bench(c: &mut Criterion) {
                 }
                 // Fill to steady state before timing.
                 pool.run(STREAM as u64);
-                g.bench_with_input(BenchmarkId::new(*name, t), &t, |b, _| {
+                g.bench_with_input(BenchmarkId::new(name, t), &t, |b, _| {
                     b.iter_custom(|iters| pool.run(iters * OPS_PER_ITER))
                 });
                 pool.stop();

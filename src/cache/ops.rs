@@ -220,6 +220,14 @@ impl Engine {
         self.due_flush(ctx, now_ms);
         ctx.counters.inc(Ctr::CmdSet);
         let exp = expiry(&*self.clock, exptime);
+        // The bucket and the ghost's cell are read after the item is built:
+        // start fetching them now, so their misses overlap the build's.
+        let hash = self.hash(key);
+        self.index.prefetch(hash);
+        let new_key = matches!(cond, Cond::Any | Cond::Absent);
+        if new_key {
+            self.prefetch_ghost(hash);
+        }
         // SAFETY: `it` is used below only while we own it and, from its
         // publication on, under `g`, taken before.
         let it = match unsafe { self.build(ctx, key, value, flags, exp) } {
@@ -233,8 +241,7 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
-        let hash = self.hash(key);
-        if matches!(cond, Cond::Any | Cond::Absent) && self.ghost_hit(hash) {
+        if new_key && self.ghost_hit(hash) {
             // S3-FIFO: a key evicted from a small queue lately goes to main.
             it.set_main(true);
         }

@@ -208,6 +208,9 @@ impl Engine {
     }
 
     /// Evicts up to `want` items of `class` by the policy. Returns how many.
+    /// Never inlined: it runs once per batch, and `results/engine/
+    /// evict-cost.sh` counts its instructions under callgrind.
+    #[inline(never)]
     fn evict(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, want: usize) -> usize {
         if self.policy.is_queue() {
             self.evict_queued(ctx, g, class, want)
@@ -222,8 +225,14 @@ impl Engine {
     /// (by samplers, the sweeper, page moves and queues) to its key.
     #[inline]
     pub(crate) fn live<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<Held<'g>> {
+        self.live_in(ch, g).map(|(_, it)| it)
+    }
+
+    /// [`Engine::live`], with the class whose geometry the chunk's page has.
+    #[inline]
+    pub(crate) fn live_in<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<(u8, Held<'g>)> {
         assert!(self.index.backend().owns(g), "hotset: a foreign guard");
-        self.slab.chunk_class(ch)?;
+        let class = self.slab.chunk_class(ch)?;
         // SAFETY: `ch` is a chunk start of `self.slab` (checked above) in
         // the geometry its page has under `g`, which pins the collector
         // retiring this slab's chunks, and the slab outlives the engine's
@@ -232,7 +241,7 @@ impl Engine {
         // LIVE read (Acquire) under `g`: the bytes are complete and the
         // chunk cannot be reused before `g` is dropped (item.rs, "The LIVE
         // bit"), so the whole item is held.
-        header.is_live().then_some(header)
+        header.is_live().then_some((class, header))
     }
 
     /// Unlinks an item reached through the slab, by its exact index word.
@@ -260,6 +269,10 @@ impl Engine {
         let now_ms = self.clock.now_ms();
         let now = now_secs(now_ms);
         let cas_now = self.cas_blocks.load(Ordering::Relaxed);
+        // Fetch the items' headers together, so their misses overlap.
+        for f in self.index.neighbours(hash, g) {
+            crate::prefetch(f.item().ptr().as_ptr());
+        }
         let victim = self
             .index
             .neighbours(hash, g)

@@ -369,6 +369,14 @@ impl Engine {
             .is_some_and(|gh| gh.take(hash, self.slab.chunks_in_classes() * GHOST_PERMILLE / 1000))
     }
 
+    /// Starts fetching the ghost's bucket for `hash` (S3-FIFO).
+    #[inline]
+    pub(crate) fn prefetch_ghost(&self, hash: u64) {
+        if let Some(gh) = &self.queues.ghost {
+            crate::prefetch(gh.bucket(hash).as_ptr() as *const u8);
+        }
+    }
+
     /// Before a new item replaces `old` of the same key: it takes over the
     /// old item's queue and counts as a hit on it.
     pub(crate) fn inherit(&self, new: Held<'_>, old: Held<'_>) {
@@ -478,12 +486,14 @@ impl Engine {
     /// The item an entry names, if it is still that live, queued item.
     fn entry_item<'g>(&self, class: u8, e: u64, g: &'g Guard<'_>) -> Option<Held<'g>> {
         let ch = self.slab.chunk_by_id(class, e as u32)?;
-        // A page that left the class has another geometry: do not read it.
-        if self.slab.page_class_of(ch) != Some(class) {
-            return None;
-        }
-        let it = self.live(ch, g)?;
-        (it.cas() as u32 == (e >> 32) as u32 && it.queue_bits() & QUEUED != 0).then_some(it)
+        // A page that left the class has another geometry, and one that is
+        // draining takes its items out of the queue itself.
+        let (now, it) = self.live_in(ch, g)?;
+        (now == class
+            && !self.slab.draining(ch)
+            && it.cas() as u32 == (e >> 32) as u32
+            && it.queue_bits() & QUEUED != 0)
+            .then_some(it)
     }
 
     /// S3-FIFO: which queue to evict from. Main if it is over its share or
@@ -549,12 +559,38 @@ impl Engine {
                     _ => break,
                 },
             };
+            self.prefetch_next_victim(ctx, g, class, q);
             done += match self.policy {
                 Policy::S3Fifo => self.s3fifo_step(ctx, g, class, q, e, now),
                 _ => self.clock_step(ctx, g, class, q, e, now),
             };
         }
         done
+    }
+
+    /// If the entry after the current one of queue `q` is an item its queue
+    /// will evict, starts fetching its index bucket, so that the unlink
+    /// finds it in cache (its header was prefetched a few entries earlier).
+    #[inline]
+    fn prefetch_next_victim(&self, ctx: &ThreadCtx, g: &Guard<'_>, class: u8, q: usize) {
+        let Some(next) = ctx.queues[class as usize].lanes[q].peek_ahead(0) else {
+            return;
+        };
+        let Some(it) = self.entry_item(class, next, g) else {
+            return;
+        };
+        let f = it.meta().freq;
+        let goes = match self.policy {
+            Policy::S3Fifo if q == SMALL => f < PROMOTE_FREQ,
+            _ => f == 0,
+        };
+        if goes {
+            let hash = self.hash(it.key());
+            self.index.prefetch(hash);
+            if q == SMALL {
+                self.prefetch_ghost(hash);
+            }
+        }
     }
 
     /// S3-FIFO, one entry of queue `q`: promote, reinsert or evict. Returns

@@ -78,6 +78,10 @@ unsafe impl Sync for Chunk {}
 struct ClassSlab {
     size: usize,
     per_page: usize,
+    /// Divides by `size` and by `per_page` without a division instruction
+    /// (queue entries are encoded and decoded on every insert and eviction).
+    by_size: FastDiv,
+    by_per_page: FastDiv,
     mag_cap: usize,
     /// Free chunks, taken and returned in batches.
     depot: Mutex<Vec<Chunk>>,
@@ -87,6 +91,36 @@ struct ClassSlab {
     page_ids: Box<[AtomicU32]>,
     npages: AtomicUsize,
     pages_lock: Mutex<()>,
+}
+
+/// Division of 32-bit numbers by a fixed 32-bit divisor with one 128-bit
+/// multiply (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019): `M = ⌈2^64 / d⌉`, `n / d = (M · n) >> 64`, exact for
+/// every `n, d < 2^32`.
+#[derive(Clone, Copy, Debug)]
+struct FastDiv {
+    m: u64,
+    d: u32,
+}
+
+impl FastDiv {
+    fn new(d: u32) -> FastDiv {
+        let d = d.max(1);
+        FastDiv {
+            m: (u64::MAX / d as u64).wrapping_add(1),
+            d,
+        }
+    }
+
+    /// `(n / d, n % d)`.
+    #[inline]
+    fn divmod(self, n: u32) -> (u32, u32) {
+        if self.d == 1 {
+            return (n, 0);
+        }
+        let q = ((self.m as u128 * n as u128) >> 64) as u32;
+        (q, n - q * self.d)
+    }
 }
 
 /// Source of [`Slab::id`]s (0 is never one).
@@ -173,6 +207,8 @@ impl Slab {
             .map(|&size| ClassSlab {
                 size,
                 per_page: page_size / size,
+                by_size: FastDiv::new(size as u32),
+                by_per_page: FastDiv::new((page_size / size) as u32),
                 mag_cap: (MAGAZINE_BYTES / size).min(MAGAZINE_MAX),
                 depot: Mutex::new(Vec::new()),
                 page_ids: (0..npages).map(|_| AtomicU32::new(0)).collect(),
@@ -246,19 +282,20 @@ impl Slab {
     /// `total_pages × chunks per page`.
     #[inline]
     pub fn chunk_id(&self, c: Chunk, class: u8) -> u32 {
-        let size = self.classes[class as usize].size;
+        let cs = &self.classes[class as usize];
         let off = c.0.as_ptr() as usize - self.base.as_ptr() as usize;
-        let (page, within) = (off / self.page_size, off % self.page_size);
-        (page * self.classes[class as usize].per_page + within / size) as u32
+        let page = self.page_of_offset(off);
+        let (index, _) = cs.by_size.divmod((off - page * self.page_size) as u32);
+        (page * cs.per_page) as u32 + index
     }
 
     /// The chunk with id `id` in `class`'s geometry, if the id is in range.
     /// Its page may belong to another class now: check before reading it.
     #[inline]
     pub fn chunk_by_id(&self, class: u8, id: u32) -> Option<Chunk> {
-        let per = self.classes[class as usize].per_page;
-        let (page, i) = (id as usize / per, id as usize % per);
-        (page < self.page_state.len()).then(|| self.chunk_at(page, class, i))
+        let (page, i) = self.classes[class as usize].by_per_page.divmod(id);
+        ((page as usize) < self.page_state.len())
+            .then(|| self.chunk_at(page as usize, class, i as usize))
     }
 
     /// Free chunks in a class's depot.
@@ -302,8 +339,20 @@ impl Slab {
             .map_or(0, |cs| cs.size)
     }
 
+    #[inline]
     fn page_of(&self, c: Chunk) -> usize {
-        (c.0.as_ptr() as usize - self.base.as_ptr() as usize) / self.page_size
+        self.page_of_offset(c.0.as_ptr() as usize - self.base.as_ptr() as usize)
+    }
+
+    /// The page of an offset into the region: a shift when the page size is
+    /// a power of two (the default), else a division.
+    #[inline]
+    fn page_of_offset(&self, off: usize) -> usize {
+        if self.page_size.is_power_of_two() {
+            off >> self.page_size.trailing_zeros()
+        } else {
+            off / self.page_size
+        }
     }
 
     fn chunk_at(&self, page: usize, class: u8, i: usize) -> Chunk {
@@ -376,15 +425,15 @@ impl Slab {
     #[inline]
     pub fn chunk_class(&self, c: Chunk) -> Option<u8> {
         let off = (c.0.as_ptr() as usize).checked_sub(self.base.as_ptr() as usize)?;
-        let page = off / self.page_size;
+        let page = self.page_of_offset(off);
         let state = self.page_state.get(page)?.load(Ordering::Acquire);
         if state == UNASSIGNED {
             return None;
         }
         let class = (state & !DRAINING) as u8;
         let cs = self.classes.get(class as usize)?;
-        let within = off % self.page_size;
-        (within % cs.size == 0 && within / cs.size < cs.per_page).then_some(class)
+        let (index, rem) = cs.by_size.divmod((off - page * self.page_size) as u32);
+        (rem == 0 && (index as usize) < cs.per_page).then_some(class)
     }
 
     /// The class a chunk's page serves now, if any (not draining, not
@@ -517,6 +566,31 @@ mod tests {
             Classes::explicit(&[64, 128, 256]).unwrap(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn fast_division_is_exact() {
+        let mut r = crate::rng::SplitMix64::new(5);
+        for d in [1u32, 2, 3, 7, 64, 80, 160, 1000, 4096, 65_537, u32::MAX] {
+            let f = FastDiv::new(d);
+            for n in [0u32, 1, d - 1, d, d.wrapping_add(1), u32::MAX]
+                .into_iter()
+                .chain((0..1000).map(|_| r.next_u64() as u32))
+            {
+                assert_eq!(f.divmod(n), (n / d, n % d), "{n} / {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_ids_round_trip() {
+        let s = slab(4, 1000);
+        let mut mag = Magazine::new();
+        while let Some(c) = s.alloc(1, &mut mag) {
+            let id = s.chunk_id(c, 1);
+            assert_eq!(s.chunk_by_id(1, id), Some(c));
+            assert_eq!(s.chunk_class(c), Some(1));
+        }
     }
 
     #[test]
