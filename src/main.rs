@@ -97,6 +97,10 @@ struct ReplayArgs {
     /// Eviction-pool size (0: none).
     #[arg(long, default_value_t = 16)]
     evict_pool: usize,
+    /// Budget bytes per index slot (default: the engine's 128). A roomier
+    /// index makes full buckets, which evict by their own choice, rarer.
+    #[arg(long, value_parser = parse_slot_ratio)]
+    index_bytes_per_slot: Option<usize>,
     /// Trace ops per logical second (drives TTLs and access times).
     #[arg(long, default_value_t = 100_000)]
     op_rate: u64,
@@ -216,6 +220,19 @@ struct ServeArgs {
 }
 
 /// Parses `64MiB`, `64m`, `512k`, `1g`, `1048576`: units are powers of 1024.
+/// `--index-bytes-per-slot`: a number of budget bytes per index slot, at
+/// least 8 (the slot's own size).
+fn parse_slot_ratio(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    if n < 8 {
+        return Err(format!("{n} bytes per slot is below a slot's 8 bytes"));
+    }
+    Ok(n)
+}
+
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -551,6 +568,7 @@ fn replay(a: &ReplayArgs) -> ExitCode {
         threads: a.threads,
         samples: a.samples,
         evict_pool: a.evict_pool,
+        index_bytes_per_slot: a.index_bytes_per_slot,
         cache_aside: spec.as_ref().is_none_or(|s| s.mix.cache_aside),
         op_rate: a.op_rate,
         compare_exact: a.compare_exact.clone().unwrap_or_default(),

@@ -12,6 +12,8 @@
 //! A store whose key's index bucket is full evicts that bucket's worst item
 //! instead ([`Engine::evict_from_bucket`]).
 
+mod fifo;
+mod ghost;
 pub(crate) mod queue;
 pub(crate) mod sample;
 

@@ -62,13 +62,15 @@
 //! - A page moving away takes its items out of their queue (they are
 //!   rescued into other chunks, at the head of the same queue, or evicted).
 
+pub use super::fifo::{Fifo, Lane};
+pub use super::ghost::Ghost;
 use super::Policy;
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::config::ConfigError;
 use crate::index::reclaim::Guard;
 use crate::item::{Held, MAIN, QUEUED};
 use crate::slab::{Chunk, Slab, MIN_CHUNK};
-use crate::sync::{lock, AtomicU32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 use crate::ttl::{expired, now_secs};
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicI64;
@@ -86,9 +88,7 @@ const PROMOTE_FREQ: u8 = 2;
 /// S3-FIFO: the frequency counter saturates here.
 pub(crate) const FREQ_MAX: u8 = 3;
 /// S3-FIFO: the ghost remembers this many evictions per 1000 chunks.
-const GHOST_PERMILLE: usize = 900;
-/// Fingerprint cells per ghost bucket (32 bytes).
-const GHOST_WAYS: usize = 8;
+pub(crate) const GHOST_PERMILLE: usize = 900;
 /// A queue is compacted once it holds more than twice its class's chunks
 /// plus this many entries.
 const GC_SLACK: usize = 1024;
@@ -98,164 +98,6 @@ const POP_BUDGET: usize = 64;
 /// Queue numbers for S3-FIFO (also the index of a count: the MAIN bit).
 const SMALL: usize = 0;
 const MAINQ: usize = 1;
-
-/// One FIFO queue of a class: published segments, oldest first, under a
-/// short lock taken once per segment.
-pub struct Fifo {
-    segs: Mutex<VecDeque<Vec<u64>>>,
-    /// Entries in `segs` (a std atomic: a heuristic for `gc`).
-    entries: std::sync::atomic::AtomicUsize,
-}
-
-impl Default for Fifo {
-    fn default() -> Fifo {
-        Fifo::new()
-    }
-}
-
-impl Fifo {
-    /// An empty queue.
-    pub fn new() -> Fifo {
-        Fifo {
-            segs: Mutex::new(VecDeque::new()),
-            entries: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-
-    /// Appends a segment at the tail. Returns the entries now published.
-    pub fn publish(&self, seg: Vec<u64>) -> usize {
-        let n = seg.len();
-        lock(&self.segs).push_back(seg);
-        self.entries.fetch_add(n, Ordering::Relaxed) + n
-    }
-
-    /// Takes the oldest segment.
-    pub fn take(&self) -> Option<Vec<u64>> {
-        let mut segs = lock(&self.segs);
-        // PLANTED BUG (planted-fifo-double-take): hand out a copy of the
-        // front segment and leave it in place, so its entries go to two
-        // consumers.
-        let seg = if cfg!(feature = "planted-fifo-double-take") {
-            segs.front().cloned()
-        } else {
-            segs.pop_front()
-        }?;
-        drop(segs);
-        self.entries.fetch_sub(seg.len(), Ordering::Relaxed);
-        Some(seg)
-    }
-
-    /// Puts a segment back at the head (oldest end), in order.
-    pub fn give_back(&self, seg: Vec<u64>) {
-        let n = seg.len();
-        lock(&self.segs).push_front(seg);
-        self.entries.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Entries published now (approximate while threads work).
-    pub fn len(&self) -> usize {
-        self.entries.load(Ordering::Relaxed)
-    }
-
-    /// Whether no entry is published.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every published entry, oldest first (for audits).
-    pub fn contents(&self) -> Vec<u64> {
-        lock(&self.segs).iter().flatten().copied().collect()
-    }
-
-    /// Takes every segment, to compact them.
-    fn take_all(&self) -> VecDeque<Vec<u64>> {
-        let all = std::mem::take(&mut *lock(&self.segs));
-        let n: usize = all.iter().map(|s| s.len()).sum();
-        self.entries.fetch_sub(n, Ordering::Relaxed);
-        all
-    }
-
-    /// Puts compacted segments back before whatever was published since.
-    fn put_back_front(&self, mut kept: VecDeque<Vec<u64>>) {
-        let n: usize = kept.iter().map(|s| s.len()).sum();
-        let mut segs = lock(&self.segs);
-        kept.extend(segs.drain(..));
-        *segs = kept;
-        drop(segs);
-        self.entries.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// A thread's two ends of one [`Fifo`]: the segment it is filling and the
-/// one it is consuming. Neither is visible to other threads.
-#[derive(Debug, Default)]
-pub struct Lane {
-    /// Open segment, newest entry last.
-    push: Vec<u64>,
-    /// A segment taken from the fifo's front, reversed: oldest entry last.
-    pop: Vec<u64>,
-}
-
-impl Lane {
-    /// An empty lane.
-    pub fn new() -> Lane {
-        Lane::default()
-    }
-
-    /// Appends an entry; once the open segment holds `cap` entries it is
-    /// published. Returns the fifo's published entries when it published.
-    pub fn push(&mut self, e: u64, cap: usize, fifo: &Fifo) -> Option<usize> {
-        self.push.push(e);
-        (self.push.len() >= cap).then(|| {
-            let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEG_MAX));
-            fifo.publish(seg)
-        })
-    }
-
-    /// The oldest entry this thread can reach: from the segment it took,
-    /// else a segment from the fifo's front, else (the fifo is empty) its own
-    /// open segment. The flag says whether it took a segment from the fifo.
-    pub fn pop(&mut self, fifo: &Fifo) -> (Option<u64>, bool) {
-        let mut took = false;
-        if self.pop.is_empty() {
-            let mut seg = match fifo.take() {
-                Some(s) => {
-                    took = true;
-                    s
-                }
-                None if !self.push.is_empty() => std::mem::take(&mut self.push),
-                None => return (None, false),
-            };
-            seg.reverse();
-            self.pop = seg;
-        }
-        (self.pop.pop(), took)
-    }
-
-    /// The entry `ahead` places after the next one, to prefetch.
-    pub fn peek_ahead(&self, ahead: usize) -> Option<u64> {
-        self.pop.len().checked_sub(ahead + 1).map(|i| self.pop[i])
-    }
-
-    /// Whether the lane holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.push.is_empty() && self.pop.is_empty()
-    }
-
-    /// Gives everything back: the taken segment to the fifo's head, in
-    /// order, and the open one to its tail.
-    pub fn release(&mut self, fifo: &Fifo) {
-        let mut taken = std::mem::take(&mut self.pop);
-        if !taken.is_empty() {
-            taken.reverse();
-            fifo.give_back(taken);
-        }
-        let open = std::mem::take(&mut self.push);
-        if !open.is_empty() {
-            fifo.publish(open);
-        }
-    }
-}
 
 /// A class's queues.
 struct ClassQueues {
@@ -323,7 +165,7 @@ impl Queues {
 
     /// Bytes of the ghost table.
     pub(crate) fn ghost_bytes(&self) -> usize {
-        self.ghost.as_ref().map_or(0, |g| g.cells.len() * 4)
+        self.ghost.as_ref().map_or(0, Ghost::bytes)
     }
 
     /// Entries in published segments, over all classes.
@@ -717,109 +559,5 @@ impl Engine {
         let entries = cq.fifos.iter().flat_map(Fifo::contents).collect();
         let counts = [0, 1].map(|s| cq.count[s].load(Ordering::Relaxed));
         (entries, counts)
-    }
-}
-
-/// S3-FIFO's ghost: fingerprints of keys recently evicted from a small
-/// queue. See the module docs.
-pub struct Ghost {
-    cells: Box<[AtomicU32]>,
-    /// Buckets − 1 (a power of two).
-    mask: usize,
-    /// Ghost insertions so far, advanced in per-thread steps of
-    /// [`GHOST_TICK`].
-    clock: AtomicU64,
-    /// Stamps count insertions in units of 2^shift, so that 16 bits span
-    /// twice the largest ghost.
-    shift: u32,
-}
-
-/// Threads advance the ghost's clock this many insertions at a time.
-const GHOST_TICK: u64 = 16;
-
-impl Ghost {
-    /// A ghost of about `cells` fingerprints (rounded to whole buckets of 8,
-    /// a power of two of them), for a cache of at most `most` items.
-    pub fn new(cells: usize, most: u64) -> Ghost {
-        let buckets = (cells / GHOST_WAYS).max(1).next_power_of_two();
-        let most = most * GHOST_PERMILLE as u64 / 1000;
-        let bits = 64 - (2 * most.max(1)).leading_zeros();
-        Ghost {
-            cells: (0..buckets * GHOST_WAYS)
-                .map(|_| AtomicU32::new(0))
-                .collect(),
-            mask: buckets - 1,
-            clock: AtomicU64::new(0),
-            shift: bits.saturating_sub(16),
-        }
-    }
-
-    fn bucket(&self, hash: u64) -> &[AtomicU32] {
-        let b = (hash.rotate_right(24) as usize) & self.mask;
-        &self.cells[b * GHOST_WAYS..(b + 1) * GHOST_WAYS]
-    }
-
-    fn fingerprint(hash: u64) -> u32 {
-        ((hash >> 48) as u32 | 1) << 16
-    }
-
-    fn now(&self) -> u32 {
-        ((self.clock.load(Ordering::Relaxed) >> self.shift) & 0xffff) as u32
-    }
-
-    /// How many stamp units `entries` insertions are.
-    fn span(&self, entries: usize) -> u32 {
-        ((entries as u64) >> self.shift).clamp(1, 0x8000) as u32
-    }
-
-    /// The age of a cell, in stamp units.
-    fn age(now: u32, cell: u32) -> u32 {
-        now.wrapping_sub(cell & 0xffff) & 0xffff
-    }
-
-    /// Remembers `hash`, replacing the bucket's oldest or an expired cell.
-    /// `ticks` is the caller's count of insertions not yet added to the
-    /// ghost's clock.
-    pub fn insert(&self, hash: u64, ticks: &mut u64) {
-        *ticks += 1;
-        if *ticks >= GHOST_TICK {
-            self.clock.fetch_add(*ticks, Ordering::Relaxed);
-            *ticks = 0;
-        }
-        let now = self.now();
-        let b = self.bucket(hash);
-        let mut at = 0;
-        let mut oldest = 0;
-        for (i, c) in b.iter().enumerate() {
-            let v = c.load(Ordering::Relaxed);
-            let age = if v == 0 { u32::MAX } else { Self::age(now, v) };
-            if age >= oldest {
-                oldest = age;
-                at = i;
-            }
-        }
-        b[at].store(Self::fingerprint(hash) | now, Ordering::Relaxed);
-    }
-
-    /// Whether `hash` was remembered within the last `entries` insertions;
-    /// a hit forgets it, so that one eviction is remembered once.
-    pub fn take(&self, hash: u64, entries: usize) -> bool {
-        let (now, span, fp) = (self.now(), self.span(entries), Self::fingerprint(hash));
-        for c in self.bucket(hash) {
-            let v = c.load(Ordering::Relaxed);
-            if v != 0 && v & 0xffff_0000 == fp && Self::age(now, v) < span {
-                // PLANTED BUG (planted-ghost-double-hit): clear the cell with
-                // a plain store after the check, so two racing lookups can
-                // both consume one memory of an eviction.
-                if cfg!(feature = "planted-ghost-double-hit") {
-                    c.store(0, Ordering::Relaxed);
-                    return true;
-                }
-                return c
-                    .compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok();
-            }
-        }
-        false
     }
 }

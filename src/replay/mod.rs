@@ -30,6 +30,8 @@ pub struct ReplayConfig {
     pub samples: usize,
     /// Eviction pool size (0: none).
     pub evict_pool: usize,
+    /// Budget bytes per index slot; `None` for the engine's default.
+    pub index_bytes_per_slot: Option<usize>,
     /// A get miss is followed by a set.
     pub cache_aside: bool,
     /// Ops per logical second.
@@ -120,6 +122,7 @@ pub fn replay(
                 policy,
                 samples: cfg.samples,
                 evict_pool: cfg.evict_pool,
+                index_slots: cfg.index_bytes_per_slot.map(|b| memory / b.max(1)),
                 sweep_hz: 0,
                 clock: Some(Arc::new(clock.clone())),
                 ..Config::default()
