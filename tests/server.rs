@@ -932,3 +932,50 @@ fn a_tenfold_overfill_of_mixed_sizes_keeps_rss_within_budget() {
     );
     assert!(stat_value(&mut s, "evictions") > 0);
 }
+
+/// The value of `stats slabs` line `name` (e.g. `1:free_chunks`).
+fn slab_stat(s: &mut TcpStream, name: &str) -> u64 {
+    s.write_all(b"stats slabs\r\n").unwrap();
+    let text = read_until_end(s);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("STAT {name} ")))
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A worker that goes idle gives its magazines and retired chunks back, so
+/// memory it freed is not stranded in its thread.
+#[test]
+fn an_idle_worker_gives_its_chunks_back() {
+    let srv = Server::start(&[
+        "--threads",
+        "1",
+        "--memory",
+        "1MiB",
+        "--slab-classes",
+        "256",
+    ]);
+    let mut s = srv.connect();
+    let mut req = Vec::new();
+    for i in 0..100 {
+        req.extend_from_slice(
+            format!("set k{i} 0 0 100 noreply\r\n{}\r\n", "v".repeat(100)).as_bytes(),
+        );
+    }
+    for i in 0..100 {
+        req.extend_from_slice(format!("delete k{i} noreply\r\n").as_bytes());
+    }
+    s.write_all(&req).unwrap();
+    let total = slab_stat(&mut s, "1:total_chunks");
+    assert!(total > 0);
+    // Idle well past the worker's 100 ms: its state goes back.
+    std::thread::sleep(Duration::from_millis(400));
+    let mut other = srv.connect();
+    let free = slab_stat(&mut other, "1:free_chunks");
+    assert_eq!(
+        free, total,
+        "every chunk is back in the depot once the worker idles"
+    );
+}

@@ -4,13 +4,15 @@
 #
 #   bash results/engine/scaling.sh            # THREADS="1 2 4 8 16"; BENCH=0 skips part 1
 #
-# 1. criterion's engine bench at each thread count, hotset beside quick_cache
-#    and moka in the same run;
-# 2. over the wire, at each thread count T: `hotset --threads T` and, when
-#    memcached is installed, `memcached -t T`, each with 1 GiB, loaded in
-#    turn by `hotset loadgen` with T load threads, 8 connections per thread,
+# 1. criterion's engine bench at each thread count: hotset with its default
+#    policy and with lru, s3fifo and sieve, beside quick_cache and moka in
+#    the same run;
+# 2. over the wire, at each thread count T: `hotset --threads T` under each
+#    policy of POLICIES (default "lru s3fifo sieve") and, when memcached is
+#    installed, `memcached -t T`, each with 1 GiB, loaded in turn by
+#    `hotset loadgen` with T load threads, 8 connections per thread,
 #    pipeline 4, closed loop, 5 s (the load shares the cores with the server,
-#    so compare the two servers at one T, not across T alone).
+#    so compare the servers at one T, not across T alone).
 # Output: target/criterion (the bench), results/engine/scaling-runs/, and a
 # table of ops/s on stdout.
 set -euo pipefail
@@ -28,7 +30,8 @@ rm -rf "$out"; mkdir -p "$out"
 PORT=11314
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null || true' EXIT
-servers=(hotset)
+servers=()
+for p in ${POLICIES:-lru s3fifo sieve}; do servers+=("hotset-$p"); done
 command -v memcached >/dev/null && servers+=(memcached)
 hdr="| threads |"; sep="| ---: |"
 for s in "${servers[@]}"; do hdr="$hdr $s ops/s |"; sep="$sep ---: |"; done
@@ -36,8 +39,8 @@ echo "$hdr"; echo "$sep"
 for t in $THREADS; do
   row="| $t |"
   for s in "${servers[@]}"; do
-    if [ "$s" = hotset ]; then
-      "$BIN" --memory 1GiB --port $PORT --threads "$t" --max-conns 4096 >/dev/null 2>&1 &
+    if [ "${s#hotset-}" != "$s" ]; then
+      "$BIN" --memory 1GiB --port $PORT --threads "$t" --max-conns 4096 --policy "${s#hotset-}" >/dev/null 2>&1 &
     else
       memcached -t "$t" -m 1024 -p $PORT -U 0 -u "$(id -un)" -c 4096 &
     fi

@@ -150,8 +150,11 @@ pub(crate) fn release(id: u64) {
             drop(v);
             if let Some(e) = ctx.owner.upgrade() {
                 // Pinning is safe here (the thread is alive): hand the batch
-                // to the reclaimer now rather than to another thread.
-                e.collect(&mut ctx, 1);
+                // to the reclaimer now, and let its grace period pass,
+                // rather than leave it to another thread.
+                if !std::thread::panicking() {
+                    e.quiesce(&mut ctx);
+                }
             }
             drop(ctx);
         }

@@ -100,6 +100,8 @@ pub struct Lane {
     push: Vec<u64>,
     /// A segment taken from the fifo's front, reversed: oldest entry last.
     pop: Vec<u64>,
+    /// A consumed segment's buffer, kept for the next open segment.
+    spare: Vec<u64>,
 }
 
 impl Lane {
@@ -113,7 +115,12 @@ impl Lane {
     pub fn push(&mut self, e: u64, cap: usize, fifo: &Fifo) -> Option<usize> {
         self.push.push(e);
         (self.push.len() >= cap).then(|| {
-            let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEG_MAX));
+            let next = if self.spare.capacity() > 0 {
+                std::mem::take(&mut self.spare)
+            } else {
+                Vec::with_capacity(SEG_MAX)
+            };
+            let seg = std::mem::replace(&mut self.push, next);
             fifo.publish(seg)
         })
     }
@@ -133,7 +140,10 @@ impl Lane {
                 None => return (None, false),
             };
             seg.reverse();
-            self.pop = seg;
+            let used = std::mem::replace(&mut self.pop, seg);
+            if self.spare.capacity() == 0 {
+                self.spare = used;
+            }
         }
         (self.pop.pop(), took)
     }

@@ -214,10 +214,13 @@ impl Retired {
     }
 
     fn take(&mut self) -> Retired {
+        let cap = self.chunks.len();
         Retired {
             owner: self.owner,
             slab: self.slab.clone(),
-            chunks: std::mem::take(&mut self.chunks),
+            // The batch keeps its capacity for the next round: it is
+            // refilled on every eviction batch.
+            chunks: std::mem::replace(&mut self.chunks, Vec::with_capacity(cap)),
             pages: std::mem::take(&mut self.pages),
             counted: false,
         }
