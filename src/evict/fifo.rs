@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 /// short lock taken once per segment.
 pub struct Fifo {
     segs: Mutex<VecDeque<Vec<u64>>>,
-    /// Entries in `segs` (a std atomic: a heuristic for `gc`).
+    /// Entries in `segs`. Changed only under the lock, with the segments,
+    /// so it never runs below zero; read without it.
     entries: std::sync::atomic::AtomicUsize,
 }
 
@@ -31,7 +32,8 @@ impl Fifo {
     /// Appends a segment at the tail. Returns the entries now published.
     pub fn publish(&self, seg: Vec<u64>) -> usize {
         let n = seg.len();
-        lock(&self.segs).push_back(seg);
+        let mut segs = lock(&self.segs);
+        segs.push_back(seg);
         self.entries.fetch_add(n, Ordering::Relaxed) + n
     }
 
@@ -46,7 +48,6 @@ impl Fifo {
         } else {
             segs.pop_front()
         }?;
-        drop(segs);
         self.entries.fetch_sub(seg.len(), Ordering::Relaxed);
         Some(seg)
     }
@@ -54,7 +55,8 @@ impl Fifo {
     /// Puts a segment back at the head (oldest end), in order.
     pub fn give_back(&self, seg: Vec<u64>) {
         let n = seg.len();
-        lock(&self.segs).push_front(seg);
+        let mut segs = lock(&self.segs);
+        segs.push_front(seg);
         self.entries.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -75,7 +77,8 @@ impl Fifo {
 
     /// Takes every segment, to compact them.
     pub(crate) fn take_all(&self) -> VecDeque<Vec<u64>> {
-        let all = std::mem::take(&mut *lock(&self.segs));
+        let mut segs = lock(&self.segs);
+        let all = std::mem::take(&mut *segs);
         let n: usize = all.iter().map(|s| s.len()).sum();
         self.entries.fetch_sub(n, Ordering::Relaxed);
         all
@@ -87,7 +90,6 @@ impl Fifo {
         let mut segs = lock(&self.segs);
         kept.extend(segs.drain(..));
         *segs = kept;
-        drop(segs);
         self.entries.fetch_add(n, Ordering::Relaxed);
     }
 }
