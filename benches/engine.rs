@@ -8,7 +8,8 @@
 //! - each cache holds about 20% of the items;
 //! - every implementation copies the value out on a hit.
 //!
-//! Throughput is in operations (elements) per second. Each thread replays its
+//! Throughput is in operations (elements) per second; after each
+//! implementation the bench prints its hit ratio over gets (`hit ratio …`). Each thread replays its
 //! own precomputed op stream, so generation costs nothing inside the timing.
 //! `HOTSET_BENCH_THREADS=1,2,4,…` overrides the thread counts (for scaling
 //! sweeps on bigger machines); `HOTSET_BENCH_RECLAIM=crossbeam|seize` picks
@@ -100,6 +101,9 @@ fn streams(threads: usize) -> Vec<Vec<(u32, bool)>> {
 struct Pool<'a> {
     start: std::sync::Barrier,
     done: std::sync::Barrier,
+    /// Gets and their hits, summed over the workers' runs.
+    gets: std::sync::atomic::AtomicU64,
+    hits: std::sync::atomic::AtomicU64,
     ops: std::sync::atomic::AtomicU64,
     engine: &'a dyn Engine,
     keys: &'a [Key],
@@ -116,7 +120,7 @@ impl Pool<'_> {
             if ops == u64::MAX {
                 return;
             }
-            let mut hits = 0u64;
+            let (mut hits, mut gets) = (0u64, 0u64);
             for _ in 0..ops {
                 let (k, is_set) = stream[pos % STREAM];
                 pos += 1;
@@ -125,6 +129,7 @@ impl Pool<'_> {
                     self.engine.set(k, &value);
                 } else {
                     out.clear();
+                    gets += 1;
                     if self.engine.get(k, &mut out) {
                         hits += 1;
                     } else {
@@ -132,7 +137,10 @@ impl Pool<'_> {
                     }
                 }
             }
-            std::hint::black_box(hits);
+            self.hits
+                .fetch_add(hits, std::sync::atomic::Ordering::Relaxed);
+            self.gets
+                .fetch_add(gets, std::sync::atomic::Ordering::Relaxed);
             self.done.wait();
         }
     }
@@ -222,6 +230,8 @@ fn bench(c: &mut Criterion) {
             let pool = Pool {
                 start: std::sync::Barrier::new(t + 1),
                 done: std::sync::Barrier::new(t + 1),
+                gets: std::sync::atomic::AtomicU64::new(0),
+                hits: std::sync::atomic::AtomicU64::new(0),
                 ops: std::sync::atomic::AtomicU64::new(0),
                 engine: e.as_ref(),
                 keys: &keys,
@@ -233,10 +243,22 @@ fn bench(c: &mut Criterion) {
                 }
                 // Fill to steady state before timing.
                 pool.run(STREAM as u64);
+                pool.hits.store(0, std::sync::atomic::Ordering::Relaxed);
+                pool.gets.store(0, std::sync::atomic::Ordering::Relaxed);
                 g.bench_with_input(BenchmarkId::new(name, t), &t, |b, _| {
                     b.iter_custom(|iters| pool.run(iters * OPS_PER_ITER))
                 });
                 pool.stop();
+                // The hit ratio explains much of the throughput: every miss
+                // costs a set.
+                let (hits, gets) = (
+                    pool.hits.load(std::sync::atomic::Ordering::Relaxed),
+                    pool.gets.load(std::sync::atomic::Ordering::Relaxed),
+                );
+                eprintln!(
+                    "hit ratio engine/zipf99/{name}/{t}: {:.3}",
+                    hits as f64 / gets.max(1) as f64
+                );
             });
         }
     }
