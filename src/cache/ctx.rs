@@ -151,8 +151,11 @@ pub(crate) fn release(id: u64) {
             if let Some(e) = ctx.owner.upgrade() {
                 // Pinning is safe here (the thread is alive): hand the batch
                 // to the reclaimer now, and let its grace period pass,
-                // rather than leave it to another thread.
-                if !std::thread::panicking() {
+                // rather than leave it to another thread. Under a model
+                // checker one round only: every round is thousands of steps.
+                if crate::sync::MODEL {
+                    e.collect(&mut ctx, 1);
+                } else if !std::thread::panicking() {
                     e.quiesce(&mut ctx);
                 }
             }
