@@ -5,7 +5,7 @@
 //!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) | bits (8)
 //!      8     8  cas      AtomicU64: CAS unique
 //!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
-//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | value length
+//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) | value length
 //!     24  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
 //!      …  klen  key
 //!      …  vlen  value
@@ -62,16 +62,22 @@ const HAS_FLAGS: u64 = 1;
 const FETCHED: u8 = 2;
 const LIVE: u32 = 1 << 31;
 /// Queue policies: the item is counted in one of its class's queues
-/// (`evict::queue`). Cleared by whoever unlinks it, atomically, so exactly
-/// one thread counts it out.
+/// (`evict::queue`). Set after its publication by the thread that
+/// published it (`Held::enqueue`).
 pub const QUEUED: u32 = 1 << 30;
 /// Queue policies: the item is in its class's main queue (S3-FIFO), not the
-/// small one. Changed only with a CAS of the whole word (`Item::promote`).
+/// small one. Changed only with a CAS of the whole word (`Held::promote`).
 pub const MAIN: u32 = 1 << 29;
+/// Queue policies: the item was unlinked, and counted out of its queue if
+/// it was QUEUED (`Held::take_queued`). QUEUED and GONE are set with one
+/// atomic RMW each on this word, so of a publisher's enqueue and an
+/// unlinker's take, exactly one sees the other: the item is counted in and
+/// out, or neither.
+pub const GONE: u32 = 1 << 28;
 /// The bits of the vlen word that are not the length.
-const VLEN_BITS: u32 = LIVE | QUEUED | MAIN;
+const VLEN_BITS: u32 = LIVE | QUEUED | MAIN | GONE;
 /// The largest value length the header can hold.
-pub const MAX_VALUE_LEN: usize = (MAIN - 1) as usize;
+pub const MAX_VALUE_LEN: usize = (GONE - 1) as usize;
 
 /// Bytes an item with this key, value and flags occupies in its chunk.
 pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
@@ -162,8 +168,8 @@ pub struct NewItem<'a> {
     pub atime: u32,
     /// Frequency counter to start with.
     pub freq: u8,
-    /// Queue bits to start with ([`QUEUED`], [`MAIN`]); 0 for the sampled
-    /// policies.
+    /// [`MAIN`] to start in S3-FIFO's main queue; 0 otherwise (the other
+    /// queue bits are set later, by the queue).
     pub qbits: u32,
 }
 
@@ -242,10 +248,8 @@ impl Item {
         };
         h.meta.store(meta.pack(), Ordering::Relaxed);
         h.exptime.store(new.exptime, Ordering::Relaxed);
-        h.vlen.store(
-            vlen as u32 | (new.qbits & (QUEUED | MAIN)),
-            Ordering::Relaxed,
-        );
+        h.vlen
+            .store(vlen as u32 | (new.qbits & MAIN), Ordering::Relaxed);
         let mut off = HEADER_SIZE;
         let base = chunk.as_ptr();
         if new.flags != 0 {
@@ -340,18 +344,26 @@ impl<'g> Held<'g> {
         (self.hdr().vlen.load(Ordering::Relaxed) & !VLEN_BITS) as usize
     }
 
-    /// The queue bits ([`QUEUED`], [`MAIN`]) as they are now.
+    /// The queue bits ([`QUEUED`], [`MAIN`], [`GONE`]) as they are now.
     #[inline]
     pub fn queue_bits(self) -> u32 {
-        self.hdr().vlen.load(Ordering::Acquire) & (QUEUED | MAIN)
+        self.hdr().vlen.load(Ordering::Acquire) & (QUEUED | MAIN | GONE)
     }
 
-    /// Clears QUEUED and returns the queue bits it had: the caller, who
-    /// unlinked the item, counts it out of the queue they name (if QUEUED
-    /// was set; only one caller ever sees it set).
+    /// After publishing the item: sets QUEUED. Returns whether the item was
+    /// not GONE yet, that is, whether the caller counts it in (else its
+    /// unlinker already passed, and counted nothing).
+    #[inline]
+    pub fn enqueue(self) -> bool {
+        self.hdr().vlen.fetch_or(QUEUED, Ordering::AcqRel) & GONE == 0
+    }
+
+    /// After unlinking the item (the caller won the CAS): sets GONE and
+    /// returns the queue bits it had before; if QUEUED was among them, the
+    /// caller counts the item out of the queue MAIN names.
     #[inline]
     pub fn take_queued(self) -> u32 {
-        self.hdr().vlen.fetch_and(!QUEUED, Ordering::AcqRel) & (QUEUED | MAIN)
+        self.hdr().vlen.fetch_or(GONE, Ordering::AcqRel) & (QUEUED | MAIN | GONE)
     }
 
     /// Sets or clears MAIN on an item the caller built and has not
@@ -365,13 +377,13 @@ impl<'g> Held<'g> {
     }
 
     /// Moves a queued, live item from the small queue to the main one: sets
-    /// MAIN if the item is still LIVE and QUEUED and not in main yet.
-    /// Returns whether it did (and so counts the move).
+    /// MAIN if the item is still LIVE and QUEUED, not GONE and not in main
+    /// yet. Returns whether it did (and so counts the move).
     #[inline]
     pub fn promote(self) -> bool {
         let h = self.hdr();
         let w = h.vlen.load(Ordering::Acquire);
-        w & (LIVE | QUEUED | MAIN) == LIVE | QUEUED
+        w & (LIVE | QUEUED | MAIN | GONE) == LIVE | QUEUED
             && h.vlen
                 .compare_exchange(w, w | MAIN, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()

@@ -156,6 +156,8 @@ impl Engine {
         self.sweep_cursor
             .store((page as u64) << 32 | idx as u64, Ordering::Relaxed);
         ctx.counters.add(Ctr::SweepReclaimed, reclaimed as u64);
+        // The sweeper only unlinks: fold what it counted out of the queues.
+        self.fold_counts(ctx);
         self.retire_batch(ctx, &g);
         g.flush();
         (reclaimed, wrapped)
@@ -179,6 +181,7 @@ impl Engine {
             self.retire_batch(ctx, &g);
             i = end;
         }
+        self.fold_counts(ctx);
     }
 }
 

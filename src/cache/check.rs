@@ -103,20 +103,23 @@ impl Engine {
         indexed: &HashSet<usize>,
         g: &crate::index::reclaim::Guard<'_>,
     ) -> Result<(), String> {
-        use crate::item::{MAIN, QUEUED};
+        use crate::item::{GONE, MAIN, QUEUED};
         use std::collections::HashMap;
         for class in 0..self.slab.classes().sizes().len() as u8 {
             let (entries, counts) = self.queue_contents(class);
             let mut seen: HashMap<usize, usize> = HashMap::new();
             for e in entries {
-                let Some(ch) = self.slab.chunk_by_id(class, e as u32) else {
+                let Some(ch) = self.slab.chunk_by_id(class, self.queues.id_of(e)) else {
                     return Err(format!("class {class}: queue entry {e:#x} out of range"));
                 };
                 if self.slab.page_class_of(ch) != Some(class) {
                     continue; // stale: its page left the class
                 }
                 let Some(it) = self.live(ch, g) else { continue };
-                if it.cas() as u32 == (e >> 32) as u32 {
+                if self
+                    .queues
+                    .names(e, self.slab.page_generation(ch), it.cas())
+                {
                     *seen.entry(ch.ptr().as_ptr() as usize).or_default() += 1;
                 }
             }
@@ -135,8 +138,10 @@ impl Engine {
                     }
                     let Some(it) = self.live(ch, g) else { continue };
                     let bits = it.queue_bits();
-                    if bits & QUEUED == 0 {
-                        return Err(format!("class {class}: indexed item {ch:?} is not QUEUED"));
+                    if bits & (QUEUED | GONE) != QUEUED {
+                        return Err(format!(
+                            "class {class}: indexed item {ch:?} is not QUEUED, or GONE ({bits:#x})"
+                        ));
                     }
                     held[(bits & MAIN != 0) as usize] += 1;
                     match seen.get(&a).copied().unwrap_or(0) {

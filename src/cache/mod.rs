@@ -432,6 +432,12 @@ impl Cache {
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.engine.clock
     }
+
+    /// The engine, for the crate's own white-box tests.
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
 }
 
 impl Drop for Cache {

@@ -197,7 +197,7 @@ impl Engine {
             class,
             atime: now_ms as u32,
             freq: initial_freq(self.policy),
-            qbits: self.initial_qbits(),
+            qbits: 0,
         };
         // SAFETY: the chunk is ours (fresh from the allocator), its class fits
         // the footprint (key and value were checked), chunks are 8-aligned,

@@ -75,22 +75,14 @@ impl Fifo {
         lock(&self.segs).iter().flatten().copied().collect()
     }
 
-    /// Takes every segment, to compact them.
-    pub(crate) fn take_all(&self) -> VecDeque<Vec<u64>> {
+    /// Takes up to `n` of the oldest segments, to compact them.
+    pub(crate) fn take_front(&self, n: usize) -> Vec<Vec<u64>> {
         let mut segs = lock(&self.segs);
-        let all = std::mem::take(&mut *segs);
-        let n: usize = all.iter().map(|s| s.len()).sum();
-        self.entries.fetch_sub(n, Ordering::Relaxed);
-        all
-    }
-
-    /// Puts compacted segments back before whatever was published since.
-    pub(crate) fn put_back_front(&self, mut kept: VecDeque<Vec<u64>>) {
-        let n: usize = kept.iter().map(|s| s.len()).sum();
-        let mut segs = lock(&self.segs);
-        kept.extend(segs.drain(..));
-        *segs = kept;
-        self.entries.fetch_add(n, Ordering::Relaxed);
+        let n = n.min(segs.len());
+        let taken: Vec<Vec<u64>> = segs.drain(..n).collect();
+        let entries: usize = taken.iter().map(|s| s.len()).sum();
+        self.entries.fetch_sub(entries, Ordering::Relaxed);
+        taken
     }
 }
 

@@ -46,8 +46,9 @@ impl Ghost {
         &self.cells[b * GHOST_WAYS..(b + 1) * GHOST_WAYS]
     }
 
+    /// The hash's top 16 bits, never 0 (0 is an empty cell).
     fn fingerprint(hash: u64) -> u32 {
-        ((hash >> 48) as u32 | 1) << 16
+        ((hash >> 48) as u32).max(1) << 16
     }
 
     fn now(&self) -> u32 {
@@ -107,9 +108,12 @@ impl Ghost {
                     c.store(0, Ordering::Relaxed);
                     return true;
                 }
-                return c
-                    .compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok();
+                if c.compare_exchange(v, 0, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return true;
+                }
+                // Taken or overwritten meanwhile: another cell may hold it.
             }
         }
         false

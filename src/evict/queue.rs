@@ -8,10 +8,12 @@
 //! headers per victim.
 //!
 //! # Shape
-//! - **Entries.** `cas (low 32 bits) << 32 | chunk id`, where the chunk id is
-//!   `page × chunks per page + index` in the class's geometry. The CAS half
-//!   names the incarnation: an entry whose chunk now holds another item (or
-//!   none) is *stale* and is dropped when it is reached.
+//! - **Entries.** `chunk id | page generation << id bits | CAS unique <<
+//!   (id bits + 8)`, the chunk id being `page × chunks per page + index` in
+//!   the class's geometry. The CAS names the item and the generation the
+//!   page's stay in its class: an entry whose chunk now holds another item
+//!   (or none), or whose page left the class since, is *stale* and is
+//!   dropped when it is reached.
 //! - **Queues.** Per class, two [`Fifo`]s: S3-FIFO's small and main queues,
 //!   SIEVE's unvisited and passed halves (whose roles swap when the hand
 //!   wraps), or CLOCK's one queue. A FIFO is a deque of *segments* of up to
@@ -22,27 +24,28 @@
 //!   segment (as the slab's depots are taken once per batch).
 //! - **Counts.** How many live items each queue holds (S3-FIFO sizes its
 //!   queues by them), as per-thread deltas folded into shared counters at
-//!   every segment exchange.
+//!   every segment exchange, every [`FOLD_AT`] removals, and after a sweep
+//!   or a flush.
 //! - **Ghost** (S3-FIFO). A fixed table of 16-bit key fingerprints with
 //!   16-bit insertion stamps, 8 to a bucket, sized to the index: a key is in
 //!   the ghost if its fingerprint is in its bucket with a stamp less than
 //!   0.9 × (the class chunks) insertions old. A hit consumes the cell.
 //!
 //! # Invariants
-//! - Every item published under a queue policy has QUEUED set from the
-//!   moment it is published until the thread that unlinks it clears it
-//!   (`Item::take_queued`, one atomic RMW, so exactly one thread counts it
-//!   out). The count of its queue (MAIN bit) includes it exactly while
-//!   QUEUED is set.
-//! - A live, queued item has exactly one entry with its chunk and CAS (in a
-//!   published segment or a thread's open or taken one), from its push
-//!   until the thread that takes that entry either evicts it or pushes a new
-//!   one. Stale entries are entries of items already unlinked; they are
-//!   dropped when reached, and a class that never evicts compacts them
-//!   away once its queue holds more than twice its chunks (`gc`).
+//! - The publisher of an item sets QUEUED after publishing it
+//!   (`Held::enqueue`) and counts it in only if it was not GONE; the thread
+//!   that unlinks it sets GONE (`Held::take_queued`) and counts it out only
+//!   if it was QUEUED. Both are one atomic RMW on the vlen word, so exactly
+//!   one order holds, and each +1 has one -1.
+//! - A live, queued item has exactly one entry with its chunk, page
+//!   generation and CAS (in a published segment or a thread's open or taken
+//!   one), from its push until the thread that takes that entry either
+//!   evicts it or pushes a new one. Stale entries are dropped when reached,
+//!   and a class that never evicts compacts them away once its queue holds
+//!   more than twice its chunks (`gc_queue`).
 //! - The MAIN bit changes only by a CAS of the whole vlen word that requires
-//!   LIVE and QUEUED (`Item::promote`), so a move and an unlink never both
-//!   count the item out.
+//!   LIVE and QUEUED and not GONE (`Held::promote`), so a move and an
+//!   unlink never both count the item out.
 //! - An entry is decoded only after checking that its page still belongs to
 //!   the class (a page that moved carries another geometry).
 //!
@@ -68,11 +71,10 @@ use super::Policy;
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::config::ConfigError;
 use crate::index::reclaim::Guard;
-use crate::item::{Held, MAIN, QUEUED};
+use crate::item::{Held, GONE, MAIN, QUEUED};
 use crate::slab::{Chunk, Slab, MIN_CHUNK};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::ttl::{expired, now_secs};
-use std::collections::VecDeque;
 use std::sync::atomic::AtomicI64;
 
 /// Entries in a segment at most.
@@ -90,8 +92,15 @@ pub(crate) const FREQ_MAX: u8 = 3;
 /// S3-FIFO: the ghost remembers this many evictions per 1000 chunks.
 pub(crate) const GHOST_PERMILLE: usize = 900;
 /// A queue is compacted once it holds more than twice its class's chunks
-/// plus this many entries.
+/// plus this many entries…
 const GC_SLACK: usize = 1024;
+/// …this many segments (4,096 entries) a step…
+const GC_SEGMENTS: usize = 64;
+/// …re-pinning every this many segments.
+const GC_PIN_SEGMENTS: usize = 16;
+/// A thread folds its count deltas for a class once they reach this many
+/// removals, even if it takes no segment.
+const FOLD_AT: i64 = 32;
 /// An eviction call reads at most this many entries per item it must
 /// evict, so that a queue of reinserted items cannot spin it.
 const POP_BUDGET: usize = 64;
@@ -120,6 +129,9 @@ pub(crate) struct Local {
 /// The queue policies' shared state: per-class queues and the ghost. Empty
 /// for the sampled policies.
 pub(crate) struct Queues {
+    /// Bits of an entry that hold the chunk id: enough for every chunk of
+    /// the smallest class in every page.
+    id_bits: u32,
     classes: Box<[ClassQueues]>,
     ghost: Option<Ghost>,
 }
@@ -134,6 +146,7 @@ impl Queues {
     ) -> Result<Queues, ConfigError> {
         if !policy.is_queue() {
             return Ok(Queues {
+                id_bits: 32,
                 classes: Box::new([]),
                 ghost: None,
             });
@@ -155,7 +168,12 @@ impl Queues {
             .collect();
         let most = (slab.total_pages() * (slab.page_size() / MIN_CHUNK)) as u64;
         let ghost = (policy == Policy::S3Fifo).then(|| Ghost::new(ghost_cells, most));
-        Ok(Queues { classes, ghost })
+        let ids = slab.total_pages() as u64 * (slab.page_size() / smallest) as u64;
+        Ok(Queues {
+            id_bits: (64 - ids.max(2).leading_zeros()).min(32),
+            classes,
+            ghost,
+        })
     }
 
     /// A thread's empty parts, one per class.
@@ -178,10 +196,34 @@ impl Queues {
     }
 }
 
-/// The entry for an item in chunk `id`.
-#[inline]
-fn entry(id: u32, cas: u64) -> u64 {
-    (cas as u32 as u64) << 32 | id as u64
+/// Bits of an entry for the page generation (mod 256).
+const GEN_BITS: u32 = 8;
+
+impl Queues {
+    /// The entry for an item in chunk `id`, on a page of generation `gen`,
+    /// with CAS unique `cas`: `id | gen << id_bits | cas << (id_bits + 8)`,
+    /// the CAS truncated to the bits left (at least 24: 32 for id, 8 for
+    /// the generation; 36 for a 64 MiB cache).
+    #[inline]
+    fn entry(&self, id: u32, gen: u32, cas: u64) -> u64 {
+        let b = self.id_bits;
+        id as u64 | ((gen as u64) & 0xff) << b | cas << (b + GEN_BITS)
+    }
+
+    /// The chunk id of an entry.
+    #[inline]
+    pub(crate) fn id_of(&self, e: u64) -> u32 {
+        (e & ((1u64 << self.id_bits) - 1)) as u32
+    }
+
+    /// Whether entry `e` names the item with CAS unique `cas` on a page of
+    /// generation `gen`.
+    #[inline]
+    pub(crate) fn names(&self, e: u64, gen: u32, cas: u64) -> bool {
+        let b = self.id_bits;
+        (e >> b) & 0xff == (gen as u64) & 0xff
+            && e >> (b + GEN_BITS) == (cas << (b + GEN_BITS)) >> (b + GEN_BITS)
+    }
 }
 
 /// The count slot of queue bits: MAIN or not.
@@ -191,16 +233,6 @@ fn slot(bits: u32) -> usize {
 }
 
 impl Engine {
-    /// The queue bits a new item starts with.
-    #[inline]
-    pub(crate) fn initial_qbits(&self) -> u32 {
-        if self.policy.is_queue() {
-            QUEUED
-        } else {
-            0
-        }
-    }
-
     /// S3-FIFO: whether a new key was evicted from a small queue recently,
     /// so that it goes straight to main. Consumes the ghost's memory of it.
     #[inline]
@@ -227,16 +259,17 @@ impl Engine {
         }
         let f = old.meta().freq;
         new.set_freq(match self.policy {
-            Policy::S3Fifo => (f + 1).min(FREQ_MAX),
+            Policy::S3Fifo => f.saturating_add(1).min(FREQ_MAX),
             _ => 1,
         });
         new.set_main(old.queue_bits() & MAIN != 0);
     }
 
     /// After `it` was published under a queue policy: count it in and push
-    /// its entry at the head of its queue.
+    /// its entry at the head of its queue, unless its unlinker got there
+    /// first (`Held::enqueue`).
     pub(crate) fn queued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
-        if !self.policy.is_queue() {
+        if !self.policy.is_queue() || !it.enqueue() {
             return;
         }
         let class = it.meta().class;
@@ -249,11 +282,17 @@ impl Engine {
                 .load(Ordering::Relaxed),
             _ => 0,
         };
-        let e = entry(self.slab.chunk_id(Chunk::of(it.item()), class), it.cas());
+        let ch = Chunk::of(it.item());
+        let e = self.queues.entry(
+            self.slab.chunk_id(ch, class),
+            self.slab.page_generation(ch),
+            it.cas(),
+        );
         self.push(ctx, class, q, e);
     }
 
-    /// After this thread unlinked `it`: count it out of its queue.
+    /// After this thread unlinked `it`: count it out of its queue, if its
+    /// publisher counted it in.
     #[inline]
     pub(crate) fn unqueued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         if !self.policy.is_queue() {
@@ -261,7 +300,22 @@ impl Engine {
         }
         let bits = it.take_queued();
         if bits & QUEUED != 0 {
-            ctx.queues[it.meta().class as usize].delta[slot(bits)] -= 1;
+            let class = it.meta().class;
+            let local = &mut ctx.queues[class as usize];
+            local.delta[slot(bits)] -= 1;
+            // A thread that only unlinks (the sweeper, a deleter) would
+            // otherwise sit on its deltas until it next takes a segment.
+            if local.delta[slot(bits)] <= -FOLD_AT {
+                Self::fold(&self.queues.classes[class as usize], local);
+            }
+        }
+    }
+
+    /// Folds every class's count deltas of this thread into the shared
+    /// counts (at the end of a sweep or a flush).
+    pub(crate) fn fold_counts(&self, ctx: &mut ThreadCtx) {
+        for (cq, local) in self.queues.classes.iter().zip(ctx.queues.iter_mut()) {
+            Self::fold(cq, local);
         }
     }
 
@@ -318,7 +372,7 @@ impl Engine {
         }
         // Start fetching the header a few entries ahead.
         if let Some(ahead) = local.lanes[q].peek_ahead(3) {
-            if let Some(c) = self.slab.chunk_by_id(class, ahead as u32) {
+            if let Some(c) = self.slab.chunk_by_id(class, self.queues.id_of(ahead)) {
                 crate::prefetch(c.ptr().as_ptr());
             }
         }
@@ -327,14 +381,19 @@ impl Engine {
 
     /// The item an entry names, if it is still that live, queued item.
     fn entry_item<'g>(&self, class: u8, e: u64, g: &'g Guard<'_>) -> Option<Held<'g>> {
-        let ch = self.slab.chunk_by_id(class, e as u32)?;
+        let ch = self.slab.chunk_by_id(class, self.queues.id_of(e))?;
         // A page that left the class has another geometry, and one that is
-        // draining takes its items out of the queue itself.
+        // draining takes its items out of the queue itself. The generation
+        // tells a page that left and came back from the one the entry was
+        // made on (a rescued item keeps its CAS unique, and may land in a
+        // chunk it once had).
         let (now, it) = self.live_in(ch, g)?;
         (now == class
             && !self.slab.draining(ch)
-            && it.cas() as u32 == (e >> 32) as u32
-            && it.queue_bits() & QUEUED != 0)
+            && self
+                .queues
+                .names(e, self.slab.page_generation(ch), it.cas())
+            && it.queue_bits() & (QUEUED | GONE) == QUEUED)
             .then_some(it)
     }
 
@@ -527,28 +586,38 @@ impl Engine {
         }
     }
 
-    /// Compacts queue `q` of a class: drops its stale entries, keeping the
-    /// live ones in order. Runs unpinned between operations (a thread that
-    /// published past the bound asked for it), re-pinning every slice.
+    /// Compacts queue `q` of a class a bounded step at a time: takes its
+    /// [`GC_SEGMENTS`] oldest segments, drops their stale entries, and
+    /// publishes the live ones at the tail. Runs unpinned between operations
+    /// (a thread that published past the bound asked for it), pinning per
+    /// slice; a queue still over the bound asks again at the next publish.
+    ///
+    /// The live entries it keeps move from the head to the tail. A queue
+    /// grows past twice its class only while the class is not evicting
+    /// (an evicting class drops stale entries as it walks them), and then
+    /// the order matters little; the cost is bounded per step instead of
+    /// holding a whole queue (millions of entries, seconds) away from the
+    /// evictors.
     pub(crate) fn gc_queue(&self, ctx: &mut ThreadCtx, class: u8, q: usize) {
         let fifo = &self.queues.classes[class as usize].fifos[q];
-        let mut kept: VecDeque<Vec<u64>> = VecDeque::new();
+        if fifo.len() <= 2 * self.slab.class_chunks(class) + GC_SLACK {
+            return;
+        }
         let mut cur = Vec::with_capacity(SEG_MAX);
-        for seg in fifo.take_all() {
+        for segs in fifo.take_front(GC_SEGMENTS).chunks(GC_PIN_SEGMENTS) {
             let g = self.index.pin(&ctx.local);
-            for e in seg {
+            for &e in segs.iter().flatten() {
                 if self.entry_item(class, e, &g).is_some() {
                     cur.push(e);
                     if cur.len() == SEG_MAX {
-                        kept.push_back(std::mem::replace(&mut cur, Vec::with_capacity(SEG_MAX)));
+                        fifo.publish(std::mem::replace(&mut cur, Vec::with_capacity(SEG_MAX)));
                     }
                 }
             }
         }
         if !cur.is_empty() {
-            kept.push_back(cur);
+            fifo.publish(cur);
         }
-        fifo.put_back_front(kept);
     }
 
     /// For `check_consistency`: every entry of a class's queues, published

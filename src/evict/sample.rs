@@ -59,7 +59,7 @@ pub fn bump_freq(p: Policy, m: Meta, now_ms: u64, rnd: u64) -> u8 {
             }
         }
         Policy::Hyperbolic => m.freq.saturating_add(1),
-        Policy::S3Fifo => (m.freq + 1).min(super::queue::FREQ_MAX),
+        Policy::S3Fifo => m.freq.saturating_add(1).min(super::queue::FREQ_MAX),
         Policy::Sieve | Policy::Clock => 1,
         Policy::Lru | Policy::Fifo | Policy::Random => m.freq,
     }

@@ -173,6 +173,9 @@ impl Slab {
     fn assign(&self, page: usize, class: u8) {
         let cs = &self.classes[class as usize];
         let _g = lock(&cs.pages_lock);
+        // Before the Release store below publishes the page: whoever sees
+        // the page in its class sees this generation.
+        self.generation[page].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.page_state[page].store(class as u32, Ordering::Release);
         let n = cs.npages.load(Ordering::Relaxed);
         cs.page_ids[n].store(page as u32, Ordering::Relaxed);

@@ -138,6 +138,11 @@ pub struct Slab {
     page_state: Box<[AtomicU32]>,
     /// Per page: chunks counted back while draining.
     drained: Box<[AtomicU32]>,
+    /// Per page: how many times it was given to a class, bumped before the
+    /// page is published to its new class. Queue entries carry it, so an
+    /// entry made before a page left cannot name an item after it came
+    /// back. A std atomic: `page_state` orders it.
+    generation: Box<[std::sync::atomic::AtomicU32]>,
     /// Pages `[fresh, npages)` have never been used.
     fresh: AtomicUsize,
     /// Pages that were drained and await a new class.
@@ -223,6 +228,9 @@ impl Slab {
             page_size,
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
+            generation: (0..npages)
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
             fresh: AtomicUsize::new(0),
             spare: Mutex::new(Vec::new()),
             completed: Mutex::new(Vec::new()),
@@ -434,6 +442,14 @@ impl Slab {
         let cs = self.classes.get(class as usize)?;
         let (index, rem) = cs.by_size.divmod((off - page * self.page_size) as u32);
         (rem == 0 && (index as usize) < cs.per_page).then_some(class)
+    }
+
+    /// How many times the page of `c` was given to a class (see
+    /// `generation`). Read after `chunk_class` found the page in a class,
+    /// it is that assignment's.
+    #[inline]
+    pub fn page_generation(&self, c: Chunk) -> u32 {
+        self.generation[self.page_of(c)].load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The class a chunk's page serves now, if any (not draining, not
