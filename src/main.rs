@@ -640,6 +640,12 @@ fn simulate(a: &SimulateArgs) -> ExitCode {
         .iter()
         .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
         .collect();
+    for &(p, c) in &grid {
+        if let Err(e) = p.check_capacity(c) {
+            eprintln!("hotset: {e} {}", unit.name());
+            return ExitCode::from(2);
+        }
+    }
     let progress = hotset::report::progress::Progress::new("simulate", grid.len() as u64, a.quiet);
     let results: Vec<_> = grid
         .par_iter()

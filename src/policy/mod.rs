@@ -28,7 +28,7 @@ pub struct Req {
 }
 
 /// What a capacity counts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unit {
     /// Objects: every size counts as 1.
     Objects,
@@ -47,7 +47,7 @@ impl Unit {
 }
 
 /// The exact simulators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Exact {
     /// Least recently used.
     Lru,
@@ -91,6 +91,21 @@ impl Exact {
             Exact::Belady => "belady",
             Exact::Arc => "arc",
             Exact::Lfu => "lfu",
+        }
+    }
+}
+
+impl Exact {
+    /// Why this policy cannot run at `capacity`, if it cannot: S3-FIFO's
+    /// small queue is ⌊0.1·C⌋ and would be empty below 10 (the package
+    /// aborts there).
+    pub fn check_capacity(self, capacity: u64) -> Result<(), String> {
+        match self {
+            Exact::S3Fifo if capacity < 10 => Err(format!(
+                "s3fifo needs a cache of at least 10 (its small queue is a tenth of it), not {capacity}"
+            )),
+            _ if capacity == 0 => Err(format!("{self} needs a cache larger than 0")),
+            _ => Ok(()),
         }
     }
 }
@@ -324,8 +339,22 @@ impl Sieve {
     }
 }
 
-/// S3-FIFO with libCacheSim's parameters: small = ⌊0.1·C⌋, main = C − small,
-/// ghost = ⌊0.9·C⌋ (all in the cache's unit).
+/// S3-FIFO as the libcachesim 0.3.5 package runs it (small = ⌊0.1·C⌋,
+/// main = C − small, ghost = ⌊0.9·C⌋, all in the cache's unit):
+///
+/// - a hit in small or main adds 1 to the object's frequency;
+/// - a miss whose id is in the ghost removes it there and inserts into main;
+/// - any other miss inserts into small, except that until the first eviction
+///   a full small queue sends new objects to main;
+/// - an object of size ≥ small is not inserted unless it came from the
+///   ghost, but the evictions that made room for it still happen (only an
+///   object larger than small is refused before evicting);
+/// - eviction takes from main when main is over its size or small is empty,
+///   otherwise from small: small's tail with frequency ≥ 2 moves to main
+///   with frequency 0, otherwise its id enters the ghost (a FIFO of ids,
+///   evicting its oldest to make room, and refusing an id larger than
+///   itself); main's tail with frequency ≥ 1 is reinserted with
+///   min(f, 3) − 1.
 struct S3Fifo {
     cap: u64,
     small_cap: u64,
@@ -334,29 +363,31 @@ struct S3Fifo {
     small: List,
     main: List,
     ghost: List,
+    /// Whether anything was ever evicted.
+    evicted: bool,
 }
 
 impl S3Fifo {
     fn new(cap: u64) -> S3Fifo {
-        let small_cap = cap / 10;
+        // The package computes these in floating point; ⌊C·0.1⌋ and
+        // ⌊C·0.9⌋ as doubles, which `cap / 10` and `cap * 9 / 10` equal for
+        // every capacity a trace can have.
+        let small_cap = (cap as f64 * 0.1) as u64;
         S3Fifo {
             cap,
             small_cap,
             main_cap: cap - small_cap,
-            ghost_cap: cap * 9 / 10,
+            ghost_cap: (cap as f64 * 0.9) as u64,
             small: List::new(),
             main: List::new(),
             ghost: List::new(),
+            evicted: false,
         }
     }
 
     fn access(&mut self, id: u64, size: u64) -> bool {
         if let Some(n) = self.small.get(id) {
             self.small.node(n).meta += 1;
-            return true;
-        }
-        if let Some(n) = self.main.get(id) {
-            self.main.node(n).meta += 1;
             return true;
         }
         let ghost_hit = match self.ghost.get(id) {
@@ -366,10 +397,15 @@ impl S3Fifo {
             }
             None => false,
         };
-        if size > self.cap || size >= self.small_cap {
+        if let Some(n) = self.main.get(id) {
+            self.main.node(n).meta += 1;
+            return true;
+        }
+        if size > self.cap || size > self.small_cap {
             return false;
         }
         while self.small.bytes + self.main.bytes + size > self.cap {
+            self.evicted = true;
             if self.main.bytes > self.main_cap || self.small.len() == 0 {
                 self.evict_main();
             } else {
@@ -377,6 +413,10 @@ impl S3Fifo {
             }
         }
         if ghost_hit {
+            self.main.push_head(id, size, 0);
+        } else if size >= self.small_cap {
+            // Refused after making room, as the package does.
+        } else if !self.evicted && self.small.bytes >= self.small_cap {
             self.main.push_head(id, size, 0);
         } else {
             self.small.push_head(id, size, 0);
@@ -391,10 +431,12 @@ impl S3Fifo {
             if node.meta >= 2 {
                 self.main.push_head(node.id, node.size, 0);
             } else {
-                self.ghost.push_head(node.id, node.size, 0);
-                while self.ghost.bytes > self.ghost_cap {
-                    let Some(g) = self.ghost.tail() else { break };
-                    self.ghost.remove(g);
+                if self.ghost_cap > 0 && node.size <= self.ghost_cap {
+                    while self.ghost.bytes + node.size > self.ghost_cap {
+                        let Some(g) = self.ghost.tail() else { break };
+                        self.ghost.remove(g);
+                    }
+                    self.ghost.push_head(node.id, node.size, 0);
                 }
                 return;
             }
@@ -468,47 +510,66 @@ impl Belady {
     }
 }
 
-/// ARC: T1 (seen once) and T2 (seen again) with ghost lists B1 and B2; the
-/// target size p of T1 adapts on ghost hits. Sizes count as weights, so in
-/// objects mode this is the paper's algorithm.
+/// ARC as libCacheSim runs it: T1 (seen once) and T2 (seen again), with
+/// ghost lists B1 and B2 and an adaptive target `p` for T1, in the cache's
+/// unit. The rules that decide the counts:
+///
+/// - a ghost hit adapts `p` by max(|B2| / |B1|, 1) (or the reverse), a ratio
+///   of sizes in floating point, not multiplied by the object's size; it
+///   happens on lookup, so an object too large to insert still moves `p`
+///   and leaves its ghost;
+/// - each eviction step (one per "room still short") is: after a ghost hit,
+///   REPLACE; otherwise, when |T1| + |B1| + size > C, drop B1's tail and
+///   REPLACE, or drop T1's tail outright when B1 is empty; otherwise drop
+///   B2's tail when the whole directory is at least 2C, then REPLACE;
+/// - REPLACE demotes T1's tail to B1 when T1 is not empty and |T1| > p (or
+///   |T1| = p and the last ghost hit was in B2), or when T2 is empty;
+///   otherwise T2's tail to B2. "The last ghost hit" is remembered until a
+///   hit or a ghost hit's insert clears it, as the package does.
 struct Arc {
     cap: u64,
-    p: u64,
+    p: f64,
     t1: List,
     t2: List,
     b1: List,
     b2: List,
+    /// Where the last ghost hit was (the package's `curr_obj_in_L*_ghost`).
+    hit_b1: bool,
+    hit_b2: bool,
 }
 
 impl Arc {
     fn new(cap: u64) -> Arc {
         Arc {
             cap,
-            p: 0,
+            p: 0.0,
             t1: List::new(),
             t2: List::new(),
             b1: List::new(),
             b2: List::new(),
+            hit_b1: false,
+            hit_b2: false,
         }
     }
 
-    /// Moves T1's or T2's LRU object to its ghost list (the paper's REPLACE).
-    fn replace(&mut self, in_b2: bool) {
-        let t1 = self.t1.bytes;
-        if t1 > 0 && ((in_b2 && t1 == self.p) || t1 > self.p || self.t2.len() == 0) {
-            if let Some(t) = self.t1.tail() {
-                let n = self.t1.remove(t);
-                self.b1.push_head(n.id, n.size, 0);
-            }
-        } else if let Some(t) = self.t2.tail() {
-            let n = self.t2.remove(t);
-            self.b2.push_head(n.id, n.size, 0);
+    /// The paper's REPLACE: T1's or T2's tail to its ghost list.
+    fn replace(&mut self) {
+        let t1 = self.t1.bytes as f64;
+        let demote_t1 = (self.t1.bytes > 0 && (t1 > self.p || (t1 == self.p && self.hit_b2)))
+            || self.t2.bytes == 0;
+        let (from, to) = if demote_t1 {
+            (&mut self.t1, &mut self.b1)
+        } else {
+            (&mut self.t2, &mut self.b2)
+        };
+        if let Some(t) = from.tail() {
+            let n = from.remove(t);
+            to.push_head(n.id, n.size, 0);
         }
     }
 
-    fn trim(list: &mut List, limit: u64) {
-        while list.bytes > limit {
-            let Some(t) = list.tail() else { break };
+    fn drop_tail(list: &mut List) {
+        if let Some(t) = list.tail() {
             list.remove(t);
         }
     }
@@ -517,42 +578,50 @@ impl Arc {
         if let Some(n) = self.t1.get(id) {
             let node = self.t1.remove(n);
             self.t2.push_head(node.id, node.size, 0);
+            (self.hit_b1, self.hit_b2) = (false, false);
             return true;
         }
         if let Some(n) = self.t2.get(id) {
             self.t2.move_to_head(n);
+            (self.hit_b1, self.hit_b2) = (false, false);
             return true;
+        }
+        let mut ghost_hit = false;
+        if let Some(g) = self.b1.get(id) {
+            let d = (self.b2.bytes as f64 / self.b1.bytes as f64).max(1.0);
+            self.p = (self.p + d).min(self.cap as f64);
+            self.b1.remove(g);
+            (self.hit_b1, self.hit_b2, ghost_hit) = (true, false, true);
+        } else if let Some(g) = self.b2.get(id) {
+            let d = (self.b1.bytes as f64 / self.b2.bytes as f64).max(1.0);
+            self.p = (self.p - d).max(0.0);
+            self.b2.remove(g);
+            (self.hit_b1, self.hit_b2, ghost_hit) = (false, true, true);
         }
         if size > self.cap {
             return false;
         }
-        let (in_b1, in_b2) = (self.b1.get(id), self.b2.get(id));
-        if let Some(g) = in_b1 {
-            let d = (self.b2.bytes / self.b1.bytes.max(1)).max(1) * size;
-            self.p = (self.p + d).min(self.cap);
-            self.b1.remove(g);
-        } else if let Some(g) = in_b2 {
-            let d = (self.b1.bytes / self.b2.bytes.max(1)).max(1) * size;
-            self.p = self.p.saturating_sub(d);
-            self.b2.remove(g);
-        } else {
-            // Keep the directory (T + B) within 2c and L1 (T1 + B1) within c.
-            if self.t1.bytes + self.b1.bytes + size > self.cap {
-                Self::trim(&mut self.b1, self.cap.saturating_sub(self.t1.bytes + size));
-            }
-            let total = self.t1.bytes + self.t2.bytes + self.b1.bytes + self.b2.bytes;
-            if total + size > 2 * self.cap {
-                let keep = self.b2.bytes.saturating_sub(total + size - 2 * self.cap);
-                Self::trim(&mut self.b2, keep);
+        while self.t1.bytes + self.t2.bytes + size > self.cap {
+            if ghost_hit {
+                self.replace();
+            } else if self.t1.bytes + self.b1.bytes + size > self.cap {
+                if self.b1.bytes > 0 {
+                    Self::drop_tail(&mut self.b1);
+                    self.replace();
+                } else {
+                    Self::drop_tail(&mut self.t1);
+                }
+            } else {
+                let all = self.t1.bytes + self.t2.bytes + self.b1.bytes + self.b2.bytes;
+                if all >= 2 * self.cap && self.b2.bytes > 0 {
+                    Self::drop_tail(&mut self.b2);
+                }
+                self.replace();
             }
         }
-        while self.t1.bytes + self.t2.bytes + size > self.cap && self.t1.len() + self.t2.len() > 0 {
-            self.replace(in_b2.is_some());
-        }
-        Self::trim(&mut self.b1, self.cap);
-        Self::trim(&mut self.b2, self.cap);
-        if in_b1.is_some() || in_b2.is_some() {
+        if ghost_hit {
             self.t2.push_head(id, size, 0);
+            (self.hit_b1, self.hit_b2) = (false, false);
         } else {
             self.t1.push_head(id, size, 0);
         }

@@ -270,6 +270,10 @@ pub fn compare_exact(
                 .iter()
                 .find(|r| r.memory == memory && r.policy == p.name())
                 .map_or(default_items, |r| r.items);
+            if let Err(e) = p.check_capacity(items.max(1)) {
+                eprintln!("hotset: no exact {p} row at {memory} bytes of memory: {e} objects");
+                continue;
+            }
             let c = simulate_counting(p, items.max(1), Unit::Objects, &reqs, |i| {
                 trace[i].op == Op::Get
             });

@@ -1,0 +1,93 @@
+"""Runs the libcachesim package (libCacheSim's C core) over one trace, as the
+oracle for hotset's exact simulators.
+
+    python lcs.py TRACE UNIT POLICY=SIZE[,SIZE...] [POLICY=...]
+    python lcs.py --serve
+
+TRACE is an oracleGeneral file; UNIT is `objects` or `bytes`; POLICY is a
+hotset policy name. Prints one line per run: `policy size misses miss_bytes`.
+With `--serve` it reads such argument lines from standard input, one job per
+line, and answers each with its lines and then `done` (one process, imported
+once, for the many small jobs of shrinking a failure). With `--version` it
+prints the package's version and exits.
+"""
+
+import sys
+
+import libcachesim as lcs
+
+# hotset's name -> the package's class. Every one is deterministic, and each
+# is built with the package's default parameters.
+CLASSES = {
+    "lru": lcs.LRU,
+    "fifo": lcs.FIFO,
+    "clock": lcs.Clock,
+    "sieve": lcs.Sieve,
+    "s3fifo": lcs.S3FIFO,
+    "belady": lcs.Belady,
+    "arc": lcs.ARC,
+    "lfu": lcs.LFU,
+    "lfuda": lcs.LFUDA,
+    "gdsf": lcs.GDSF,
+    "twoq": lcs.TwoQ,
+    "slru": lcs.SLRU,
+    "lirs": lcs.LIRS,
+    "wtinylfu": lcs.WTinyLFU,
+    "clockpro": lcs.ClockPro,
+    "mq": lcs.MQ,
+    "belady-size": lcs.BeladySize,
+}
+
+
+def main(argv):
+    if argv[1:] == ["--version"]:
+        print(lcs.__version__)
+        return 0
+    if argv[1:] == ["--serve"]:
+        for line in sys.stdin:
+            args = line.split()
+            if len(args) < 3:
+                print(f"a job needs TRACE UNIT POLICY=SIZES, not {line!r}", file=sys.stderr)
+                return 2
+            rc = job(args[0], args[1], args[2:])
+            if rc != 0:
+                return rc
+            print("done", flush=True)
+        return 0
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return job(argv[1], argv[2], argv[3:])
+
+
+def job(path, unit, runs):
+    if unit not in ("objects", "bytes"):
+        print(f"unit must be objects or bytes, not {unit!r}", file=sys.stderr)
+        return 2
+    params = lcs.ReaderInitParam(ignore_obj_size=(unit == "objects"))
+    reader = lcs.TraceReader(path, lcs.TraceType.ORACLE_GENERAL_TRACE, params)
+    n = 0
+    total_bytes = 0
+    for req in reader:
+        n += 1
+        total_bytes += 1 if unit == "objects" else req.obj_size
+    # The package's hash table starts at 2^hashpower slots (2^24 by default,
+    # 128 MiB per cache) and grows; start it near the trace's size instead.
+    hashpower = max(10, min(24, n.bit_length()))
+    for run in runs:
+        name, _, sizes = run.partition("=")
+        if name not in CLASSES:
+            print(f"no package class for policy {name!r}", file=sys.stderr)
+            return 2
+        for size in sizes.split(","):
+            cache = CLASSES[name](cache_size=int(size), hashpower=hashpower)
+            reader.reset()
+            ratio, byte_ratio = cache.process_trace(reader)
+            misses = round(ratio * n)
+            miss_bytes = round(byte_ratio * total_bytes)
+            print(f"{name} {size} {misses} {miss_bytes}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
