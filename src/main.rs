@@ -141,7 +141,8 @@ struct SimulateArgs {
     /// the file name if omitted. A .zst suffix is decompressed.
     #[arg(long)]
     format: Option<hotset::workload::trace::Format>,
-    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady, arc, lfu.
+    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
+    /// arc, lfu, lfuda, gdsf, twoq, slru.
     #[arg(
         long,
         value_delimiter = ',',

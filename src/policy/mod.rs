@@ -9,7 +9,9 @@
 //! Their miss counts on the reference trace equal libCacheSim's to the request
 //! (`tests/simulate.rs`).
 
+mod frequency;
 mod list;
+mod segmented;
 
 use list::List;
 use std::collections::BinaryHeap;
@@ -65,11 +67,19 @@ pub enum Exact {
     Arc,
     /// LFU: evict the least frequently used; ties go to the least recent.
     Lfu,
+    /// LFU with dynamic aging (Arlitt et al., 2000).
+    Lfuda,
+    /// GreedyDual-Size-Frequency (Cherkasova, 1998).
+    Gdsf,
+    /// 2Q (Johnson and Shasha, VLDB '94).
+    TwoQ,
+    /// Segmented LRU with four segments.
+    Slru,
 }
 
 impl Exact {
     /// Every policy.
-    pub const ALL: [Exact; 8] = [
+    pub const ALL: [Exact; 12] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
@@ -78,6 +88,10 @@ impl Exact {
         Exact::Belady,
         Exact::Arc,
         Exact::Lfu,
+        Exact::Lfuda,
+        Exact::Gdsf,
+        Exact::TwoQ,
+        Exact::Slru,
     ];
 
     /// The name on the command line and in reports.
@@ -91,6 +105,10 @@ impl Exact {
             Exact::Belady => "belady",
             Exact::Arc => "arc",
             Exact::Lfu => "lfu",
+            Exact::Lfuda => "lfuda",
+            Exact::Gdsf => "gdsf",
+            Exact::TwoQ => "twoq",
+            Exact::Slru => "slru",
         }
     }
 }
@@ -123,7 +141,8 @@ impl std::str::FromStr for Exact {
             .into_iter()
             .find(|p| p.name() == s)
             .ok_or_else(|| {
-                format!("unknown policy {s:?} (lru, fifo, clock, sieve, s3fifo, belady, arc, lfu)")
+                let names: Vec<&str> = Exact::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown policy {s:?} ({})", names.join(", "))
             })
     }
 }
@@ -139,6 +158,11 @@ pub struct Counts {
     pub bytes: u64,
     /// Bytes of missed requests.
     pub miss_bytes: u64,
+    /// Evictions where libCacheSim's own code fails and hotset chose for
+    /// it (LFUDA, when its minimum frequency points at an empty list: the
+    /// package crashes or loops there). Zero for every other policy; when
+    /// not zero, the package has no count to compare with.
+    pub fallbacks: u64,
 }
 
 impl Counts {
@@ -184,6 +208,9 @@ pub fn simulate_counting(
             }
         }
     }
+    if let Sim::Lfuda(s) = &sim {
+        c.fallbacks = s.fallbacks;
+    }
     c
 }
 
@@ -196,6 +223,10 @@ enum Sim {
     Belady(Belady),
     Arc(Arc),
     Lfu(Lfu),
+    Lfuda(frequency::Lfuda),
+    Gdsf(frequency::Gdsf),
+    TwoQ(segmented::TwoQ),
+    Slru(segmented::Slru),
 }
 
 impl Sim {
@@ -209,6 +240,10 @@ impl Sim {
             Exact::Belady => Sim::Belady(Belady::new(cap)),
             Exact::Arc => Sim::Arc(Arc::new(cap)),
             Exact::Lfu => Sim::Lfu(Lfu::new(cap)),
+            Exact::Lfuda => Sim::Lfuda(frequency::Lfuda::new(cap)),
+            Exact::Gdsf => Sim::Gdsf(frequency::Gdsf::new(cap)),
+            Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap)),
+            Exact::Slru => Sim::Slru(segmented::Slru::new(cap)),
         }
     }
 
@@ -223,6 +258,10 @@ impl Sim {
             Sim::Belady(s) => s.access(id, size, next),
             Sim::Arc(s) => s.access(id, size),
             Sim::Lfu(s) => s.access(id, size),
+            Sim::Lfuda(s) => s.access(id, size),
+            Sim::Gdsf(s) => s.access(id, size),
+            Sim::TwoQ(s) => s.access(id, size),
+            Sim::Slru(s) => s.access(id, size),
         }
     }
 }

@@ -5,13 +5,16 @@ oracle for hotset's exact simulators.
     python lcs.py --serve
 
 TRACE is an oracleGeneral file; UNIT is `objects` or `bytes`; POLICY is a
-hotset policy name. Prints one line per run: `policy size misses miss_bytes`.
+hotset policy name. Prints one line per run: `policy size misses miss_bytes`,
+or `policy size crashed SIGNAL` where the package's C core crashes.
 With `--serve` it reads such argument lines from standard input, one job per
 line, and answers each with its lines and then `done` (one process, imported
 once, for the many small jobs of shrinking a failure). With `--version` it
 prints the package's version and exits.
 """
 
+import os
+import signal
 import sys
 
 import libcachesim as lcs
@@ -37,6 +40,12 @@ CLASSES = {
     "mq": lcs.MQ,
     "belady-size": lcs.BeladySize,
 }
+
+
+# Longest a single run may take: the test's traces take milliseconds. A run
+# cut short is reported as a crash and left uncompared, never as a count,
+# so a tight bound costs coverage on a slow machine, not correctness.
+CHILD_SECONDS = 0.3
 
 
 def main(argv):
@@ -80,13 +89,46 @@ def job(path, unit, runs):
             print(f"no package class for policy {name!r}", file=sys.stderr)
             return 2
         for size in sizes.split(","):
-            cache = CLASSES[name](cache_size=int(size), hashpower=hashpower)
+            print(f"{name} {size} {simulate(reader, name, int(size), hashpower, n, total_bytes)}", flush=True)
+    return 0
+
+
+def simulate(reader, name, size, hashpower, n, total_bytes):
+    """`misses miss_bytes`, or `crashed SIGNAL` when the package's C core
+    dies on this input (some policies crash at tiny sizes) or runs past
+    CHILD_SECONDS: each run is a forked child, so a crash costs only its
+    own answer."""
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        # The package can also loop for ever on some inputs (LFUDA, where
+        # its `min` is stale): SIGALRM ends such a run as a crash.
+        signal.setitimer(signal.ITIMER_REAL, CHILD_SECONDS)
+        # Its warnings (one per object too large to insert) are noise here.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            cache = CLASSES[name](cache_size=size, hashpower=hashpower)
             reader.reset()
             ratio, byte_ratio = cache.process_trace(reader)
-            misses = round(ratio * n)
-            miss_bytes = round(byte_ratio * total_bytes)
-            print(f"{name} {size} {misses} {miss_bytes}", flush=True)
-    return 0
+            out = f"{round(ratio * n)} {round(byte_ratio * total_bytes)}"
+        except Exception as e:  # a Python-level refusal, reported alike
+            out = f"crashed {type(e).__name__}"
+        os.write(wr, out.encode())
+        os._exit(0)
+    os.close(wr)
+    chunks = []
+    while True:
+        b = os.read(rd, 4096)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(rd)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return f"crashed {signal.Signals(os.WTERMSIG(status)).name}"
+    return b"".join(chunks).decode() or "crashed no-answer"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,197 @@
+//! The frequency-ordered policies: LFUDA and GDSF, as the libcachesim 0.3.5
+//! package runs them.
+
+use super::list::List;
+use std::collections::{BTreeMap, HashMap};
+
+/// Per-object state: the priority key it is filed under, and its size.
+type Objs = HashMap<u64, (u64, u64), foldhash::fast::FixedState>;
+
+fn objs() -> Objs {
+    HashMap::with_hasher(foldhash::fast::FixedState::with_seed(13))
+}
+
+/// LFU with dynamic aging, in the package's form: objects are filed by a
+/// frequency key in per-key FIFO lists, and `min` is the key of the last
+/// eviction (0 before any).
+///
+/// - A new object's key is `min + 1`.
+/// - A hit adds `min` to its key (so before the first eviction a hit only
+///   moves the object to the back of its list).
+/// - Eviction takes the oldest object of key `min` (of key 1 while `min` is
+///   0 or 1), and sets `min` to that key.
+/// - When the list at `min` empties (by a hit or an eviction), `min` moves to
+///   the smallest non-empty key above it, up to the largest key a hit has
+///   made (keys given at insertion are not searched). If there is none,
+///   the package keeps `min` on the empty list and its next eviction reads
+///   a null object (it crashes or loops); hotset evicts from the smallest
+///   non-empty key instead and counts a fallback.
+pub(super) struct Lfuda {
+    cap: u64,
+    used: u64,
+    min: u64,
+    /// The largest key a hit has produced (inserts do not count: the
+    /// package's `max_freq`, which bounds the search for a new `min`).
+    max: u64,
+    /// Evictions where the package would have failed.
+    pub(super) fallbacks: u64,
+    objs: Objs,
+    lists: BTreeMap<u64, List>,
+}
+
+impl Lfuda {
+    pub(super) fn new(cap: u64) -> Lfuda {
+        Lfuda {
+            cap,
+            used: 0,
+            min: 0,
+            max: 0,
+            fallbacks: 0,
+            objs: objs(),
+            lists: BTreeMap::new(),
+        }
+    }
+
+    fn file(&mut self, key: u64, id: u64, size: u64) {
+        self.lists
+            .entry(key)
+            .or_insert_with(List::new)
+            .push_head(id, size, 0);
+    }
+
+    /// Takes `id` out of the list at `key`; true when that list emptied.
+    fn unfile(&mut self, key: u64, id: u64) -> bool {
+        let list = self.lists.get_mut(&key).expect("filed");
+        let n = list.get(id).expect("in its list");
+        list.remove(n);
+        if list.len() == 0 {
+            self.lists.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    /// `min` to the smallest non-empty key in (`min`, `max`], if any.
+    fn raise_min(&mut self) {
+        if self.max <= self.min {
+            return;
+        }
+        if let Some((&k, _)) = self.lists.range(self.min + 1..=self.max).next() {
+            self.min = k;
+        }
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        if let Some(&(key, osize)) = self.objs.get(&id) {
+            // Keys grow geometrically (each hit adds `min`, which climbs
+            // with them); past u64 the package's counter overflows, and
+            // hotset saturates and counts a fallback.
+            let new = key.checked_add(self.min).unwrap_or_else(|| {
+                self.fallbacks += 1;
+                u64::MAX
+            });
+            self.max = self.max.max(new);
+            let emptied = self.unfile(key, id);
+            if emptied && key == self.min {
+                self.raise_min();
+            }
+            self.file(new, id, osize);
+            self.objs.insert(id, (new, osize));
+            return true;
+        }
+        if size > self.cap {
+            return false;
+        }
+        while self.used + size > self.cap {
+            let want = self.min.max(1);
+            let key = if self.lists.contains_key(&want) {
+                want
+            } else {
+                self.fallbacks += 1;
+                match self.lists.keys().next() {
+                    Some(&k) => k,
+                    None => break,
+                }
+            };
+            let list = self.lists.get_mut(&key).expect("present");
+            let t = list.tail().expect("non-empty");
+            let node = list.remove(t);
+            self.min = key;
+            if list.len() == 0 {
+                self.lists.remove(&key);
+                self.raise_min();
+            }
+            self.objs.remove(&node.id);
+            self.used -= node.size;
+        }
+        let key = self.min.saturating_add(1);
+        self.file(key, id, size);
+        self.objs.insert(id, (key, size));
+        self.used += size;
+        false
+    }
+}
+
+/// GreedyDual-Size-Frequency, in the package's form: an object's priority is
+/// `L + f · 10⁶ / size` (floating point), where `L` is the priority of the
+/// last eviction and `f` its hit count plus one; the lowest priority is
+/// evicted, ties going to the least recently requested. A hit keeps the
+/// stored size. A miss inserts first and then evicts while the cache is
+/// over its size, so a new object whose priority is the lowest is itself
+/// the one evicted (size-aware admission, as the package does it).
+pub(super) struct Gdsf {
+    cap: u64,
+    used: u64,
+    last: f64,
+    /// Requests seen (the package's `n_req`: the tie-breaker).
+    now: u64,
+    /// id → (frequency, stored size, priority bits, request time)
+    objs: HashMap<u64, (u64, u64, u64, u64), foldhash::fast::FixedState>,
+    /// (priority bits, request time, id): a non-negative f64's bits order
+    /// as the value does.
+    queue: std::collections::BTreeSet<(u64, u64, u64)>,
+}
+
+impl Gdsf {
+    pub(super) fn new(cap: u64) -> Gdsf {
+        Gdsf {
+            cap,
+            used: 0,
+            last: 0.0,
+            now: 0,
+            objs: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(17)),
+            queue: std::collections::BTreeSet::new(),
+        }
+    }
+
+    fn priority(&self, freq: u64, size: u64) -> u64 {
+        (self.last + freq as f64 * 1.0e6 / size as f64).to_bits()
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        self.now += 1;
+        if let Some(&(f, osize, pri, t)) = self.objs.get(&id) {
+            self.queue.remove(&(pri, t, id));
+            let p = self.priority(f + 1, osize);
+            self.queue.insert((p, self.now, id));
+            self.objs.insert(id, (f + 1, osize, p, self.now));
+            return true;
+        }
+        if size > self.cap {
+            return false;
+        }
+        let p = self.priority(1, size);
+        self.queue.insert((p, self.now, id));
+        self.objs.insert(id, (1, size, p, self.now));
+        self.used += size;
+        while self.used > self.cap {
+            let Some((pri, _, victim)) = self.queue.pop_first() else {
+                break;
+            };
+            self.last = f64::from_bits(pri);
+            let (_, vsize, _, _) = self.objs.remove(&victim).expect("queued");
+            self.used -= vsize;
+        }
+        false
+    }
+}

@@ -1,0 +1,194 @@
+//! The segmented LRU family: 2Q and SLRU, as the libcachesim 0.3.5 package
+//! runs them.
+
+use super::list::List;
+
+/// Evicts `list`'s tail; returns it.
+fn pop_tail(list: &mut List) -> Option<super::list::Node> {
+    let t = list.tail()?;
+    Some(list.remove(t))
+}
+
+/// Inserts into a FIFO of capacity `cap` the package's way (its `get` on a
+/// miss): refused if larger than `cap`, else oldest entries go until it fits.
+fn fifo_admit(list: &mut List, cap: u64, id: u64, size: u64) {
+    if list.get(id).is_some() || size > cap {
+        return;
+    }
+    while list.bytes + size > cap {
+        if pop_tail(list).is_none() {
+            break;
+        }
+    }
+    list.push_head(id, size, 0);
+}
+
+/// 2Q (Johnson and Shasha, VLDB '94), the package's version with its default
+/// A1in = ⌊0.25·C⌋ and A1out = ⌊0.5·C⌋, Am = C − A1in:
+///
+/// - a hit in A1in changes nothing; a hit in Am moves it to Am's head;
+/// - an object larger than A1in is never inserted (even from the ghost);
+/// - a miss whose id is in A1out (the ghost) removes it there and inserts at
+///   Am's head, first evicting Am's tail while Am alone would overflow;
+///   any other miss goes to A1in's head;
+/// - each eviction step: if A1in is over its size, its tail's id goes to
+///   A1out (a FIFO of ids that drops its oldest to make room) and the tail
+///   leaves; otherwise Am's tail is evicted.
+pub(super) struct TwoQ {
+    cap: u64,
+    in_cap: u64,
+    out_cap: u64,
+    am_cap: u64,
+    a1in: List,
+    a1out: List,
+    am: List,
+}
+
+impl TwoQ {
+    pub(super) fn new(cap: u64) -> TwoQ {
+        let in_cap = (cap as f64 * 0.25) as u64;
+        TwoQ {
+            cap,
+            in_cap,
+            out_cap: (cap as f64 * 0.5) as u64,
+            am_cap: cap - in_cap,
+            a1in: List::new(),
+            a1out: List::new(),
+            am: List::new(),
+        }
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        if self.a1in.get(id).is_some() {
+            return true;
+        }
+        let ghost = match self.a1out.get(id) {
+            Some(g) => {
+                self.a1out.remove(g);
+                true
+            }
+            None => false,
+        };
+        if let Some(n) = self.am.get(id) {
+            self.am.move_to_head(n);
+            return true;
+        }
+        if size > self.in_cap {
+            return false;
+        }
+        while self.a1in.bytes + self.am.bytes + size > self.cap {
+            if self.a1in.bytes > self.in_cap {
+                let Some(n) = pop_tail(&mut self.a1in) else {
+                    break;
+                };
+                fifo_admit(&mut self.a1out, self.out_cap, n.id, n.size);
+            } else if pop_tail(&mut self.am).is_none() {
+                break;
+            }
+        }
+        if ghost {
+            if size <= self.am_cap {
+                while self.am.bytes + size > self.am_cap {
+                    if pop_tail(&mut self.am).is_none() {
+                        break;
+                    }
+                }
+                self.am.push_head(id, size, 0);
+            }
+        } else {
+            self.a1in.push_head(id, size, 0);
+        }
+        false
+    }
+}
+
+/// Segmented LRU, the package's version: four LRU segments of ⌊C / 4⌋ each,
+/// segment 0 the lowest.
+///
+/// - A hit in the top segment moves it to that segment's head; a hit below
+///   promotes it to the next segment's head, and while that segment is over
+///   its size its tail is demoted to the head of the one below (and so on
+///   down; an overflow of segment 0 evicts its tail).
+/// - A miss goes to the lowest segment with room for it; if none has room,
+///   evictions run until the whole cache has room, and it goes to segment 0.
+/// - An eviction takes the tail of the lowest non-empty segment.
+/// - An object larger than one segment is never inserted.
+pub(super) struct Slru {
+    cap: u64,
+    seg_cap: u64,
+    segs: [List; 4],
+}
+
+impl Slru {
+    pub(super) fn new(cap: u64) -> Slru {
+        Slru {
+            cap,
+            seg_cap: cap / 4,
+            segs: std::array::from_fn(|_| List::new()),
+        }
+    }
+
+    fn used(&self) -> u64 {
+        self.segs.iter().map(|s| s.bytes).sum()
+    }
+
+    fn evict(&mut self) -> bool {
+        match self.segs.iter_mut().find(|s| s.len() > 0) {
+            Some(s) => pop_tail(s).is_some(),
+            None => false,
+        }
+    }
+
+    /// Segment `i` is over its size: demote its tail (evict, for 0).
+    fn cool(&mut self, i: usize) {
+        if i == 0 {
+            self.evict();
+            return;
+        }
+        let Some(n) = pop_tail(&mut self.segs[i]) else {
+            return;
+        };
+        self.segs[i - 1].push_head(n.id, n.size, 0);
+        while self.segs[i - 1].bytes > self.seg_cap {
+            self.cool(i - 1);
+        }
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        let top = self.segs.len() - 1;
+        if let Some(i) = (0..=top).find(|&i| self.segs[i].get(id).is_some()) {
+            let n = self.segs[i].get(id).expect("found");
+            if i == top {
+                self.segs[i].move_to_head(n);
+            } else {
+                let node = self.segs[i].remove(n);
+                self.segs[i + 1].push_head(node.id, node.size, 0);
+                while self.segs[i + 1].bytes > self.seg_cap {
+                    self.cool(i + 1);
+                }
+            }
+            return true;
+        }
+        if size > self.cap || size > self.seg_cap {
+            return false;
+        }
+        while self.used() + size > self.cap {
+            if !self.evict() {
+                break;
+            }
+        }
+        let seg = match (0..=top).find(|&i| self.segs[i].bytes + size <= self.seg_cap) {
+            Some(i) => i,
+            None => {
+                while self.used() + size > self.cap {
+                    if !self.evict() {
+                        break;
+                    }
+                }
+                0
+            }
+        };
+        self.segs[seg].push_head(id, size, 0);
+        false
+    }
+}
