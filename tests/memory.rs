@@ -278,9 +278,15 @@ fn a_page_that_changes_class_holds_no_stale_live_headers() {
             }
             clock.advance(std::time::Duration::from_secs(1));
         }
+        // The small items overfill the cache, so there is no spare page:
+        // every page the large class gets has changed class. One is enough
+        // (300 large items fit in one page; how many more move depends on
+        // the mover's timing, which made `> 1` fail about 1 run in 20 under
+        // load).
+        let moved = c.stats().slab_reassigned;
         assert!(
-            stored > 0 && c.stats().slab_reassigned > 1,
-            "{reclaim:?}: pages moved"
+            stored > 0 && moved >= 1,
+            "{reclaim:?}: pages moved (stored {stored}, reassigned {moved})"
         );
         c.quiesce();
         // Depot chunks must not be LIVE, and every LIVE chunk of a page in
