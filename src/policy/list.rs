@@ -139,4 +139,21 @@ impl List {
             self.tail = n;
         }
     }
+
+    /// Removes and returns the tail (the oldest), if any.
+    pub(crate) fn pop_tail(&mut self) -> Option<Node> {
+        let t = self.tail()?;
+        Some(self.remove(t))
+    }
+
+    /// Admits `id` the way libCacheSim's FIFO does on a miss, with this list
+    /// as a FIFO of capacity `cap`: nothing if present or larger than `cap`,
+    /// else the oldest entries go until it fits.
+    pub(crate) fn admit_fifo(&mut self, cap: u64, id: u64, size: u64) {
+        if self.get(id).is_some() || size > cap {
+            return;
+        }
+        while self.bytes + size > cap && self.pop_tail().is_some() {}
+        self.push_head(id, size, 0);
+    }
 }

@@ -470,12 +470,8 @@ impl S3Fifo {
             if node.meta >= 2 {
                 self.main.push_head(node.id, node.size, 0);
             } else {
-                if self.ghost_cap > 0 && node.size <= self.ghost_cap {
-                    while self.ghost.bytes + node.size > self.ghost_cap {
-                        let Some(g) = self.ghost.tail() else { break };
-                        self.ghost.remove(g);
-                    }
-                    self.ghost.push_head(node.id, node.size, 0);
+                if self.ghost_cap > 0 {
+                    self.ghost.admit_fifo(self.ghost_cap, node.id, node.size);
                 }
                 return;
             }
@@ -607,12 +603,6 @@ impl Arc {
         }
     }
 
-    fn drop_tail(list: &mut List) {
-        if let Some(t) = list.tail() {
-            list.remove(t);
-        }
-    }
-
     fn access(&mut self, id: u64, size: u64) -> bool {
         if let Some(n) = self.t1.get(id) {
             let node = self.t1.remove(n);
@@ -645,15 +635,15 @@ impl Arc {
                 self.replace();
             } else if self.t1.bytes + self.b1.bytes + size > self.cap {
                 if self.b1.bytes > 0 {
-                    Self::drop_tail(&mut self.b1);
+                    self.b1.pop_tail();
                     self.replace();
                 } else {
-                    Self::drop_tail(&mut self.t1);
+                    self.t1.pop_tail();
                 }
             } else {
                 let all = self.t1.bytes + self.t2.bytes + self.b1.bytes + self.b2.bytes;
                 if all >= 2 * self.cap && self.b2.bytes > 0 {
-                    Self::drop_tail(&mut self.b2);
+                    self.b2.pop_tail();
                 }
                 self.replace();
             }

@@ -3,26 +3,6 @@
 
 use super::list::List;
 
-/// Evicts `list`'s tail; returns it.
-fn pop_tail(list: &mut List) -> Option<super::list::Node> {
-    let t = list.tail()?;
-    Some(list.remove(t))
-}
-
-/// Inserts into a FIFO of capacity `cap` the package's way (its `get` on a
-/// miss): refused if larger than `cap`, else oldest entries go until it fits.
-fn fifo_admit(list: &mut List, cap: u64, id: u64, size: u64) {
-    if list.get(id).is_some() || size > cap {
-        return;
-    }
-    while list.bytes + size > cap {
-        if pop_tail(list).is_none() {
-            break;
-        }
-    }
-    list.push_head(id, size, 0);
-}
-
 /// 2Q (Johnson and Shasha, VLDB '94), the package's version with its default
 /// A1in = ⌊0.25·C⌋ and A1out = ⌊0.5·C⌋, Am = C − A1in:
 ///
@@ -78,18 +58,18 @@ impl TwoQ {
         }
         while self.a1in.bytes + self.am.bytes + size > self.cap {
             if self.a1in.bytes > self.in_cap {
-                let Some(n) = pop_tail(&mut self.a1in) else {
+                let Some(n) = self.a1in.pop_tail() else {
                     break;
                 };
-                fifo_admit(&mut self.a1out, self.out_cap, n.id, n.size);
-            } else if pop_tail(&mut self.am).is_none() {
+                self.a1out.admit_fifo(self.out_cap, n.id, n.size);
+            } else if self.am.pop_tail().is_none() {
                 break;
             }
         }
         if ghost {
             if size <= self.am_cap {
                 while self.am.bytes + size > self.am_cap {
-                    if pop_tail(&mut self.am).is_none() {
+                    if self.am.pop_tail().is_none() {
                         break;
                     }
                 }
@@ -134,7 +114,7 @@ impl Slru {
 
     fn evict(&mut self) -> bool {
         match self.segs.iter_mut().find(|s| s.len() > 0) {
-            Some(s) => pop_tail(s).is_some(),
+            Some(s) => s.pop_tail().is_some(),
             None => false,
         }
     }
@@ -145,7 +125,7 @@ impl Slru {
             self.evict();
             return;
         }
-        let Some(n) = pop_tail(&mut self.segs[i]) else {
+        let Some(n) = self.segs[i].pop_tail() else {
             return;
         };
         self.segs[i - 1].push_head(n.id, n.size, 0);
