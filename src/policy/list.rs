@@ -156,4 +156,15 @@ impl List {
         while self.bytes + size > cap && self.pop_tail().is_some() {}
         self.push_head(id, size, 0);
     }
+
+    /// Removes `id` if it is here; whether it was (a ghost list's lookup).
+    pub(crate) fn take(&mut self, id: u64) -> bool {
+        match self.get(id) {
+            Some(n) => {
+                self.remove(n);
+                true
+            }
+            None => false,
+        }
+    }
 }

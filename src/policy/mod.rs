@@ -429,13 +429,7 @@ impl S3Fifo {
             self.small.node(n).meta += 1;
             return true;
         }
-        let ghost_hit = match self.ghost.get(id) {
-            Some(g) => {
-                self.ghost.remove(g);
-                true
-            }
-            None => false,
-        };
+        let ghost_hit = self.ghost.take(id);
         if let Some(n) = self.main.get(id) {
             self.main.node(n).meta += 1;
             return true;

@@ -42,13 +42,7 @@ impl TwoQ {
         if self.a1in.get(id).is_some() {
             return true;
         }
-        let ghost = match self.a1out.get(id) {
-            Some(g) => {
-                self.a1out.remove(g);
-                true
-            }
-            None => false,
-        };
+        let ghost = self.a1out.take(id);
         if let Some(n) = self.am.get(id) {
             self.am.move_to_head(n);
             return true;
