@@ -54,6 +54,7 @@ mod index;
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod item;
 pub mod loadgen;
+pub mod mrc;
 pub mod policy;
 pub mod protocol;
 mod region;

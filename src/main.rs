@@ -5,6 +5,9 @@ use clap::{Args, Parser, Subcommand};
 use hotset::server::{self, ServerConfig};
 use hotset::{Cache, Config, Policy, ReclaimKind, SlabClasses};
 use std::net::IpAddr;
+
+#[path = "cli/research.rs"]
+mod research;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -26,7 +29,9 @@ enum Cmd {
     /// Serve the memcached text protocol and the DynamiDB dialect (the default).
     Serve(ServeArgs),
     /// Run exact policy simulators over a trace, on a grid of cache sizes.
-    Simulate(SimulateArgs),
+    Simulate(research::SimulateArgs),
+    /// Miss-ratio curves in one pass: exact LRU, SHARDS, miniature simulation.
+    Mrc(research::MrcArgs),
     /// Generate a trace (native format) from a workload spec.
     Gen(GenArgs),
     /// Replay a workload or trace through the live engine; write a report.
@@ -127,38 +132,6 @@ struct GenArgs {
     /// Generator threads (default: all cores). The output does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// No progress output.
-    #[arg(long)]
-    quiet: bool,
-}
-
-#[derive(Args, Clone, Debug)]
-struct SimulateArgs {
-    /// The trace file.
-    #[arg(long)]
-    trace: std::path::PathBuf,
-    /// Trace format: oracleGeneral, twitter (CSV) or native; guessed from
-    /// the file name if omitted. A .zst suffix is decompressed.
-    #[arg(long)]
-    format: Option<hotset::workload::trace::Format>,
-    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
-    /// arc, lfu, lfuda, gdsf, twoq, slru.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "lru,fifo,clock,sieve,s3fifo,belady"
-    )]
-    policies: Vec<hotset::policy::Exact>,
-    /// Cache sizes, comma-separated: absolute (489) or fractions of the
-    /// working set (0.01); in the unit of --unit.
-    #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1,0.2")]
-    sizes: Vec<f64>,
-    /// What sizes count: objects or bytes.
-    #[arg(long, default_value = "objects", value_parser = ["objects", "bytes"])]
-    unit: String,
-    /// Also write summary.json, summary.md and miss-ratio.svg here.
-    #[arg(long)]
-    out: Option<std::path::PathBuf>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -280,7 +253,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.cmd {
         Some(Cmd::Serve(a)) => a,
-        Some(Cmd::Simulate(a)) => return simulate(&a),
+        Some(Cmd::Simulate(a)) => return research::simulate(&a),
+        Some(Cmd::Mrc(a)) => return research::mrc(&a),
         Some(Cmd::Gen(a)) => return gen(&a),
         Some(Cmd::Replay(a)) => return replay(&a),
         Some(Cmd::Loadgen(a)) => return loadgen(&a),
@@ -591,113 +565,6 @@ fn replay(a: &ReplayArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     println!("{}", dir.join("summary.md").display());
-    ExitCode::SUCCESS
-}
-
-/// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
-fn simulate(a: &SimulateArgs) -> ExitCode {
-    use hotset::policy::{simulate, Unit};
-    use hotset::workload::trace::{read, Format};
-    use rayon::prelude::*;
-    let format = a.format.unwrap_or_else(|| Format::guess(&a.trace));
-    let trace = match read(&a.trace, format) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("hotset: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let unit = if a.unit == "bytes" {
-        Unit::Bytes
-    } else {
-        Unit::Objects
-    };
-    // The working set: distinct objects, or their bytes (first-seen size).
-    let mut seen = std::collections::HashMap::new();
-    for r in &trace {
-        seen.entry(r.id).or_insert(r.size);
-    }
-    let working_set = match unit {
-        Unit::Objects => seen.len() as u64,
-        Unit::Bytes => seen.values().sum(),
-    };
-    let mut sizes = Vec::new();
-    for &s in &a.sizes {
-        if !(s.is_finite() && s > 0.0) {
-            eprintln!("hotset: cache size {s} must be positive");
-            return ExitCode::from(2);
-        }
-        sizes.push(
-            if s < 1.0 {
-                (s * working_set as f64) as u64
-            } else {
-                s as u64
-            }
-            .max(1),
-        );
-    }
-    let grid: Vec<_> = a
-        .policies
-        .iter()
-        .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
-        .collect();
-    for &(p, c) in &grid {
-        if let Err(e) = p.check_capacity(c) {
-            eprintln!("hotset: {e} {}", unit.name());
-            return ExitCode::from(2);
-        }
-    }
-    let progress = hotset::report::progress::Progress::new("simulate", grid.len() as u64, a.quiet);
-    let results: Vec<_> = grid
-        .par_iter()
-        .map(|&(p, c)| {
-            let r = simulate(p, c, unit, &trace);
-            progress.inc(1);
-            (p, c, r)
-        })
-        .collect();
-    progress.finish();
-    if let Some(dir) = &a.out {
-        let rows: Vec<_> = results
-            .iter()
-            .map(|&(p, c, r)| hotset::report::SimRow {
-                policy: p.name().to_string(),
-                cache_size: c,
-                unit: unit.name(),
-                counts: r,
-            })
-            .collect();
-        let name = a
-            .trace
-            .file_name()
-            .map_or("trace".into(), |n| n.to_string_lossy().to_string());
-        if let Err(e) =
-            hotset::report::write_simulation(dir, &hotset::report::Provenance::here(&name), &rows)
-        {
-            eprintln!("hotset: {}: {e}", dir.display());
-            return ExitCode::from(1);
-        }
-    }
-    println!(
-        "# {} requests, working set {working_set} {}",
-        trace.len(),
-        unit.name()
-    );
-    println!(
-        "{:<8} {:>12} {:>10} {:>12} {:>10} {:>10}",
-        "policy", "cache_size", "unit", "misses", "miss_ratio", "byte_miss"
-    );
-    for (p, c, r) in results {
-        println!(
-            "{:<8} {:>12} {:>10} {:>12} {:>10.4} {:>10.4}",
-            p.name(),
-            c,
-            unit.name(),
-            r.misses,
-            r.miss_ratio(),
-            r.byte_miss_ratio()
-        );
-    }
     ExitCode::SUCCESS
 }
 

@@ -6,6 +6,16 @@
 /// Golden-ratio increment of SplitMix64.
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// SplitMix64's finalizer: a bijection of 64 bits that mixes every input bit
+/// into every output bit. Also the hash of spatial sampling (`mrc`), where
+/// an object is in the sample when its hashed id falls below a threshold.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A SplitMix64 stream.
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
@@ -26,10 +36,7 @@ impl SplitMix64 {
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(GAMMA);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix64(self.0)
     }
 
     /// Uniform in `[0, n)` (Lemire's multiply-shift; 0 when `n` is 0).

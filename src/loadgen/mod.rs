@@ -761,7 +761,12 @@ pub fn write_report(
             &dir.join("miss-ratio-over-time.svg"),
             &format!("{}: get miss ratio per {w} records", prov.workload),
             "records into the workload",
-            &[(cfg.server.clone(), pts)],
+            &[report::plot::Series {
+                name: cfg.server.clone(),
+                group: cfg.server.clone(),
+                line: 0,
+                points: pts,
+            }],
         )?;
         let _ = writeln!(
             md,

@@ -166,10 +166,21 @@ pub(crate) fn summary_files(
 }
 
 /// Adds a point to the named series, creating it on first use.
-fn add_point(series: &mut Vec<plot::Series>, name: String, pt: (f64, f64)) {
-    match series.iter_mut().find(|s| s.0 == name) {
-        Some(s) => s.1.push(pt),
-        None => series.push((name, vec![pt])),
+fn add_point(
+    series: &mut Vec<plot::Series>,
+    name: String,
+    group: &str,
+    line: usize,
+    pt: (f64, f64),
+) {
+    match series.iter_mut().find(|s| s.name == name) {
+        Some(s) => s.points.push(pt),
+        None => series.push(plot::Series {
+            name,
+            group: group.to_string(),
+            line,
+            points: vec![pt],
+        }),
     }
 }
 
@@ -302,10 +313,12 @@ pub fn write(
     // Miss-ratio curves: live policies against memory, exact ones against
     // the memory their capacity mirrors.
     let mut series: Vec<plot::Series> = Vec::new();
-    let mut add = |name: String, pt: (f64, f64)| add_point(&mut series, name, pt);
     for r in live {
-        add(
+        add_point(
+            &mut series,
             format!("{} (live)", r.policy),
+            &r.policy.to_string(),
+            1,
             (
                 (r.memory >> 20) as f64,
                 r.misses as f64 / r.gets.max(1) as f64,
@@ -313,8 +326,11 @@ pub fn write(
         );
     }
     for e in exact {
-        add(
+        add_point(
+            &mut series,
             format!("{} (exact)", e.policy),
+            &e.policy.to_string(),
+            0,
             (
                 (e.memory >> 20) as f64,
                 e.misses as f64 / e.gets.max(1) as f64,
@@ -327,14 +343,19 @@ pub fn write(
         "memory (MiB)",
         &series,
     )?;
+    // Latency curves: a colour per policy, a dash pattern per memory size.
+    let mut memories: Vec<usize> = live.iter().map(|r| r.memory).collect();
+    memories.sort_unstable();
+    memories.dedup();
     for op in ["get", "set", "delete"] {
-        let hs: Vec<(String, &Histogram<u64>)> = live
+        let hs: Vec<(String, String, usize, &Histogram<u64>)> = live
             .iter()
             .filter_map(|r| {
+                let line = memories.binary_search(&r.memory).unwrap_or(0);
                 r.latency
                     .iter()
                     .find(|l| l.op == op)
-                    .map(|l| (file_stem(r), &l.hist))
+                    .map(|l| (file_stem(r), r.policy.to_string(), line, &l.hist))
             })
             .collect();
         if !hs.is_empty() {
@@ -357,20 +378,43 @@ pub struct SimRow {
     pub cache_size: u64,
     /// objects or bytes.
     pub unit: &'static str,
+    /// How the counts were had: `exact` (a full simulation or the exact
+    /// curve), `shards`, `shards-fixed` or `miniature`.
+    pub kind: &'static str,
+    /// The spatial sampling rate (1 when exact).
+    pub sampling_rate: f64,
     /// The counts.
     pub counts: crate::policy::Counts,
 }
 
-/// Writes a simulation grid: summary.json, summary.md and miss-ratio.svg.
-pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::Result<()> {
+impl SimRow {
+    /// The row's series in plots: the policy, and the method when sampled.
+    fn series(&self) -> String {
+        if self.kind == "exact" {
+            self.policy.clone()
+        } else {
+            format!("{} ({} R={})", self.policy, self.kind, self.sampling_rate)
+        }
+    }
+}
+
+/// Writes a simulation grid: summary.json, summary.md and the plot `svg`
+/// (miss-ratio curves; sampled series dashed).
+pub fn write_simulation(
+    dir: &Path,
+    prov: &Provenance,
+    rows: &[SimRow],
+    svg: &str,
+) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let js: Vec<Value> = rows
         .iter()
         .map(|r| {
             json!({
-                "kind": "exact",
+                "kind": r.kind,
                 "policy": r.policy,
                 "unit": r.unit,
+                "sampling_rate": r.sampling_rate,
                 "cache_size": r.cache_size,
                 "requests": r.counts.requests,
                 "misses": r.counts.misses,
@@ -382,14 +426,19 @@ pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::R
     let mut md = summary_files(dir, prov, "Simulation", js)?;
     let _ = writeln!(
         md,
-        "| policy | cache size | unit | requests | misses | miss ratio | byte miss ratio |"
+        "| policy | method | sampling rate | cache size | unit | requests | misses | miss ratio | byte miss ratio |"
     );
-    let _ = writeln!(md, "| --- | ---: | --- | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(
+        md,
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
+    );
     for r in rows {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.4} | {:.4} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.4} | {:.4} |",
             r.policy,
+            r.kind,
+            r.sampling_rate,
             r.cache_size,
             r.unit,
             r.counts.requests,
@@ -398,19 +447,21 @@ pub fn write_simulation(dir: &Path, prov: &Provenance, rows: &[SimRow]) -> io::R
             r.counts.byte_miss_ratio()
         );
     }
-    let _ = writeln!(md, "\n![miss-ratio curves](miss-ratio.svg)");
+    let _ = writeln!(md, "\n![miss-ratio curves]({svg})");
     std::fs::write(dir.join("summary.md"), md)?;
     let mut series: Vec<plot::Series> = Vec::new();
     for r in rows {
         add_point(
             &mut series,
-            r.policy.clone(),
+            r.series(),
+            &r.policy,
+            usize::from(r.kind != "exact"),
             (r.cache_size as f64, r.counts.miss_ratio()),
         );
     }
     let unit = rows.first().map_or("objects", |r| r.unit);
     plot::miss_ratio_curves(
-        &dir.join("miss-ratio.svg"),
+        &dir.join(svg),
         &format!("{}: miss-ratio curves", prov.workload),
         &format!("cache size ({unit})"),
         &series,

@@ -1,0 +1,442 @@
+//! The research commands: `hotset simulate` (exact simulators on a grid of
+//! sizes) and `hotset mrc` (miss-ratio curves in one pass).
+
+use clap::Args;
+use hotset::mrc::{self, Curve, Sampling};
+use hotset::policy::{simulate as run, Counts, Exact, Req, Unit};
+use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
+use hotset::workload::trace::{read, Format};
+use rayon::prelude::*;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The trace and how to count it, as both commands take them.
+#[derive(Args, Clone, Debug)]
+pub struct Input {
+    /// The trace file.
+    #[arg(long)]
+    trace: PathBuf,
+    /// Trace format: oracleGeneral, twitter (CSV) or native; guessed from
+    /// the file name if omitted. A .zst suffix is decompressed.
+    #[arg(long)]
+    format: Option<Format>,
+    /// What sizes count: objects or bytes.
+    #[arg(long, default_value = "objects", value_parser = ["objects", "bytes"])]
+    unit: String,
+    /// Also write summary.json, summary.md and the plot here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// A trace read in, with what it holds.
+struct Loaded {
+    trace: Vec<Req>,
+    unit: Unit,
+    /// Distinct objects, or their bytes (first-seen size).
+    working_set: u64,
+    bytes: u64,
+    name: String,
+}
+
+impl Input {
+    fn load(&self) -> Result<Loaded, String> {
+        let format = self.format.unwrap_or_else(|| Format::guess(&self.trace));
+        let trace = read(&self.trace, format).map_err(|e| e.to_string())?;
+        let unit = if self.unit == "bytes" {
+            Unit::Bytes
+        } else {
+            Unit::Objects
+        };
+        let mut seen = std::collections::HashMap::new();
+        for r in &trace {
+            seen.entry(r.id).or_insert(r.size);
+        }
+        let working_set = match unit {
+            Unit::Objects => seen.len() as u64,
+            Unit::Bytes => seen.values().sum(),
+        };
+        let name = self
+            .trace
+            .file_name()
+            .map_or("trace".into(), |n| n.to_string_lossy().to_string());
+        Ok(Loaded {
+            bytes: trace.iter().map(|r| r.size).sum(),
+            trace,
+            unit,
+            working_set,
+            name,
+        })
+    }
+
+    fn write(&self, t: &Loaded, rows: &[SimRow], svg: &str) -> Result<(), String> {
+        let Some(dir) = &self.out else {
+            return Ok(());
+        };
+        write_simulation(dir, &Provenance::here(&t.name), rows, svg)
+            .map_err(|e| format!("{}: {e}", dir.display()))
+    }
+}
+
+/// Cache sizes from the command line: absolute, or below 1 a fraction of
+/// the working set.
+fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> {
+    sizes
+        .iter()
+        .map(|&s| {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(format!("cache size {s} must be positive"));
+            }
+            let c = if s < 1.0 { s * working_set as f64 } else { s };
+            Ok((c as u64).max(1))
+        })
+        .collect()
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("hotset: {e}");
+    ExitCode::from(2)
+}
+
+fn row(policy: Exact, kind: &'static str, rate: f64, c: u64, unit: Unit, counts: Counts) -> SimRow {
+    SimRow {
+        policy: policy.name().to_string(),
+        cache_size: c,
+        unit: unit.name(),
+        kind,
+        sampling_rate: rate,
+        counts,
+    }
+}
+
+fn print_rows(t: &Loaded, rows: &[SimRow]) {
+    println!(
+        "# {} requests, working set {} {}",
+        t.trace.len(),
+        t.working_set,
+        t.unit.name()
+    );
+    println!(
+        "{:<8} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10} {:>10}",
+        "policy", "method", "rate", "cache_size", "unit", "misses", "miss_ratio", "byte_miss"
+    );
+    for r in rows {
+        println!(
+            "{:<8} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10.4} {:>10.4}",
+            r.policy,
+            r.kind,
+            r.sampling_rate,
+            r.cache_size,
+            r.unit,
+            r.counts.misses,
+            r.counts.miss_ratio(),
+            r.counts.byte_miss_ratio()
+        );
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    input: Input,
+    /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
+    /// arc, lfu, lfuda, gdsf, twoq, slru.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lru,fifo,clock,sieve,s3fifo,belady"
+    )]
+    policies: Vec<Exact>,
+    /// Cache sizes, comma-separated: absolute (489) or fractions of the
+    /// working set (0.01); in the unit of --unit.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1,0.2")]
+    sizes: Vec<f64>,
+}
+
+/// The (policy × size) grid, every cell run in parallel.
+fn grid(t: &Loaded, grid: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
+    let progress = Progress::new("simulate", grid.len() as u64, quiet);
+    let out = grid
+        .par_iter()
+        .map(|&(p, c)| {
+            let r = run(p, c, t.unit, &t.trace);
+            progress.inc(1);
+            r
+        })
+        .collect();
+    progress.finish();
+    out
+}
+
+/// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
+pub fn simulate(a: &SimulateArgs) -> ExitCode {
+    let t = match a.input.load() {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let sizes = match cache_sizes(&a.sizes, t.working_set) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let cells: Vec<_> = a
+        .policies
+        .iter()
+        .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
+        .collect();
+    for &(p, c) in &cells {
+        if let Err(e) = p.check_capacity(c) {
+            return fail(format!("{e} {}", t.unit.name()));
+        }
+    }
+    let counts = grid(&t, &cells, a.input.quiet);
+    let rows: Vec<SimRow> = cells
+        .iter()
+        .zip(counts)
+        .map(|(&(p, c), r)| row(p, "exact", 1.0, c, t.unit, r))
+        .collect();
+    if let Err(e) = a.input.write(&t, &rows, "miss-ratio.svg") {
+        eprintln!("hotset: {e}");
+        return ExitCode::from(1);
+    }
+    print_rows(&t, &rows);
+    ExitCode::SUCCESS
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct MrcArgs {
+    #[command(flatten)]
+    input: Input,
+    /// exact: LRU's exact curve from stack distances, in one pass.
+    /// shards: LRU's curve from a spatial sample at --rate (SHARDS).
+    /// shards-fixed: SHARDS tracking at most --max-objects objects.
+    /// miniature: each of --policies simulated on a sample at --rate, at
+    /// sizes scaled by it.
+    #[arg(long, default_value = "exact", value_parser = ["exact", "shards", "shards-fixed", "miniature"])]
+    method: String,
+    /// The sampling rate of shards and miniature, in (0, 1].
+    #[arg(long, default_value_t = 0.01)]
+    rate: f64,
+    /// The objects shards-fixed tracks at most.
+    #[arg(long, default_value_t = 8192)]
+    max_objects: usize,
+    /// Policies of a miniature simulation, comma-separated (the curve
+    /// methods are LRU's).
+    #[arg(long, value_delimiter = ',', default_value = "lru")]
+    policies: Vec<Exact>,
+    /// Cache sizes, comma-separated: absolute or fractions of the working
+    /// set. Without it, the whole curve at --points sizes.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Option<Vec<f64>>,
+    /// Sizes of the whole curve, spread on a log scale from the smallest
+    /// exact size to the working set.
+    #[arg(long, default_value_t = 100)]
+    points: usize,
+    /// Also compute the full answer (the exact curve, or full simulations)
+    /// at the same sizes, and report the mean absolute error of the
+    /// sampled one.
+    #[arg(long)]
+    compare: bool,
+}
+
+/// `hotset mrc`: a miss-ratio curve in one pass.
+pub fn mrc(a: &MrcArgs) -> ExitCode {
+    if !(a.rate > 0.0 && a.rate <= 1.0) {
+        return fail(format!("--rate {} must be in (0, 1]", a.rate));
+    }
+    if a.points == 0 || a.points > 100_000 {
+        return fail(format!("--points {} must be in 1..=100000", a.points));
+    }
+    if a.max_objects == 0 {
+        return fail("--max-objects must be at least 1");
+    }
+    let t = match a.input.load() {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let start = std::time::Instant::now();
+    let method = a.method.as_str();
+    let (kind, curve): (&'static str, Option<Curve>) = match method {
+        "exact" => ("exact", Some(mrc::exact_lru(&t.trace, t.unit))),
+        "shards" => (
+            "shards",
+            Some(mrc::shards(&t.trace, t.unit, Sampling::Rate(a.rate))),
+        ),
+        "shards-fixed" => (
+            "shards-fixed",
+            Some(mrc::shards(
+                &t.trace,
+                t.unit,
+                Sampling::Fixed(a.max_objects),
+            )),
+        ),
+        _ => ("miniature", None),
+    };
+    let policies: Vec<Exact> = match &curve {
+        Some(_) => vec![Exact::Lru],
+        None => a.policies.clone(),
+    };
+    // The smallest size every method can answer exactly or estimate: in
+    // bytes mode the largest object (below it LRU is not a stack
+    // algorithm), and for miniatures the size whose scaled-down cache
+    // each policy can run at.
+    let max_object = t.trace.iter().map(|r| r.size).max().unwrap_or(1);
+    let floor = match t.unit {
+        Unit::Objects => 1,
+        Unit::Bytes => max_object,
+    };
+    let sizes = match &a.sizes {
+        Some(s) => match cache_sizes(s, t.working_set) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        },
+        None => mrc::log_sizes(floor, t.working_set.max(floor), a.points),
+    };
+    let rate = curve.as_ref().map_or(a.rate, |c| c.rate);
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    match &curve {
+        Some(c) => {
+            for &s in &sizes {
+                if s < c.valid_from && kind == "exact" {
+                    // Exact all the same: one simulation at that size.
+                    rows.push(row(
+                        Exact::Lru,
+                        kind,
+                        1.0,
+                        s,
+                        t.unit,
+                        run(Exact::Lru, s, t.unit, &t.trace),
+                    ));
+                } else {
+                    rows.push(row(Exact::Lru, kind, rate, s, t.unit, c.counts(s, t.bytes)));
+                }
+            }
+            if c.resized > 0 {
+                notes.push(format!(
+                    "{} objects change size between requests: the curve stacks each request's size, where libCacheSim keeps the stored one on a hit",
+                    c.resized
+                ));
+            }
+        }
+        None => {
+            let sampled = mrc::sample(&t.trace, a.rate);
+            let cells: Vec<(Exact, u64)> = policies
+                .iter()
+                .flat_map(|&p| {
+                    let lo = mrc::miniature_floor(p, a.rate);
+                    sizes
+                        .iter()
+                        .filter(move |&&s| s >= lo)
+                        .map(move |&s| (p, s))
+                })
+                .collect();
+            for &p in &policies {
+                let lo = mrc::miniature_floor(p, a.rate);
+                if sizes.iter().any(|&s| s < lo) {
+                    notes.push(format!(
+                        "{p}: sizes below {lo} skipped (scaled by {} they are below what {p} can run at)",
+                        a.rate
+                    ));
+                }
+            }
+            let out: Vec<SimRow> = cells
+                .par_iter()
+                .map(|&(p, s)| {
+                    let c = mrc::miniature(
+                        p,
+                        s,
+                        t.unit,
+                        &sampled,
+                        a.rate,
+                        t.trace.len() as u64,
+                        t.bytes,
+                    );
+                    row(p, kind, a.rate, s, t.unit, c)
+                })
+                .collect();
+            rows.extend(out);
+        }
+    }
+    let took = start.elapsed();
+    if a.compare && kind != "exact" {
+        let full: Vec<(Exact, u64)> = rows
+            .iter()
+            .map(|r| (r.policy.parse().expect("a policy's own name"), r.cache_size))
+            .collect();
+        let exact: Vec<Counts> = if curve.is_some() {
+            let e = mrc::exact_lru(&t.trace, t.unit);
+            full.iter()
+                .map(|&(_, s)| {
+                    if s < e.valid_from {
+                        run(Exact::Lru, s, t.unit, &t.trace)
+                    } else {
+                        e.counts(s, t.bytes)
+                    }
+                })
+                .collect()
+        } else {
+            grid(&t, &full, a.input.quiet)
+        };
+        for &p in &policies {
+            let (est, want): (Vec<f64>, Vec<f64>) = rows
+                .iter()
+                .zip(&exact)
+                .filter(|(r, _)| r.policy == p.name())
+                .map(|(r, e)| (r.counts.miss_ratio(), e.miss_ratio()))
+                .unzip();
+            notes.push(format!(
+                "mean absolute error of {p} ({kind}, rate {rate}) against the exact answer over {} sizes: {:.5}",
+                est.len(),
+                mrc::mean_abs_error(&est, &want)
+            ));
+        }
+        let extra: Vec<SimRow> = full
+            .iter()
+            .zip(exact)
+            .map(|(&(p, s), c)| row(p, "exact", 1.0, s, t.unit, c))
+            .collect();
+        rows.extend(extra);
+    }
+    if let Err(e) = a.input.write(&t, &rows, "mrc.svg") {
+        eprintln!("hotset: {e}");
+        return ExitCode::from(1);
+    }
+    if let Some(dir) = &a.input.out {
+        if let Err(e) = append_notes(&dir.join("summary.md"), kind, rate, t.unit, &notes) {
+            eprintln!("hotset: {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    }
+    print_rows(&t, &rows);
+    eprintln!(
+        "# {kind} at sampling rate {rate}, {} unit: {:.3} s",
+        t.unit.name(),
+        took.as_secs_f64()
+    );
+    for n in &notes {
+        println!("# {n}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn append_notes(
+    path: &std::path::Path,
+    kind: &str,
+    rate: f64,
+    unit: Unit,
+    notes: &[String],
+) -> std::io::Result<()> {
+    use std::fmt::Write;
+    let mut md = std::fs::read_to_string(path)?;
+    let _ = writeln!(
+        md,
+        "\nMethod: {kind}; sampling rate {rate}; sizes in {}.",
+        unit.name()
+    );
+    for n in notes {
+        let _ = writeln!(md, "\n- {n}");
+    }
+    std::fs::write(path, md)
+}
