@@ -192,3 +192,42 @@ fn fuzz_twitter_csv_reader() {
         }
     });
 }
+
+#[test]
+fn fuzz_delimited_reader() {
+    use hotset::workload::text::{parse_delimited, Delimited};
+    let layouts: Vec<Delimited> = [
+        (",", "time=1,op=2,key=3,size=4,ttl=5", true),
+        ("tab", "time=1,op=2,key=3,size=4,ttl=5", false),
+        ("space", "key=1", false),
+    ]
+    .into_iter()
+    .map(|(d, c, header)| Delimited {
+        delimiter: d.parse().unwrap(),
+        columns: c.parse().unwrap(),
+        header,
+        numeric_keys: false,
+    })
+    .collect();
+    fuzz("delimited", "delimited", |b| {
+        for l in &layouts {
+            if let Ok(reqs) = parse_delimited(b, l) {
+                // Each request needs a line with at least a key.
+                assert!(reqs.len() <= b.len() / 2 + 1);
+            }
+        }
+    });
+}
+
+#[test]
+fn fuzz_key_per_line_reader() {
+    use hotset::workload::text::parse_keys;
+    fuzz("keys", "keys", |b| {
+        for numeric in [false, true] {
+            if let Ok(reqs) = parse_keys(b, numeric) {
+                assert!(reqs.len() <= b.len() / 2 + 1);
+                assert!(reqs.iter().all(|r| r.size == 1));
+            }
+        }
+    });
+}

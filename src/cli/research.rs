@@ -5,6 +5,7 @@ use clap::Args;
 use hotset::mrc::{self, Curve, Sampling};
 use hotset::policy::{simulate as run, Counts, Exact, Req, Unit};
 use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
+use hotset::workload::text::{Columns, Delimiter};
 use hotset::workload::trace::{read, Format};
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -16,10 +17,26 @@ pub struct Input {
     /// The trace file.
     #[arg(long)]
     trace: PathBuf,
-    /// Trace format: oracleGeneral, twitter (CSV) or native; guessed from
-    /// the file name if omitted. A .zst suffix is decompressed.
+    /// Trace format: oracleGeneral, twitter (CSV), native, delimited (a
+    /// table; see --columns), tsv, ssv (space-separated) or keys (one per
+    /// line); guessed from the file name if omitted. A .zst suffix is
+    /// decompressed.
     #[arg(long)]
     format: Option<Format>,
+    /// A delimited trace's columns, 1-based: key=N (required), and any of
+    /// size=N, time=N, op=N, ttl=N. A delete op is dropped.
+    #[arg(long)]
+    columns: Option<Columns>,
+    /// A delimited trace's separator: one punctuation character, tab or
+    /// space (default: the format's).
+    #[arg(long)]
+    delimiter: Option<Delimiter>,
+    /// A delimited trace's first line is a header.
+    #[arg(long)]
+    header: bool,
+    /// Keys (delimited or keys) are unsigned integers, used as ids.
+    #[arg(long)]
+    numeric_keys: bool,
     /// What sizes count: objects or bytes.
     #[arg(long, default_value = "objects", value_parser = ["objects", "bytes"])]
     unit: String,
@@ -42,8 +59,33 @@ struct Loaded {
 }
 
 impl Input {
+    /// The format, with the text flags applied (they belong to text formats
+    /// only).
+    fn format(&self) -> Result<Format, String> {
+        let mut format = self.format.unwrap_or_else(|| Format::guess(&self.trace));
+        match &mut format {
+            Format::Delimited(d) => {
+                d.columns = self.columns.unwrap_or(d.columns);
+                d.delimiter = self.delimiter.unwrap_or(d.delimiter);
+                d.header = self.header;
+                d.numeric_keys = self.numeric_keys;
+            }
+            Format::Keys { numeric } if self.columns.is_none() && self.delimiter.is_none() && !self.header => {
+                *numeric = self.numeric_keys;
+            }
+            _ if self.columns.is_some() || self.delimiter.is_some() || self.header || self.numeric_keys => {
+                return Err(
+                    "--columns, --delimiter, --header and --numeric-keys need --format delimited, tsv or ssv (keys takes --numeric-keys)"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        Ok(format)
+    }
+
     fn load(&self) -> Result<Loaded, String> {
-        let format = self.format.unwrap_or_else(|| Format::guess(&self.trace));
+        let format = self.format()?;
         let trace = read(&self.trace, format).map_err(|e| e.to_string())?;
         let unit = if self.unit == "bytes" {
             Unit::Bytes

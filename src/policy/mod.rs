@@ -12,6 +12,7 @@
 mod frequency;
 mod list;
 mod segmented;
+mod tinylfu;
 
 use list::List;
 use std::collections::BinaryHeap;
@@ -75,11 +76,14 @@ pub enum Exact {
     TwoQ,
     /// Segmented LRU with four segments.
     Slru,
+    /// W-TinyLFU (Einziger et al., 2017): a 1% window LRU, a frequency
+    /// sketch admitting to a two-segment SLRU.
+    WTinyLfu,
 }
 
 impl Exact {
     /// Every policy.
-    pub const ALL: [Exact; 12] = [
+    pub const ALL: [Exact; 13] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
@@ -92,6 +96,7 @@ impl Exact {
         Exact::Gdsf,
         Exact::TwoQ,
         Exact::Slru,
+        Exact::WTinyLfu,
     ];
 
     /// The name on the command line and in reports.
@@ -109,6 +114,7 @@ impl Exact {
             Exact::Gdsf => "gdsf",
             Exact::TwoQ => "twoq",
             Exact::Slru => "slru",
+            Exact::WTinyLfu => "wtinylfu",
         }
     }
 }
@@ -121,6 +127,9 @@ impl Exact {
         match self {
             Exact::S3Fifo if capacity < 10 => Err(format!(
                 "s3fifo needs a cache of at least 10 (its small queue is a tenth of it), not {capacity}"
+            )),
+            Exact::WTinyLfu if capacity < 5 => Err(format!(
+                "wtinylfu needs a cache of at least 5 (its main cache's lower segment is a fifth of it), not {capacity}"
             )),
             _ if capacity == 0 => Err(format!("{self} needs a cache larger than 0")),
             _ => Ok(()),
@@ -227,6 +236,7 @@ enum Sim {
     Gdsf(frequency::Gdsf),
     TwoQ(segmented::TwoQ),
     Slru(segmented::Slru),
+    WTinyLfu(tinylfu::WTinyLfu),
 }
 
 impl Sim {
@@ -244,6 +254,7 @@ impl Sim {
             Exact::Gdsf => Sim::Gdsf(frequency::Gdsf::new(cap)),
             Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap)),
             Exact::Slru => Sim::Slru(segmented::Slru::new(cap)),
+            Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, 0.01)),
         }
     }
 
@@ -262,6 +273,7 @@ impl Sim {
             Sim::Gdsf(s) => s.access(id, size),
             Sim::TwoQ(s) => s.access(id, size),
             Sim::Slru(s) => s.access(id, size),
+            Sim::WTinyLfu(s) => s.access(id, size),
         }
     }
 }

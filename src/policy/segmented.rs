@@ -76,8 +76,9 @@ impl TwoQ {
     }
 }
 
-/// Segmented LRU, the package's version: four LRU segments of ⌊C / 4⌋ each,
-/// segment 0 the lowest.
+/// Segmented LRU, the package's version: LRU segments, segment 0 the
+/// lowest; by default four of ⌊C / 4⌋ each (W-TinyLFU's main cache uses
+/// two, of ⌊M/5⌋ and ⌊4M/5⌋).
 ///
 /// - A hit in the top segment moves it to that segment's head; a hit below
 ///   promotes it to the next segment's head, and while that segment is over
@@ -86,27 +87,47 @@ impl TwoQ {
 /// - A miss goes to the lowest segment with room for it; if none has room,
 ///   evictions run until the whole cache has room, and it goes to segment 0.
 /// - An eviction takes the tail of the lowest non-empty segment.
-/// - An object larger than one segment is never inserted.
+/// - An object larger than segment 0 is never inserted.
 pub(super) struct Slru {
     cap: u64,
-    seg_cap: u64,
-    segs: [List; 4],
+    seg_caps: Vec<u64>,
+    segs: Vec<List>,
 }
 
 impl Slru {
     pub(super) fn new(cap: u64) -> Slru {
+        Slru::with_segments(cap, vec![cap / 4; 4])
+    }
+
+    /// An SLRU of capacity `cap` with these segment sizes, lowest first.
+    pub(super) fn with_segments(cap: u64, seg_caps: Vec<u64>) -> Slru {
         Slru {
             cap,
-            seg_cap: cap / 4,
-            segs: std::array::from_fn(|_| List::new()),
+            segs: seg_caps.iter().map(|_| List::new()).collect(),
+            seg_caps,
         }
     }
 
-    fn used(&self) -> u64 {
+    pub(super) fn cap(&self) -> u64 {
+        self.cap
+    }
+
+    pub(super) fn used(&self) -> u64 {
         self.segs.iter().map(|s| s.bytes).sum()
     }
 
-    fn evict(&mut self) -> bool {
+    /// Whether an object of `size` may ever enter.
+    pub(super) fn admits(&self, size: u64) -> bool {
+        size <= self.cap && size <= self.seg_caps[0]
+    }
+
+    /// The id the next eviction takes.
+    pub(super) fn victim(&self) -> Option<u64> {
+        let s = self.segs.iter().find(|s| s.len() > 0)?;
+        Some(s.peek(s.tail()?).id)
+    }
+
+    pub(super) fn evict(&mut self) -> bool {
         match self.segs.iter_mut().find(|s| s.len() > 0) {
             Some(s) => s.pop_tail().is_some(),
             None => false,
@@ -123,27 +144,52 @@ impl Slru {
             return;
         };
         self.segs[i - 1].push_head(n.id, n.size, 0);
-        while self.segs[i - 1].bytes > self.seg_cap {
+        while self.segs[i - 1].bytes > self.seg_caps[i - 1] {
             self.cool(i - 1);
         }
     }
 
-    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+    /// A hit's update, if `id` is here; whether it was.
+    pub(super) fn hit(&mut self, id: u64) -> bool {
         let top = self.segs.len() - 1;
-        if let Some(i) = (0..=top).find(|&i| self.segs[i].get(id).is_some()) {
-            let n = self.segs[i].get(id).expect("found");
-            if i == top {
-                self.segs[i].move_to_head(n);
-            } else {
-                let node = self.segs[i].remove(n);
-                self.segs[i + 1].push_head(node.id, node.size, 0);
-                while self.segs[i + 1].bytes > self.seg_cap {
-                    self.cool(i + 1);
-                }
+        let Some((i, n)) = (0..=top).find_map(|i| Some((i, self.segs[i].get(id)?))) else {
+            return false;
+        };
+        if i == top {
+            self.segs[i].move_to_head(n);
+        } else {
+            let node = self.segs[i].remove(n);
+            self.segs[i + 1].push_head(node.id, node.size, 0);
+            while self.segs[i + 1].bytes > self.seg_caps[i + 1] {
+                self.cool(i + 1);
             }
+        }
+        true
+    }
+
+    /// Inserts a new object into the lowest segment with room; if none has,
+    /// evicts until the whole cache has room and inserts into segment 0.
+    pub(super) fn insert(&mut self, id: u64, size: u64) {
+        let seg =
+            match (0..self.segs.len()).find(|&i| self.segs[i].bytes + size <= self.seg_caps[i]) {
+                Some(i) => i,
+                None => {
+                    while self.used() + size > self.cap {
+                        if !self.evict() {
+                            break;
+                        }
+                    }
+                    0
+                }
+            };
+        self.segs[seg].push_head(id, size, 0);
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        if self.hit(id) {
             return true;
         }
-        if size > self.cap || size > self.seg_cap {
+        if !self.admits(size) {
             return false;
         }
         while self.used() + size > self.cap {
@@ -151,18 +197,7 @@ impl Slru {
                 break;
             }
         }
-        let seg = match (0..=top).find(|&i| self.segs[i].bytes + size <= self.seg_cap) {
-            Some(i) => i,
-            None => {
-                while self.used() + size > self.cap {
-                    if !self.evict() {
-                        break;
-                    }
-                }
-                0
-            }
-        };
-        self.segs[seg].push_head(id, size, 0);
+        self.insert(id, size);
         false
     }
 }

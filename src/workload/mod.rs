@@ -3,6 +3,7 @@
 
 pub mod gen;
 pub mod spec;
+pub mod text;
 pub mod trace;
 mod zipf;
 

@@ -21,12 +21,10 @@
 use crate::policy::Req;
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 const ORACLE_RECORD: usize = 24;
-/// The longest Twitter CSV line accepted (keys are at most a few hundred bytes).
-const MAX_CSV_LINE: usize = 64 << 10;
 /// The native format's magic.
 pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
 /// Bytes per native record.
@@ -53,6 +51,14 @@ pub enum Format {
     TwitterCsv,
     /// hotset's native format.
     Native,
+    /// A delimited text table (CSV, TSV, space-separated), its columns
+    /// given by flag.
+    Delimited(Delimited),
+    /// One key per line.
+    Keys {
+        /// Keys are integers, used as ids as they are.
+        numeric: bool,
+    },
 }
 
 impl std::str::FromStr for Format {
@@ -62,8 +68,25 @@ impl std::str::FromStr for Format {
             "oracleGeneral" | "oracle" => Ok(Format::OracleGeneral),
             "twitter" | "csv" | "twitter-csv" => Ok(Format::TwitterCsv),
             "native" | "hotset" => Ok(Format::Native),
+            "delimited" | "tsv" | "ssv" => Ok(Format::Delimited(Delimited {
+                delimiter: match s {
+                    "tsv" => Delimiter::Byte(b'\t'),
+                    "ssv" => Delimiter::Whitespace,
+                    _ => Delimiter::Byte(b','),
+                },
+                columns: Columns {
+                    key: 1,
+                    size: None,
+                    time: None,
+                    op: None,
+                    ttl: None,
+                },
+                header: false,
+                numeric_keys: false,
+            })),
+            "keys" => Ok(Format::Keys { numeric: false }),
             _ => Err(format!(
-                "unknown trace format {s:?} (oracleGeneral, twitter, native)"
+                "unknown trace format {s:?} (oracleGeneral, twitter, native, delimited, tsv, ssv, keys)"
             )),
         }
     }
@@ -78,6 +101,8 @@ impl Format {
             Format::TwitterCsv
         } else if name.ends_with(".hst") || name.ends_with(".native") {
             Format::Native
+        } else if name.ends_with(".keys") {
+            Format::Keys { numeric: false }
         } else {
             Format::OracleGeneral
         }
@@ -251,66 +276,8 @@ pub fn parse_native(mut r: impl Read) -> Result<Vec<Record>, TraceError> {
     Ok(out)
 }
 
-/// Parses a Twitter cache-trace CSV stream. Returns requests (every line is
-/// a lookup of its key, as libCacheSim counts) without next-access times.
-pub fn parse_twitter_csv(r: impl Read) -> Result<Vec<Req>, TraceError> {
-    let hasher = foldhash::fast::FixedState::with_seed(0x7717);
-    let mut out = Vec::new();
-    let mut line = Vec::new();
-    let mut br = BufReader::new(r);
-    let mut n = 0u64;
-    loop {
-        line.clear();
-        let read = (&mut br)
-            .take(MAX_CSV_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .map_err(|e| TraceError(format!("twitter csv: line {}: {e}", n + 1)))?;
-        if read == 0 {
-            break;
-        }
-        n += 1;
-        if line.len() > MAX_CSV_LINE {
-            return Err(TraceError(format!(
-                "twitter csv: line {n}: longer than {MAX_CSV_LINE} bytes"
-            )));
-        }
-        let l = line.strip_suffix(b"\n").unwrap_or(&line);
-        let l = l.strip_suffix(b"\r").unwrap_or(l);
-        if l.is_empty() {
-            continue;
-        }
-        let bad = |what: &str| TraceError(format!("twitter csv: line {n}: {what}"));
-        let first = l
-            .iter()
-            .position(|&b| b == b',')
-            .ok_or_else(|| bad("expected 7 fields"))?;
-        let mut tail = l[first + 1..].rsplitn(6, |&b| b == b',');
-        let fields: Vec<&[u8]> = tail.by_ref().collect();
-        if fields.len() != 6 {
-            return Err(bad("expected 7 fields"));
-        }
-        // rsplitn yields from the right: ttl, op, client, value_size, key_size, key.
-        let num = |f: &[u8], name: &str| -> Result<u64, TraceError> {
-            std::str::from_utf8(f)
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| bad(&format!("bad {name} {:?}", String::from_utf8_lossy(f))))
-        };
-        num(&l[..first], "timestamp")?;
-        num(fields[0], "ttl")?;
-        let value_size = num(fields[3], "value size")?;
-        let key_size = num(fields[4], "key size")?;
-        let key = fields[5];
-        use std::hash::BuildHasher;
-        let size = key_size + value_size;
-        out.push(Req {
-            id: hasher.hash_one(key),
-            size: size.max(1),
-            next: -1,
-        });
-    }
-    Ok(out)
-}
+pub use super::text::parse_twitter_csv;
+use super::text::{parse_delimited, parse_keys, Columns, Delimited, Delimiter};
 
 /// Fills in next-access times (1-based), for formats that lack them.
 pub fn compute_next(t: &mut [Req]) {
@@ -331,6 +298,16 @@ pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
         Format::OracleGeneral => parse_oracle_general(r).map_err(at),
         Format::TwitterCsv => {
             let mut t = parse_twitter_csv(r).map_err(at)?;
+            compute_next(&mut t);
+            Ok(t)
+        }
+        Format::Delimited(layout) => {
+            let mut t = parse_delimited(r, &layout).map_err(at)?;
+            compute_next(&mut t);
+            Ok(t)
+        }
+        Format::Keys { numeric } => {
+            let mut t = parse_keys(r, numeric).map_err(at)?;
             compute_next(&mut t);
             Ok(t)
         }
@@ -436,7 +413,7 @@ mod tests {
             assert!(e.contains(&format!("line {line}")), "{e}");
         }
         // A line with no end is refused, not buffered without bound.
-        let long = vec![b'x'; MAX_CSV_LINE + 10];
+        let long = vec![b'x'; crate::workload::text::MAX_LINE + 10];
         let e = parse_twitter_csv(&long[..]).unwrap_err().to_string();
         assert!(e.contains("line 1: longer than"), "{e}");
     }
