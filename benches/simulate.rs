@@ -2,7 +2,9 @@
 //! a 1,000,000-request YCSB Zipf(0.99) trace over 1,000,000 keys (scrambled),
 //! objects mode, cache = 10% of the distinct objects. libCacheSim's figures on
 //! such a trace, one core of this machine: LRU 11.0, FIFO 12.5, CLOCK 11.4,
-//! SIEVE 13.5, S3-FIFO 5.9, Bélády 6.3 Mreq/s.
+//! SIEVE 13.5, S3-FIFO 5.9, Bélády 6.3 Mreq/s. `mrc/zipf99/*`: the whole
+//! LRU miss-ratio curve of the same trace in one pass (exact, both units,
+//! and SHARDS at 1%).
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -48,6 +50,22 @@ fn bench(c: &mut Criterion) {
             b.iter(|| simulate(p, cap, Unit::Objects, &trace))
         });
     }
+    g.finish();
+    // The whole LRU curve in one pass, against one size simulated above.
+    let mut g = c.benchmark_group("mrc/zipf99");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(trace.len() as u64));
+    g.bench_function("exact-lru-objects", |b| {
+        b.iter(|| hotset::mrc::exact_lru(&trace, Unit::Objects))
+    });
+    g.bench_function("exact-lru-bytes", |b| {
+        b.iter(|| hotset::mrc::exact_lru(&trace, Unit::Bytes))
+    });
+    g.bench_function("shards-0.01", |b| {
+        b.iter(|| hotset::mrc::shards(&trace, Unit::Objects, hotset::mrc::Sampling::Rate(0.01)))
+    });
     g.finish();
 }
 

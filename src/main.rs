@@ -132,6 +132,11 @@ struct GenArgs {
     /// Generator threads (default: all cores). The output does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// Also write the trace as libCacheSim's oracleGeneral here (every
+    /// record a request of its key, sized by its value, with next-access
+    /// times), for running the same trace through libCacheSim.
+    #[arg(long)]
+    oracle_general: Option<std::path::PathBuf>,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -365,6 +370,24 @@ fn gen(a: &GenArgs) -> ExitCode {
                 spec.name,
                 a.out.display()
             );
+            if let Some(path) = &a.oracle_general {
+                use hotset::workload::trace::{read, write_oracle_general, Format};
+                let t = match read(&a.out, Format::Native) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("hotset: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                let w = std::fs::File::create(path)
+                    .map(std::io::BufWriter::new)
+                    .and_then(|f| write_oracle_general(&t, f));
+                if let Err(e) = w {
+                    eprintln!("hotset: {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+                eprintln!("hotset: wrote {} requests to {}", t.len(), path.display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

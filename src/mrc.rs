@@ -76,6 +76,7 @@ pub struct Curve {
 }
 
 impl Curve {
+    /// From (distance, requests, bytes) triples in any order.
     fn new(unit: Unit, requests: u64, mut hist: Vec<(u64, f64, f64)>) -> Curve {
         hist.sort_unstable_by_key(|h| h.0);
         let mut dists: Vec<u64> = Vec::new();
@@ -90,6 +91,11 @@ impl Curve {
                 w.push((a, b));
             }
         }
+        Curve::from_steps(unit, requests, dists, w)
+    }
+
+    /// From distinct ascending distances and their weights.
+    fn from_steps(unit: Unit, requests: u64, dists: Vec<u64>, w: Vec<(f64, f64)>) -> Curve {
         let mut tail = vec![(0.0, 0.0); w.len() + 1];
         for i in (0..w.len()).rev() {
             tail[i] = (tail[i + 1].0 + w[i].0, tail[i + 1].1 + w[i].1);
@@ -224,13 +230,22 @@ impl Stack {
         if self.next == self.at.len() {
             self.compact();
         }
-        let d = self.remove(id).map(|after| after + w);
         let pos = self.next;
         self.next += 1;
+        // One hash lookup: the old position out, the new one in.
+        let old = self.last.insert(id, pos as u32);
+        let d = old.map(|p| {
+            let p = p as usize;
+            let before = self.at[p].1;
+            let after = self.live - self.prefix(p);
+            self.sub(p, before);
+            self.at[p].1 = 0;
+            self.live -= before;
+            after + w
+        });
         self.at[pos] = (id, w);
         self.add(pos, w);
         self.live += w;
-        self.last.insert(id, pos as u32);
         d
     }
 
@@ -275,20 +290,50 @@ fn sizes(unit: Unit, trace: &[Req]) -> (u64, u64) {
 /// LRU's exact miss-ratio curve, in one pass.
 pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
     let mut stack = Stack::new();
-    let mut hist = Vec::with_capacity(trace.len());
     let mut cold = (0.0, 0.0);
     let mut bytes = 0u64;
-    for r in trace {
-        bytes += r.size;
-        match stack.access(r.id, weight(unit, r)) {
-            Some(d) => hist.push((d, 1.0, r.size as f64)),
-            None => {
-                cold.0 += 1.0;
-                cold.1 += r.size as f64;
+    let mut c = if unit == Unit::Objects {
+        // Distances are object counts, at most the objects seen: a dense
+        // histogram, no sort.
+        let mut hist: Vec<(f64, f64)> = Vec::new();
+        for r in trace {
+            bytes += r.size;
+            match stack.access(r.id, 1) {
+                Some(d) => {
+                    let d = d as usize;
+                    if d >= hist.len() {
+                        hist.resize(d + 1, (0.0, 0.0));
+                    }
+                    hist[d].0 += 1.0;
+                    hist[d].1 += r.size as f64;
+                }
+                None => {
+                    cold.0 += 1.0;
+                    cold.1 += r.size as f64;
+                }
             }
         }
-    }
-    let mut c = Curve::new(unit, trace.len() as u64, hist);
+        let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
+            .into_iter()
+            .enumerate()
+            .filter(|e| e.1 .0 > 0.0)
+            .map(|(d, w)| (d as u64, w))
+            .unzip();
+        Curve::from_steps(unit, trace.len() as u64, dists, w)
+    } else {
+        let mut hist = Vec::with_capacity(trace.len());
+        for r in trace {
+            bytes += r.size;
+            match stack.access(r.id, r.size) {
+                Some(d) => hist.push((d, 1.0, r.size as f64)),
+                None => {
+                    cold.0 += 1.0;
+                    cold.1 += r.size as f64;
+                }
+            }
+        }
+        Curve::new(unit, trace.len() as u64, hist)
+    };
     c.cold = cold;
     c.total = (trace.len() as f64, bytes as f64);
     (c.valid_from, c.resized) = sizes(unit, trace);
