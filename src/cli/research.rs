@@ -263,8 +263,9 @@ pub struct MrcArgs {
     /// The objects shards-fixed tracks at most.
     #[arg(long, default_value_t = 8192)]
     max_objects: usize,
-    /// Policies of a miniature simulation, comma-separated (the curve
-    /// methods are LRU's).
+    /// Policies, comma-separated: miniature simulates each on the sample;
+    /// exact gives LRU's one-pass curve and runs the others' simulators at
+    /// each size; shards is LRU's alone.
     #[arg(long, value_delimiter = ',', default_value = "lru")]
     policies: Vec<Exact>,
     /// Cache sizes, comma-separated: absolute or fractions of the working
@@ -315,9 +316,11 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
         ),
         _ => ("miniature", None),
     };
-    let policies: Vec<Exact> = match &curve {
-        Some(_) => vec![Exact::Lru],
-        None => a.policies.clone(),
+    // SHARDS is LRU's; the exact method runs other policies' simulators at
+    // each size beside LRU's curve.
+    let policies: Vec<Exact> = match kind {
+        "shards" | "shards-fixed" => vec![Exact::Lru],
+        _ => a.policies.clone(),
     };
     // The smallest size every method can answer exactly or estimate: in
     // bytes mode the largest object (below it LRU is not a stack
@@ -354,6 +357,22 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 } else {
                     rows.push(row(Exact::Lru, kind, rate, s, t.unit, c.counts(s, t.bytes)));
                 }
+            }
+            let others: Vec<(Exact, u64)> = policies
+                .iter()
+                .filter(|&&p| p != Exact::Lru && kind == "exact")
+                .flat_map(|&p| {
+                    sizes
+                        .iter()
+                        .filter(move |&&s| p.check_capacity(s).is_ok())
+                        .map(move |&s| (p, s))
+                })
+                .collect();
+            if !policies.contains(&Exact::Lru) {
+                rows.clear();
+            }
+            for (&(p, s), counts) in others.iter().zip(grid(&t, &others, a.input.quiet)) {
+                rows.push(row(p, kind, 1.0, s, t.unit, counts));
             }
             if c.resized > 0 {
                 notes.push(format!(

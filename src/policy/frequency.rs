@@ -1,5 +1,5 @@
-//! The frequency-ordered policies: LFUDA and GDSF, as the libcachesim 0.3.5
-//! package runs them.
+//! The frequency-ordered policies: LFUDA, GDSF and MQ, as the libcachesim
+//! 0.3.5 package runs them.
 
 use super::list::List;
 use std::collections::{BTreeMap, HashMap};
@@ -192,6 +192,118 @@ impl Gdsf {
             let (_, vsize, _, _) = self.objs.remove(&victim).expect("queued");
             self.used -= vsize;
         }
+        false
+    }
+}
+
+/// Queues of MQ.
+const MQ_QUEUES: usize = 8;
+
+/// MQ (Zhou, Philbin and Li, USENIX ATC '01), the package's version with
+/// its defaults: eight LRU queues, lifetime 10,000, and a ghost Qout of
+/// 4·C (in the cache's unit).
+///
+/// - An object of frequency f lives in queue min(⌊log2 f⌋, 7), at its head.
+/// - A hit adds 1 to f, moves it to the head of its (new) queue, and sets
+///   its expiry to now + lifetime; then time ticks and `adjust` runs.
+/// - A miss takes the id out of Qout if there (f = its f + 1, else f = 1),
+///   even when the object is too large to insert. One larger than the
+///   cache stops there; else evictions make room, it goes in, and time
+///   ticks and `adjust` runs.
+/// - `adjust`: for queues 1 to 7 in turn, the tail of each, if its expiry
+///   is past, moves to the head of the queue below with a fresh expiry (its
+///   f unchanged).
+/// - Eviction takes the tail of the lowest non-empty queue; its id, stored
+///   size and f go to Qout, a FIFO that drops its oldest to make room and
+///   refuses an entry larger than itself.
+pub(super) struct Mq {
+    cap: u64,
+    lifetime: u64,
+    now: u64,
+    used: u64,
+    queues: [List; MQ_QUEUES],
+    /// id → (queue, expiry).
+    objs: Objs,
+    ghost: List,
+    ghost_cap: u64,
+}
+
+fn mq_queue(freq: u32) -> usize {
+    (freq.max(1).ilog2() as usize).min(MQ_QUEUES - 1)
+}
+
+impl Mq {
+    pub(super) fn new(cap: u64) -> Mq {
+        Mq {
+            cap,
+            lifetime: 10_000,
+            now: 0,
+            used: 0,
+            queues: std::array::from_fn(|_| List::new()),
+            objs: objs(),
+            ghost: List::new(),
+            ghost_cap: (cap as f64 * 4.0) as u64,
+        }
+    }
+
+    fn adjust(&mut self) {
+        self.now += 1;
+        for k in 1..MQ_QUEUES {
+            let Some(t) = self.queues[k].tail() else {
+                continue;
+            };
+            let id = self.queues[k].peek(t).id;
+            let Some(o) = self.objs.get_mut(&id) else {
+                continue;
+            };
+            if o.1 < self.now {
+                *o = ((k - 1) as u64, self.now + self.lifetime);
+                let n = self.queues[k].remove(t);
+                self.queues[k - 1].push_head(n.id, n.size, n.meta);
+            }
+        }
+    }
+
+    fn evict(&mut self) -> bool {
+        let Some(q) = self.queues.iter_mut().find(|q| q.len() > 0) else {
+            return false;
+        };
+        let Some(n) = q.pop_tail() else {
+            return false;
+        };
+        self.used -= n.size;
+        self.objs.remove(&n.id);
+        self.ghost.admit_fifo(self.ghost_cap, n.id, n.size, n.meta);
+        true
+    }
+
+    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
+        if let Some(o) = self.objs.get_mut(&id) {
+            let q = o.0 as usize;
+            let n = self.queues[q].get(id).expect("an object is in its queue");
+            let node = self.queues[q].remove(n);
+            let freq = node.meta.saturating_add(1).min(i32::MAX as u32);
+            let to = mq_queue(freq);
+            *o = (to as u64, self.now + self.lifetime);
+            self.queues[to].push_head(id, node.size, freq);
+            self.adjust();
+            return true;
+        }
+        let ghost = self.ghost.get(id).map(|g| self.ghost.remove(g).meta);
+        if size > self.cap {
+            return false;
+        }
+        while self.used + size > self.cap {
+            if !self.evict() {
+                break;
+            }
+        }
+        let freq = ghost.map_or(1, |f| f.saturating_add(1).min(i32::MAX as u32));
+        let q = mq_queue(freq);
+        self.objs.insert(id, (q as u64, self.now + self.lifetime));
+        self.queues[q].push_head(id, size, freq);
+        self.used += size;
+        self.adjust();
         false
     }
 }

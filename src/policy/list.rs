@@ -148,13 +148,14 @@ impl List {
 
     /// Admits `id` the way libCacheSim's FIFO does on a miss, with this list
     /// as a FIFO of capacity `cap`: nothing if present or larger than `cap`,
-    /// else the oldest entries go until it fits.
-    pub(crate) fn admit_fifo(&mut self, cap: u64, id: u64, size: u64) {
+    /// else the oldest entries go until it fits. The new entry's meta is
+    /// `meta`.
+    pub(crate) fn admit_fifo(&mut self, cap: u64, id: u64, size: u64, meta: u32) {
         if self.get(id).is_some() || size > cap {
             return;
         }
         while self.bytes + size > cap && self.pop_tail().is_some() {}
-        self.push_head(id, size, 0);
+        self.push_head(id, size, meta);
     }
 
     /// Removes `id` if it is here; whether it was (a ghost list's lookup).

@@ -79,11 +79,14 @@ pub enum Exact {
     /// W-TinyLFU (Einziger et al., 2017): a 1% window LRU, a frequency
     /// sketch admitting to a two-segment SLRU.
     WTinyLfu,
+    /// MQ (Zhou et al., USENIX ATC '01): eight LRU queues by log2 of the
+    /// frequency, with expiry and a ghost queue.
+    Mq,
 }
 
 impl Exact {
     /// Every policy.
-    pub const ALL: [Exact; 13] = [
+    pub const ALL: [Exact; 14] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
@@ -97,6 +100,7 @@ impl Exact {
         Exact::TwoQ,
         Exact::Slru,
         Exact::WTinyLfu,
+        Exact::Mq,
     ];
 
     /// The name on the command line and in reports.
@@ -115,6 +119,7 @@ impl Exact {
             Exact::TwoQ => "twoq",
             Exact::Slru => "slru",
             Exact::WTinyLfu => "wtinylfu",
+            Exact::Mq => "mq",
         }
     }
 }
@@ -237,6 +242,7 @@ enum Sim {
     TwoQ(segmented::TwoQ),
     Slru(segmented::Slru),
     WTinyLfu(tinylfu::WTinyLfu),
+    Mq(Box<frequency::Mq>),
 }
 
 impl Sim {
@@ -255,6 +261,7 @@ impl Sim {
             Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap)),
             Exact::Slru => Sim::Slru(segmented::Slru::new(cap)),
             Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, 0.01)),
+            Exact::Mq => Sim::Mq(Box::new(frequency::Mq::new(cap))),
         }
     }
 
@@ -274,6 +281,7 @@ impl Sim {
             Sim::TwoQ(s) => s.access(id, size),
             Sim::Slru(s) => s.access(id, size),
             Sim::WTinyLfu(s) => s.access(id, size),
+            Sim::Mq(s) => s.access(id, size),
         }
     }
 }
@@ -477,7 +485,7 @@ impl S3Fifo {
                 self.main.push_head(node.id, node.size, 0);
             } else {
                 if self.ghost_cap > 0 {
-                    self.ghost.admit_fifo(self.ghost_cap, node.id, node.size);
+                    self.ghost.admit_fifo(self.ghost_cap, node.id, node.size, 0);
                 }
                 return;
             }

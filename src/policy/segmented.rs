@@ -55,7 +55,7 @@ impl TwoQ {
                 let Some(n) = self.a1in.pop_tail() else {
                     break;
                 };
-                self.a1out.admit_fifo(self.out_cap, n.id, n.size);
+                self.a1out.admit_fifo(self.out_cap, n.id, n.size, 0);
             } else if self.am.pop_tail().is_none() {
                 break;
             }
