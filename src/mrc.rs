@@ -20,7 +20,9 @@
 //! requests is not the one stacked ([`Curve::resized`] counts such
 //! objects).
 
-use crate::policy::{simulate, Counts, Exact, Req, Unit};
+#[cfg(test)]
+use crate::policy::simulate;
+use crate::policy::{simulate_with, Counts, Exact, Params, Req, Unit};
 use crate::rng::mix64;
 use crate::workload::trace::compute_next;
 use std::collections::{BinaryHeap, HashMap};
@@ -457,6 +459,7 @@ pub fn sample(trace: &[Req], rate: f64) -> Vec<Req> {
 /// its simulator on `sampled` (the trace's sample at `rate`) at the size
 /// scaled by the rate. Returns the counts scaled to the whole trace.
 pub fn miniature(
+    params: &Params,
     policy: Exact,
     size: u64,
     unit: Unit,
@@ -466,7 +469,7 @@ pub fn miniature(
     bytes: u64,
 ) -> Counts {
     let small = ((size as f64 * rate).round() as u64).max(1);
-    let c = simulate(policy, small, unit, sampled);
+    let c = simulate_with(policy, params, small, unit, sampled);
     Counts {
         requests,
         misses: (c.miss_ratio() * requests as f64).round() as u64,
@@ -477,10 +480,10 @@ pub fn miniature(
 }
 
 /// The smallest size a miniature simulation of `policy` can run at.
-pub fn miniature_floor(policy: Exact, rate: f64) -> u64 {
+pub fn miniature_floor(policy: Exact, params: &Params, rate: f64) -> u64 {
     let mut c = 1u64;
     while policy
-        .check_capacity(((c as f64 * rate).round() as u64).max(1))
+        .check_capacity_with(params, ((c as f64 * rate).round() as u64).max(1))
         .is_err()
     {
         c = c.saturating_mul(2);

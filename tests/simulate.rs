@@ -182,3 +182,89 @@ proptest! {
         }
     }
 }
+
+/// Non-default parameters, against the package's counts with the same ones
+/// (`lcs.S3FIFO(C, small_size_ratio=0.2, ghost_size_ratio=0.5,
+/// move_to_main_threshold=1)`, `lcs.TwoQ(C, a_in_size_ratio=0.3,
+/// a_out_size_ratio=0.4)`, `lcs.WTinyLFU(C, window_size=0.05)`,
+/// `lcs.MQ(C, n_queue=4, lifetime=100, qout_size_ratio=2.0)`), cloudPhysicsIO,
+/// objects mode, C = 489 and 4897.
+#[test]
+fn parameters_match_the_package() {
+    use hotset::policy::{simulate_with, Params};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    let Ok(trace) = read_oracle_general(&path) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "reference trace required"
+        );
+        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+        return;
+    };
+    let d = Params::default();
+    let cases = [
+        (
+            Exact::S3Fifo,
+            Params {
+                s3fifo_small: 0.2,
+                s3fifo_ghost: 0.5,
+                s3fifo_threshold: 1,
+                ..d
+            },
+            [94316, 88485],
+        ),
+        (
+            Exact::TwoQ,
+            Params {
+                twoq_in: 0.3,
+                twoq_out: 0.4,
+                ..d
+            },
+            [94596, 88871],
+        ),
+        (
+            Exact::WTinyLfu,
+            Params {
+                wtinylfu_window: 0.05,
+                ..d
+            },
+            [95668, 88703],
+        ),
+        (
+            Exact::Mq,
+            Params {
+                mq_queues: 4,
+                mq_lifetime: 100,
+                mq_ghost: 2.0,
+                ..d
+            },
+            [95299, 91661],
+        ),
+    ];
+    for (p, params, want) in cases {
+        params.check().unwrap();
+        for (c, w) in [489, 4897].into_iter().zip(want) {
+            let got = simulate_with(p, &params, c, Unit::Objects, &trace).misses;
+            assert_eq!(got, w, "{p} {params:?} C={c}");
+        }
+    }
+    assert!(Params {
+        s3fifo_small: 1.0,
+        ..d
+    }
+    .check()
+    .unwrap_err()
+    .contains("--s3fifo-small"));
+    assert!(Params { mq_queues: 0, ..d }
+        .check()
+        .unwrap_err()
+        .contains("--mq-queues"));
+    assert!(Params {
+        slru_segments: 65,
+        ..d
+    }
+    .check()
+    .unwrap_err()
+    .contains("--slru-segments"));
+}

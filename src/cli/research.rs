@@ -3,7 +3,7 @@
 
 use clap::Args;
 use hotset::mrc::{self, Curve, Sampling};
-use hotset::policy::{simulate as run, Counts, Exact, Req, Unit};
+use hotset::policy::{simulate as run, simulate_with, Counts, Exact, Params, Req, Unit};
 use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
 use hotset::workload::text::{Columns, Delimiter};
 use hotset::workload::trace::{read, Format};
@@ -46,10 +46,67 @@ pub struct Input {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    params: ParamArgs,
+}
+
+/// The policies' parameters; the defaults are the libcachesim package's.
+#[derive(Args, Clone, Debug)]
+pub struct ParamArgs {
+    /// S3-FIFO's small queue, a fraction of the cache.
+    #[arg(long, default_value_t = 0.1, help_heading = "Policy parameters")]
+    s3fifo_small: f64,
+    /// S3-FIFO's ghost queue, a fraction of the cache.
+    #[arg(long, default_value_t = 0.9, help_heading = "Policy parameters")]
+    s3fifo_ghost: f64,
+    /// Hits in S3-FIFO's small queue that move an object to main.
+    #[arg(long, default_value_t = 2, help_heading = "Policy parameters")]
+    s3fifo_threshold: u32,
+    /// 2Q's A1in, a fraction of the cache.
+    #[arg(long, default_value_t = 0.25, help_heading = "Policy parameters")]
+    twoq_in: f64,
+    /// 2Q's A1out (ghost), a fraction of the cache.
+    #[arg(long, default_value_t = 0.5, help_heading = "Policy parameters")]
+    twoq_out: f64,
+    /// SLRU's segments (equal sizes).
+    #[arg(long, default_value_t = 4, help_heading = "Policy parameters")]
+    slru_segments: usize,
+    /// W-TinyLFU's window LRU, a fraction of the cache.
+    #[arg(long, default_value_t = 0.01, help_heading = "Policy parameters")]
+    wtinylfu_window: f64,
+    /// MQ's queues.
+    #[arg(long, default_value_t = 8, help_heading = "Policy parameters")]
+    mq_queues: usize,
+    /// MQ's lifetime, in requests.
+    #[arg(long, default_value_t = 10_000, help_heading = "Policy parameters")]
+    mq_lifetime: u64,
+    /// MQ's ghost (Qout), a multiple of the cache.
+    #[arg(long, default_value_t = 4.0, help_heading = "Policy parameters")]
+    mq_ghost: f64,
+}
+
+impl ParamArgs {
+    fn params(&self) -> Result<Params, String> {
+        let p = Params {
+            s3fifo_small: self.s3fifo_small,
+            s3fifo_ghost: self.s3fifo_ghost,
+            s3fifo_threshold: self.s3fifo_threshold,
+            twoq_in: self.twoq_in,
+            twoq_out: self.twoq_out,
+            slru_segments: self.slru_segments,
+            wtinylfu_window: self.wtinylfu_window,
+            mq_queues: self.mq_queues,
+            mq_lifetime: self.mq_lifetime,
+            mq_ghost: self.mq_ghost,
+        };
+        p.check()?;
+        Ok(p)
+    }
 }
 
 /// A trace read in, with what it holds.
 struct Loaded {
+    params: Params,
     trace: Vec<Req>,
     unit: Unit,
     /// Distinct objects, or their bytes (first-seen size).
@@ -85,6 +142,7 @@ impl Input {
     }
 
     fn load(&self) -> Result<Loaded, String> {
+        let params = self.params.params()?;
         let format = self.format()?;
         let trace = read(&self.trace, format).map_err(|e| e.to_string())?;
         let unit = if self.unit == "bytes" {
@@ -105,6 +163,7 @@ impl Input {
             .file_name()
             .map_or("trace".into(), |n| n.to_string_lossy().to_string());
         Ok(Loaded {
+            params,
             bytes: trace.iter().map(|r| r.size).sum(),
             trace,
             unit,
@@ -203,7 +262,7 @@ fn grid(t: &Loaded, grid: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
     let out = grid
         .par_iter()
         .map(|&(p, c)| {
-            let r = run(p, c, t.unit, &t.trace);
+            let r = simulate_with(p, &t.params, c, t.unit, &t.trace);
             progress.inc(1);
             r
         })
@@ -228,7 +287,7 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
         .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
         .collect();
     for &(p, c) in &cells {
-        if let Err(e) = p.check_capacity(c) {
+        if let Err(e) = p.check_capacity_with(&t.params, c) {
             return fail(format!("{e} {}", t.unit.name()));
         }
     }
@@ -364,7 +423,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 .flat_map(|&p| {
                     sizes
                         .iter()
-                        .filter(move |&&s| p.check_capacity(s).is_ok())
+                        .filter(move |&&s| p.check_capacity_with(&t.params, s).is_ok())
                         .map(move |&s| (p, s))
                 })
                 .collect();
@@ -386,7 +445,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
             let cells: Vec<(Exact, u64)> = policies
                 .iter()
                 .flat_map(|&p| {
-                    let lo = mrc::miniature_floor(p, a.rate);
+                    let lo = mrc::miniature_floor(p, &t.params, a.rate);
                     sizes
                         .iter()
                         .filter(move |&&s| s >= lo)
@@ -394,7 +453,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 })
                 .collect();
             for &p in &policies {
-                let lo = mrc::miniature_floor(p, a.rate);
+                let lo = mrc::miniature_floor(p, &t.params, a.rate);
                 if sizes.iter().any(|&s| s < lo) {
                     notes.push(format!(
                         "{p}: sizes below {lo} skipped (scaled by {} they are below what {p} can run at)",
@@ -406,6 +465,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 .par_iter()
                 .map(|&(p, s)| {
                     let c = mrc::miniature(
+                        &t.params,
                         p,
                         s,
                         t.unit,

@@ -196,9 +196,6 @@ impl Gdsf {
     }
 }
 
-/// Queues of MQ.
-const MQ_QUEUES: usize = 8;
-
 /// MQ (Zhou, Philbin and Li, USENIX ATC '01), the package's version with
 /// its defaults: eight LRU queues, lifetime 10,000, and a ghost Qout of
 /// 4·C (in the cache's unit).
@@ -221,34 +218,35 @@ pub(super) struct Mq {
     lifetime: u64,
     now: u64,
     used: u64,
-    queues: [List; MQ_QUEUES],
+    queues: Vec<List>,
     /// id → (queue, expiry).
     objs: Objs,
     ghost: List,
     ghost_cap: u64,
 }
 
-fn mq_queue(freq: u32) -> usize {
-    (freq.max(1).ilog2() as usize).min(MQ_QUEUES - 1)
+/// MQ's queue for frequency `freq`: ⌊log2 f⌋, at most the last of `n`.
+fn mq_queue(freq: u32, n: usize) -> usize {
+    (freq.max(1).ilog2() as usize).min(n - 1)
 }
 
 impl Mq {
-    pub(super) fn new(cap: u64) -> Mq {
+    pub(super) fn new(cap: u64, queues: usize, lifetime: u64, ghost: f64) -> Mq {
         Mq {
             cap,
-            lifetime: 10_000,
+            lifetime,
             now: 0,
             used: 0,
-            queues: std::array::from_fn(|_| List::new()),
+            queues: (0..queues.max(1)).map(|_| List::new()).collect(),
             objs: objs(),
             ghost: List::new(),
-            ghost_cap: (cap as f64 * 4.0) as u64,
+            ghost_cap: (cap as f64 * ghost) as u64,
         }
     }
 
     fn adjust(&mut self) {
         self.now += 1;
-        for k in 1..MQ_QUEUES {
+        for k in 1..self.queues.len() {
             let Some(t) = self.queues[k].tail() else {
                 continue;
             };
@@ -283,7 +281,7 @@ impl Mq {
             let n = self.queues[q].get(id).expect("an object is in its queue");
             let node = self.queues[q].remove(n);
             let freq = node.meta.saturating_add(1).min(i32::MAX as u32);
-            let to = mq_queue(freq);
+            let to = mq_queue(freq, self.queues.len());
             *o = (to as u64, self.now + self.lifetime);
             self.queues[to].push_head(id, node.size, freq);
             self.adjust();
@@ -299,7 +297,7 @@ impl Mq {
             }
         }
         let freq = ghost.map_or(1, |f| f.saturating_add(1).min(i32::MAX as u32));
-        let q = mq_queue(freq);
+        let q = mq_queue(freq, self.queues.len());
         self.objs.insert(id, (q as u64, self.now + self.lifetime));
         self.queues[q].push_head(id, size, freq);
         self.used += size;

@@ -129,9 +129,16 @@ impl Exact {
     /// small queue is ⌊0.1·C⌋ and would be empty below 10 (the package
     /// aborts there).
     pub fn check_capacity(self, capacity: u64) -> Result<(), String> {
+        self.check_capacity_with(&Params::default(), capacity)
+    }
+
+    /// [`Exact::check_capacity`] under `params`.
+    pub fn check_capacity_with(self, params: &Params, capacity: u64) -> Result<(), String> {
         match self {
-            Exact::S3Fifo if capacity < 10 => Err(format!(
-                "s3fifo needs a cache of at least 10 (its small queue is a tenth of it), not {capacity}"
+            Exact::S3Fifo if ((capacity as f64) * params.s3fifo_small) < 1.0 => Err(format!(
+                "s3fifo needs a cache of at least {} (its small queue is {} of it), not {capacity}",
+                (1.0 / params.s3fifo_small).ceil(),
+                params.s3fifo_small
             )),
             Exact::WTinyLfu if capacity < 5 => Err(format!(
                 "wtinylfu needs a cache of at least 5 (its main cache's lower segment is a fifth of it), not {capacity}"
@@ -190,9 +197,107 @@ impl Counts {
     }
 }
 
+/// The parameters of the policies that take them. The defaults are the
+/// libcachesim package's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    /// S3-FIFO's small queue, as a fraction of the cache (0.1).
+    pub s3fifo_small: f64,
+    /// S3-FIFO's ghost queue, as a fraction of the cache (0.9).
+    pub s3fifo_ghost: f64,
+    /// Hits in S3-FIFO's small queue that move an object to main (2).
+    pub s3fifo_threshold: u32,
+    /// 2Q's A1in, as a fraction of the cache (0.25).
+    pub twoq_in: f64,
+    /// 2Q's A1out (the ghost), as a fraction of the cache (0.5).
+    pub twoq_out: f64,
+    /// SLRU's segments, of equal size (4).
+    pub slru_segments: usize,
+    /// W-TinyLFU's window, as a fraction of the cache (0.01).
+    pub wtinylfu_window: f64,
+    /// MQ's queues (8).
+    pub mq_queues: usize,
+    /// MQ's lifetime, in requests (10,000).
+    pub mq_lifetime: u64,
+    /// MQ's ghost (Qout), as a multiple of the cache (4).
+    pub mq_ghost: f64,
+}
+
+impl Default for Params {
+    fn default() -> Params {
+        Params {
+            s3fifo_small: 0.1,
+            s3fifo_ghost: 0.9,
+            s3fifo_threshold: 2,
+            twoq_in: 0.25,
+            twoq_out: 0.5,
+            slru_segments: 4,
+            wtinylfu_window: 0.01,
+            mq_queues: 8,
+            mq_lifetime: 10_000,
+            mq_ghost: 4.0,
+        }
+    }
+}
+
+impl Params {
+    /// Why these parameters are out of range, if they are.
+    pub fn check(&self) -> Result<(), String> {
+        let fraction = |name: &str, v: f64| {
+            if v > 0.0 && v < 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} {v} must be a fraction in (0, 1)"))
+            }
+        };
+        fraction("--s3fifo-small", self.s3fifo_small)?;
+        fraction("--twoq-in", self.twoq_in)?;
+        fraction("--wtinylfu-window", self.wtinylfu_window)?;
+        for (name, v) in [
+            ("--s3fifo-ghost", self.s3fifo_ghost),
+            ("--twoq-out", self.twoq_out),
+            ("--mq-ghost", self.mq_ghost),
+        ] {
+            if !(v.is_finite() && (0.0..=16.0).contains(&v)) {
+                return Err(format!("{name} {v} must be in [0, 16]"));
+            }
+        }
+        if !(1..=255).contains(&self.s3fifo_threshold) {
+            return Err(format!(
+                "--s3fifo-threshold {} must be 1 to 255",
+                self.s3fifo_threshold
+            ));
+        }
+        if !(1..=64).contains(&self.slru_segments) {
+            return Err(format!(
+                "--slru-segments {} must be 1 to 64",
+                self.slru_segments
+            ));
+        }
+        if !(1..=32).contains(&self.mq_queues) {
+            return Err(format!("--mq-queues {} must be 1 to 32", self.mq_queues));
+        }
+        if self.mq_lifetime == 0 {
+            return Err("--mq-lifetime must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// Runs one policy at one capacity over a trace.
 pub fn simulate(policy: Exact, capacity: u64, unit: Unit, trace: &[Req]) -> Counts {
-    simulate_counting(policy, capacity, unit, trace, |_| true)
+    simulate_with(policy, &Params::default(), capacity, unit, trace)
+}
+
+/// [`simulate`] with these parameters.
+pub fn simulate_with(
+    policy: Exact,
+    params: &Params,
+    capacity: u64,
+    unit: Unit,
+    trace: &[Req],
+) -> Counts {
+    run(Sim::new(policy, params, capacity), unit, trace, |_| true)
 }
 
 /// Like [`simulate`], but only requests for which `counted(i)` holds enter
@@ -205,7 +310,15 @@ pub fn simulate_counting(
     trace: &[Req],
     counted: impl Fn(usize) -> bool,
 ) -> Counts {
-    let mut sim = Sim::new(policy, capacity);
+    run(
+        Sim::new(policy, &Params::default(), capacity),
+        unit,
+        trace,
+        counted,
+    )
+}
+
+fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool) -> Counts {
     let mut c = Counts::default();
     for (i, r) in trace.iter().enumerate() {
         let size = match unit {
@@ -246,22 +359,27 @@ enum Sim {
 }
 
 impl Sim {
-    fn new(policy: Exact, cap: u64) -> Sim {
+    fn new(policy: Exact, p: &Params, cap: u64) -> Sim {
         match policy {
             Exact::Lru => Sim::Queue(Queue::new(cap), true),
             Exact::Fifo => Sim::Queue(Queue::new(cap), false),
             Exact::Clock => Sim::Clock(Clock::new(cap)),
             Exact::Sieve => Sim::Sieve(Sieve::new(cap)),
-            Exact::S3Fifo => Sim::S3Fifo(S3Fifo::new(cap)),
+            Exact::S3Fifo => Sim::S3Fifo(S3Fifo::new(cap, p)),
             Exact::Belady => Sim::Belady(Belady::new(cap)),
             Exact::Arc => Sim::Arc(Arc::new(cap)),
             Exact::Lfu => Sim::Lfu(Lfu::new(cap)),
             Exact::Lfuda => Sim::Lfuda(frequency::Lfuda::new(cap)),
             Exact::Gdsf => Sim::Gdsf(frequency::Gdsf::new(cap)),
-            Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap)),
-            Exact::Slru => Sim::Slru(segmented::Slru::new(cap)),
-            Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, 0.01)),
-            Exact::Mq => Sim::Mq(Box::new(frequency::Mq::new(cap))),
+            Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap, p.twoq_in, p.twoq_out)),
+            Exact::Slru => Sim::Slru(segmented::Slru::new(cap, p.slru_segments)),
+            Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, p.wtinylfu_window)),
+            Exact::Mq => Sim::Mq(Box::new(frequency::Mq::new(
+                cap,
+                p.mq_queues,
+                p.mq_lifetime,
+                p.mq_ghost,
+            ))),
         }
     }
 
@@ -422,21 +540,23 @@ struct S3Fifo {
     small: List,
     main: List,
     ghost: List,
+    /// Hits in small that move an object to main.
+    threshold: u32,
     /// Whether anything was ever evicted.
     evicted: bool,
 }
 
 impl S3Fifo {
-    fn new(cap: u64) -> S3Fifo {
-        // The package computes these in floating point; ⌊C·0.1⌋ and
-        // ⌊C·0.9⌋ as doubles, which `cap / 10` and `cap * 9 / 10` equal for
-        // every capacity a trace can have.
-        let small_cap = (cap as f64 * 0.1) as u64;
+    fn new(cap: u64, p: &Params) -> S3Fifo {
+        // The package computes these in floating point, ⌊C·0.1⌋ and
+        // ⌊C·0.9⌋ by default, as doubles.
+        let small_cap = (cap as f64 * p.s3fifo_small) as u64;
         S3Fifo {
             cap,
             small_cap,
             main_cap: cap - small_cap,
-            ghost_cap: (cap as f64 * 0.9) as u64,
+            ghost_cap: (cap as f64 * p.s3fifo_ghost) as u64,
+            threshold: p.s3fifo_threshold,
             small: List::new(),
             main: List::new(),
             ghost: List::new(),
@@ -481,7 +601,7 @@ impl S3Fifo {
     fn evict_small(&mut self) {
         while let Some(t) = self.small.tail() {
             let node = self.small.remove(t);
-            if node.meta >= 2 {
+            if node.meta >= self.threshold {
                 self.main.push_head(node.id, node.size, 0);
             } else {
                 if self.ghost_cap > 0 {

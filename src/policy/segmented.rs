@@ -25,12 +25,12 @@ pub(super) struct TwoQ {
 }
 
 impl TwoQ {
-    pub(super) fn new(cap: u64) -> TwoQ {
-        let in_cap = (cap as f64 * 0.25) as u64;
+    pub(super) fn new(cap: u64, a_in: f64, a_out: f64) -> TwoQ {
+        let in_cap = (cap as f64 * a_in) as u64;
         TwoQ {
             cap,
             in_cap,
-            out_cap: (cap as f64 * 0.5) as u64,
+            out_cap: (cap as f64 * a_out) as u64,
             am_cap: cap - in_cap,
             a1in: List::new(),
             a1out: List::new(),
@@ -95,8 +95,9 @@ pub(super) struct Slru {
 }
 
 impl Slru {
-    pub(super) fn new(cap: u64) -> Slru {
-        Slru::with_segments(cap, vec![cap / 4; 4])
+    /// `n` equal segments of ⌊C / n⌋.
+    pub(super) fn new(cap: u64, n: usize) -> Slru {
+        Slru::with_segments(cap, vec![cap / n.max(1) as u64; n.max(1)])
     }
 
     /// An SLRU of capacity `cap` with these segment sizes, lowest first.
