@@ -442,39 +442,48 @@ pub fn shards(trace: &[Req], unit: Unit, sampling: Sampling) -> Curve {
     c
 }
 
-/// The requests of `trace` whose objects fall in a spatial sample at
-/// `rate`, with their next-request times renumbered.
-pub fn sample(trace: &[Req], rate: f64) -> Vec<Req> {
+/// A spatial sample of a trace: the requests of the objects whose hash
+/// falls below the rate, with next-request times renumbered, and what the
+/// whole trace held (to scale estimates back).
+pub struct Sample {
+    /// The sampled requests.
+    pub reqs: Vec<Req>,
+    /// The sampling rate.
+    pub rate: f64,
+    /// Requests in the whole trace.
+    pub requests: u64,
+    /// Bytes requested in the whole trace.
+    pub bytes: u64,
+}
+
+/// The sample of `trace` at `rate`.
+pub fn sample(trace: &[Req], rate: f64) -> Sample {
     let t = threshold(rate);
-    let mut s: Vec<Req> = trace
+    let mut reqs: Vec<Req> = trace
         .iter()
         .filter(|r| sample_hash(r.id) < t)
         .copied()
         .collect();
-    compute_next(&mut s);
-    s
+    compute_next(&mut reqs);
+    Sample {
+        reqs,
+        rate,
+        requests: trace.len() as u64,
+        bytes: trace.iter().map(|r| r.size).sum(),
+    }
 }
 
 /// A miniature simulation: `policy`'s miss ratio at `size`, estimated from
-/// its simulator on `sampled` (the trace's sample at `rate`) at the size
-/// scaled by the rate. Returns the counts scaled to the whole trace.
-pub fn miniature(
-    params: &Params,
-    policy: Exact,
-    size: u64,
-    unit: Unit,
-    sampled: &[Req],
-    rate: f64,
-    requests: u64,
-    bytes: u64,
-) -> Counts {
-    let small = ((size as f64 * rate).round() as u64).max(1);
-    let c = simulate_with(policy, params, small, unit, sampled);
+/// its simulator on the sample at the size scaled by the rate. Returns the
+/// counts scaled to the whole trace.
+pub fn miniature(policy: Exact, params: &Params, size: u64, unit: Unit, s: &Sample) -> Counts {
+    let small = ((size as f64 * s.rate).round() as u64).max(1);
+    let c = simulate_with(policy, params, small, unit, &s.reqs);
     Counts {
-        requests,
-        misses: (c.miss_ratio() * requests as f64).round() as u64,
-        bytes,
-        miss_bytes: (c.byte_miss_ratio() * bytes as f64).round() as u64,
+        requests: s.requests,
+        misses: (c.miss_ratio() * s.requests as f64).round() as u64,
+        bytes: s.bytes,
+        miss_bytes: (c.byte_miss_ratio() * s.bytes as f64).round() as u64,
         fallbacks: c.fallbacks,
     }
 }
@@ -624,7 +633,7 @@ mod tests {
     #[test]
     fn sample_keeps_whole_objects() {
         let t = trace(5, 10_000, 1000, false);
-        let s = sample(&t, 0.1);
+        let s = sample(&t, 0.1).reqs;
         let ids: std::collections::HashSet<u64> = s.iter().map(|r| r.id).collect();
         let want = t.iter().filter(|r| ids.contains(&r.id)).count();
         assert_eq!(s.len(), want, "every request of a sampled object");

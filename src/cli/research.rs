@@ -464,16 +464,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
             let out: Vec<SimRow> = cells
                 .par_iter()
                 .map(|&(p, s)| {
-                    let c = mrc::miniature(
-                        &t.params,
-                        p,
-                        s,
-                        t.unit,
-                        &sampled,
-                        a.rate,
-                        t.trace.len() as u64,
-                        t.bytes,
-                    );
+                    let c = mrc::miniature(p, &t.params, s, t.unit, &sampled);
                     row(p, kind, a.rate, s, t.unit, c)
                 })
                 .collect();
