@@ -428,6 +428,12 @@ fn every_policy_matches_libcachesim_on_random_traces() {
                             .flat_map(|&p| caps.iter().map(move |&cap| (p, cap)))
                             // The package aborts on a policy it cannot build, as `simulate` refuses it.
                             .filter(|&(p, cap)| p.check_capacity(cap).is_ok())
+                            // The package's LIRS, on a hit in Q alone, reads
+                            // the entry's size after freeing it: in bytes mode
+                            // its answer depends on glibc's allocator reusing
+                            // that memory (1 run in 30 here), so only objects
+                            // mode, where every size is 1, is compared.
+                            .filter(|&(p, _)| !(p == Exact::Lirs && unit == Unit::Bytes))
                             .collect();
                         let tag = format!("seed{seed}-{}", unit.name());
                         check(&mut server, &tag, &c, unit, &runs, &report);

@@ -60,6 +60,10 @@ impl List {
         (self.tail != NIL).then_some(self.tail)
     }
 
+    pub(crate) fn head(&self) -> Option<u32> {
+        (self.head != NIL).then_some(self.head)
+    }
+
     /// The neighbour toward the head, if any.
     pub(crate) fn prev(&self, n: u32) -> Option<u32> {
         let p = self.nodes[n as usize].prev;

@@ -10,6 +10,7 @@
 //! (`tests/simulate.rs`).
 
 mod frequency;
+mod lirs;
 mod list;
 mod segmented;
 mod tinylfu;
@@ -82,11 +83,13 @@ pub enum Exact {
     /// MQ (Zhou et al., USENIX ATC '01): eight LRU queues by log2 of the
     /// frequency, with expiry and a ghost queue.
     Mq,
+    /// LIRS (Jiang and Zhang, SIGMETRICS '02), with 1% for HIR blocks.
+    Lirs,
 }
 
 impl Exact {
     /// Every policy.
-    pub const ALL: [Exact; 14] = [
+    pub const ALL: [Exact; 15] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
@@ -101,6 +104,7 @@ impl Exact {
         Exact::Slru,
         Exact::WTinyLfu,
         Exact::Mq,
+        Exact::Lirs,
     ];
 
     /// The name on the command line and in reports.
@@ -120,6 +124,7 @@ impl Exact {
             Exact::Slru => "slru",
             Exact::WTinyLfu => "wtinylfu",
             Exact::Mq => "mq",
+            Exact::Lirs => "lirs",
         }
     }
 }
@@ -335,8 +340,10 @@ fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool)
             }
         }
     }
-    if let Sim::Lfuda(s) = &sim {
-        c.fallbacks = s.fallbacks;
+    match &sim {
+        Sim::Lfuda(s) => c.fallbacks = s.fallbacks,
+        Sim::Lirs(s) => c.fallbacks = s.fallbacks,
+        _ => {}
     }
     c
 }
@@ -356,6 +363,7 @@ enum Sim {
     Slru(segmented::Slru),
     WTinyLfu(tinylfu::WTinyLfu),
     Mq(Box<frequency::Mq>),
+    Lirs(Box<lirs::Lirs>),
 }
 
 impl Sim {
@@ -374,6 +382,7 @@ impl Sim {
             Exact::TwoQ => Sim::TwoQ(segmented::TwoQ::new(cap, p.twoq_in, p.twoq_out)),
             Exact::Slru => Sim::Slru(segmented::Slru::new(cap, p.slru_segments)),
             Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, p.wtinylfu_window)),
+            Exact::Lirs => Sim::Lirs(Box::new(lirs::Lirs::new(cap))),
             Exact::Mq => Sim::Mq(Box::new(frequency::Mq::new(
                 cap,
                 p.mq_queues,
@@ -400,6 +409,7 @@ impl Sim {
             Sim::Slru(s) => s.access(id, size),
             Sim::WTinyLfu(s) => s.access(id, size),
             Sim::Mq(s) => s.access(id, size),
+            Sim::Lirs(s) => s.access(id, size),
         }
     }
 }
