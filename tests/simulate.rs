@@ -269,3 +269,38 @@ fn parameters_match_the_package() {
     .unwrap_err()
     .contains("--slru-segments"));
 }
+
+/// The package's CLOCK-Pro (defaults `init_ratio_cold=0.5`, `init_ref=0`)
+/// never evicts: it admits a new object only while its cold pages take at
+/// most ⌊C/2⌋, and its clock hands run only from an eviction that this
+/// admission makes unreachable. So its table row is the count of a cache
+/// that keeps the first objects fitting in half of it, which this checks;
+/// hotset offers no `clockpro` to match that (IMPLEMENTATION.md).
+#[test]
+fn package_clockpro_row_is_a_half_cache_that_never_evicts() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    let Ok(trace) = read_oracle_general(&path) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "reference trace required"
+        );
+        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+        return;
+    };
+    // From ../shared/traces/README.md, class ClockPro.
+    let package = [100907, 99623, 98762, 95230];
+    for (c, want) in SIZES.into_iter().zip(package) {
+        let mut held = std::collections::HashSet::new();
+        let mut misses = 0;
+        for r in &trace {
+            if !held.contains(&r.id) {
+                misses += 1;
+                if (held.len() as u64) < c / 2 {
+                    held.insert(r.id);
+                }
+            }
+        }
+        assert_eq!(misses, want, "C={c}");
+    }
+}
