@@ -289,18 +289,95 @@ fn sizes(unit: Unit, trace: &[Req]) -> (u64, u64) {
     (max, resized)
 }
 
+/// Each request's previous request for the same object (`u32::MAX` for
+/// none), from the trace's next-request times where they are all
+/// consistent (each names a later request of the same id, and no request
+/// is named twice); `None` where they are not, or the trace is too long.
+fn previous(trace: &[Req]) -> Option<Vec<u32>> {
+    let n = trace.len();
+    if n >= u32::MAX as usize {
+        return None;
+    }
+    let mut prev = vec![u32::MAX; n];
+    for (i, r) in trace.iter().enumerate() {
+        if r.next < 0 {
+            continue;
+        }
+        let j = (r.next as usize).checked_sub(1)?;
+        if j <= i || j >= n || trace[j].id != r.id || prev[j] != u32::MAX {
+            return None;
+        }
+        prev[j] = i as u32;
+    }
+    // Every repeat must be named: a request whose id was seen before but
+    // that no earlier request points at means the times are incomplete.
+    let named = prev.iter().filter(|&&p| p != u32::MAX).count();
+    let mut seen: Map<()> = map();
+    let repeats = trace
+        .iter()
+        .filter(|r| seen.insert(r.id, ()).is_some())
+        .count();
+    (named == repeats).then_some(prev)
+}
+
+/// Calls `f(request, distance)` for every request in order, the distance
+/// `None` on an object's first request: a Fenwick tree over the trace's
+/// positions when its next-request times give each request's previous one
+/// (no hashing), else the compacting [`Stack`].
+fn each_distance(trace: &[Req], unit: Unit, mut f: impl FnMut(&Req, Option<u64>)) {
+    let Some(prev) = previous(trace) else {
+        let mut stack = Stack::new();
+        for r in trace {
+            f(r, stack.access(r.id, weight(unit, r)));
+        }
+        return;
+    };
+    let n = trace.len();
+    let mut tree = vec![0u64; n];
+    let mut live = 0u64;
+    for (t, r) in trace.iter().enumerate() {
+        let w = weight(unit, r);
+        let p = prev[t];
+        let d = (p != u32::MAX).then(|| {
+            let p = p as usize;
+            // The weight at positions after p: live minus the prefix to p.
+            let mut i = p + 1;
+            let mut upto = 0u64;
+            while i > 0 {
+                upto = upto.wrapping_add(tree[i - 1]);
+                i &= i - 1;
+            }
+            let old = weight(unit, &trace[p]);
+            let mut i = p + 1;
+            while i <= n {
+                tree[i - 1] = tree[i - 1].wrapping_sub(old);
+                i += i & i.wrapping_neg();
+            }
+            let after = live.wrapping_sub(upto);
+            live = live.wrapping_sub(old);
+            after + w
+        });
+        let mut i = t + 1;
+        while i <= n {
+            tree[i - 1] = tree[i - 1].wrapping_add(w);
+            i += i & i.wrapping_neg();
+        }
+        live += w;
+        f(r, d);
+    }
+}
+
 /// LRU's exact miss-ratio curve, in one pass.
 pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
-    let mut stack = Stack::new();
     let mut cold = (0.0, 0.0);
     let mut bytes = 0u64;
     let mut c = if unit == Unit::Objects {
         // Distances are object counts, at most the objects seen: a dense
         // histogram, no sort.
         let mut hist: Vec<(f64, f64)> = Vec::new();
-        for r in trace {
+        each_distance(trace, unit, |r, d| {
             bytes += r.size;
-            match stack.access(r.id, 1) {
+            match d {
                 Some(d) => {
                     let d = d as usize;
                     if d >= hist.len() {
@@ -314,7 +391,7 @@ pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
                     cold.1 += r.size as f64;
                 }
             }
-        }
+        });
         let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
             .into_iter()
             .enumerate()
@@ -324,16 +401,16 @@ pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
         Curve::from_steps(unit, trace.len() as u64, dists, w)
     } else {
         let mut hist = Vec::with_capacity(trace.len());
-        for r in trace {
+        each_distance(trace, unit, |r, d| {
             bytes += r.size;
-            match stack.access(r.id, r.size) {
+            match d {
                 Some(d) => hist.push((d, 1.0, r.size as f64)),
                 None => {
                     cold.0 += 1.0;
                     cold.1 += r.size as f64;
                 }
             }
-        }
+        });
         Curve::new(unit, trace.len() as u64, hist)
     };
     c.cold = cold;
@@ -597,6 +674,27 @@ mod tests {
                 simulate(Exact::Lru, s, Unit::Objects, &t).misses,
                 "size {s}"
             );
+        }
+    }
+
+    #[test]
+    fn next_times_or_not_the_same_curve() {
+        // Without next-request times (or with wrong ones) the curve comes
+        // from the hashing stack; with them, from the trace's positions.
+        let with = trace(9, 30_000, 800, true);
+        assert!(previous(&with).is_some());
+        let mut without = with.clone();
+        without.iter_mut().for_each(|r| r.next = -1);
+        assert!(previous(&without).is_none());
+        let mut wrong = with.clone();
+        wrong[10].next = 5;
+        assert!(previous(&wrong).is_none());
+        for unit in [Unit::Objects, Unit::Bytes] {
+            let (a, b) = (exact_lru(&with, unit), exact_lru(&without, unit));
+            assert_eq!(a.steps(), b.steps());
+            for s in log_sizes(a.valid_from, 200_000, 40) {
+                assert_eq!(a.miss_ratio(s), b.miss_ratio(s), "{unit:?} {s}");
+            }
         }
     }
 
