@@ -77,7 +77,7 @@ pub struct ParamArgs {
     /// MQ's queues.
     #[arg(long, default_value_t = 8, help_heading = "Policy parameters")]
     mq_queues: usize,
-    /// MQ's lifetime, in requests.
+    /// MQ's lifetime, in its clock's ticks (one per hit and per insert).
     #[arg(long, default_value_t = 10_000, help_heading = "Policy parameters")]
     mq_lifetime: u64,
     /// MQ's ghost (Qout), a multiple of the cache.
@@ -243,7 +243,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     input: Input,
     /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
-    /// arc, lfu, lfuda, gdsf, twoq, slru.
+    /// arc, lfu, lfuda, gdsf, twoq, slru, wtinylfu, mq, lirs.
     #[arg(
         long,
         value_delimiter = ',',

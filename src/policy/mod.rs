@@ -222,7 +222,8 @@ pub struct Params {
     pub wtinylfu_window: f64,
     /// MQ's queues (8).
     pub mq_queues: usize,
-    /// MQ's lifetime, in requests (10,000).
+    /// MQ's lifetime, in its clock's ticks, one per hit and per insert
+    /// (10,000).
     pub mq_lifetime: u64,
     /// MQ's ghost (Qout), as a multiple of the cache (4).
     pub mq_ghost: f64,
