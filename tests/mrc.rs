@@ -2,27 +2,10 @@
 //! libCacheSim's LRU counts, the report has the simulate layout, and bad
 //! flags are clear errors.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn reference() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    if path.exists() {
-        return Some(path);
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !ci,
-        "the reference trace {} is required when CI=true",
-        path.display()
-    );
-    eprintln!(
-        "\n*** SKIPPED: reference trace not found at {} ***\n",
-        path.display()
-    );
-    None
-}
+use common::reference_trace as reference;
+use std::process::Command;
 
 fn mrc(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_hotset"))

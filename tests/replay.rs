@@ -3,6 +3,8 @@
 //! pool) stays within 2% (relative) of exact LRU's miss ratio on a Zipf 0.99
 //! workload at the same item count.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -116,16 +118,9 @@ fn replay_writes_reports_and_sampled_lru_tracks_exact_lru() {
 
 #[test]
 fn simulate_writes_reports_with_a_miss_ratio_curve() {
-    let trace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    if !trace.exists() {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "the reference trace is required when CI=true"
-        );
-        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+    let Some(trace) = common::reference_trace() else {
         return;
-    }
+    };
     let out = std::env::temp_dir().join(format!("hotset-sim-{}", std::process::id()));
     let st = Command::new(env!("CARGO_BIN_EXE_hotset"))
         .args([

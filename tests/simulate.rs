@@ -5,7 +5,8 @@
 use hotset::policy::{simulate, Exact, Req, Unit};
 use hotset::workload::trace::read_oracle_general;
 use proptest::prelude::*;
-use std::path::Path;
+
+mod common;
 
 /// libCacheSim's miss counts, from `../shared/traces/README.md` (the
 /// `libcachesim` 0.3.5 package).
@@ -28,24 +29,15 @@ const TABLE: [(Exact, [u64; 4]); 15] = [
 ];
 const SIZES: [u64; 4] = [489, 2448, 4897, 9794];
 
+/// The reference trace's requests, or `None` (skipped, except under CI).
+fn reference() -> Option<Vec<Req>> {
+    let path = common::reference_trace()?;
+    Some(read_oracle_general(&path).expect("the reference trace reads"))
+}
+
 #[test]
 fn cloudphysics_matches_libcachesim_exactly() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    if !path.exists() {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(
-            !ci,
-            "the reference trace {} is required when CI=true",
-            path.display()
-        );
-        eprintln!(
-            "\n*** SKIPPED: reference trace not found at {} ***\n",
-            path.display()
-        );
-        return;
-    }
-    let trace = read_oracle_general(&path).unwrap();
+    let Some(trace) = reference() else { return };
     assert_eq!(trace.len(), 113_872);
     let mut wrong = Vec::new();
     for (policy, want) in TABLE {
@@ -69,16 +61,10 @@ fn cloudphysics_matches_libcachesim_exactly() {
 
 #[test]
 fn zstd_compressed_traces_read_the_same() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    let Ok(raw) = std::fs::read(&path) else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "the reference trace is required when CI=true"
-        );
-        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
+    let Some(path) = common::reference_trace() else {
         return;
     };
+    let raw = std::fs::read(&path).unwrap();
     let dir = std::env::temp_dir().join(format!("hotset-zst-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let zst = dir.join("trace.oracleGeneral.bin.zst");
@@ -193,16 +179,7 @@ proptest! {
 #[test]
 fn parameters_match_the_package() {
     use hotset::policy::{simulate_with, Params};
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    let Ok(trace) = read_oracle_general(&path) else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "reference trace required"
-        );
-        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
-        return;
-    };
+    let Some(trace) = reference() else { return };
     let d = Params::default();
     let cases = [
         (
@@ -278,16 +255,7 @@ fn parameters_match_the_package() {
 /// hotset offers no `clockpro` to match that (IMPLEMENTATION.md).
 #[test]
 fn package_clockpro_row_is_a_half_cache_that_never_evicts() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
-    let Ok(trace) = read_oracle_general(&path) else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "reference trace required"
-        );
-        eprintln!("\n*** SKIPPED: reference trace not found ***\n");
-        return;
-    };
+    let Some(trace) = reference() else { return };
     // From ../shared/traces/README.md, class ClockPro.
     let package = [100907, 99623, 98762, 95230];
     for (c, want) in SIZES.into_iter().zip(package) {

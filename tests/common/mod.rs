@@ -1,4 +1,5 @@
-//! Helpers shared by the test files that talk to a real server.
+//! Helpers shared by the test files: a real server, external tools, and the
+//! reference trace.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -91,4 +92,26 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// The reference trace (`../shared/traces/cloudPhysicsIO.oracleGeneral.bin`),
+/// if it is there. When it is not, the test skips loudly, unless `CI=true`,
+/// where its absence fails the test.
+pub fn reference_trace() -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/traces/cloudPhysicsIO.oracleGeneral.bin");
+    if path.exists() {
+        return Some(path);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(
+        !ci,
+        "the reference trace {} is required when CI=true",
+        path.display()
+    );
+    eprintln!(
+        "\n*** SKIPPED: reference trace not found at {} ***\n",
+        path.display()
+    );
+    None
 }
