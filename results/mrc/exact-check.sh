@@ -25,8 +25,6 @@ for t in ../shared/traces/cloudPhysicsIO.oracleGeneral.bin "$ZIPF"; do
     a=$("$BIN" mrc --trace "$t" --unit "$unit" --points 40 --quiet 2>/dev/null | awk '$1 == "lru" {print $4, $6, $7}')
     sizes=$(awk '{print $1}' <<<"$a" | paste -sd,)
     b=$("$BIN" simulate --trace "$t" --unit "$unit" --policies lru --sizes "$sizes" --quiet | awk '$1 == "lru" {print $4, $6, $7}')
-    # Miss bytes from the JSON-free table: compare misses exactly, and the
-    # byte miss ratios to the printed 4 digits.
     n=$(wc -l <<<"$a")
     eq=$(paste <(echo "$a") <(echo "$b") | awk '$2 == $5' | wc -l)
     eqb=$(paste <(echo "$a") <(echo "$b") | awk '$3 == $6' | wc -l)
