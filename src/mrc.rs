@@ -236,15 +236,7 @@ impl Stack {
         self.next += 1;
         // One hash lookup: the old position out, the new one in.
         let old = self.last.insert(id, pos as u32);
-        let d = old.map(|p| {
-            let p = p as usize;
-            let before = self.at[p].1;
-            let after = self.live - self.prefix(p);
-            self.sub(p, before);
-            self.at[p].1 = 0;
-            self.live -= before;
-            after + w
-        });
+        let d = old.map(|p| self.clear(p as usize) + w);
         self.at[pos] = (id, w);
         self.add(pos, w);
         self.live += w;
@@ -255,12 +247,17 @@ impl Stack {
     /// since), if it was in.
     fn remove(&mut self, id: u64) -> Option<u64> {
         let p = self.last.remove(&id)? as usize;
+        Some(self.clear(p))
+    }
+
+    /// Empties position `p`; returns the weight after it.
+    fn clear(&mut self, p: usize) -> u64 {
         let old = self.at[p].1;
         let after = self.live - self.prefix(p);
         self.sub(p, old);
         self.at[p].1 = 0;
         self.live -= old;
-        Some(after)
+        after
     }
 }
 

@@ -402,7 +402,13 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
     let mut notes = Vec::new();
     match &curve {
         Some(c) => {
-            for &s in &sizes {
+            // LRU's rows, from the curve (shards always has LRU alone).
+            let lru = if policies.contains(&Exact::Lru) {
+                &sizes[..]
+            } else {
+                &[][..]
+            };
+            for &s in lru {
                 if s < c.valid_from && kind == "exact" {
                     // Exact all the same: one simulation at that size.
                     rows.push(row(
@@ -427,9 +433,6 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                         .map(move |&s| (p, s))
                 })
                 .collect();
-            if !policies.contains(&Exact::Lru) {
-                rows.clear();
-            }
             for (&(p, s), counts) in others.iter().zip(grid(&t, &others, a.input.quiet)) {
                 rows.push(row(p, kind, 1.0, s, t.unit, counts));
             }
