@@ -272,3 +272,38 @@ fn package_clockpro_row_is_a_half_cache_that_never_evicts() {
         assert_eq!(misses, want, "C={c}");
     }
 }
+
+/// CLOCK-Pro has no oracle (the package's never evicts), so it is held to
+/// what its paper claims over LRU: a hot set survives a scan that flushes
+/// LRU, and a loop over more than the cache still hits.
+#[test]
+fn clockpro_resists_scans_and_loops() {
+    let req = |id: u64| Req {
+        id,
+        size: 1,
+        next: -1,
+    };
+    // 40 hot keys, then 100 keys never seen again, 50 times, in C = 100.
+    let mut t = Vec::new();
+    let mut fresh = 1000;
+    for _ in 0..50 {
+        t.extend((0..40).map(req));
+        t.extend((fresh..fresh + 100).map(req));
+        fresh += 100;
+    }
+    let scan = 50 * 100;
+    let lru = simulate(Exact::Lru, 100, Unit::Objects, &t).misses;
+    let pro = simulate(Exact::ClockPro, 100, Unit::Objects, &t).misses;
+    assert_eq!(lru, t.len() as u64, "LRU loses the hot set every round");
+    assert!(
+        pro - scan <= 200,
+        "CLOCK-Pro missed {} of 2000 hot requests",
+        pro - scan
+    );
+    // A loop over 150 keys in C = 100: LRU never hits.
+    let t: Vec<Req> = (0..30_000).map(|i| req(i % 150)).collect();
+    let lru = simulate(Exact::Lru, 100, Unit::Objects, &t);
+    let pro = simulate(Exact::ClockPro, 100, Unit::Objects, &t);
+    assert_eq!(lru.misses, 30_000);
+    assert!(pro.miss_ratio() < 0.75, "CLOCK-Pro: {}", pro.miss_ratio());
+}

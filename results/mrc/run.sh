@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 cargo build --release --quiet
 BIN=target/release/hotset
 OUT=results/mrc
-POLICIES=${POLICIES:-lru,fifo,clock,sieve,s3fifo,belady,arc,lfu,lfuda,gdsf,twoq,slru,wtinylfu,mq,lirs}
+POLICIES=${POLICIES:-lru,fifo,clock,sieve,s3fifo,belady,arc,lfu,lfuda,gdsf,twoq,slru,wtinylfu,mq,lirs,clockpro}
 mkdir -p target/traces
 ZIPF=target/traces/zipf-0.99.oracleGeneral.bin
 [ -f "$ZIPF" ] || "$BIN" gen --workload workloads/zipf-0.99.toml --out target/traces/zipf-0.99.hst \

@@ -243,7 +243,7 @@ pub struct SimulateArgs {
     #[command(flatten)]
     input: Input,
     /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
-    /// arc, lfu, lfuda, gdsf, twoq, slru, wtinylfu, mq, lirs.
+    /// arc, lfu, lfuda, gdsf, twoq, slru, wtinylfu, mq, lirs, clockpro.
     #[arg(
         long,
         value_delimiter = ',',

@@ -70,14 +70,8 @@ impl List {
         (p != NIL).then_some(p)
     }
 
-    pub(crate) fn push_head(&mut self, id: u64, size: u64, meta: u32) -> u32 {
-        let node = Node {
-            id,
-            size,
-            meta,
-            prev: NIL,
-            next: self.head,
-        };
+    /// Stores a node (its links still to be set) under its id.
+    fn alloc(&mut self, node: Node) -> u32 {
         let n = match self.free.pop() {
             Some(n) => {
                 self.nodes[n as usize] = node;
@@ -88,6 +82,21 @@ impl List {
                 (self.nodes.len() - 1) as u32
             }
         };
+        self.map.insert(node.id, n);
+        self.bytes += node.size;
+        self.len += 1;
+        n
+    }
+
+    pub(crate) fn push_head(&mut self, id: u64, size: u64, meta: u32) -> u32 {
+        let node = Node {
+            id,
+            size,
+            meta,
+            prev: NIL,
+            next: self.head,
+        };
+        let n = self.alloc(node);
         if self.head != NIL {
             self.nodes[self.head as usize].prev = n;
         }
@@ -95,9 +104,28 @@ impl List {
         if self.tail == NIL {
             self.tail = n;
         }
-        self.map.insert(id, n);
-        self.bytes += size;
-        self.len += 1;
+        n
+    }
+
+    /// Inserts a new node on `at`'s tail side, between `at` and its
+    /// neighbour toward the tail (a ring's insert just behind a hand that
+    /// walks toward the head).
+    pub(crate) fn insert_behind(&mut self, at: u32, id: u64, size: u64, meta: u32) -> u32 {
+        let next = self.nodes[at as usize].next;
+        let node = Node {
+            id,
+            size,
+            meta,
+            prev: at,
+            next,
+        };
+        let n = self.alloc(node);
+        self.nodes[at as usize].next = n;
+        if next != NIL {
+            self.nodes[next as usize].prev = n;
+        } else {
+            self.tail = n;
+        }
         n
     }
 
