@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| hotset::mrc::exact_lru(&trace, Unit::Bytes))
     });
     g.bench_function("shards-0.01", |b| {
-        b.iter(|| hotset::mrc::shards(&trace, Unit::Objects, hotset::mrc::Sampling::Rate(0.01)))
+        b.iter(|| hotset::mrc::shards(&trace, Unit::Objects, hotset::mrc::Sampling::Rate(0.01), 0))
     });
     g.finish();
 }

@@ -37,10 +37,12 @@ fn map<V>() -> Map<V> {
 /// top 24 bits of its hashed id are below R·2^24 (SHARDS's P and T).
 const SAMPLE_MODULUS: u64 = 1 << 24;
 
-/// The sampling hash of an id, in `[0, SAMPLE_MODULUS)`.
+/// The sampling hash of an id under sample `seed`, in
+/// `[0, SAMPLE_MODULUS)`. Each seed draws a different spatial sample;
+/// seed 0 hashes the id alone.
 #[inline]
-fn sample_hash(id: u64) -> u64 {
-    mix64(id) >> 40
+fn sample_hash(id: u64, seed: u64) -> u64 {
+    mix64(id.wrapping_add(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))) >> 40
 }
 
 /// The threshold for `rate`, at least 1 (some object is always sampled).
@@ -435,7 +437,8 @@ pub enum Sampling {
 /// the stack and the threshold drops to its hash; a request recorded at
 /// rate R weighs 1/R, and the curve's weights are finally scaled by the
 /// last rate (the paper's rescaling of the histogram, done once).
-pub fn shards(trace: &[Req], unit: Unit, sampling: Sampling) -> Curve {
+/// `seed` picks the sample (see [`sample`]).
+pub fn shards(trace: &[Req], unit: Unit, sampling: Sampling, seed: u64) -> Curve {
     let mut stack = Stack::new();
     let mut hist = Vec::new();
     let mut cold = (0.0, 0.0);
@@ -454,7 +457,7 @@ pub fn shards(trace: &[Req], unit: Unit, sampling: Sampling) -> Curve {
     let mut in_sample: Map<()> = map();
     for r in trace {
         bytes += r.size;
-        let h = sample_hash(r.id);
+        let h = sample_hash(r.id, seed);
         if h >= t {
             continue;
         }
@@ -530,12 +533,14 @@ pub struct Sample {
     pub bytes: u64,
 }
 
-/// The sample of `trace` at `rate`.
-pub fn sample(trace: &[Req], rate: f64) -> Sample {
+/// The sample of `trace` at `rate`: the objects whose hash under `seed`
+/// falls below it. Seeds other than 0 draw other samples, to measure how
+/// much an estimate depends on which objects it got.
+pub fn sample(trace: &[Req], rate: f64, seed: u64) -> Sample {
     let t = threshold(rate);
     let mut reqs: Vec<Req> = trace
         .iter()
-        .filter(|r| sample_hash(r.id) < t)
+        .filter(|r| sample_hash(r.id, seed) < t)
         .copied()
         .collect();
     compute_next(&mut reqs);
@@ -700,8 +705,8 @@ mod tests {
         let t = trace(3, 20_000, 2000, true);
         for unit in [Unit::Objects, Unit::Bytes] {
             let e = exact_lru(&t, unit);
-            let full = shards(&t, unit, Sampling::Rate(1.0));
-            let big = shards(&t, unit, Sampling::Fixed(1 << 20));
+            let full = shards(&t, unit, Sampling::Rate(1.0), 0);
+            let big = shards(&t, unit, Sampling::Fixed(1 << 20), 0);
             for s in log_sizes(e.valid_from, 400_000, 30) {
                 assert_eq!(full.miss_ratio(s), e.miss_ratio(s), "{unit:?} {s}");
                 assert_eq!(big.miss_ratio(s), e.miss_ratio(s), "{unit:?} {s}");
@@ -716,19 +721,19 @@ mod tests {
         let sizes = log_sizes(100, 100_000, 40);
         let exact: Vec<f64> = sizes.iter().map(|&s| e.miss_ratio(s)).collect();
         for sampling in [Sampling::Rate(0.1), Sampling::Fixed(8192)] {
-            let c = shards(&t, Unit::Objects, sampling);
+            let c = shards(&t, Unit::Objects, sampling, 0);
             let est: Vec<f64> = sizes.iter().map(|&s| c.miss_ratio(s)).collect();
             let mae = mean_abs_error(&exact, &est);
             assert!(mae < 0.02, "{sampling:?}: MAE {mae}");
         }
-        let fixed = shards(&t, Unit::Objects, Sampling::Fixed(8192));
+        let fixed = shards(&t, Unit::Objects, Sampling::Fixed(8192), 0);
         assert!(fixed.rate < 0.2, "rate fell to {}", fixed.rate);
     }
 
     #[test]
     fn sample_keeps_whole_objects() {
         let t = trace(5, 10_000, 1000, false);
-        let s = sample(&t, 0.1).reqs;
+        let s = sample(&t, 0.1, 0).reqs;
         let ids: std::collections::HashSet<u64> = s.iter().map(|r| r.id).collect();
         let want = t.iter().filter(|r| ids.contains(&r.id)).count();
         assert_eq!(s.len(), want, "every request of a sampled object");

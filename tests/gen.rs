@@ -88,6 +88,38 @@ fn the_seed_changes_the_trace_and_phases_apply() {
     assert_ne!(generate(&other), recs);
 }
 
+/// Uniform keys cover the key space as independent draws do: 600,000 draws
+/// over 100,000 keys leave about 100,000·(1 − e^−6) ≈ 99,752 distinct. The
+/// draws come from one random stream per chunk of ops, so this fails if
+/// the chunks' streams overlap (a chunk repeating another's keys).
+#[test]
+fn uniform_keys_are_independent_draws() {
+    let spec = Spec::parse(
+        r#"
+name = "t"
+ops = 600_000
+seed = 1
+keys = 100_000
+distribution = { kind = "uniform" }
+mix = { get = 1.0, set = 0.0 }
+key_size = { kind = "fixed", value = 16 }
+value_size = { kind = "fixed", value = 100 }
+"#,
+    )
+    .unwrap();
+    let recs = generate(&spec);
+    let distinct = recs
+        .iter()
+        .map(|r| r.key)
+        .collect::<std::collections::HashSet<_>>()
+        .len() as f64;
+    let want = 100_000.0 * (1.0 - (-6.0f64).exp());
+    assert!(
+        (distinct - want).abs() < 0.005 * want,
+        "{distinct} distinct keys, {want:.0} expected"
+    );
+}
+
 #[test]
 fn bad_specs_are_refused_with_a_reason() {
     let base = r#"

@@ -340,6 +340,11 @@ pub struct MrcArgs {
     /// sampled one.
     #[arg(long)]
     compare: bool,
+    /// Which spatial sample shards and miniature take: each seed hashes ids
+    /// differently (0, the default, hashes the id alone), to see how much
+    /// an estimate depends on the objects it sampled.
+    #[arg(long, default_value_t = 0)]
+    sample_seed: u64,
 }
 
 /// `hotset mrc`: a miss-ratio curve in one pass.
@@ -363,7 +368,12 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
         "exact" => ("exact", Some(mrc::exact_lru(&t.trace, t.unit))),
         "shards" => (
             "shards",
-            Some(mrc::shards(&t.trace, t.unit, Sampling::Rate(a.rate))),
+            Some(mrc::shards(
+                &t.trace,
+                t.unit,
+                Sampling::Rate(a.rate),
+                a.sample_seed,
+            )),
         ),
         "shards-fixed" => (
             "shards-fixed",
@@ -371,6 +381,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 &t.trace,
                 t.unit,
                 Sampling::Fixed(a.max_objects),
+                a.sample_seed,
             )),
         ),
         _ => ("miniature", None),
@@ -400,6 +411,9 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
     let rate = curve.as_ref().map_or(a.rate, |c| c.rate);
     let mut rows = Vec::new();
     let mut notes = Vec::new();
+    if kind != "exact" && a.sample_seed != 0 {
+        notes.push(format!("sample seed {}", a.sample_seed));
+    }
     match &curve {
         Some(c) => {
             // LRU's rows, from the curve (shards always has LRU alone).
@@ -444,7 +458,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
             }
         }
         None => {
-            let sampled = mrc::sample(&t.trace, a.rate);
+            let sampled = mrc::sample(&t.trace, a.rate, a.sample_seed);
             let cells: Vec<(Exact, u64)> = policies
                 .iter()
                 .flat_map(|&p| {
