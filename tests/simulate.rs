@@ -275,7 +275,8 @@ fn package_clockpro_row_is_a_half_cache_that_never_evicts() {
 
 /// CLOCK-Pro has no oracle (the package's never evicts), so it is held to
 /// what its paper claims over LRU: a hot set survives a scan that flushes
-/// LRU, and a loop over more than the cache still hits.
+/// LRU, and a loop over more than the cache hits nearly as often as under
+/// LIRS.
 #[test]
 fn clockpro_resists_scans_and_loops() {
     let req = |id: u64| Req {
@@ -305,5 +306,6 @@ fn clockpro_resists_scans_and_loops() {
     let lru = simulate(Exact::Lru, 100, Unit::Objects, &t);
     let pro = simulate(Exact::ClockPro, 100, Unit::Objects, &t);
     assert_eq!(lru.misses, 30_000);
-    assert!(pro.miss_ratio() < 0.75, "CLOCK-Pro: {}", pro.miss_ratio());
+    // LIRS, which CLOCK-Pro approximates, misses 0.34 here.
+    assert!(pro.miss_ratio() < 0.45, "CLOCK-Pro: {}", pro.miss_ratio());
 }

@@ -30,9 +30,10 @@ const GHOST: u32 = 8;
 ///   ghost stays in its place while it is in its test period.
 /// - **The hot hand** runs while hot objects exceed C − the cold target.
 ///   It clears a hot object's reference bit, or demotes it to cold when
-///   the bit is clear. Cold entries it passes end their test periods: a
-///   ghost leaves the ring, and a test that ends unreferenced shrinks the
-///   target by its size.
+///   the bit is clear, and then goes on to the next hot entry. Cold
+///   entries it passes end their test periods: a ghost leaves the ring,
+///   and a test that ends unreferenced shrinks the target by its size (one
+///   that ends referenced grows it). The test hand, if passed, comes along.
 /// - **The test hand** runs while the ghosts exceed C, ending tests as the
 ///   hot hand does.
 /// - The cold target starts at C and stays in [1, C].
@@ -197,9 +198,32 @@ impl ClockPro {
                 self.hot -= e.size;
                 self.cold += e.size;
             }
-            self.hand_hot = Some(self.step(n));
+            self.advance_hot(n);
+            // "Finally the hand stops at a hot page": the cold entries up to
+            // the next one end their tests now, or they would keep them
+            // while older than every hot entry.
+            while self.hot > 0 {
+                let Some(h) = self.hand_hot else { break };
+                if self.ring.peek(h).meta & HOT != 0 {
+                    break;
+                }
+                if !self.end_test(h) {
+                    self.advance_hot(h);
+                }
+            }
         } else if !self.end_test(n) {
-            self.hand_hot = Some(self.step(n));
+            self.advance_hot(n);
+        }
+    }
+
+    /// Moves the hot hand off `n`, taking the test hand along if it was
+    /// there: every entry the hot hand has passed has ended its test, and
+    /// the test hand must stay at the oldest entry that may be in one.
+    fn advance_hot(&mut self, n: u32) {
+        let next = self.step(n);
+        self.hand_hot = Some(next);
+        if self.hand_test == Some(n) {
+            self.hand_test = Some(next);
         }
     }
 
@@ -218,8 +242,12 @@ impl ClockPro {
         if e.meta & TEST == 0 {
             return false;
         }
+        // Re-used during its test (the reference bit says so) grows the
+        // target, as the cold hand's promotion does; unused shrinks it.
         if e.meta & REF == 0 {
             self.cold_target = self.cold_target.saturating_sub(e.size).max(1);
+        } else {
+            self.cold_target = (self.cold_target + e.size).min(self.cap);
         }
         if e.meta & GHOST != 0 {
             self.detach(n);
