@@ -1,8 +1,8 @@
 //! The frequency-ordered policies: LFUDA, GDSF and MQ, as the libcachesim
 //! 0.3.5 package runs them.
 
-use super::list::List;
-use std::collections::{BTreeMap, HashMap};
+use super::list::{Buckets, List};
+use std::collections::HashMap;
 
 /// Per-object state: the priority key it is filed under, and its size.
 type Objs = HashMap<u64, (u64, u64), foldhash::fast::FixedState>;
@@ -35,8 +35,7 @@ pub(super) struct Lfuda {
     max: u64,
     /// Evictions where the package would have failed.
     pub(super) fallbacks: u64,
-    objs: Objs,
-    lists: BTreeMap<u64, List>,
+    lists: Buckets,
 }
 
 impl Lfuda {
@@ -47,28 +46,8 @@ impl Lfuda {
             min: 0,
             max: 0,
             fallbacks: 0,
-            objs: objs(),
-            lists: BTreeMap::new(),
+            lists: Buckets::new(),
         }
-    }
-
-    fn file(&mut self, key: u64, id: u64, size: u64) {
-        self.lists
-            .entry(key)
-            .or_insert_with(List::new)
-            .push_head(id, size, 0);
-    }
-
-    /// Takes `id` out of the list at `key`; true when that list emptied.
-    fn unfile(&mut self, key: u64, id: u64) -> bool {
-        let list = self.lists.get_mut(&key).expect("filed");
-        let n = list.get(id).expect("in its list");
-        list.remove(n);
-        if list.len() == 0 {
-            self.lists.remove(&key);
-            return true;
-        }
-        false
     }
 
     /// `min` to the smallest non-empty key in (`min`, `max`], if any.
@@ -76,13 +55,13 @@ impl Lfuda {
         if self.max <= self.min {
             return;
         }
-        if let Some((&k, _)) = self.lists.range(self.min + 1..=self.max).next() {
+        if let Some(k) = self.lists.first_in(self.min + 1..=self.max) {
             self.min = k;
         }
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(&(key, osize)) = self.objs.get(&id) {
+        if let Some((key, osize)) = self.lists.get(id) {
             // Keys grow geometrically (each hit adds `min`, which climbs
             // with them); past u64 the package's counter overflows, and
             // hotset saturates and counts a fallback.
@@ -91,12 +70,11 @@ impl Lfuda {
                 u64::MAX
             });
             self.max = self.max.max(new);
-            let emptied = self.unfile(key, id);
-            if emptied && key == self.min {
+            // `min` moves on before the object is filed at its new key.
+            if self.lists.remove(id) && key == self.min {
                 self.raise_min();
             }
-            self.file(new, id, osize);
-            self.objs.insert(id, (new, osize));
+            self.lists.push(new, id, osize);
             return true;
         }
         if size > self.cap {
@@ -104,29 +82,23 @@ impl Lfuda {
         }
         while self.used + size > self.cap {
             let want = self.min.max(1);
-            let key = if self.lists.contains_key(&want) {
+            let key = if self.lists.contains_key(want) {
                 want
             } else {
                 self.fallbacks += 1;
-                match self.lists.keys().next() {
-                    Some(&k) => k,
+                match self.lists.first_key() {
+                    Some(k) => k,
                     None => break,
                 }
             };
-            let list = self.lists.get_mut(&key).expect("present");
-            let t = list.tail().expect("non-empty");
-            let node = list.remove(t);
+            let (_, vsize, emptied) = self.lists.pop_oldest(key).expect("present");
             self.min = key;
-            if list.len() == 0 {
-                self.lists.remove(&key);
+            if emptied {
                 self.raise_min();
             }
-            self.objs.remove(&node.id);
-            self.used -= node.size;
+            self.used -= vsize;
         }
-        let key = self.min.saturating_add(1);
-        self.file(key, id, size);
-        self.objs.insert(id, (key, size));
+        self.lists.push(self.min.saturating_add(1), id, size);
         self.used += size;
         false
     }

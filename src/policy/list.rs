@@ -201,3 +201,152 @@ impl List {
         }
     }
 }
+
+/// One object in [`Buckets`].
+#[derive(Clone, Copy)]
+struct Filed {
+    id: u64,
+    size: u64,
+    key: u64,
+    /// Toward the bucket's newest, and toward its oldest.
+    newer: u32,
+    older: u32,
+}
+
+/// FIFO lists by an ordered key (a frequency, a priority), all sharing one
+/// node arena and one id map: LFU's and LFUDA's per-key lists, without a
+/// map and an allocation for every key that comes and goes.
+pub(crate) struct Buckets {
+    nodes: Vec<Filed>,
+    free: Vec<u32>,
+    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    /// key → (newest, oldest) of its non-empty list.
+    ends: std::collections::BTreeMap<u64, (u32, u32)>,
+}
+
+impl Buckets {
+    pub(crate) fn new() -> Buckets {
+        Buckets {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0xb0c4)),
+            ends: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// `id`'s key and size, if it is filed.
+    pub(crate) fn get(&self, id: u64) -> Option<(u64, u64)> {
+        self.map.get(&id).map(|&n| {
+            let f = &self.nodes[n as usize];
+            (f.key, f.size)
+        })
+    }
+
+    pub(crate) fn contains_key(&self, key: u64) -> bool {
+        self.ends.contains_key(&key)
+    }
+
+    /// The smallest key with objects.
+    pub(crate) fn first_key(&self) -> Option<u64> {
+        self.ends.keys().next().copied()
+    }
+
+    /// The smallest key with objects in `range`.
+    pub(crate) fn first_in(&self, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
+        self.ends.range(range).next().map(|(&k, _)| k)
+    }
+
+    /// Files a new object as the newest of `key`.
+    pub(crate) fn push(&mut self, key: u64, id: u64, size: u64) {
+        let f = Filed {
+            id,
+            size,
+            key,
+            newer: NIL,
+            older: NIL,
+        };
+        let n = match self.free.pop() {
+            Some(n) => {
+                self.nodes[n as usize] = f;
+                n
+            }
+            None => {
+                self.nodes.push(f);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        self.map.insert(id, n);
+        self.link(n, key);
+    }
+
+    /// Makes node `n` the newest of `key`.
+    fn link(&mut self, n: u32, key: u64) {
+        let f = &mut self.nodes[n as usize];
+        f.key = key;
+        f.newer = NIL;
+        match self.ends.get_mut(&key) {
+            Some(e) => {
+                let old_newest = e.0;
+                e.0 = n;
+                self.nodes[n as usize].older = old_newest;
+                self.nodes[old_newest as usize].newer = n;
+            }
+            None => {
+                f.older = NIL;
+                self.ends.insert(key, (n, n));
+            }
+        }
+    }
+
+    /// Takes node `n` out of its key's list; whether that list emptied.
+    fn unlink(&mut self, n: u32) -> bool {
+        let Filed {
+            key, newer, older, ..
+        } = self.nodes[n as usize];
+        if newer != NIL {
+            self.nodes[newer as usize].older = older;
+        }
+        if older != NIL {
+            self.nodes[older as usize].newer = newer;
+        }
+        let e = self.ends.get_mut(&key).expect("a filed key has ends");
+        if e.0 == n && e.1 == n {
+            self.ends.remove(&key);
+            return true;
+        }
+        if e.0 == n {
+            e.0 = older;
+        }
+        if e.1 == n {
+            e.1 = newer;
+        }
+        false
+    }
+
+    /// Moves filed `id` to be the newest of `key`; whether its old key's
+    /// list emptied.
+    pub(crate) fn refile(&mut self, id: u64, key: u64) -> bool {
+        let n = self.map[&id];
+        let emptied = self.unlink(n);
+        self.link(n, key);
+        emptied
+    }
+
+    /// Removes filed `id`; whether its key's list emptied.
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        let n = self.map.remove(&id).expect("filed");
+        self.free.push(n);
+        self.unlink(n)
+    }
+
+    /// Removes and returns the oldest (id, size) of `key`, and whether
+    /// that list emptied.
+    pub(crate) fn pop_oldest(&mut self, key: u64) -> Option<(u64, u64, bool)> {
+        let &(_, oldest) = self.ends.get(&key)?;
+        let f = self.nodes[oldest as usize];
+        let emptied = self.unlink(oldest);
+        self.map.remove(&f.id);
+        self.free.push(oldest);
+        Some((f.id, f.size, emptied))
+    }
+}

@@ -819,8 +819,8 @@ impl Arc {
 struct Lfu {
     cap: u64,
     used: u64,
-    freq: HashMap<u64, u32, foldhash::fast::FixedState>,
-    lists: std::collections::BTreeMap<u32, List>,
+    /// Objects filed by frequency.
+    lists: list::Buckets,
 }
 
 impl Lfu {
@@ -828,48 +828,26 @@ impl Lfu {
         Lfu {
             cap,
             used: 0,
-            freq: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(11)),
-            lists: std::collections::BTreeMap::new(),
+            lists: list::Buckets::new(),
         }
     }
 
     fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(f) = self.freq.get_mut(&id) {
-            let old = *f;
-            *f += 1;
-            let list = self.lists.get_mut(&old).expect("listed");
-            let n = list.get(id).expect("in its list");
-            let node = list.remove(n);
-            if list.len() == 0 {
-                self.lists.remove(&old);
-            }
-            self.lists
-                .entry(old + 1)
-                .or_insert_with(List::new)
-                .push_head(id, node.size, 0);
+        if let Some((f, _)) = self.lists.get(id) {
+            self.lists.refile(id, f + 1);
             return true;
         }
         if size > self.cap {
             return false;
         }
         while self.used + size > self.cap {
-            let Some(mut e) = self.lists.first_entry() else {
+            let Some(f) = self.lists.first_key() else {
                 break;
             };
-            let list = e.get_mut();
-            let Some(t) = list.tail() else { break };
-            let node = list.remove(t);
-            if list.len() == 0 {
-                e.remove();
-            }
-            self.freq.remove(&node.id);
-            self.used -= node.size;
+            let (_, vsize, _) = self.lists.pop_oldest(f).expect("non-empty");
+            self.used -= vsize;
         }
-        self.freq.insert(id, 1);
-        self.lists
-            .entry(1)
-            .or_insert_with(List::new)
-            .push_head(id, size, 0);
+        self.lists.push(1, id, size);
         self.used += size;
         false
     }
