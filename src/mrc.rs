@@ -435,8 +435,8 @@ pub enum Sampling {
 /// actual count (SHARDS_adj: the difference counts as hits). Fixed size:
 /// when one object too many is tracked, the one of the largest hash leaves
 /// the stack and the threshold drops to its hash; a request recorded at
-/// rate R weighs 1/R, and the curve's weights are finally scaled by the
-/// last rate (the paper's rescaling of the histogram, done once).
+/// rate R weighs 1/R at the rate of its time, and the whole trace is the
+/// total, as at a fixed rate.
 /// `seed` picks the sample (see [`sample`]).
 pub fn shards(trace: &[Req], unit: Unit, sampling: Sampling, seed: u64) -> Curve {
     let mut stack = Stack::new();
