@@ -561,13 +561,17 @@ pub fn miniature(policy: Exact, params: &Params, size: u64, unit: Unit, s: &Samp
     }
 }
 
-/// The smallest size a miniature simulation of `policy` can run at.
+/// The smallest size a miniature simulation of `policy` can run at: one
+/// whose scaled size is at least one unit (a sample cannot tell sizes
+/// below 1/R apart, so it does not report them) and that `policy` accepts
+/// once scaled.
 pub fn miniature_floor(policy: Exact, params: &Params, rate: f64) -> u64 {
-    let mut c = 1u64;
-    while policy
-        .check_capacity_with(params, ((c as f64 * rate).round() as u64).max(1))
-        .is_err()
-    {
+    let scaled = |c: u64| (c as f64 * rate).round() as u64;
+    let mut c = ((0.5 / rate).ceil() as u64).max(1);
+    while scaled(c) == 0 {
+        c = c.saturating_add(1);
+    }
+    while policy.check_capacity_with(params, scaled(c)).is_err() {
         c = c.saturating_mul(2);
     }
     c
@@ -722,6 +726,62 @@ mod tests {
         }
         let fixed = shards(&t, Unit::Objects, Sampling::Fixed(8192), 0);
         assert!(fixed.rate < 0.2, "rate fell to {}", fixed.rate);
+    }
+
+    #[test]
+    fn miniature_at_rate_one_is_the_simulation() {
+        let t = trace(13, 20_000, 2000, true);
+        let p = Params::default();
+        let whole = sample(&t, 1.0, 0);
+        for policy in [Exact::Lru, Exact::S3Fifo, Exact::Arc, Exact::ClockPro] {
+            for unit in [Unit::Objects, Unit::Bytes] {
+                for size in [40, 300, 1500] {
+                    let size = if unit == Unit::Bytes {
+                        size * 100
+                    } else {
+                        size
+                    };
+                    let want = simulate_with(policy, &p, size, unit, &t);
+                    let got = miniature(policy, &p, size, unit, &whole);
+                    assert_eq!(
+                        (got.requests, got.misses, got.miss_bytes),
+                        (want.requests, want.misses, want.miss_bytes),
+                        "{policy} {unit:?} {size}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn miniature_floor_is_one_unit_once_scaled() {
+        let p = Params::default();
+        // LRU runs at one object: the floor is the least size that scales
+        // to one, not a smaller size clamped up to it.
+        assert_eq!(miniature_floor(Exact::Lru, &p, 0.01), 50);
+        assert_eq!(miniature_floor(Exact::Lru, &p, 1.0), 1);
+        // S3-FIFO needs 10 once scaled.
+        let f = miniature_floor(Exact::S3Fifo, &p, 0.01);
+        assert!((f as f64 * 0.01).round() >= 10.0, "floor {f}");
+        assert!(Exact::S3Fifo
+            .check_capacity((f as f64 * 0.01).round() as u64)
+            .is_ok());
+    }
+
+    #[test]
+    fn miniature_estimates_the_curve() {
+        let t = trace(17, 400_000, 100_000, false);
+        let e = exact_lru(&t, Unit::Objects);
+        let s = sample(&t, 0.1, 0);
+        let p = Params::default();
+        let sizes = log_sizes(100, 100_000, 20);
+        let exact: Vec<f64> = sizes.iter().map(|&c| e.miss_ratio(c)).collect();
+        let est: Vec<f64> = sizes
+            .iter()
+            .map(|&c| miniature(Exact::Lru, &p, c, Unit::Objects, &s).miss_ratio())
+            .collect();
+        let mae = mean_abs_error(&exact, &est);
+        assert!(mae < 0.02, "MAE {mae}");
     }
 
     #[test]

@@ -473,7 +473,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 let lo = mrc::miniature_floor(p, &t.params, a.rate);
                 if sizes.iter().any(|&s| s < lo) {
                     notes.push(format!(
-                        "{p}: sizes below {lo} skipped (scaled by {} they are below what {p} can run at)",
+                        "{p}: sizes below {lo} skipped (scaled by {} they are below one unit, or below what {p} can run at)",
                         a.rate
                     ));
                 }

@@ -765,6 +765,7 @@ pub fn write_report(
                 name: cfg.server.clone(),
                 group: cfg.server.clone(),
                 line: 0,
+                style: "live".to_string(),
                 points: pts,
             }],
         )?;

@@ -170,7 +170,7 @@ fn add_point(
     series: &mut Vec<plot::Series>,
     name: String,
     group: &str,
-    line: usize,
+    (line, style): (usize, &str),
     pt: (f64, f64),
 ) {
     match series.iter_mut().find(|s| s.name == name) {
@@ -179,6 +179,7 @@ fn add_point(
             name,
             group: group.to_string(),
             line,
+            style: style.to_string(),
             points: vec![pt],
         }),
     }
@@ -318,7 +319,7 @@ pub fn write(
             &mut series,
             format!("{} (live)", r.policy),
             &r.policy.to_string(),
-            1,
+            (1, "live"),
             (
                 (r.memory >> 20) as f64,
                 r.misses as f64 / r.gets.max(1) as f64,
@@ -330,7 +331,7 @@ pub fn write(
             &mut series,
             format!("{} (exact)", e.policy),
             &e.policy.to_string(),
-            0,
+            (0, "exact"),
             (
                 (e.memory >> 20) as f64,
                 e.misses as f64 / e.gets.max(1) as f64,
@@ -348,14 +349,18 @@ pub fn write(
     memories.sort_unstable();
     memories.dedup();
     for op in ["get", "set", "delete"] {
-        let hs: Vec<(String, String, usize, &Histogram<u64>)> = live
+        let hs: Vec<(plot::Series, &Histogram<u64>)> = live
             .iter()
             .filter_map(|r| {
-                let line = memories.binary_search(&r.memory).unwrap_or(0);
-                r.latency
-                    .iter()
-                    .find(|l| l.op == op)
-                    .map(|l| (file_stem(r), r.policy.to_string(), line, &l.hist))
+                let series = plot::Series {
+                    name: file_stem(r),
+                    group: r.policy.to_string(),
+                    line: memories.binary_search(&r.memory).unwrap_or(0),
+                    style: format!("{} MiB", r.memory >> 20),
+                    points: Vec::new(),
+                };
+                let l = r.latency.iter().find(|l| l.op == op)?;
+                Some((series, &l.hist))
             })
             .collect();
         if !hs.is_empty() {
@@ -393,7 +398,17 @@ impl SimRow {
         if self.kind == "exact" {
             self.policy.clone()
         } else {
-            format!("{} ({} R={})", self.policy, self.kind, self.sampling_rate)
+            format!("{} ({})", self.policy, self.style())
+        }
+    }
+
+    /// What the series' dash pattern stands for: "exact", or the sampling
+    /// method and its rate.
+    fn style(&self) -> String {
+        if self.kind == "exact" {
+            "exact".to_string()
+        } else {
+            format!("{} R={}", self.kind, self.sampling_rate)
         }
     }
 }
@@ -455,7 +470,7 @@ pub fn write_simulation(
             &mut series,
             r.series(),
             &r.policy,
-            usize::from(r.kind != "exact"),
+            (usize::from(r.kind != "exact"), &r.style()),
             (r.cache_size as f64, r.counts.miss_ratio()),
         );
     }

@@ -6,10 +6,11 @@ use plotters::prelude::*;
 use std::io;
 use std::path::Path;
 
-/// Ten distinct colours (Tableau 10), the series' colour cycling through
-/// them while its marker cycles through six shapes: the first 30 series
-/// differ in colour or marker, most in both.
-const COLORS: [RGBColor; 10] = [
+/// Sixteen distinct colours (Tableau 10, then six darker ones), so that
+/// the 16 exact policies each get their own; a group's colour cycles
+/// through them while its marker cycles through six shapes, so the first
+/// 48 groups differ in colour or marker.
+const COLORS: [RGBColor; 16] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -20,6 +21,12 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 128, 0),
+    RGBColor(0, 110, 110),
+    RGBColor(128, 0, 0),
+    RGBColor(210, 160, 0),
 ];
 
 /// Marker shapes, as polygons in pixel offsets: disc (an octagon),
@@ -81,12 +88,45 @@ pub struct Series {
     pub group: String,
     /// Dash pattern index.
     pub line: usize,
+    /// What the dash pattern stands for ("exact", "live", "16 MiB"): the
+    /// compact legend's label for it.
+    pub style: String,
     /// The points.
     pub points: Vec<(f64, f64)>,
 }
 
+/// Past this many series of more than one dash pattern, the legend lists
+/// each group once and each dash pattern once, rather than every series:
+/// 16 policies drawn exact and sampled would otherwise need 32 entries,
+/// more than the plot's height holds.
+const COMPACT_LEGEND: usize = 12;
+
+/// A legend entry at `(x, y)`: three strokes of `line`'s dash pattern
+/// across 20 pixels (solid: one stroke thrice) and marker `k` in the
+/// middle, filled with `fill`.
+fn legend_entry<'b>(
+    (x, y): (i32, i32),
+    line: usize,
+    style: ShapeStyle,
+    (k, fill): (usize, ShapeStyle),
+) -> impl IntoDynElement<'b, SVGBackend<'b>, (i32, i32)> {
+    let (dash, gap) = DASHES[line % DASHES.len()];
+    let segs: Vec<(i32, i32)> = if dash == 0 {
+        vec![(0, 20); 3]
+    } else {
+        let step = (dash + gap) as i32;
+        (0..3)
+            .map(|i| (i * step, (i * step + dash as i32).min(20)))
+            .collect()
+    };
+    let seg = |i: usize| PathElement::new(vec![(segs[i].0, 0), (segs[i].1, 0)], style);
+    EmptyElement::at((x, y)) + seg(0) + seg(1) + seg(2) + marker(k, 10, fill)
+}
+
 /// Draws the series on `chart`, each in its group's colour and marker and
-/// its line's dash pattern, with a legend entry showing both.
+/// its line's dash pattern, with legend entries showing both: one per
+/// series, or past [`COMPACT_LEGEND`] one per group and one per dash
+/// pattern.
 fn draw<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     series: &[Series],
@@ -96,13 +136,17 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
+    let mut lines: Vec<(usize, &str)> = series.iter().map(|s| (s.line, &s.style[..])).collect();
+    lines.sort_unstable();
+    lines.dedup_by_key(|l| l.0);
+    let compact = series.len() > COMPACT_LEGEND && lines.len() > 1;
     let mut groups: Vec<&str> = Vec::new();
     for s in series {
-        let g = match groups.iter().position(|&g| g == s.group) {
-            Some(g) => g,
+        let (g, first) = match groups.iter().position(|&g| g == s.group) {
+            Some(g) => (g, false),
             None => {
                 groups.push(&s.group);
-                groups.len() - 1
+                (groups.len() - 1, true)
             }
         };
         let c = COLORS[g % COLORS.len()];
@@ -116,26 +160,20 @@ where
             chart.draw_series(DashedLineSeries::new(pts.clone(), dash, gap, style))
         }
         .map_err(err)?;
-        // Three strokes of the pattern across 20 pixels (solid: one
-        // stroke thrice), and the marker in the middle.
-        let segs: Vec<(i32, i32)> = if dash == 0 {
-            vec![(0, 20); 3]
-        } else {
-            let step = (dash + gap) as i32;
-            (0..3)
-                .map(|i| (i * step, (i * step + dash as i32).min(20)))
-                .collect()
-        };
         // The legend shows the marker only where the plot does.
         let shown = if markers {
             c.filled()
         } else {
             TRANSPARENT.filled()
         };
-        anno.label(s.name.clone()).legend(move |(x, y)| {
-            let seg = |i: usize| PathElement::new(vec![(segs[i].0, 0), (segs[i].1, 0)], style);
-            EmptyElement::at((x, y)) + seg(0) + seg(1) + seg(2) + marker(g, 10, shown)
-        });
+        if !compact {
+            let line = s.line;
+            anno.label(s.name.clone())
+                .legend(move |p| legend_entry(p, line, style, (g, shown)));
+        } else if first {
+            anno.label(s.group.clone())
+                .legend(move |p| legend_entry(p, 0, style, (g, shown)));
+        }
         if markers {
             chart
                 .draw_series(
@@ -143,6 +181,17 @@ where
                         .map(|&p| EmptyElement::at(p) + marker(g, 0, c.filled())),
                 )
                 .map_err(err)?;
+        }
+    }
+    if compact {
+        // One grey entry per dash pattern, drawn as an empty series.
+        let grey = RGBColor(90, 90, 90).stroke_width(2);
+        for &(line, label) in &lines {
+            chart
+                .draw_series(LineSeries::new(Vec::<(f64, f64)>::new(), grey))
+                .map_err(err)?
+                .label(label.to_string())
+                .legend(move |p| legend_entry(p, line, grey, (0, TRANSPARENT.filled())));
         }
     }
     Ok(())
@@ -224,16 +273,16 @@ pub fn miss_ratio_curves(
 }
 
 /// Latency (µs) against percentile, with x on a log scale of 1/(1-p), as
-/// HdrHistogram's plotter draws it. Each curve is (name, group, line,
-/// histogram), styled as [`Series`] are.
+/// HdrHistogram's plotter draws it. Each curve is a [`Series`] without
+/// points, styled as they are, and the histogram its points come from.
 pub fn latency_curves(
     path: &Path,
     title: &str,
-    curves: &[(String, String, usize, &Histogram<u64>)],
+    curves: &[(Series, &Histogram<u64>)],
 ) -> io::Result<()> {
     let max_us = curves
         .iter()
-        .map(|s| s.3.max() as f64 / 1e3)
+        .map(|(_, h)| h.max() as f64 / 1e3)
         .fold(1.0, f64::max);
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -256,10 +305,7 @@ pub fn latency_curves(
         .map_err(err)?;
     let series: Vec<Series> = curves
         .iter()
-        .map(|(name, group, line, h)| Series {
-            name: name.clone(),
-            group: group.clone(),
-            line: *line,
+        .map(|(s, h)| Series {
             points: h
                 .iter_quantiles(5)
                 .filter(|v| v.quantile_iterated_to() < 1.0)
@@ -271,6 +317,7 @@ pub fn latency_curves(
                 })
                 .filter(|p| p.0 <= 1e6)
                 .collect(),
+            ..s.clone()
         })
         .collect();
     draw(&mut chart, &series, false)?;
