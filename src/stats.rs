@@ -48,6 +48,20 @@ macro_rules! counters {
                 $(if i == c { self.$field = v; return; } i += 1;)*
                 let _ = i;
             }
+
+            /// The counters as counted since `base` was taken (memcached's
+            /// `stats reset`); the gauges (`curr_items`, `bytes` and the
+            /// fields outside the counters) as they are now.
+            pub fn since(&self, base: &Stats) -> Stats {
+                let mut s = self.clone();
+                $(s.$field = self.$field.saturating_sub(base.$field);)*
+                s.curr_items = self.curr_items;
+                s.bytes = self.bytes;
+                for (c, b) in s.classes.iter_mut().zip(&base.classes) {
+                    c.evictions = c.evictions.saturating_sub(b.evictions);
+                }
+                s
+            }
         }
     };
 }

@@ -492,3 +492,31 @@ fn the_sweeper_keeps_queue_counts_exact() {
         assert_eq!(c.check_consistency(), Ok(10), "{policy}");
     }
 }
+
+#[test]
+fn a_run_of_appends_never_evicts_its_own_key() {
+    // memcached's chunked-items.t: a full cache of large items, then one key
+    // grown by thousands of small appends. Each append retires the old
+    // chunk, so a class with one page soon has most of its chunks waiting
+    // for reclamation; evicting then would take the key being appended to.
+    for r in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let (c, _) = cache_with(r, 64 << 20);
+        let big = vec![b'x'; 600 << 10];
+        for i in 0..150 {
+            let _ = c.set(format!("big{i}").as_bytes(), &big, 0, 0);
+        }
+        let mut want = b"seed".to_vec();
+        assert_eq!(c.set(b"appender", &want, 0, 0), Ok(Stored::Stored));
+        for i in 0..3000 {
+            let part = format!("{i}xxxxxxxxxx");
+            assert_eq!(
+                c.append(b"appender", part.as_bytes()),
+                Ok(Stored::Stored),
+                "append {i} at {} bytes",
+                want.len()
+            );
+            want.extend_from_slice(part.as_bytes());
+        }
+        assert_eq!(get(&c, b"appender").as_deref(), Some(&want[..]));
+    }
+}

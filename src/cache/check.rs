@@ -44,10 +44,12 @@ impl Engine {
         // reclaimer (seize may hold a partial batch until more retirements
         // come); any others leaked. Draining pages are skipped: their
         // chunks are on their way out of the class.
+        let mut class_limbo = vec![0; self.slab.classes().sizes().len()];
         for page in 0..self.slab.used_pages() {
             let Some((class, chunks)) = self.slab.page_chunks(page) else {
                 continue;
             };
+            class_limbo[class as usize] += self.slab.limbo(page);
             let mut waiting = 0;
             for c in chunks {
                 let live = self.live(c, &g).is_some();
@@ -70,6 +72,17 @@ impl Engine {
                     } else {
                         "freed twice or lost"
                     }
+                ));
+            }
+        }
+        // Draining pages are skipped above, so a class's count may only
+        // exceed what its own pages hold.
+        for (class, &held) in class_limbo.iter().enumerate() {
+            let counted = self.slab.class_limbo(class as u8);
+            if !cfg!(hotset_loom) && counted < held {
+                return Err(format!(
+                    "class {class}: its pages hold {held} chunks awaiting reclamation, \
+                     its count says {counted}"
                 ));
             }
         }

@@ -169,6 +169,11 @@ pub(crate) struct Engine {
     pub(crate) norphans: AtomicUsize,
     /// Set when the cache is dropped: the sweeper exits.
     pub(crate) closing: std::sync::atomic::AtomicBool,
+    /// memcached's `slab_automove`: 0 moves a page only to a class that
+    /// has none, 1 also when another class's items are clearly older
+    /// (every [`crate::evict`] rebalance period), 2 checks on every
+    /// eviction. A std atomic: a setting, it orders nothing.
+    pub(crate) automove: std::sync::atomic::AtomicU8,
 }
 
 impl Cache {
@@ -213,6 +218,7 @@ impl Cache {
             orphans: Mutex::new(Vec::new()),
             norphans: AtomicUsize::new(0),
             closing: std::sync::atomic::AtomicBool::new(false),
+            automove: std::sync::atomic::AtomicU8::new(1),
         });
         let sweeper = (cfg.sweep_hz > 0).then(|| crate::ttl::spawn_sweeper(&engine, cfg.sweep_hz));
         Ok(Cache { engine, sweeper })
@@ -390,6 +396,23 @@ impl Cache {
     /// A snapshot of the counters and memory figures.
     pub fn stats(&self) -> Stats {
         self.engine.stats()
+    }
+
+    /// Sets how eagerly pages move between classes, as memcached's
+    /// `slabs automove`: 0 only to a class with no page, 1 (the default)
+    /// also from a class whose items are clearly older, 2 checking that on
+    /// every eviction. Levels above 2 are taken as 2.
+    pub fn set_automove(&self, level: u8) {
+        self.engine
+            .automove
+            .store(level.min(2), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The level [`Cache::set_automove`] set (1 unless changed).
+    pub fn automove(&self) -> u8 {
+        self.engine
+            .automove
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The effective largest item (header + key + value) in bytes.

@@ -123,6 +123,14 @@ const EVICT_BATCH_BYTES: usize = 256 << 10;
 /// Every this many evictions, check whether another class holds older items
 /// and should give up a page.
 const REBALANCE_EVERY: u64 = 16;
+/// A store whose class has 1/this of its chunks waiting for reclamation
+/// flushes the reclaimer before it evicts: the chunks come back within a
+/// grace period, and nothing live need go.
+const LIMBO_FLUSH: usize = 2;
+/// …and waits this long for them (a pinned sweeper can hold the grace
+/// period up for a pass), then evicts after all. Under a model checker,
+/// which has no clock, it waits two attempts.
+const LIMBO_PATIENCE: Duration = Duration::from_millis(50);
 
 impl Engine {
     /// Empties this thread's magazines and forgets its eviction candidates
@@ -154,6 +162,7 @@ impl Engine {
         }
         let batch = (EVICT_BATCH_BYTES / self.slab.chunk_size(class)).clamp(1, EVICT_BATCH);
         let mut deadline = None;
+        let mut limbo_deadline = None;
         // At most one page is drained for this allocation; then we wait.
         let mut drained = false;
         for attempt in 0.. {
@@ -168,10 +177,37 @@ impl Engine {
                 // another batch is evicted instead, until its own batching
                 // starts reclamation; crossbeam's flush is cheap.
                 let seize = self.index.backend().kind() == crate::ReclaimKind::Seize;
-                if attempt % 16 == 0 || (seize && attempt < 8) {
+                // When half the class waits out a grace period (a few items
+                // rewritten over and over, as a run of appends to one key
+                // does), evicting would take the very items being
+                // rewritten: flush first, and evict only if that did not
+                // bring chunks back.
+                self.retire_batch(ctx, &g);
+                // Chunks may have come back since the last attempt looked.
+                if attempt > 0 {
+                    if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+                        return Some(c);
+                    }
+                }
+                let limbo = self.slab.class_limbo(class);
+                let waiting = limbo > 0
+                    && limbo * LIMBO_FLUSH >= self.slab.class_chunks(class)
+                    && if crate::sync::MODEL {
+                        attempt < 2
+                    } else {
+                        let d =
+                            limbo_deadline.get_or_insert_with(|| Instant::now() + LIMBO_PATIENCE);
+                        Instant::now() < *d
+                    };
+                if !waiting && (attempt % 16 == 0 || (seize && attempt < 8)) {
                     let got = self.evict(ctx, &g, class, batch);
                     ctx.since_rebalance += got as u64;
-                    if !drained && (got == 0 || ctx.since_rebalance >= REBALANCE_EVERY) {
+                    let every = match self.automove.load(std::sync::atomic::Ordering::Relaxed) {
+                        0 if self.slab.class_pages(class) > 0 => u64::MAX,
+                        2 => 1,
+                        _ => REBALANCE_EVERY,
+                    };
+                    if !drained && (got == 0 && every != u64::MAX || ctx.since_rebalance >= every) {
                         ctx.since_rebalance = 0;
                         drained = self.rebalance(ctx, &g, class);
                     }
@@ -182,7 +218,7 @@ impl Engine {
                     }
                 }
                 self.retire_batch(ctx, &g);
-                if !seize || attempt >= 8 {
+                if !seize || attempt >= 8 || waiting {
                     g.flush();
                 }
             }

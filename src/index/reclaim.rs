@@ -237,11 +237,11 @@ impl Drop for Retired {
             return;
         }
         if !self.chunks.is_empty() {
+            self.slab.limbo_count(&self.chunks, false);
             // SAFETY: every chunk was pushed by the winner of its unlinking
             // CAS (`Retired::push`), and a counted batch is dropped only by
             // the reclaimer, after its grace period.
             unsafe { self.slab.release(&self.chunks) };
-            self.slab.limbo_count(&self.chunks, false);
         }
         if !self.pages.is_empty() {
             // SAFETY: each page was completed and pushed once

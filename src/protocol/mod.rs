@@ -4,7 +4,9 @@
 //! # Dialects on one port
 //! - **memcached** (lower case, as its `protocol.txt` states): `get gets gat
 //!   gats set add replace append prepend cas delete incr decr touch flush_all
-//!   stats version verbosity quit`, with `noreply`.
+//!   stats version verbosity quit`, with `noreply`; `stats reset`, `stats
+//!   detail on|off|dump` and `slabs automove 0|1|2`. Malformed lines get
+//!   memcached 1.6.18's replies (see [`parse`]).
 //! - **DynamiDB** (the seed): `SET <key> <expire_seconds> <value_size>`,
 //!   `GET <key>`, `DELETE <key>`, `QUIT`, in any letter case.
 //!
@@ -208,10 +210,26 @@ pub enum Request<'a> {
         /// `settings`, `slabs`, `items`, or None.
         group: Option<&'a [u8]>,
     },
+    /// stats detail on|off|dump (anything else is answered with its usage).
+    StatsDetail {
+        /// The subcommand, if any.
+        what: Option<&'a [u8]>,
+    },
+    /// stats reset.
+    StatsReset,
     /// version.
     Version,
-    /// verbosity.
+    /// verbosity <level> [noreply].
     Verbosity {
+        /// The level.
+        level: u32,
+        /// Send no reply.
+        noreply: bool,
+    },
+    /// slabs automove <0|1|2> [noreply].
+    SlabsAutomove {
+        /// 0 off, 1 the default, 2 aggressive.
+        level: u8,
         /// Send no reply.
         noreply: bool,
     },
@@ -222,16 +240,31 @@ pub enum Request<'a> {
 /// Why a line was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParseError {
-    /// Unknown command: `ERROR`.
+    /// Unknown command, or a known one with the wrong number of tokens:
+    /// `ERROR`.
     Unknown,
     /// Bad arguments: `CLIENT_ERROR <reason>`.
     Client(&'static str),
+    /// Bad arguments on a line that ends in `noreply`: memcached reads the
+    /// flag before it checks the rest, and then refuses without a word.
+    Silent,
     /// The line looks like HTTP: close the connection.
     Http,
 }
 
 /// memcached's reason for malformed arguments.
 pub const BAD_FORMAT: &str = "bad command line format";
+/// memcached's reason for a malformed delete.
+pub const DELETE_USAGE: &str = "bad command line format.  Usage: delete <key> [noreply]";
+/// memcached's reason for a bad exptime in touch and gat.
+pub const BAD_EXPTIME: &str = "invalid exptime argument";
+/// memcached's reason for a bad `stats detail` subcommand.
+pub const DETAIL_USAGE: &str = "usage: stats detail on|off|dump";
+
+/// memcached splits a line into at most this many tokens, the last holding
+/// whatever is left, and counts an empty terminal token after the words:
+/// its commands check their arity in those terms.
+const MAX_TOKENS: usize = 24;
 
 fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| b == b' ').filter(|t| !t.is_empty())
@@ -269,14 +302,22 @@ fn looks_like_http(first: &[u8], toks: &[&[u8]]) -> bool {
 }
 
 /// Parses one request line (without its terminator).
+///
+/// memcached's rules, as its `proto_text.c` applies them: a command with
+/// the wrong number of tokens is `ERROR`; then each command reads a
+/// trailing `noreply` before it checks its arguments, so that a bad one
+/// on a `noreply` line is refused silently ([`ParseError::Silent`]). The
+/// seed's dialect (any letter case, a three-argument `SET`) is the one
+/// deliberate addition.
 pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
-    // At most 24 tokens outside retrievals, as memcached.
     let mut toks: [&[u8]; 8] = [&[]; 8];
     let mut n = 0;
+    let mut last: &[u8] = &[];
     for t in tokens(line) {
         if n < toks.len() {
             toks[n] = t;
         }
+        last = t;
         n += 1;
     }
     if n == 0 {
@@ -287,32 +328,38 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
     if looks_like_http(cmd, &toks[..n.min(toks.len())]) {
         return Err(ParseError::Http);
     }
+    // memcached's token count: the words (at most MAX_TOKENS - 1 of them)
+    // and the terminal token.
+    let nt = n.min(MAX_TOKENS - 1) + 1;
+    let want = |ok: bool| if ok { Ok(()) } else { Err(ParseError::Unknown) };
+    // memcached's set_noreply_maybe: the last word, whatever it is meant
+    // to be, and before anything else is checked.
+    let noreply = n < MAX_TOKENS && last == b"noreply";
+    let bad = |reason: &'static str| {
+        if noreply {
+            ParseError::Silent
+        } else {
+            ParseError::Client(reason)
+        }
+    };
+    let long_key = |t: &[u8]| t.len() > MAX_KEY_LEN;
     let rest = || {
         // Everything after the command word.
         let start = line.iter().position(|&b| b != b' ').unwrap_or(0) + cmd.len();
         &line[start..]
     };
-    let noreply = |i: usize| -> Result<bool, ParseError> {
-        match args.get(i) {
-            None => Ok(false),
-            Some(&t) if t == b"noreply" => Ok(true),
-            Some(_) => Err(ParseError::Client(BAD_FORMAT)),
-        }
-    };
     let retrieval = |keys: &'_ [u8]| -> Result<(), ParseError> {
-        let mut any = false;
         for k in tokens(keys) {
             key(k)?;
-            any = true;
         }
-        if any {
-            Ok(())
-        } else {
-            Err(ParseError::Unknown)
-        }
+        Ok(())
     };
+    if cmd.len() < 2 {
+        return Err(ParseError::Unknown);
+    }
     match cmd {
         b"get" | b"gets" => {
+            want(nt >= 3)?;
             let keys = rest();
             retrieval(keys)?;
             Ok(Request::Get {
@@ -322,6 +369,7 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
             })
         }
         c if c.eq_ignore_ascii_case(b"get") => {
+            want(nt >= 3)?;
             let keys = rest();
             retrieval(keys)?;
             Ok(Request::Get {
@@ -331,10 +379,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
             })
         }
         b"gat" | b"gats" => {
-            if n < 3 {
-                return Err(ParseError::Unknown);
-            }
-            let exp = exptime(args[0])?;
+            want(nt >= 3)?;
+            let exp = exptime(args[0]).map_err(|_| ParseError::Client(BAD_EXPTIME))?;
             let after = rest();
             let start = after.iter().position(|&b| b != b' ').unwrap_or(0) + args[0].len();
             let keys = &after[start..];
@@ -370,99 +416,133 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
                 b"prepend" => StoreCmd::Prepend,
                 _ => StoreCmd::Cas,
             };
-            let need = if cmd == StoreCmd::Cas { 5 } else { 4 };
-            if args.len() < need || args.len() > need + 1 || n > need + 2 {
-                return Err(ParseError::Client(BAD_FORMAT));
+            // cmd key flags exptime bytes [cas] [noreply]; memcached ignores
+            // a last token that is not `noreply`.
+            let need = if cmd == StoreCmd::Cas { 7 } else { 6 };
+            want(nt == need || nt == need + 1)?;
+            if long_key(args[0]) {
+                return Err(bad(BAD_FORMAT));
             }
-            let bytes: u64 = num(args[3])?;
-            if bytes > MAX_DATA_LEN {
-                return Err(ParseError::Client(BAD_FORMAT));
+            let flags = num(args[1]).map_err(|_| bad(BAD_FORMAT))?;
+            let exp = exptime(args[2]).map_err(|_| bad(BAD_FORMAT))?;
+            let cas = if cmd == StoreCmd::Cas {
+                num(args[4]).map_err(|_| bad(BAD_FORMAT))?
+            } else {
+                0
+            };
+            let bytes: i64 = num(args[3]).map_err(|_| bad(BAD_FORMAT))?;
+            if !(0..=MAX_DATA_LEN as i64).contains(&bytes) {
+                return Err(bad(BAD_FORMAT));
             }
             Ok(Request::Store {
                 cmd,
-                key: key(args[0])?,
-                flags: num(args[1])?,
-                exptime: exptime(args[2])?,
-                bytes,
-                cas: if cmd == StoreCmd::Cas {
-                    num(args[4])?
-                } else {
-                    0
-                },
-                noreply: noreply(need)?,
+                key: key(args[0]).map_err(|_| bad(BAD_FORMAT))?,
+                flags,
+                exptime: exp,
+                bytes: bytes as u64,
+                cas,
+                noreply,
             })
         }
-        c if c.eq_ignore_ascii_case(b"delete") => {
-            if args.is_empty() || n > 4 {
-                return Err(ParseError::Client(BAD_FORMAT));
-            }
-            // memcached still accepts a legacy time argument of 0.
-            let mut i = 1;
-            if args.get(1).is_some_and(|&t| t == b"0") {
-                i = 2;
-            }
-            if args.len() > i + 1 {
+        c if c.eq_ignore_ascii_case(b"delete") && cmd != b"delete" => {
+            // The seed's DELETE <key>.
+            if n != 2 {
                 return Err(ParseError::Client(BAD_FORMAT));
             }
             Ok(Request::Delete {
                 key: key(args[0])?,
-                noreply: noreply(i)?,
+                noreply: false,
+            })
+        }
+        b"delete" => {
+            want((3..=5).contains(&nt))?;
+            if nt > 3 {
+                // memcached still accepts a legacy hold time of 0.
+                let hold_is_zero = args[1] == b"0";
+                let valid =
+                    (nt == 4 && (hold_is_zero || noreply)) || (nt == 5 && hold_is_zero && noreply);
+                if !valid {
+                    return Err(bad(DELETE_USAGE));
+                }
+            }
+            if long_key(args[0]) {
+                return Err(bad(BAD_FORMAT));
+            }
+            Ok(Request::Delete {
+                key: key(args[0]).map_err(|_| bad(BAD_FORMAT))?,
+                noreply,
             })
         }
         b"incr" | b"decr" => {
-            if args.len() < 2 || args.len() > 3 {
-                return Err(ParseError::Client(BAD_FORMAT));
+            want(nt == 4 || nt == 5)?;
+            if long_key(args[0]) {
+                return Err(bad(BAD_FORMAT));
             }
             let delta = std::str::from_utf8(args[1])
                 .ok()
                 .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse().ok())
-                .ok_or(ParseError::Client("invalid numeric delta argument"))?;
+                .ok_or_else(|| bad("invalid numeric delta argument"))?;
             Ok(Request::Arith {
                 incr: cmd == b"incr",
-                key: key(args[0])?,
+                key: key(args[0]).map_err(|_| bad(BAD_FORMAT))?,
                 delta,
-                noreply: noreply(2)?,
+                noreply,
             })
         }
         b"touch" => {
-            if args.len() < 2 || args.len() > 3 {
-                return Err(ParseError::Client(BAD_FORMAT));
+            want(nt == 4 || nt == 5)?;
+            if long_key(args[0]) {
+                return Err(bad(BAD_FORMAT));
             }
             Ok(Request::Touch {
-                key: key(args[0])?,
-                exptime: exptime(args[1])?,
-                noreply: noreply(2)?,
+                key: key(args[0]).map_err(|_| bad(BAD_FORMAT))?,
+                exptime: exptime(args[1]).map_err(|_| bad(BAD_EXPTIME))?,
+                noreply,
             })
         }
         b"flush_all" => {
-            let (delay, nr) = match args {
-                [] => (0, false),
-                [t] if *t == b"noreply" => (0, true),
-                [d] => (exptime(d)?, false),
-                [d, _] => (exptime(d)?, noreply(1)?),
-                _ => return Err(ParseError::Client(BAD_FORMAT)),
+            want((2..=4).contains(&nt))?;
+            // A delay unless the only argument is `noreply`; one of 0 or
+            // less takes effect at once, as in memcached.
+            let delay = if nt != if noreply { 3 } else { 2 } {
+                exptime(args[0]).map_err(|_| bad(BAD_EXPTIME))?.max(0)
+            } else {
+                0
             };
-            if delay < 0 {
-                return Err(ParseError::Client(BAD_FORMAT));
-            }
-            Ok(Request::FlushAll { delay, noreply: nr })
+            Ok(Request::FlushAll { delay, noreply })
         }
-        b"stats" => match args {
-            [] => Ok(Request::Stats { group: None }),
-            [g] => Ok(Request::Stats { group: Some(g) }),
-            _ => Err(ParseError::Client(BAD_FORMAT)),
-        },
-        b"version" if n == 1 => Ok(Request::Version),
-        // As memcached: one or two arguments, a trailing `noreply` is the
-        // flag (so `verbosity noreply` is silent), and the level is not
-        // checked (this server has no verbosity levels to set).
-        b"verbosity" => match args {
-            [_] | [_, _] => Ok(Request::Verbosity {
-                noreply: args.last().is_some_and(|&t| t == b"noreply"),
+        b"stats" => match args.first() {
+            None => Ok(Request::Stats { group: None }),
+            Some(&b"reset") => Ok(Request::StatsReset),
+            Some(&b"detail") => Ok(Request::StatsDetail {
+                what: args.get(1).copied(),
             }),
-            _ => Err(ParseError::Unknown),
+            Some(g) => Ok(Request::Stats { group: Some(g) }),
         },
+        // memcached 1.6 ignores arguments here, but memccapable, reading
+        // hotset's version number as an old memcached's, wants `ERROR`
+        // for `version foo bar` (and syncs its noreply tests on it).
+        b"version" if n == 1 => Ok(Request::Version),
+        b"verbosity" => {
+            want(nt == 3 || nt == 4)?;
+            Ok(Request::Verbosity {
+                level: num(args[0]).map_err(|_| bad(BAD_FORMAT))?,
+                noreply,
+            })
+        }
+        b"slabs" if nt >= 4 && args[0] == b"automove" => {
+            let level: u32 = num(args[1]).map_err(|_| bad(BAD_FORMAT))?;
+            match level {
+                0..=2 => Ok(Request::SlabsAutomove {
+                    level: level as u8,
+                    noreply,
+                }),
+                _ if noreply => Err(ParseError::Silent),
+                _ => Err(ParseError::Unknown),
+            }
+        }
+        // `quit` with arguments too, for memccapable, as `version` above.
         c if c.eq_ignore_ascii_case(b"quit") && n == 1 => Ok(Request::Quit),
         _ => Err(ParseError::Unknown),
     }
@@ -612,9 +692,12 @@ mod tests {
             parse(b"set k 0 0 99999999999"),
             Err(ParseError::Client(BAD_FORMAT))
         );
-        assert_eq!(
-            parse(b"set k 0 0 1 maybe"),
-            Err(ParseError::Client(BAD_FORMAT))
+        assert!(
+            matches!(
+                parse(b"set k 0 0 1 maybe"),
+                Ok(Request::Store { noreply: false, .. })
+            ),
+            "memcached ignores a last token that is not noreply"
         );
         let long = [b'k'; 251];
         let mut line = b"get ".to_vec();
@@ -632,17 +715,116 @@ mod tests {
         assert_eq!(parse(b"GET / HTTP/1.1"), Err(ParseError::Http));
         assert_eq!(parse(b"POST /x HTTP/1.0"), Err(ParseError::Http));
         assert_eq!(parse(b"get"), Err(ParseError::Unknown));
-        assert_eq!(parse(b"flush_all -1"), Err(ParseError::Client(BAD_FORMAT)));
         assert_eq!(
-            parse(b"verbosity noreply"),
-            Ok(Request::Verbosity { noreply: true })
+            parse(b"flush_all -1"),
+            Ok(Request::FlushAll {
+                delay: 0,
+                noreply: false
+            }),
+            "a delay of 0 or less flushes at once"
+        );
+        assert_eq!(parse(b"flush_all x"), Err(ParseError::Client(BAD_EXPTIME)));
+        assert_eq!(parse(b"verbosity noreply"), Err(ParseError::Silent));
+        assert_eq!(
+            parse(b"verbosity invalid"),
+            Err(ParseError::Client(BAD_FORMAT))
         );
         assert_eq!(parse(b"verbosity"), Err(ParseError::Unknown));
         assert_eq!(parse(b"verbosity foo bar my"), Err(ParseError::Unknown));
         assert_eq!(
             parse(b"verbosity 1 noreply"),
-            Ok(Request::Verbosity { noreply: true })
+            Ok(Request::Verbosity {
+                level: 1,
+                noreply: true
+            })
         );
         assert_eq!(parse(b"version noreply"), Err(ParseError::Unknown));
+    }
+
+    #[test]
+    fn memcached_token_counts() {
+        // memcached t/cas.t: a cas without its unique has too few tokens.
+        assert_eq!(parse(b"cas foo 0 0 6 "), Err(ParseError::Unknown));
+        assert_eq!(parse(b"set foo 0"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"add foo 0 0"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"set foo 0 0 1 noreply x"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"incr foo"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"touch foo"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"delete"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"delete a 0 noreply x"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"flush_all 1 noreply x"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"x"), Err(ParseError::Unknown), "one-byte command");
+        // A gat with no key answers END.
+        assert!(matches!(
+            parse(b"gat 10"),
+            Ok(Request::Gat { exptime: 10, .. })
+        ));
+        assert_eq!(parse(b"gat x k"), Err(ParseError::Client(BAD_EXPTIME)));
+        assert_eq!(parse(b"touch k x"), Err(ParseError::Client(BAD_EXPTIME)));
+    }
+
+    #[test]
+    fn memcached_delete_and_noreply_rules() {
+        // memcached t/issue_3.t.
+        assert_eq!(parse(b"delete k 10"), Err(ParseError::Client(DELETE_USAGE)));
+        assert_eq!(parse(b"delete k 10 noreply"), Err(ParseError::Silent));
+        assert_eq!(
+            parse(b"delete k 0 x"),
+            Err(ParseError::Client(DELETE_USAGE))
+        );
+        assert_eq!(
+            parse(b"delete k noreply"),
+            Ok(Request::Delete {
+                key: b"k",
+                noreply: true
+            })
+        );
+        assert_eq!(
+            parse(b"delete k 0"),
+            Ok(Request::Delete {
+                key: b"k",
+                noreply: false
+            })
+        );
+        // A bad argument on a noreply line gets no answer at all.
+        assert_eq!(parse(b"set k x 0 1 noreply"), Err(ParseError::Silent));
+        assert_eq!(parse(b"incr k x noreply"), Err(ParseError::Silent));
+        assert_eq!(parse(b"touch k x noreply"), Err(ParseError::Silent));
+        let long = vec![b'k'; 251];
+        let mut line = b"delete ".to_vec();
+        line.extend_from_slice(&long);
+        assert_eq!(parse(&line), Err(ParseError::Client(BAD_FORMAT)));
+        line.extend_from_slice(b" noreply");
+        assert_eq!(parse(&line), Err(ParseError::Silent));
+    }
+
+    #[test]
+    fn stats_and_slabs_subcommands() {
+        assert_eq!(parse(b"stats reset"), Ok(Request::StatsReset));
+        assert_eq!(
+            parse(b"stats detail dump"),
+            Ok(Request::StatsDetail {
+                what: Some(b"dump")
+            })
+        );
+        assert_eq!(
+            parse(b"stats detail"),
+            Ok(Request::StatsDetail { what: None })
+        );
+        assert_eq!(
+            parse(b"slabs automove 2"),
+            Ok(Request::SlabsAutomove {
+                level: 2,
+                noreply: false
+            })
+        );
+        // memcached t/strtol-testing.t.
+        assert_eq!(
+            parse(b"slabs automove invalid"),
+            Err(ParseError::Client(BAD_FORMAT))
+        );
+        assert_eq!(parse(b"slabs automove 3"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"slabs automove"), Err(ParseError::Unknown));
+        assert_eq!(parse(b"slabs"), Err(ParseError::Unknown));
     }
 }

@@ -10,12 +10,14 @@
 //! is read until they are written. So a client that never reads costs its
 //! own buffers and nothing else: the worker goes on serving the others.
 
+use super::detail::Op;
 use super::poll::Interest;
 use super::Shared;
 use crate::protocol::{self, data_end, frame, parse, reply, Frame, ParseError, Request, StoreCmd};
 use crate::{Error, Stored};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 /// Read this much at a time.
@@ -255,6 +257,7 @@ impl Conn {
                             match e {
                                 ParseError::Unknown => out.extend_from_slice(reply::ERROR),
                                 ParseError::Client(r) => reply::client_error(out, r),
+                                ParseError::Silent => {}
                                 ParseError::Http => break Parsed::Close,
                             }
                         }
@@ -362,9 +365,10 @@ fn execute(
                     *resume = i;
                     return false;
                 }
-                c.get_with(k, |r| {
+                let hit = c.get_with(k, |r| {
                     reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), seed)
                 });
+                sh.detail.record(k, Op::Get(hit.is_some()));
             }
             *resume = 0;
             out.extend_from_slice(reply::END);
@@ -379,9 +383,10 @@ fn execute(
                     *resume = i;
                     return false;
                 }
-                c.get_and_touch_with(k, exptime, |r| {
+                let hit = c.get_and_touch_with(k, exptime, |r| {
                     reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), false)
                 });
+                sh.detail.record(k, Op::Get(hit.is_some()));
             }
             *resume = 0;
             out.extend_from_slice(reply::END);
@@ -395,6 +400,7 @@ fn execute(
             noreply,
             ..
         } => {
+            sh.detail.record(key, Op::Set);
             let r = match cmd {
                 StoreCmd::Set => c.set(key, data, flags, exptime),
                 StoreCmd::Add => c.add(key, data, flags, exptime),
@@ -406,6 +412,7 @@ fn execute(
             store_reply(out, r, noreply);
         }
         Request::Delete { key, noreply } => {
+            sh.detail.record(key, Op::Delete);
             let hit = c.delete(key);
             if !noreply {
                 out.extend_from_slice(if hit {
@@ -439,6 +446,7 @@ fn execute(
             noreply,
         } => {
             let hit = c.touch(key, exptime);
+            sh.detail.record(key, Op::Get(hit));
             if !noreply {
                 out.extend_from_slice(if hit {
                     reply::TOUCHED
@@ -455,10 +463,34 @@ fn execute(
         }
         Request::Stats { group } => super::stats::write(sh, group, out),
         Request::Version => reply::version(out, env!("CARGO_PKG_VERSION")),
-        Request::Verbosity { noreply } => {
+        Request::Verbosity { level, noreply } => {
+            sh.verbosity.store(level, Ordering::Relaxed);
             if !noreply {
                 out.extend_from_slice(reply::OK);
             }
+        }
+        Request::SlabsAutomove { level, noreply } => {
+            c.set_automove(level);
+            if !noreply {
+                out.extend_from_slice(reply::OK);
+            }
+        }
+        Request::StatsDetail { what } => match what {
+            Some(b"on") => {
+                sh.detail.set_on(true);
+                out.extend_from_slice(reply::OK);
+            }
+            Some(b"off") => {
+                sh.detail.set_on(false);
+                out.extend_from_slice(reply::OK);
+            }
+            Some(b"dump") => sh.detail.dump(out),
+            _ => reply::client_error(out, protocol::DETAIL_USAGE),
+        },
+        Request::StatsReset => {
+            *sh.stats_base.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.stats());
+            sh.detail.clear();
+            out.extend_from_slice(b"RESET\r\n");
         }
         Request::Quit => {}
     }

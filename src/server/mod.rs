@@ -13,6 +13,7 @@
 //! replies costs its own buffers and stalls nobody.
 
 mod conn;
+mod detail;
 mod poll;
 mod stats;
 mod worker;
@@ -60,6 +61,12 @@ pub(crate) struct Shared {
     pub(crate) idle_kicks: AtomicU64,
     pub(crate) started: Instant,
     pub(crate) started_unix: u64,
+    /// `stats detail`'s per-prefix counts.
+    pub(crate) detail: detail::Detail,
+    /// The counters as they were at the last `stats reset`, if any.
+    pub(crate) stats_base: std::sync::Mutex<Option<crate::Stats>>,
+    /// The level `verbosity` last set (reported by `stats settings`).
+    pub(crate) verbosity: std::sync::atomic::AtomicU32,
 }
 
 /// Blocks SIGINT and SIGTERM in the calling thread and every thread it
@@ -90,6 +97,12 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
     raise_fd_limit(cfg.max_conns);
     let shutdown = Arc::new(AtomicBool::new(false));
     spawn_signal_thread(shutdown.clone(), addr)?;
+    let cfg_verbosity = cfg
+        .settings
+        .iter()
+        .find(|(k, _)| k == "verbosity")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let shared = Arc::new(Shared {
         cache,
         cfg,
@@ -101,6 +114,9 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
         started_unix: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        detail: detail::Detail::default(),
+        stats_base: std::sync::Mutex::new(None),
+        verbosity: std::sync::atomic::AtomicU32::new(cfg_verbosity),
     });
     let workers = (0..shared.cfg.threads.max(1))
         .map(|id| worker::spawn(shared.clone(), id))

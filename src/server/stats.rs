@@ -10,21 +10,41 @@ pub(super) fn write(sh: &Shared, group: Option<&[u8]>, out: &mut Vec<u8>) {
         None => general(sh, out),
         Some(b"settings") => {
             for (k, v) in &sh.cfg.settings {
-                stat(out, k, v);
+                if k == "verbosity" {
+                    stat(out, k, sh.verbosity.load(Ordering::Relaxed));
+                } else {
+                    stat(out, k, v);
+                }
             }
+            stat(out, "slab_automove", sh.cache.automove());
+            stat(
+                out,
+                "detail_enabled",
+                if sh.detail.on() { "yes" } else { "no" },
+            );
         }
         Some(b"slabs") => slabs(sh, out),
         Some(b"items") => items(sh, out),
         Some(_) => {
-            reply::client_error(out, "unknown stats group");
+            // As memcached: a group it does not know is an unknown command.
+            out.extend_from_slice(reply::ERROR);
             return;
         }
     }
     out.extend_from_slice(reply::END);
 }
 
-fn general(sh: &Shared, out: &mut Vec<u8>) {
+/// The cache's figures, counted since the last `stats reset`.
+fn current(sh: &Shared) -> crate::Stats {
     let s = sh.cache.stats();
+    match &*sh.stats_base.lock().unwrap_or_else(|p| p.into_inner()) {
+        Some(base) => s.since(base),
+        None => s,
+    }
+}
+
+fn general(sh: &Shared, out: &mut Vec<u8>) {
+    let s = current(sh);
     let uptime = sh.started.elapsed().as_secs();
     stat(out, "pid", std::process::id());
     stat(out, "uptime", uptime);
@@ -97,7 +117,7 @@ fn page_size(sh: &Shared) -> u64 {
 }
 
 fn slabs(sh: &Shared, out: &mut Vec<u8>) {
-    let s = sh.cache.stats();
+    let s = current(sh);
     let mut active = 0;
     for (i, c) in s.classes.iter().enumerate() {
         if c.pages == 0 {
@@ -119,7 +139,7 @@ fn slabs(sh: &Shared, out: &mut Vec<u8>) {
 }
 
 fn items(sh: &Shared, out: &mut Vec<u8>) {
-    let s = sh.cache.stats();
+    let s = current(sh);
     for (i, c) in s.classes.iter().enumerate() {
         if c.pages == 0 && c.items == 0 {
             continue;

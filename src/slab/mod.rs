@@ -157,6 +157,11 @@ pub struct Slab {
     /// `Retired`), for consistency checks. Std atomics even under models:
     /// they order nothing.
     limbo: Box<[std::sync::atomic::AtomicU32]>,
+    /// Per class, the same count: how much of the class is waiting out a
+    /// grace period, which `Engine::alloc` weighs before evicting (not
+    /// kept under loom, where the extra loads of `page_state` would only
+    /// widen the models).
+    class_limbo: Box<[std::sync::atomic::AtomicUsize]>,
     /// Chunks of the pages that classes hold now (for the ghost's size).
     chunks_held: std::sync::atomic::AtomicUsize,
     /// Bumped whenever a page starts draining, before any thread can see it
@@ -206,6 +211,7 @@ impl Slab {
         let region = Region::new(len)
             .ok_or_else(|| ClassError(format!("cannot reserve {len} bytes for the slab")))?;
         let base = region.base();
+        let classes_len = classes.sizes().len();
         let classes_state = classes
             .sizes()
             .iter()
@@ -241,6 +247,9 @@ impl Slab {
             moving: std::sync::atomic::AtomicUsize::new(0),
             limbo: (0..npages)
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
+            class_limbo: (0..classes_len)
+                .map(|_| std::sync::atomic::AtomicUsize::new(0))
                 .collect(),
             #[cfg(hotset_loom)]
             cells: (0..len / CHUNK_ALIGN)
@@ -311,16 +320,35 @@ impl Slab {
         lock(&self.classes[class as usize].depot).len()
     }
 
-    /// Counts chunks entering (`enter`) or leaving the reclaimer.
+    /// Counts chunks entering (`enter`) or leaving the reclaimer. Leaving
+    /// is counted before the chunks are released: until then their pages
+    /// keep their class, even a draining one.
     pub fn limbo_count(&self, chunks: &[Chunk], enter: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
         for &c in chunks {
-            let n = &self.limbo[self.page_of(c)];
+            let page = self.page_of(c);
+            let n = &self.limbo[page];
+            #[cfg(not(hotset_loom))]
+            let class = {
+                let state = self.page_state[page].load(Ordering::Relaxed);
+                (state != UNASSIGNED).then(|| &self.class_limbo[(state & !DRAINING) as usize])
+            };
+            #[cfg(hotset_loom)]
+            let class: Option<&std::sync::atomic::AtomicUsize> = None;
             if enter {
-                n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                n.fetch_add(1, Relaxed);
+                class.map(|k| k.fetch_add(1, Relaxed));
             } else {
-                n.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                n.fetch_sub(1, Relaxed);
+                class.map(|k| k.fetch_sub(1, Relaxed));
             }
         }
+    }
+
+    /// Chunks of `class` handed to the reclaimer and not yet back (0 under
+    /// loom, which does not keep the count).
+    pub fn class_limbo(&self, class: u8) -> usize {
+        self.class_limbo[class as usize].load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Pages on their way from one class to another (see `moving`).
