@@ -104,7 +104,13 @@ fn table() -> Vec<Case> {
         case("noreply on a bad length", b"set k 0 0 abc noreply\r\n", b"", true),
         case("noreply on a bad delete", b"delete keep-4 10 noreply\r\n", b"", true),
         case("noreply on a bad delta", b"incr k x noreply\r\n", b"", true),
-        case("noreply on a bad data chunk", b"set k 0 0 3 noreply\r\nabcde\r\n", BAD_CHUNK, true),
+        case("noreply on a bad data chunk", b"set k 0 0 3 noreply\r\nabcde\r\n", b"", true),
+        case(
+            "what follows a bad data block is read as requests",
+            b"set k 0 0 3\r\nabcXYget keep-5\r\n",
+            &cat(&[BAD_CHUNK, b"VALUE keep-5 0 8\r\nvalue-05\r\nEND\r\n"]),
+            true,
+        ),
         case("noreply on a miss is silent", b"delete nosuch noreply\r\n", b"", true),
         // Keys.
         case("overlong key in get", format!("get {long_key}\r\n").as_bytes(), BAD_LINE, true),

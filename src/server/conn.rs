@@ -36,8 +36,11 @@ enum State {
     /// An oversized data block being dropped as it arrives: this many bytes,
     /// then the rest of the line.
     Swallow(u64),
-    /// The rest of a line after a bad or dropped data block.
+    /// The rest of a line after a dropped data block.
     SkipLine,
+    /// What should have ended a bad data block: this many bytes are
+    /// dropped, and what follows is read as requests (as memcached does).
+    Drop(u64),
 }
 
 /// Why parsing stopped.
@@ -197,6 +200,7 @@ impl Conn {
                                 key,
                                 flags,
                                 bytes,
+                                noreply,
                                 ..
                             },
                         ) => {
@@ -210,7 +214,9 @@ impl Conn {
                             if bytes as usize > crate::item::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
-                                out.extend_from_slice(reply::TOO_LARGE);
+                                if !noreply {
+                                    out.extend_from_slice(reply::TOO_LARGE);
+                                }
                                 if cmd == StoreCmd::Set && self.authed {
                                     // memcached drops the old value.
                                     sh.cache.delete(key);
@@ -235,9 +241,14 @@ impl Conn {
                                     pos += consumed + dc;
                                 }
                                 Err(()) => {
-                                    out.extend_from_slice(reply::BAD_DATA_CHUNK);
+                                    // memcached reads the block and the two
+                                    // bytes after it, refuses it (silently
+                                    // under noreply), and goes on from there.
+                                    if !noreply {
+                                        out.extend_from_slice(reply::BAD_DATA_CHUNK);
+                                    }
                                     pos += consumed + bytes;
-                                    self.state = State::SkipLine;
+                                    self.state = State::Drop(2);
                                 }
                             }
                         }
@@ -271,6 +282,15 @@ impl Conn {
                         break Parsed::NeedInput;
                     }
                     self.state = State::SkipLine;
+                }
+                State::Drop(left) => {
+                    let take = (*left).min(avail.len() as u64) as usize;
+                    pos += take;
+                    *left -= take as u64;
+                    if *left > 0 {
+                        break Parsed::NeedInput;
+                    }
+                    self.state = State::Line;
                 }
                 State::SkipLine => match avail.iter().position(|&b| b == b'\n') {
                     Some(nl) => {
@@ -323,8 +343,9 @@ fn store_reply(out: &mut Vec<u8>, r: Result<Stored, Error>, noreply: bool) {
         Ok(Stored::NotStored) => reply::NOT_STORED,
         Ok(Stored::Exists) => reply::EXISTS,
         Ok(Stored::NotFound) => reply::NOT_FOUND,
-        // Errors are sent even with noreply, as memcached does.
-        Err(e) => return error_reply(out, e),
+        // memcached sends nothing at all under noreply, errors included.
+        Err(e) if !noreply => return error_reply(out, e),
+        Err(_) => return,
     };
     if !noreply {
         out.extend_from_slice(msg);
@@ -437,7 +458,8 @@ fn execute(
                 Ok(Some(n)) if !noreply => reply::number(out, n),
                 Ok(None) if !noreply => out.extend_from_slice(reply::NOT_FOUND),
                 Ok(_) => {}
-                Err(e) => error_reply(out, e),
+                Err(e) if !noreply => error_reply(out, e),
+                Err(_) => {}
             }
         }
         Request::Touch {
