@@ -1,0 +1,57 @@
+//! Real client libraries against hotset, each through its own API (no raw
+//! sockets): `pymemcache` for the classic commands
+//! (`tests/clients/pymemcache_check.py`). The library comes from the venv
+//! `.ci/run` builds at `target/pyenv` (or `HOTSET_PYTHON`, a Python that
+//! has it); without it the test skips loudly, unless `CI=true`.
+
+mod common;
+
+use common::Server;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The pinned version `.ci/run` installs.
+const PYMEMCACHE: &str = "4.0.0";
+
+/// A Python that can import `module`.
+fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("HOTSET_PYTHON")
+        .map_or_else(|| root.join("target/pyenv/bin/python"), PathBuf::from);
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "CI=true needs {module}=={pin} at {}", python.display());
+    eprintln!(
+        "\n*** SKIPPED {test}: no {module} at {} \
+         (target/pyenv/bin/pip install {module}=={pin}) ***\n",
+        python.display()
+    );
+    None
+}
+
+#[test]
+fn pymemcache_classic_commands() {
+    let Some(python) = python_with("pymemcache", PYMEMCACHE, "pymemcache_classic_commands") else {
+        return;
+    };
+    let srv = Server::start(&[]);
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/pymemcache_check.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(srv.port.to_string())
+        .output()
+        .expect("run python");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.starts_with("ok:"),
+        "pymemcache against hotset:\n{text}"
+    );
+}
