@@ -106,7 +106,9 @@ pub(crate) fn prefetch_write(p: *const u8) {
     let _ = p;
 }
 
-pub use cache::{Cache, Error, Hit, ItemRef, Stored};
+pub use cache::{
+    ArithHit, ArithOp, Cache, Error, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode, Stored,
+};
 pub use clock::{Clock, CoarseClock, ManualClock};
 pub use config::{Config, ConfigError, SlabClasses};
 pub use evict::Policy;

@@ -14,7 +14,7 @@
 //! each 45 s. A failure prints the seed, the iteration and the input in hex;
 //! `FUZZ_SEED=<n>` changes the stream.
 
-use hotset::protocol::{data_end, frame, parse, Frame, Request};
+use hotset::protocol::{data_end, frame, parse, Frame};
 use hotset::rng::SplitMix64;
 use hotset::workload::trace;
 use std::path::Path;
@@ -144,7 +144,10 @@ fn protocol_target(buf: &[u8]) {
                     len < consumed && consumed <= avail.len(),
                     "framing ran past the buffer"
                 );
-                if let Ok(Request::Store { bytes, .. }) = parse(&avail[..len]) {
+                if let Some(bytes) = parse(&avail[..len])
+                    .ok()
+                    .and_then(|r| r.block().map(|b| b.bytes))
+                {
                     let rest = &avail[consumed..];
                     match data_end(rest, bytes as usize) {
                         Ok(Some(dc)) => {

@@ -21,6 +21,7 @@
 
 mod check;
 mod ctx;
+mod meta;
 mod ops;
 mod retire;
 
@@ -87,6 +88,8 @@ pub struct Hit {
     /// CAS unique.
     pub cas: u64,
 }
+
+pub use meta::{ArithHit, ArithOp, MetaArith, MetaDebug, MetaHit, SetMode};
 
 /// A value seen in place, valid for the duration of a [`Cache::get_with`]
 /// callback.

@@ -17,6 +17,40 @@ use crate::sync::{fence, Ordering};
 use crate::ttl::{expired, expiry, now_secs};
 use std::hash::BuildHasher;
 
+/// How a read-modify-write ended.
+pub(crate) enum Rmw {
+    /// The key is absent (or expired).
+    Missing,
+    /// The key's CAS unique is not the one expected.
+    Mismatch,
+    /// Stored: the new item's CAS unique and exptime, and for arithmetic
+    /// the new value.
+    Done { cas: u64, exptime: u32, value: u64 },
+}
+
+impl Rmw {
+    /// `Done` for the item just published (read under the caller's pin).
+    fn done(it: Held<'_>) -> Rmw {
+        Rmw::Done {
+            cas: it.cas(),
+            exptime: it.exptime(),
+            value: 0,
+        }
+    }
+}
+
+/// An item's access fields as a lookup found them, before it changed them.
+pub(crate) struct Before {
+    /// The clock when the lookup ran.
+    pub(crate) now_ms: u64,
+    /// Last access, in clock milliseconds (32 bits).
+    pub(crate) atime: u32,
+    /// Whether it had been read.
+    pub(crate) fetched: bool,
+    /// Its exptime, before a touch.
+    pub(crate) exptime: u32,
+}
+
 impl Engine {
     #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
@@ -74,13 +108,40 @@ impl Engine {
         touch: Option<u32>,
         f: impl FnOnce(ItemRef<'_>) -> R,
     ) -> Option<R> {
+        self.lookup(ctx, key, touch, true, true, |it, _| {
+            f(ItemRef {
+                value: it.value(),
+                flags: it.flags(),
+                cas: it.cas(),
+            })
+        })
+    }
+
+    /// Looks `key` up and, on a live hit, sets the new exptime `touch`,
+    /// records the access (unless not `bump`), and calls `f` with the item
+    /// and how it was before this access. `count`: as a get, in the
+    /// counters.
+    pub(crate) fn lookup<R>(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        touch: Option<u32>,
+        bump: bool,
+        count: bool,
+        f: impl FnOnce(Held<'_>, Before) -> R,
+    ) -> Option<R> {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
-        ctx.counters.inc(Ctr::CmdGet);
+        let counted = |ctx: &mut ThreadCtx, c: Ctr| {
+            if count {
+                ctx.counters.inc(c);
+            }
+        };
+        counted(ctx, Ctr::CmdGet);
         let hash = self.hash(key);
         let g = self.index.pin(&ctx.local);
         let Some(found) = self.index.find(hash, key, &g) else {
-            ctx.counters.inc(Ctr::GetMisses);
+            counted(ctx, Ctr::GetMisses);
             return None;
         };
         let it = found.item();
@@ -92,10 +153,17 @@ impl Engine {
                 // SAFETY: our remove won.
                 unsafe { self.unlinked(ctx, &g, it.item(), Why::Expire) };
             }
-            ctx.counters.inc(Ctr::GetExpired);
-            ctx.counters.inc(Ctr::GetMisses);
+            counted(ctx, Ctr::GetExpired);
+            counted(ctx, Ctr::GetMisses);
             return None;
         }
+        let meta = it.meta();
+        let before = Before {
+            now_ms,
+            atime: meta.atime,
+            fetched: it.fetched(),
+            exptime: it.exptime(),
+        };
         if let Some(exp) = touch {
             it.set_exptime(exp);
             // A page move may have copied the item (same CAS unique) before
@@ -109,15 +177,13 @@ impl Engine {
                 moved.item().set_exptime(exp);
             }
         }
-        let rnd = ctx.rand();
-        let policy = self.policy;
-        it.record_access(now_ms, |m| bump_freq(policy, m, now_ms, rnd));
-        ctx.counters.inc(Ctr::GetHits);
-        let r = f(ItemRef {
-            value: it.value(),
-            flags: it.flags(),
-            cas: it.cas(),
-        });
+        if bump {
+            let rnd = ctx.rand();
+            let policy = self.policy;
+            it.record_access(now_ms, |m| bump_freq(policy, m, now_ms, rnd));
+        }
+        counted(ctx, Ctr::GetHits);
+        let r = f(it, before);
         self.maybe_retire(ctx, &g);
         Some(r)
     }
@@ -216,6 +282,21 @@ impl Engine {
         exptime: i64,
         cond: Cond,
     ) -> Result<Stored, Error> {
+        self.store_cas(ctx, key, value, flags, exptime, cond)
+            .map(|(r, _)| r)
+    }
+
+    /// [`Engine::store`], also returning the stored item's CAS unique (0
+    /// when nothing was stored).
+    pub(crate) fn store_cas(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        value: &[&[u8]],
+        flags: u32,
+        exptime: i64,
+        cond: Cond,
+    ) -> Result<(Stored, u64), Error> {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         ctx.counters.inc(Ctr::CmdSet);
@@ -316,8 +397,10 @@ impl Engine {
                 break Stored::Stored;
             }
         };
+        // Still pinned on `g`, so `it` can be read even if it was replaced.
+        let cas = if r == Stored::Stored { it.cas() } else { 0 };
         self.maybe_retire(ctx, &g);
-        Ok(r)
+        Ok((r, cas))
     }
 
     /// append/prepend: read the old value, build the new item, swap it in
@@ -329,8 +412,22 @@ impl Engine {
         data: &[u8],
         front: bool,
     ) -> Result<Stored, Error> {
+        self.concat_cas(ctx, key, data, front, None).map(|(r, _)| r)
+    }
+
+    /// [`Engine::concat`] to the item of CAS unique `expect` only, if
+    /// given (`Exists` otherwise), returning the new item's CAS unique (0
+    /// when nothing was stored).
+    pub(crate) fn concat_cas(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        data: &[u8],
+        front: bool,
+        expect: Option<u64>,
+    ) -> Result<(Stored, u64), Error> {
         ctx.counters.inc(Ctr::CmdSet);
-        self.rmw(ctx, key, |old, buf| {
+        let r = self.rmw(ctx, key, expect, |old, buf| {
             if front {
                 buf.extend_from_slice(data);
                 buf.extend_from_slice(old);
@@ -339,13 +436,11 @@ impl Engine {
                 buf.extend_from_slice(data);
             }
             Ok(())
-        })
-        .map(|r| {
-            if r.is_some() {
-                Stored::Stored
-            } else {
-                Stored::NotStored
-            }
+        })?;
+        Ok(match r {
+            Rmw::Done { cas, .. } => (Stored::Stored, cas),
+            Rmw::Missing => (Stored::NotStored, 0),
+            Rmw::Mismatch => (Stored::Exists, 0),
         })
     }
 
@@ -356,8 +451,25 @@ impl Engine {
         delta: u64,
         incr: bool,
     ) -> Result<Option<u64>, Error> {
+        self.arith_cas(ctx, key, delta, incr, None)
+            .map(|r| match r {
+                Rmw::Done { value, .. } => Some(value),
+                _ => None,
+            })
+    }
+
+    /// [`Engine::arith`] on the item of CAS unique `expect` only, if given;
+    /// `Done` carries the new value, CAS unique and exptime.
+    pub(crate) fn arith_cas(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        delta: u64,
+        incr: bool,
+        expect: Option<u64>,
+    ) -> Result<Rmw, Error> {
         let mut result = 0;
-        let r = self.rmw(ctx, key, |old, buf| {
+        let r = self.rmw(ctx, key, expect, |old, buf| {
             let cur = super::parse_u64(old).ok_or(Error::NonNumeric)?;
             result = if incr {
                 cur.wrapping_add(delta)
@@ -373,26 +485,31 @@ impl Engine {
             (Ctr::DecrHits, Ctr::DecrMisses)
         };
         match r {
-            Ok(Some(())) => {
+            Ok(Rmw::Done { cas, exptime, .. }) => {
                 ctx.counters.inc(hit);
-                Ok(Some(result))
+                Ok(Rmw::Done {
+                    cas,
+                    exptime,
+                    value: result,
+                })
             }
-            Ok(None) => {
+            Ok(Rmw::Missing) => {
                 ctx.counters.inc(miss);
-                Ok(None)
+                Ok(Rmw::Missing)
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
-    /// Read-modify-write of a present key. `f` gets the old value and writes
-    /// the new one into a buffer. Returns `Ok(None)` if the key is absent.
+    /// Read-modify-write of a present key, of CAS unique `expect` if
+    /// given. `f` gets the old value and writes the new one into a buffer.
     fn rmw(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
+        expect: Option<u64>,
         mut f: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), Error>,
-    ) -> Result<Option<()>, Error> {
+    ) -> Result<Rmw, Error> {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         if key.is_empty() || key.len() > MAX_KEY_LEN {
@@ -407,7 +524,7 @@ impl Engine {
             let (old, flags, exp, old_cas) = {
                 let g = self.index.pin(&ctx.local);
                 let Some(found) = self.index.find(hash, key, &g) else {
-                    break Ok(None);
+                    break Ok(Rmw::Missing);
                 };
                 let old = found.item();
                 if expired(old.exptime(), now_secs(self.clock.now_ms())) {
@@ -415,7 +532,10 @@ impl Engine {
                         // SAFETY: our remove won.
                         unsafe { self.unlinked(ctx, &g, old.item(), Why::Expire) };
                     }
-                    break Ok(None);
+                    break Ok(Rmw::Missing);
+                }
+                if expect.is_some_and(|c| c != old.cas()) {
+                    break Ok(Rmw::Mismatch);
                 }
                 if let Err(e) = f(old.value(), &mut buf) {
                     break Err(e);
@@ -442,7 +562,7 @@ impl Engine {
                         unsafe { self.replaced(ctx, &g, now.item().item(), it) };
                         self.queued(ctx, it);
                         self.maybe_retire(ctx, &g);
-                        break Ok(Some(()));
+                        break Ok(Rmw::done(it));
                     }
                 }
             }
@@ -465,7 +585,7 @@ impl Engine {
                     self.queued(ctx, it);
                     self.settle(ctx, &g, hash, it.item());
                     self.maybe_retire(ctx, &g);
-                    break Ok(Some(()));
+                    break Ok(Rmw::done(it));
                 }
             }
             // SAFETY: never published.

@@ -15,6 +15,7 @@
 //! (`VALUE <key> <bytes>`). A storage command with three arguments is the
 //! seed's; with four or five, memcached's. Lines end in `\r\n` or a bare `\n`.
 
+pub mod meta;
 pub mod reply;
 
 use crate::item::MAX_KEY_LEN;
@@ -135,6 +136,10 @@ impl<'a> Keys<'a> {
 
 /// A parsed request line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// A meta request carries its decoded key and flag tokens (about 600
+// bytes) so that parsing allocates nothing; a request lives on the stack
+// for one command.
+#[allow(clippy::large_enum_variant)]
 pub enum Request<'a> {
     /// get/gets (memcached) or GET (seed).
     Get {
@@ -235,6 +240,60 @@ pub enum Request<'a> {
     },
     /// quit / QUIT.
     Quit,
+    /// A meta command (`mg ms md ma mn me`); `ms` is followed by a data
+    /// block of `datalen` bytes.
+    Meta(meta::Meta<'a>),
+}
+
+/// What a connection needs to read a storage request's data block.
+#[derive(Clone, Copy, Debug)]
+pub struct Block<'r> {
+    /// The key.
+    pub key: &'r [u8],
+    /// Client flags (for the item's size).
+    pub flags: u32,
+    /// Length of the data block.
+    pub bytes: u64,
+    /// Errors about the block are not sent (classic `noreply`).
+    pub silent: bool,
+    /// A block too large removes the key's old value, as memcached does
+    /// for `set` and `ms`.
+    pub drops_old: bool,
+    /// A `set`, which is how a client authenticates.
+    pub authenticates: bool,
+}
+
+impl Request<'_> {
+    /// The data block a storage request (`set`, …, `ms`) announces.
+    pub fn block(&self) -> Option<Block<'_>> {
+        match self {
+            Request::Store {
+                cmd,
+                key,
+                flags,
+                bytes,
+                noreply,
+                ..
+            } => Some(Block {
+                key,
+                flags: *flags,
+                bytes: *bytes,
+                silent: *noreply,
+                drops_old: *cmd == StoreCmd::Set,
+                authenticates: *cmd == StoreCmd::Set,
+            }),
+            Request::Meta(m) if m.cmd == meta::Cmd::Set => Some(Block {
+                key: m.key(),
+                flags: m.client_flags,
+                bytes: m.datalen as u64,
+                // Meta errors are always returned.
+                silent: false,
+                drops_old: true,
+                authenticates: false,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Why a line was refused.
@@ -245,6 +304,9 @@ pub enum ParseError {
     Unknown,
     /// Bad arguments: `CLIENT_ERROR <reason>`.
     Client(&'static str),
+    /// `CLIENT_ERROR <reason>`, and this many bytes (an `ms` data block
+    /// and its terminator) are dropped.
+    ClientThenDrop(&'static str, usize),
     /// Bad arguments on a line that ends in `noreply`: memcached reads the
     /// flag before it checks the rest, and then refuses without a word.
     Silent,
@@ -264,7 +326,7 @@ pub const DETAIL_USAGE: &str = "usage: stats detail on|off|dump";
 /// memcached splits a line into at most this many tokens, the last holding
 /// whatever is left, and counts an empty terminal token after the words:
 /// its commands check their arity in those terms.
-const MAX_TOKENS: usize = 24;
+pub(crate) const MAX_TOKENS: usize = 24;
 
 fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| b == b' ').filter(|t| !t.is_empty())
@@ -356,6 +418,27 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
     };
     if cmd.len() < 2 {
         return Err(ParseError::Unknown);
+    }
+    if meta::is_meta(cmd) {
+        let mut words: [&[u8]; MAX_TOKENS - 1] = [&[]; MAX_TOKENS - 1];
+        let mut k = 0;
+        for t in tokens(line).take(words.len()) {
+            words[k] = t;
+            k += 1;
+        }
+        return meta::parse(&words[..k])
+            .map(Request::Meta)
+            .map_err(|e| match e {
+                meta::MetaError::Unknown => ParseError::Unknown,
+                meta::MetaError::Client {
+                    reason,
+                    swallow: None,
+                } => ParseError::Client(reason),
+                meta::MetaError::Client {
+                    reason,
+                    swallow: Some(n),
+                } => ParseError::ClientThenDrop(reason, n),
+            });
     }
     match cmd {
         b"get" | b"gets" => {

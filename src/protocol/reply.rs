@@ -66,7 +66,7 @@ pub fn number(out: &mut Vec<u8>, n: u64) {
 /// Appends `n` in decimal. `write!` does the same through the formatting
 /// machinery, which took a tenth of a get's instructions (callgrind,
 /// `results/server-vs-memcached/profile.md`).
-fn decimal(out: &mut Vec<u8>, mut n: u64) {
+pub fn decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

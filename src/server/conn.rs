@@ -194,30 +194,25 @@ impl Conn {
                     // one after the data (memcached would answer ERROR).
                     Frame::Line { len: 0, consumed } => pos += consumed,
                     Frame::Line { len, consumed } => match parse(&avail[..len]) {
-                        Ok(
-                            req @ Request::Store {
-                                cmd,
-                                key,
-                                flags,
-                                bytes,
-                                noreply,
-                                ..
-                            },
-                        ) => {
-                            if !self.authed && cmd != StoreCmd::Set {
+                        Ok(req) if req.block().is_some() => {
+                            let Some(b) = req.block() else {
+                                break Parsed::Close;
+                            };
+                            let (key, bytes) = (b.key, b.bytes);
+                            if !self.authed && !b.authenticates {
                                 out.extend_from_slice(reply::UNAUTHENTICATED);
                                 pos += consumed;
                                 self.state = State::Swallow(bytes);
                                 continue;
                             }
-                            let size = crate::item::footprint(key.len(), bytes as usize, flags);
+                            let size = crate::item::footprint(key.len(), bytes as usize, b.flags);
                             if bytes as usize > crate::item::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
-                                if !noreply {
+                                if !b.silent {
                                     out.extend_from_slice(reply::TOO_LARGE);
                                 }
-                                if cmd == StoreCmd::Set && self.authed {
+                                if b.drops_old && self.authed {
                                     // memcached drops the old value.
                                     sh.cache.delete(key);
                                 }
@@ -244,7 +239,7 @@ impl Conn {
                                     // memcached reads the block and the two
                                     // bytes after it, refuses it (silently
                                     // under noreply), and goes on from there.
-                                    if !noreply {
+                                    if !b.silent {
                                         out.extend_from_slice(reply::BAD_DATA_CHUNK);
                                     }
                                     pos += consumed + bytes;
@@ -268,6 +263,10 @@ impl Conn {
                             match e {
                                 ParseError::Unknown => out.extend_from_slice(reply::ERROR),
                                 ParseError::Client(r) => reply::client_error(out, r),
+                                ParseError::ClientThenDrop(r, n) => {
+                                    reply::client_error(out, r);
+                                    self.state = State::Drop(n as u64);
+                                }
                                 ParseError::Silent => {}
                                 ParseError::Http => break Parsed::Close,
                             }
@@ -376,6 +375,7 @@ fn execute(
 ) -> bool {
     let c = &sh.cache;
     match req {
+        Request::Meta(m) => super::meta::execute(sh, &m, data, out),
         Request::Get {
             keys,
             with_cas,

@@ -14,6 +14,7 @@
 
 mod conn;
 mod detail;
+mod meta;
 mod poll;
 mod stats;
 mod worker;

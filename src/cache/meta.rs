@@ -1,0 +1,307 @@
+//! The engine side of memcached's meta commands: what `mg` and `me` read
+//! of an item, `ms`'s storage modes with a CAS, `md`'s conditional delete
+//! and `ma`'s counters. The protocol side is `protocol::meta` and
+//! `server::meta`.
+
+use super::ops::Rmw;
+use super::{Cache, Cond, Engine, Error, Stored, ThreadCtx, Why};
+use crate::item::Held;
+use crate::stats::Ctr;
+use crate::ttl::{expired, expiry, now_secs};
+
+/// `ms`'s storage modes (its `M` flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetMode {
+    /// Store unconditionally (with a CAS: only over that CAS).
+    Set,
+    /// Store only if absent.
+    Add,
+    /// Store only if present (with a CAS: only over that CAS).
+    Replace,
+    /// Append to a present value (with a CAS: only to that one).
+    Append,
+    /// Prepend to a present value (with a CAS: only to that one).
+    Prepend,
+}
+
+/// What `mg` sees of an item: its value and fields, and how it was used
+/// before this request.
+#[derive(Debug)]
+pub struct MetaHit<'g> {
+    /// The value bytes.
+    pub value: &'g [u8],
+    /// Client flags.
+    pub flags: u32,
+    /// CAS unique.
+    pub cas: u64,
+    /// Seconds to live after this request's touch, if any; `None` never
+    /// expires.
+    pub ttl: Option<i64>,
+    /// Seconds to live before it.
+    pub ttl_before: Option<i64>,
+    /// Seconds since the item was last read or written, before this
+    /// request.
+    pub idle_secs: u64,
+    /// Whether the item had been read before this request.
+    pub fetched: bool,
+}
+
+/// What `me` shows of an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetaDebug {
+    /// Seconds to live; `None` never expires.
+    pub ttl: Option<i64>,
+    /// Seconds since the last access.
+    pub idle_secs: u64,
+    /// CAS unique.
+    pub cas: u64,
+    /// Whether it was ever read.
+    pub fetched: bool,
+    /// Its slab class.
+    pub class: u8,
+    /// Bytes it occupies (header, key and value).
+    pub footprint: usize,
+}
+
+/// How `ma` ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetaArith {
+    /// Done.
+    Hit(ArithHit),
+    /// The key is absent.
+    NotFound,
+    /// The key was absent, and another client created it first.
+    NotStored,
+    /// The key's CAS unique is not the one given.
+    Exists,
+}
+
+/// `ma`'s result on success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArithHit {
+    /// The new value.
+    pub value: u64,
+    /// The new CAS unique.
+    pub cas: u64,
+    /// Seconds to live after the request's touch; `None` never expires.
+    pub ttl: Option<i64>,
+    /// Seconds to live before it.
+    pub ttl_before: Option<i64>,
+    /// The item was created by this request (`N`).
+    pub created: bool,
+}
+
+/// Seconds left of `exptime` (cache seconds) at `now`; `None` for never.
+fn ttl_left(exptime: u32, now: u32) -> Option<i64> {
+    (exptime != 0).then(|| exptime as i64 - now as i64)
+}
+
+impl Engine {
+    fn meta_get<R>(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        touch: Option<i64>,
+        bump: bool,
+        f: impl FnOnce(MetaHit<'_>) -> R,
+    ) -> Option<R> {
+        let exp = touch.map(|t| expiry(&*self.clock, t));
+        let r = self.lookup(ctx, key, exp, bump, true, |it: Held<'_>, before| {
+            let now = now_secs(before.now_ms);
+            f(MetaHit {
+                value: it.value(),
+                flags: it.flags(),
+                cas: it.cas(),
+                ttl: ttl_left(it.exptime(), now),
+                ttl_before: ttl_left(before.exptime, now),
+                idle_secs: idle(before.now_ms, before.atime),
+                fetched: before.fetched,
+            })
+        });
+        if touch.is_some() {
+            ctx.counters.inc(Ctr::CmdTouch);
+            ctx.counters.inc(if r.is_some() {
+                Ctr::TouchHits
+            } else {
+                Ctr::TouchMisses
+            });
+        }
+        r
+    }
+
+    fn meta_debug(&self, ctx: &mut ThreadCtx, key: &[u8]) -> Option<MetaDebug> {
+        self.lookup(ctx, key, None, false, false, |it: Held<'_>, before| {
+            MetaDebug {
+                ttl: ttl_left(it.exptime(), now_secs(before.now_ms)),
+                idle_secs: idle(before.now_ms, before.atime),
+                cas: it.cas(),
+                fetched: before.fetched,
+                class: it.meta().class,
+                footprint: it.footprint(),
+            }
+        })
+    }
+
+    /// Deletes `key` if present and, given a CAS, only if it is that one:
+    /// `Stored` (deleted), `NotFound`, or `Exists` (another CAS).
+    fn delete_if(&self, ctx: &mut ThreadCtx, key: &[u8], cas: Option<u64>) -> Stored {
+        let now_ms = self.clock.now_ms();
+        self.due_flush(ctx, now_ms);
+        let hash = self.hash(key);
+        let g = self.index.pin(&ctx.local);
+        let r = loop {
+            let Some(f) = self.index.find(hash, key, &g) else {
+                break Stored::NotFound;
+            };
+            let it = f.item();
+            let live = !expired(it.exptime(), now_secs(now_ms));
+            if live && cas.is_some_and(|c| c != it.cas()) {
+                break Stored::Exists;
+            }
+            if self.index.remove(&f) {
+                let why = if live { Why::Delete } else { Why::Expire };
+                // SAFETY: our remove won.
+                unsafe { self.unlinked(ctx, &g, it.item(), why) };
+                break if live {
+                    Stored::Stored
+                } else {
+                    Stored::NotFound
+                };
+            }
+        };
+        ctx.counters.inc(if r == Stored::Stored {
+            Ctr::DeleteHits
+        } else {
+            Ctr::DeleteMisses
+        });
+        self.maybe_retire(ctx, &g);
+        r
+    }
+}
+
+/// Seconds from a header's 32-bit millisecond access time to `now_ms`.
+fn idle(now_ms: u64, atime: u32) -> u64 {
+    (now_ms as u32).wrapping_sub(atime) as u64 / 1000
+}
+
+impl Cache {
+    /// memcached's `mg`: looks `key` up and, on a hit, calls `f` with the
+    /// value and the item's fields. `touch` sets a new exptime (as
+    /// `gat`); without `bump` the access is not recorded (`u`: no LRU
+    /// bump, no access time, not marked fetched).
+    pub fn meta_get_with<R>(
+        &self,
+        key: &[u8],
+        touch: Option<i64>,
+        bump: bool,
+        f: impl FnOnce(MetaHit<'_>) -> R,
+    ) -> Option<R> {
+        self.engine
+            .with_ctx(|e, ctx| e.meta_get(ctx, key, touch, bump, f))
+    }
+
+    /// memcached's `me`: an item's metadata, without counting an access.
+    pub fn meta_debug(&self, key: &[u8]) -> Option<MetaDebug> {
+        self.engine.with_ctx(|e, ctx| e.meta_debug(ctx, key))
+    }
+
+    /// memcached's `ms`: stores in `mode`, over `cas` if given. Returns the
+    /// outcome and, when stored, the new CAS unique (0 otherwise).
+    pub fn meta_set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: i64,
+        mode: SetMode,
+        cas: Option<u64>,
+    ) -> Result<(Stored, u64), Error> {
+        self.engine.with_ctx(|e, ctx| match (mode, cas) {
+            (SetMode::Add, _) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Absent),
+            (SetMode::Set | SetMode::Replace, Some(c)) => {
+                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Cas(c))
+            }
+            (SetMode::Set, None) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Any),
+            (SetMode::Replace, None) => {
+                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Present)
+            }
+            (SetMode::Append | SetMode::Prepend, _) => {
+                e.concat_cas(ctx, key, value, mode == SetMode::Prepend, cas)
+            }
+        })
+    }
+
+    /// memcached's `md`: deletes `key`, only if its CAS is `cas` when
+    /// given. `Stored::Stored` when deleted, `NotFound`, or `Exists` when
+    /// the CAS differs.
+    pub fn delete_if(&self, key: &[u8], cas: Option<u64>) -> Stored {
+        self.engine.with_ctx(|e, ctx| e.delete_if(ctx, key, cas))
+    }
+
+    /// memcached's `ma`: adds `delta` to (or, not `incr`, subtracts it
+    /// from) a decimal value, of CAS unique `cas` only if given. On a
+    /// miss, `vivify` = (initial value, exptime) creates the item with the
+    /// initial value instead. `touch` then sets a new exptime.
+    pub fn meta_arith(&self, key: &[u8], op: ArithOp) -> Result<MetaArith, Error> {
+        self.engine.with_ctx(|e, ctx| e.meta_arith(ctx, key, op))
+    }
+}
+
+/// What `ma` asks for (see [`Cache::meta_arith`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArithOp {
+    /// Add (else subtract, stopping at 0).
+    pub incr: bool,
+    /// The amount.
+    pub delta: u64,
+    /// Only on the item of this CAS unique.
+    pub cas: Option<u64>,
+    /// On a miss, create the item: (initial value, exptime).
+    pub vivify: Option<(u64, i64)>,
+    /// Then set this exptime.
+    pub touch: Option<i64>,
+}
+
+impl Engine {
+    fn meta_arith(&self, ctx: &mut ThreadCtx, key: &[u8], op: ArithOp) -> Result<MetaArith, Error> {
+        let (value, cas, exptime, created) =
+            match self.arith_cas(ctx, key, op.delta, op.incr, op.cas)? {
+                Rmw::Done {
+                    value,
+                    cas,
+                    exptime,
+                } => (value, cas, exptime, false),
+                Rmw::Mismatch => return Ok(MetaArith::Exists),
+                Rmw::Missing => {
+                    let Some((initial, exptime)) = op.vivify else {
+                        return Ok(MetaArith::NotFound);
+                    };
+                    let mut digits = Vec::with_capacity(20);
+                    crate::protocol::reply::decimal(&mut digits, initial);
+                    match self.store_cas(ctx, key, &[&digits], 0, exptime, Cond::Absent)? {
+                        (Stored::Stored, c) => (initial, c, expiry(&*self.clock, exptime), true),
+                        _ => return Ok(MetaArith::NotStored),
+                    }
+                }
+            };
+        let now = now_secs(self.clock.now_ms());
+        let ttl_before = ttl_left(exptime, now);
+        let ttl = match op.touch {
+            Some(t) => {
+                let exp = expiry(&*self.clock, t);
+                self.lookup(ctx, key, Some(exp), false, false, |it: Held<'_>, _| {
+                    ttl_left(it.exptime(), now)
+                })
+                .flatten()
+            }
+            None => ttl_before,
+        };
+        Ok(MetaArith::Hit(ArithHit {
+            value,
+            cas,
+            ttl,
+            ttl_before,
+            created,
+        }))
+    }
+}
