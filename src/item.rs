@@ -5,7 +5,8 @@
 //!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) | bits (8)
 //!      8     8  cas      AtomicU64: CAS unique
 //!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
-//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) | value length
+//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) |
+//!                        STALE (27) | TOKEN (26) | value length
 //!     24  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
 //!      …  klen  key
 //!      …  vlen  value
@@ -74,10 +75,18 @@ pub const MAIN: u32 = 1 << 29;
 /// unlinker's take, exactly one sees the other: the item is counted in and
 /// out, or neither.
 pub const GONE: u32 = 1 << 28;
+/// Meta protocol: the item is stale (`md … I`, or an `ms … I` whose CAS
+/// was older): `mg` answers `X` and offers one client the recache. Set
+/// before the item is published, never after.
+pub const STALE: u32 = 1 << 27;
+/// Meta protocol: a client has been handed the recache (`W`); the others
+/// see `Z`. Set before publication by a vivifying `mg`, or after it by the
+/// one atomic RMW that wins (`Held::take_token`).
+pub const TOKEN: u32 = 1 << 26;
 /// The bits of the vlen word that are not the length.
-const VLEN_BITS: u32 = LIVE | QUEUED | MAIN | GONE;
-/// The largest value length the header can hold.
-pub const MAX_VALUE_LEN: usize = (GONE - 1) as usize;
+const VLEN_BITS: u32 = LIVE | QUEUED | MAIN | GONE | STALE | TOKEN;
+/// The largest value length the header can hold (64 MiB - 1).
+pub const MAX_VALUE_LEN: usize = (TOKEN - 1) as usize;
 
 /// Bytes an item with this key, value and flags occupies in its chunk.
 pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
@@ -248,8 +257,10 @@ impl Item {
         };
         h.meta.store(meta.pack(), Ordering::Relaxed);
         h.exptime.store(new.exptime, Ordering::Relaxed);
-        h.vlen
-            .store(vlen as u32 | (new.qbits & MAIN), Ordering::Relaxed);
+        h.vlen.store(
+            vlen as u32 | (new.qbits & (MAIN | STALE | TOKEN)),
+            Ordering::Relaxed,
+        );
         let mut off = HEADER_SIZE;
         let base = chunk.as_ptr();
         if new.flags != 0 {
@@ -348,6 +359,27 @@ impl<'g> Held<'g> {
     #[inline]
     pub fn queue_bits(self) -> u32 {
         self.hdr().vlen.load(Ordering::Acquire) & (QUEUED | MAIN | GONE)
+    }
+
+    /// The meta protocol's bits ([`STALE`], [`TOKEN`]) as they are now.
+    #[inline]
+    pub fn swr_bits(self) -> u32 {
+        self.hdr().vlen.load(Ordering::Acquire) & (STALE | TOKEN)
+    }
+
+    /// Takes the recache token: `true` if this call set [`TOKEN`], so
+    /// that of any number of clients exactly one wins.
+    #[inline]
+    pub fn take_token(self) -> bool {
+        self.hdr().vlen.fetch_or(TOKEN, Ordering::AcqRel) & TOKEN == 0
+    }
+
+    /// Sets [`STALE`] and [`TOKEN`] to `bits` on an item the caller built
+    /// and has not published yet.
+    pub fn set_swr(self, bits: u32) {
+        let v = &self.hdr().vlen;
+        v.fetch_and(!(STALE | TOKEN), Ordering::Relaxed);
+        v.fetch_or(bits & (STALE | TOKEN), Ordering::Relaxed);
     }
 
     /// After publishing the item: sets QUEUED. Returns whether the item was

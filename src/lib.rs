@@ -107,7 +107,8 @@ pub(crate) fn prefetch_write(p: *const u8) {
 }
 
 pub use cache::{
-    ArithHit, ArithOp, Cache, Error, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode, Stored,
+    ArithHit, ArithOp, Cache, Error, GetOpts, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode,
+    Stored,
 };
 pub use clock::{Clock, CoarseClock, ManualClock};
 pub use config::{Config, ConfigError, SlabClasses};

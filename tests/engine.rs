@@ -520,3 +520,55 @@ fn a_run_of_appends_never_evicts_its_own_key() {
         assert_eq!(get(&c, b"appender").as_deref(), Some(&want[..]));
     }
 }
+
+#[test]
+fn exactly_one_client_wins_a_recache() {
+    use hotset::GetOpts;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for r in [ReclaimKind::Crossbeam, ReclaimKind::Seize] {
+        let (c, _) = cache_with(r, 4 << 20);
+        let c = Arc::new(c);
+        for round in 0..20 {
+            // A missing key vivified by many at once (`mg … N`), then the
+            // same key marked stale (`md … I`) and fetched by many.
+            let key = format!("k{round}");
+            for phase in 0..2 {
+                if phase == 1 {
+                    assert_eq!(c.invalidate(key.as_bytes(), None, None), Stored::Stored);
+                }
+                let won = Arc::new(AtomicUsize::new(0));
+                let seen = Arc::new(AtomicUsize::new(0));
+                let threads: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (c, key, won, seen) =
+                            (c.clone(), key.clone(), won.clone(), seen.clone());
+                        std::thread::spawn(move || {
+                            let opts = GetOpts {
+                                bump: true,
+                                vivify: Some(0),
+                                ..GetOpts::default()
+                            };
+                            let h = c.meta_get_with(key.as_bytes(), opts, |h| {
+                                (h.won, h.token_taken, h.stale)
+                            });
+                            let (w, z, x) = h.expect("vivified or present");
+                            assert_eq!(x, phase == 1, "stale only after the invalidation");
+                            assert!(w != z, "each client either wins or is told another did");
+                            won.fetch_add(w as usize, Ordering::Relaxed);
+                            seen.fetch_add(1, Ordering::Relaxed);
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
+                assert_eq!(seen.load(Ordering::Relaxed), 4);
+                assert_eq!(
+                    won.load(Ordering::Relaxed),
+                    1,
+                    "round {round} phase {phase}: one winner"
+                );
+            }
+        }
+    }
+}

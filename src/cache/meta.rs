@@ -3,9 +3,9 @@
 //! and `ma`'s counters. The protocol side is `protocol::meta` and
 //! `server::meta`.
 
-use super::ops::Rmw;
+use super::ops::{Rewrite, Rmw};
 use super::{Cache, Cond, Engine, Error, Stored, ThreadCtx, Why};
-use crate::item::Held;
+use crate::item::{Held, STALE, TOKEN};
 use crate::stats::Ctr;
 use crate::ttl::{expired, expiry, now_secs};
 
@@ -44,6 +44,28 @@ pub struct MetaHit<'g> {
     pub idle_secs: u64,
     /// Whether the item had been read before this request.
     pub fetched: bool,
+    /// The item is stale (`X`).
+    pub stale: bool,
+    /// Another client already holds the recache (`Z`).
+    pub token_taken: bool,
+    /// This request won the recache (`W`): it created the item (`N`), or
+    /// found it stale or within `R` seconds of expiring, with nobody
+    /// holding the token yet.
+    pub won: bool,
+}
+
+/// What `mg` asks of a lookup, beyond the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GetOpts {
+    /// Set this exptime on a hit (`T`).
+    pub touch: Option<i64>,
+    /// Record the access (no `u`).
+    pub bump: bool,
+    /// On a miss, create an empty item with this exptime and win its
+    /// recache (`N`).
+    pub vivify: Option<i64>,
+    /// Win the recache if the item expires within this many seconds (`R`).
+    pub recache: Option<i64>,
 }
 
 /// What `me` shows of an item.
@@ -101,23 +123,56 @@ impl Engine {
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
-        touch: Option<i64>,
-        bump: bool,
+        opts: GetOpts,
         f: impl FnOnce(MetaHit<'_>) -> R,
     ) -> Option<R> {
+        let touch = opts.touch;
         let exp = touch.map(|t| expiry(&*self.clock, t));
-        let r = self.lookup(ctx, key, exp, bump, true, |it: Held<'_>, before| {
-            let now = now_secs(before.now_ms);
-            f(MetaHit {
-                value: it.value(),
-                flags: it.flags(),
-                cas: it.cas(),
-                ttl: ttl_left(it.exptime(), now),
-                ttl_before: ttl_left(before.exptime, now),
-                idle_secs: idle(before.now_ms, before.atime),
-                fetched: before.fetched,
-            })
-        });
+        let mut f = Some(f);
+        let mut created = false;
+        // A miss with `N` creates the item and looks again; if another
+        // client created it first, the second look finds theirs.
+        let r = loop {
+            let r = self.lookup(ctx, key, exp, opts.bump, true, |it: Held<'_>, before| {
+                let now = now_secs(before.now_ms);
+                let bits = it.swr_bits();
+                let stale = bits & STALE != 0;
+                let mut token_taken = bits & TOKEN != 0 && !created;
+                let due = opts.recache.is_some_and(|r| {
+                    before.exptime != 0 && (before.exptime as i64) < now as i64 + r
+                });
+                let mut won = created;
+                if !created && !token_taken && (stale || due) {
+                    won = it.take_token();
+                    token_taken = !won;
+                }
+                f.take().map(|f| {
+                    f(MetaHit {
+                        value: it.value(),
+                        flags: it.flags(),
+                        cas: it.cas(),
+                        ttl: ttl_left(it.exptime(), now),
+                        ttl_before: ttl_left(before.exptime, now),
+                        idle_secs: idle(before.now_ms, before.atime),
+                        fetched: before.fetched,
+                        stale,
+                        token_taken,
+                        won,
+                    })
+                })
+            });
+            match (r, opts.vivify) {
+                (Some(r), _) => break r,
+                (None, Some(ttl)) if !created => {
+                    match self.store_cas(ctx, key, &[], 0, ttl, Cond::Vivify) {
+                        Ok((Stored::Stored, _)) => created = true,
+                        Ok(_) => {}
+                        Err(_) => break None,
+                    }
+                }
+                (None, _) => break None,
+            }
+        };
         if touch.is_some() {
             ctx.counters.inc(Ctr::CmdTouch);
             ctx.counters.inc(if r.is_some() {
@@ -140,6 +195,30 @@ impl Engine {
                 footprint: it.footprint(),
             }
         })
+    }
+
+    /// `md … I`: replaces the item with a stale copy under a new CAS
+    /// unique, its token cleared, with exptime `ttl` if given.
+    fn invalidate(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        cas: Option<u64>,
+        ttl: Option<i64>,
+    ) -> Stored {
+        let w = Rewrite {
+            expect: cas,
+            stale: true,
+            exptime: ttl.map(|t| expiry(&*self.clock, t)),
+        };
+        match self.rmw(ctx, key, w, |old, buf| {
+            buf.extend_from_slice(old);
+            Ok(())
+        }) {
+            Ok(Rmw::Done { .. }) => Stored::Stored,
+            Ok(Rmw::Mismatch) => Stored::Exists,
+            Ok(Rmw::Missing) | Err(_) => Stored::NotFound,
+        }
     }
 
     /// Deletes `key` if present and, given a CAS, only if it is that one:
@@ -186,18 +265,27 @@ fn idle(now_ms: u64, atime: u32) -> u64 {
 
 impl Cache {
     /// memcached's `mg`: looks `key` up and, on a hit, calls `f` with the
-    /// value and the item's fields. `touch` sets a new exptime (as
-    /// `gat`); without `bump` the access is not recorded (`u`: no LRU
-    /// bump, no access time, not marked fetched).
+    /// value and the item's fields. `opts.touch` sets a new exptime (as
+    /// `gat`); without `opts.bump` the access is not recorded (`u`: no
+    /// LRU bump, no access time, not marked fetched); `vivify` and
+    /// `recache` hand the recache of a missing, stale or expiring item to
+    /// one client (`N`, `R`; `W`, `Z`).
     pub fn meta_get_with<R>(
         &self,
         key: &[u8],
-        touch: Option<i64>,
-        bump: bool,
+        opts: GetOpts,
         f: impl FnOnce(MetaHit<'_>) -> R,
     ) -> Option<R> {
+        self.engine.with_ctx(|e, ctx| e.meta_get(ctx, key, opts, f))
+    }
+
+    /// memcached's `md … I`: marks `key` stale under a new CAS unique
+    /// (only if its CAS is `cas`, when given), so that the next `mg`
+    /// wins its recache, and sets exptime `ttl` if given. `Stored` when
+    /// marked, `NotFound`, or `Exists`.
+    pub fn invalidate(&self, key: &[u8], cas: Option<u64>, ttl: Option<i64>) -> Stored {
         self.engine
-            .with_ctx(|e, ctx| e.meta_get(ctx, key, touch, bump, f))
+            .with_ctx(|e, ctx| e.invalidate(ctx, key, cas, ttl))
     }
 
     /// memcached's `me`: an item's metadata, without counting an access.
@@ -205,8 +293,11 @@ impl Cache {
         self.engine.with_ctx(|e, ctx| e.meta_debug(ctx, key))
     }
 
-    /// memcached's `ms`: stores in `mode`, over `cas` if given. Returns the
-    /// outcome and, when stored, the new CAS unique (0 otherwise).
+    /// memcached's `ms`: stores in `mode`, over `cas` if given; with
+    /// `stale` (`I`), a `cas` older than the item's stores the value as
+    /// stale. Returns the outcome and, when stored, the new CAS unique (0
+    /// otherwise).
+    #[allow(clippy::too_many_arguments)]
     pub fn meta_set(
         &self,
         key: &[u8],
@@ -215,11 +306,17 @@ impl Cache {
         exptime: i64,
         mode: SetMode,
         cas: Option<u64>,
+        stale: bool,
     ) -> Result<(Stored, u64), Error> {
         self.engine.with_ctx(|e, ctx| match (mode, cas) {
             (SetMode::Add, _) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Absent),
             (SetMode::Set | SetMode::Replace, Some(c)) => {
-                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Cas(c))
+                let cond = if stale {
+                    Cond::CasOrStale(c)
+                } else {
+                    Cond::Cas(c)
+                };
+                e.store_cas(ctx, key, &[value], flags, exptime, cond)
             }
             (SetMode::Set, None) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Any),
             (SetMode::Replace, None) => {

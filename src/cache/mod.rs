@@ -89,7 +89,7 @@ pub struct Hit {
     pub cas: u64,
 }
 
-pub use meta::{ArithHit, ArithOp, MetaArith, MetaDebug, MetaHit, SetMode};
+pub use meta::{ArithHit, ArithOp, GetOpts, MetaArith, MetaDebug, MetaHit, SetMode};
 
 /// A value seen in place, valid for the duration of a [`Cache::get_with`]
 /// callback.
@@ -110,6 +110,12 @@ pub(crate) enum Cond {
     Absent,
     Present,
     Cas(u64),
+    /// `mg … N`: as `Absent`, and the new item carries the recache token
+    /// (its creator won it).
+    Vivify,
+    /// `ms … C I`: as `Cas`, and a CAS older than the item's stores the
+    /// value as stale, keeping the item's TTL and token.
+    CasOrStale(u64),
 }
 
 /// Why an item left the index, for the counters.

@@ -10,7 +10,7 @@
 use super::{Cond, Engine, Error, ItemRef, Stored, ThreadCtx, Why};
 use crate::evict::sample::{bump_freq, initial_freq};
 use crate::index::Insert;
-use crate::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN};
+use crate::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN, STALE, TOKEN};
 use crate::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
@@ -37,6 +37,17 @@ impl Rmw {
             value: 0,
         }
     }
+}
+
+/// How a read-modify-write rewrites an item, beyond its value.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Rewrite {
+    /// Only the item of this CAS unique.
+    pub(crate) expect: Option<u64>,
+    /// Mark the new item stale (`md … I`), its token cleared.
+    pub(crate) stale: bool,
+    /// Give it this exptime (cache seconds) rather than the old one.
+    pub(crate) exptime: Option<u32>,
 }
 
 /// An item's access fields as a lookup found them, before it changed them.
@@ -305,7 +316,7 @@ impl Engine {
         // start fetching them now, so their misses overlap the build's.
         let hash = self.hash(key);
         self.index.prefetch(hash);
-        let new_key = matches!(cond, Cond::Any | Cond::Absent);
+        let new_key = matches!(cond, Cond::Any | Cond::Absent | Cond::Vivify);
         if new_key {
             self.prefetch_ghost(hash);
         }
@@ -322,6 +333,9 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
+        if cond == Cond::Vivify {
+            it.set_swr(TOKEN);
+        }
         if new_key && self.ghost_hit(hash) {
             // S3-FIFO: a key evicted from a small queue lately goes to main.
             it.set_main(true);
@@ -330,7 +344,7 @@ impl Engine {
         let r = loop {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
-                Cond::Any | Cond::Absent => {
+                Cond::Any | Cond::Absent | Cond::Vivify => {
                     // SAFETY: `it` is complete, LIVE, ours and unpublished
                     // (it is discarded on every path that does not store
                     // it), of this slab, with key `key`.
@@ -348,19 +362,21 @@ impl Engine {
                         Insert::Exists(f) => f,
                     }
                 }
-                Cond::Present | Cond::Cas(_) => match self.index.find(hash, key, &g) {
-                    Some(f) => f,
-                    None => {
-                        // SAFETY: never published.
-                        unsafe { self.discard(ctx, &g, it.item()) };
-                        break if let Cond::Cas(_) = cond {
-                            ctx.counters.inc(Ctr::CasMisses);
-                            Stored::NotFound
-                        } else {
-                            Stored::NotStored
-                        };
+                Cond::Present | Cond::Cas(_) | Cond::CasOrStale(_) => {
+                    match self.index.find(hash, key, &g) {
+                        Some(f) => f,
+                        None => {
+                            // SAFETY: never published.
+                            unsafe { self.discard(ctx, &g, it.item()) };
+                            break if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
+                                ctx.counters.inc(Ctr::CasMisses);
+                                Stored::NotFound
+                            } else {
+                                Stored::NotStored
+                            };
+                        }
                     }
-                },
+                }
             };
             let old = existing.item();
             if expired(old.exptime(), now) {
@@ -371,11 +387,23 @@ impl Engine {
                 continue;
             }
             match cond {
-                Cond::Absent => {
+                Cond::Absent | Cond::Vivify => {
                     // SAFETY: never published.
                     unsafe { self.discard(ctx, &g, it.item()) };
                     break Stored::NotStored;
                 }
+                Cond::CasOrStale(c) if c < old.cas() => {
+                    // Stored stale, keeping the item's TTL and token.
+                    it.set_swr(STALE | (old.swr_bits() & TOKEN));
+                    it.set_exptime(old.exptime());
+                }
+                Cond::CasOrStale(c) if c != old.cas() => {
+                    ctx.counters.inc(Ctr::CasBadval);
+                    // SAFETY: never published.
+                    unsafe { self.discard(ctx, &g, it.item()) };
+                    break Stored::Exists;
+                }
+                Cond::CasOrStale(_) => it.set_swr(0),
                 Cond::Cas(c) if old.cas() != c => {
                     ctx.counters.inc(Ctr::CasBadval);
                     // SAFETY: never published.
@@ -391,7 +419,7 @@ impl Engine {
                 unsafe { self.replaced(ctx, &g, old.item(), it) };
                 self.queued(ctx, it);
                 self.settle(ctx, &g, hash, it.item());
-                if let Cond::Cas(_) = cond {
+                if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
                     ctx.counters.inc(Ctr::CasHits);
                 }
                 break Stored::Stored;
@@ -427,7 +455,11 @@ impl Engine {
         expect: Option<u64>,
     ) -> Result<(Stored, u64), Error> {
         ctx.counters.inc(Ctr::CmdSet);
-        let r = self.rmw(ctx, key, expect, |old, buf| {
+        let w = Rewrite {
+            expect,
+            ..Rewrite::default()
+        };
+        let r = self.rmw(ctx, key, w, |old, buf| {
             if front {
                 buf.extend_from_slice(data);
                 buf.extend_from_slice(old);
@@ -469,7 +501,11 @@ impl Engine {
         expect: Option<u64>,
     ) -> Result<Rmw, Error> {
         let mut result = 0;
-        let r = self.rmw(ctx, key, expect, |old, buf| {
+        let w = Rewrite {
+            expect,
+            ..Rewrite::default()
+        };
+        let r = self.rmw(ctx, key, w, |old, buf| {
             let cur = super::parse_u64(old).ok_or(Error::NonNumeric)?;
             result = if incr {
                 cur.wrapping_add(delta)
@@ -503,13 +539,14 @@ impl Engine {
 
     /// Read-modify-write of a present key, of CAS unique `expect` if
     /// given. `f` gets the old value and writes the new one into a buffer.
-    fn rmw(
+    pub(crate) fn rmw(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
-        expect: Option<u64>,
+        w: Rewrite,
         mut f: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), Error>,
     ) -> Result<Rmw, Error> {
+        let expect = w.expect;
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         if key.is_empty() || key.len() > MAX_KEY_LEN {
@@ -545,10 +582,14 @@ impl Engine {
             // Build the new item unpinned (allocation may evict and wait).
             // SAFETY: `it` is used only while ours and, once published,
             // under the pin taken right after.
-            let it = match unsafe { self.build(ctx, key, &[&buf], flags, exp) } {
+            let it = match unsafe { self.build(ctx, key, &[&buf], flags, w.exptime.unwrap_or(exp)) }
+            {
                 Ok(it) => it,
                 Err(e) => break Err(e),
             };
+            if w.stale {
+                it.set_swr(STALE);
+            }
             let g = self.index.pin(&ctx.local);
             if cfg!(feature = "planted-stale-rmw") {
                 // PLANTED BUG: commit over whatever the key holds now, so a

@@ -304,16 +304,6 @@ pub fn parse<'a>(toks: &[&'a [u8]]) -> Result<Meta<'a>, MetaError> {
     if let Some(reason) = err {
         return Err(fail(flag_error(cmd, reason)));
     }
-    // Not yet: stale-while-revalidate (`N` and `R` on mg, `I` on ms and
-    // md), refused rather than ignored.
-    let unsupported = match cmd {
-        Cmd::Get => m.vivify.is_some() || m.recache.is_some(),
-        Cmd::Set | Cmd::Delete => m.invalidate,
-        _ => false,
-    };
-    if unsupported {
-        return Err(fail(flag_error(cmd, "invalid flag")));
-    }
     match (cmd, m.mode) {
         (_, None) => {}
         (Cmd::Set, Some(b'E' | b'A' | b'P' | b'R' | b'S')) => {}
@@ -441,9 +431,8 @@ mod tests {
             p(b"ma foo MX").unwrap_err(),
             c("invalid mode for ma M token")
         );
-        // Not supported yet, and refused rather than ignored.
-        assert_eq!(p(b"mg foo N30").unwrap_err(), c("invalid flag"));
-        assert_eq!(p(b"md foo I").unwrap_err(), c("invalid or duplicate flag"));
+        assert_eq!(p(b"mg foo N30").unwrap().vivify, Some(30));
+        assert!(p(b"md foo I T30").unwrap().invalidate);
         let long = format!("mg {} v", "k".repeat(251));
         assert_eq!(p(long.as_bytes()).unwrap_err(), c(BAD_FORMAT));
         let opaque = format!("mg foo O{}", "x".repeat(32));

@@ -2,7 +2,7 @@
 //! replies as memcached 1.6.18 writes them.
 
 use super::Shared;
-use crate::cache::{ArithOp, MetaArith, MetaHit, SetMode, Stored};
+use crate::cache::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
 use crate::protocol::meta::{self, Cmd, Meta};
 use crate::protocol::reply;
 use crate::Error;
@@ -91,7 +91,12 @@ pub(super) fn execute(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>)
         Cmd::Get => get(sh, m, out),
         Cmd::Set => set(sh, m, data, out),
         Cmd::Delete => {
-            let code: &[u8] = match c.delete_if(m.key(), m.cas) {
+            let r = if m.invalidate {
+                c.invalidate(m.key(), m.cas, m.ttl)
+            } else {
+                c.delete_if(m.key(), m.cas)
+            };
+            let code: &[u8] = match r {
                 Stored::Stored if m.quiet => return,
                 Stored::Stored => b"HD",
                 Stored::Exists => b"EX",
@@ -104,35 +109,49 @@ pub(super) fn execute(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>)
 }
 
 fn get(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
-    let hit = sh
-        .cache
-        .meta_get_with(m.key(), m.ttl, !m.no_bump, |h: MetaHit<'_>| {
-            if m.value {
-                out.extend_from_slice(b"VA ");
-                reply::decimal(out, h.value.len() as u64);
-            } else {
-                out.extend_from_slice(b"HD");
+    let opts = GetOpts {
+        touch: m.ttl,
+        bump: !m.no_bump,
+        vivify: m.vivify,
+        recache: m.recache,
+    };
+    let hit = sh.cache.meta_get_with(m.key(), opts, |h: MetaHit<'_>| {
+        if m.value {
+            out.extend_from_slice(b"VA ");
+            reply::decimal(out, h.value.len() as u64);
+        } else {
+            out.extend_from_slice(b"HD");
+        }
+        // Until the request's `T` is passed, `t` reports the TTL before it.
+        let mut t_now = h.ttl_before;
+        for t in m.flags() {
+            match t[0] {
+                b'T' => t_now = h.ttl,
+                b's' => num(out, b's', h.value.len() as u64),
+                b't' => ttl(out, t_now),
+                b'c' => num(out, b'c', h.cas),
+                b'f' => num(out, b'f', h.flags as u64),
+                b'l' => num(out, b'l', h.idle_secs),
+                b'h' => num(out, b'h', h.fetched as u64),
+                _ => echo(out, m, t),
             }
-            // Until the request's `T` is passed, `t` reports the TTL before it.
-            let mut t_now = h.ttl_before;
-            for t in m.flags() {
-                match t[0] {
-                    b'T' => t_now = h.ttl,
-                    b's' => num(out, b's', h.value.len() as u64),
-                    b't' => ttl(out, t_now),
-                    b'c' => num(out, b'c', h.cas),
-                    b'f' => num(out, b'f', h.flags as u64),
-                    b'l' => num(out, b'l', h.idle_secs),
-                    b'h' => num(out, b'h', h.fetched as u64),
-                    _ => echo(out, m, t),
-                }
-            }
+        }
+        // After the requested flags, as memcached: Z, X, then W.
+        if h.token_taken {
+            flag(out, b'Z');
+        }
+        if h.stale {
+            flag(out, b'X');
+        }
+        if h.won {
+            flag(out, b'W');
+        }
+        out.extend_from_slice(b"\r\n");
+        if m.value {
+            out.extend_from_slice(h.value);
             out.extend_from_slice(b"\r\n");
-            if m.value {
-                out.extend_from_slice(h.value);
-                out.extend_from_slice(b"\r\n");
-            }
-        });
+        }
+    });
     sh.detail
         .record(m.key(), super::detail::Op::Get(hit.is_some()));
     if hit.is_none() && !m.quiet {
@@ -150,22 +169,26 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         meta::SetMode::Prepend => SetMode::Prepend,
     };
     let exptime = m.ttl.unwrap_or(0);
-    let (code, cas): (&[u8], u64) =
-        match sh
-            .cache
-            .meta_set(m.key(), data, m.client_flags, exptime, mode, m.cas)
-        {
-            Ok((Stored::Stored, _)) if m.quiet => return,
-            Ok((Stored::Stored, cas)) => (b"HD", cas),
-            Ok((Stored::NotStored, _)) => (b"NS", 0),
-            Ok((Stored::Exists, _)) => (b"EX", 0),
-            Ok((Stored::NotFound, _)) => (b"NF", 0),
-            Err(e) => {
-                // Errors are sent even under q, as memcached's out_errstring.
-                store_error(out, e);
-                return;
-            }
-        };
+    let (code, cas): (&[u8], u64) = match sh.cache.meta_set(
+        m.key(),
+        data,
+        m.client_flags,
+        exptime,
+        mode,
+        m.cas,
+        m.invalidate,
+    ) {
+        Ok((Stored::Stored, _)) if m.quiet => return,
+        Ok((Stored::Stored, cas)) => (b"HD", cas),
+        Ok((Stored::NotStored, _)) => (b"NS", 0),
+        Ok((Stored::Exists, _)) => (b"EX", 0),
+        Ok((Stored::NotFound, _)) => (b"NF", 0),
+        Err(e) => {
+            // Errors are sent even under q, as memcached's out_errstring.
+            store_error(out, e);
+            return;
+        }
+    };
     out.extend_from_slice(code);
     for t in m.flags() {
         match t[0] {

@@ -142,7 +142,9 @@ impl Engine {
             class,
             atime: m.atime,
             freq: m.freq,
-            qbits: old.queue_bits() & crate::item::MAIN,
+            // The meta protocol's bits too (a token taken on the old
+            // copy after this read is lost: one more client may win).
+            qbits: (old.queue_bits() & crate::item::MAIN) | old.swr_bits(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator) and of the
         // item's own class, so the item fits; chunks are 8-aligned; `new` is
