@@ -1,8 +1,11 @@
 //! Real client libraries against hotset, each through its own API (no raw
 //! sockets): `pymemcache` for the classic commands
-//! (`tests/clients/pymemcache_check.py`). The library comes from the venv
-//! `.ci/run` builds at `target/pyenv` (or `HOTSET_PYTHON`, a Python that
-//! has it); without it the test skips loudly, unless `CI=true`.
+//! (`tests/clients/pymemcache_check.py`), and `meta-memcache` for the
+//! meta protocol, its leases and its stale-while-revalidate
+//! (`tests/clients/metamemcache_check.py`). memcached 1.6.18 passes both
+//! scripts. The libraries come from the venv `.ci/run` builds at
+//! `target/pyenv` (or `HOTSET_PYTHON`, a Python that has them); without
+//! them the tests skip loudly, unless `CI=true`.
 
 mod common;
 
@@ -10,8 +13,9 @@ use common::Server;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The pinned version `.ci/run` installs.
+/// The pinned versions `.ci/run` installs.
 const PYMEMCACHE: &str = "4.0.0";
+const META_MEMCACHE: &str = "4.3.0";
 
 /// A Python that can import `module`.
 fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
@@ -35,16 +39,14 @@ fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
     None
 }
 
-#[test]
-fn pymemcache_classic_commands() {
-    let Some(python) = python_with("pymemcache", PYMEMCACHE, "pymemcache_classic_commands") else {
-        return;
-    };
+/// Runs `tests/clients/<script>` against a fresh server.
+fn run_script(python: PathBuf, script: &str) {
     let srv = Server::start(&[]);
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/pymemcache_check.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
     let out = Command::new(python)
-        .arg(script)
+        .arg(&script)
         .arg(srv.port.to_string())
         .output()
         .expect("run python");
@@ -52,6 +54,25 @@ fn pymemcache_classic_commands() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && text.starts_with("ok:"),
-        "pymemcache against hotset:\n{text}"
+        "{} against hotset:\n{text}",
+        script.display()
     );
+}
+
+#[test]
+fn pymemcache_classic_commands() {
+    if let Some(python) = python_with("pymemcache", PYMEMCACHE, "pymemcache_classic_commands") {
+        run_script(python, "pymemcache_check.py");
+    }
+}
+
+#[test]
+fn meta_memcache_meta_protocol() {
+    if let Some(python) = python_with(
+        "meta_memcache",
+        META_MEMCACHE,
+        "meta_memcache_meta_protocol",
+    ) {
+        run_script(python, "metamemcache_check.py");
+    }
 }
