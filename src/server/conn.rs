@@ -33,14 +33,35 @@ enum State {
     /// A request line. A storage command's line stays unconsumed until its
     /// whole data block has arrived, so nothing is copied.
     Line,
-    /// An oversized data block being dropped as it arrives: this many bytes,
-    /// then the rest of the line.
-    Swallow(u64),
+    /// Bytes being dropped as they arrive: an oversized data block (then
+    /// the rest of its line, `skip_line`), or what should have ended a bad
+    /// one (then what follows is read as requests, as memcached does).
+    Drop {
+        /// Bytes still to drop.
+        left: u64,
+        /// Then skip to the end of the line.
+        skip_line: bool,
+    },
     /// The rest of a line after a dropped data block.
     SkipLine,
-    /// What should have ended a bad data block: this many bytes are
-    /// dropped, and what follows is read as requests (as memcached does).
-    Drop(u64),
+}
+
+impl State {
+    /// Drops an oversized data block, then the rest of its line.
+    fn drop_block(bytes: u64) -> State {
+        State::Drop {
+            left: bytes,
+            skip_line: true,
+        }
+    }
+
+    /// Drops `n` bytes, then reads requests again.
+    fn drop_bytes(n: u64) -> State {
+        State::Drop {
+            left: n,
+            skip_line: false,
+        }
+    }
 }
 
 /// Why parsing stopped.
@@ -202,7 +223,7 @@ impl Conn {
                             if !self.authed && !b.authenticates {
                                 out.extend_from_slice(reply::UNAUTHENTICATED);
                                 pos += consumed;
-                                self.state = State::Swallow(bytes);
+                                self.state = State::drop_block(bytes);
                                 continue;
                             }
                             let size = crate::item::footprint(key.len(), bytes as usize, b.flags);
@@ -217,7 +238,7 @@ impl Conn {
                                     sh.cache.delete(key);
                                 }
                                 pos += consumed;
-                                self.state = State::Swallow(bytes);
+                                self.state = State::drop_block(bytes);
                                 continue;
                             }
                             let bytes = bytes as usize;
@@ -243,7 +264,7 @@ impl Conn {
                                         out.extend_from_slice(reply::BAD_DATA_CHUNK);
                                     }
                                     pos += consumed + bytes;
-                                    self.state = State::Drop(2);
+                                    self.state = State::drop_bytes(2);
                                 }
                             }
                         }
@@ -265,7 +286,7 @@ impl Conn {
                                 ParseError::Client(r) => reply::client_error(out, r),
                                 ParseError::ClientThenDrop(r, n) => {
                                     reply::client_error(out, r);
-                                    self.state = State::Drop(n as u64);
+                                    self.state = State::drop_bytes(n as u64);
                                 }
                                 ParseError::Silent => {}
                                 ParseError::Http => break Parsed::Close,
@@ -273,23 +294,18 @@ impl Conn {
                         }
                     },
                 },
-                State::Swallow(left) => {
+                State::Drop { left, skip_line } => {
                     let take = (*left).min(avail.len() as u64) as usize;
                     pos += take;
                     *left -= take as u64;
                     if *left > 0 {
                         break Parsed::NeedInput;
                     }
-                    self.state = State::SkipLine;
-                }
-                State::Drop(left) => {
-                    let take = (*left).min(avail.len() as u64) as usize;
-                    pos += take;
-                    *left -= take as u64;
-                    if *left > 0 {
-                        break Parsed::NeedInput;
-                    }
-                    self.state = State::Line;
+                    self.state = if *skip_line {
+                        State::SkipLine
+                    } else {
+                        State::Line
+                    };
                 }
                 State::SkipLine => match avail.iter().position(|&b| b == b'\n') {
                     Some(nl) => {
@@ -351,7 +367,8 @@ fn store_reply(out: &mut Vec<u8>, r: Result<Stored, Error>, noreply: bool) {
     }
 }
 
-fn error_reply(out: &mut Vec<u8>, e: Error) {
+/// An engine error as memcached words it.
+pub(super) fn error_reply(out: &mut Vec<u8>, e: Error) {
     match e {
         Error::TooLarge => out.extend_from_slice(reply::TOO_LARGE),
         Error::OutOfMemory => out.extend_from_slice(reply::OUT_OF_MEMORY),

@@ -5,7 +5,6 @@ use super::Shared;
 use crate::cache::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
 use crate::protocol::meta::{self, Cmd, Meta};
 use crate::protocol::reply;
-use crate::Error;
 
 /// ` <c>`: a returned flag's character.
 fn flag(out: &mut Vec<u8>, c: u8) {
@@ -185,7 +184,7 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         Ok((Stored::NotFound, _)) => (b"NF", 0),
         Err(e) => {
             // Errors are sent even under q, as memcached's out_errstring.
-            store_error(out, e);
+            super::conn::error_reply(out, e);
             return;
         }
     };
@@ -197,17 +196,6 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(b"\r\n");
-}
-
-pub(super) fn store_error(out: &mut Vec<u8>, e: Error) {
-    match e {
-        Error::TooLarge => out.extend_from_slice(reply::TOO_LARGE),
-        Error::OutOfMemory => out.extend_from_slice(reply::OUT_OF_MEMORY),
-        Error::NonNumeric => {
-            reply::client_error(out, "cannot increment or decrement non-numeric value")
-        }
-        Error::BadKey => reply::client_error(out, crate::protocol::BAD_FORMAT),
-    }
 }
 
 fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
@@ -248,6 +236,6 @@ fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
         Ok(MetaArith::NotFound) => code_line(out, b"NF", m),
         Ok(MetaArith::NotStored) => code_line(out, b"NS", m),
         Ok(MetaArith::Exists) => code_line(out, b"EX", m),
-        Err(e) => store_error(out, e),
+        Err(e) => super::conn::error_reply(out, e),
     }
 }
