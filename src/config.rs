@@ -23,6 +23,11 @@ pub enum SlabClasses {
 pub struct Config {
     /// Item memory budget in bytes. Item memory never exceeds it.
     pub memory: usize,
+    /// The largest budget [`crate::Cache::set_memory_limit`] may set later
+    /// (address space is reserved for it, never committed). `None`: four
+    /// times `memory`, less if the chunk ids of a queue policy would not
+    /// fit 32 bits.
+    pub memory_max: Option<usize>,
     /// Slab page size (default 1 MiB).
     pub page_size: usize,
     /// Size classes (default growth factor 1.25).
@@ -58,6 +63,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             memory: 64 << 20,
+            memory_max: None,
             page_size: DEFAULT_PAGE_SIZE,
             classes: SlabClasses::Growth(1.25),
             max_item_size: DEFAULT_PAGE_SIZE,
@@ -78,6 +84,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("memory", &self.memory)
+            .field("memory_max", &self.memory_max)
             .field("page_size", &self.page_size)
             .field("classes", &self.classes)
             .field("max_item_size", &self.max_item_size)
@@ -148,6 +155,13 @@ impl Config {
                 self.max_item_size, self.page_size
             )));
         }
+        if self.memory_max.is_some_and(|m| m < self.memory) {
+            return Err(ConfigError(format!(
+                "memory_max {} is below the budget {}",
+                self.memory_max.unwrap_or(0),
+                self.memory
+            )));
+        }
         if self.sweep_hz > 1000 {
             return Err(ConfigError(format!(
                 "sweep_hz must be at most 1000, got {}",
@@ -155,6 +169,20 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// The address space to reserve: `memory_max`, or by default four
+    /// times the budget, capped where a queue policy's 32-bit chunk ids
+    /// (one per smallest chunk) would run out, and never below the budget.
+    pub(crate) fn ceiling(&self, smallest_chunk: usize) -> usize {
+        self.memory_max.unwrap_or_else(|| {
+            let ids = if self.policy.is_queue() {
+                (u32::MAX as usize).saturating_mul(smallest_chunk)
+            } else {
+                usize::MAX
+            };
+            self.memory.saturating_mul(4).min(ids).max(self.memory)
+        })
     }
 
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {

@@ -115,5 +115,5 @@ pub use config::{Config, ConfigError, SlabClasses};
 pub use evict::Policy;
 pub use index::reclaim::ReclaimKind;
 pub use item::{footprint, HEADER_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN, SLOT_SIZE};
-pub use slab::{ClassError, DEFAULT_PAGE_SIZE};
+pub use slab::{mover::Reassign, ClassError, DEFAULT_PAGE_SIZE};
 pub use stats::{ClassStats, Stats};

@@ -153,6 +153,11 @@ struct ServeArgs {
     /// Item memory budget: bytes, or with k/m/g (KiB/MiB/GiB).
     #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     memory: usize,
+    /// The largest budget `cache_memlimit` may set at run time (address
+    /// space is reserved for it, not committed); default four times
+    /// --memory.
+    #[arg(long, value_parser = parse_size)]
+    memory_max: Option<usize>,
     /// Connections served at once; more are refused with an error.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_conns: u32,
@@ -238,6 +243,7 @@ fn config(a: &ServeArgs) -> Config {
     let page_size = hotset::DEFAULT_PAGE_SIZE.max(a.max_item_size.next_power_of_two());
     Config {
         memory: a.memory,
+        memory_max: a.memory_max,
         page_size,
         classes: match (&a.slab_classes, a.slab_growth) {
             (Some(list), _) => SlabClasses::List(list.clone()),

@@ -11,6 +11,17 @@ use std::ptr::NonNull;
 /// Huge-page size the region is aligned to.
 const HUGE: usize = 2 << 20;
 
+/// The OS page size (4 KiB where it cannot be read).
+fn os_page() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
 /// An owned, zeroed, 2 MiB-aligned anonymous mapping.
 pub(crate) struct Region {
     map: NonNull<u8>,
@@ -52,6 +63,41 @@ impl Region {
         // changes paging behaviour, and its failure is harmless.
         unsafe { libc::madvise(base.as_ptr() as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
         Some(Region { map, map_len, base })
+    }
+
+    /// Gives the memory of the OS pages inside `[off, off + len)` back to
+    /// the OS: they read as zeros from then on, and are committed again as
+    /// they are touched. The rest of the range (OS pages it shares with its
+    /// neighbours) is left alone, as is a range outside the region.
+    ///
+    /// # Safety
+    /// Nobody reads or writes the range while this runs, and nothing relies
+    /// on what it held.
+    pub(crate) unsafe fn discard(&self, off: usize, len: usize) {
+        let inside = off
+            .checked_add(len)
+            .is_some_and(|end| end <= self.map_len - HUGE);
+        if !inside {
+            return;
+        }
+        let os = os_page();
+        let start = off.next_multiple_of(os);
+        let end = (off + len) / os * os;
+        if start >= end {
+            return;
+        }
+        // SAFETY: [start, end) lies inside the range (rounded inwards to
+        // whole OS pages), hence inside the mapping, and nobody uses it
+        // (the caller's promise). MADV_DONTNEED on private anonymous memory
+        // drops the pages, which then read as zeros; a failure only leaves
+        // them committed.
+        unsafe {
+            libc::madvise(
+                self.base.as_ptr().add(start) as *mut libc::c_void,
+                end - start,
+                libc::MADV_DONTNEED,
+            )
+        };
     }
 
     /// Start of the region (2 MiB-aligned).

@@ -78,6 +78,14 @@ pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle
             let budget = e.sweep_budget;
             e.with_ctx(|e, ctx| {
                 e.sweep(ctx, usize::MAX, Some(Instant::now() + budget));
+                // Page moves finish even on an idle cache: a lowered
+                // memory limit is met, and drained pages pass their grace
+                // period and reach the pool, a reassign's class or the OS.
+                if e.slab.excess_pages() > 0 {
+                    e.shrink(ctx);
+                } else if e.slab.pages_in_flight() > 0 {
+                    e.collect(ctx, 1);
+                }
             });
             // Leave no state behind in case this was the last tick.
             drop(e);

@@ -976,3 +976,139 @@ fn an_idle_worker_gives_its_chunks_back() {
         "every chunk is back in the depot once the worker idles"
     );
 }
+
+/// `stats <group>` as text, up to its END line.
+fn stats_text(s: &mut TcpStream, group: &str) -> String {
+    s.write_all(format!("stats {group}\r\n").as_bytes())
+        .unwrap();
+    read_until_end(s)
+}
+
+/// The value of `STAT <name> <value>` in a stats reply.
+fn stat_u64(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("STAT {name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Stores `n` keys `{prefix}{i}` with `len`-byte values, pipelined.
+fn fill(s: &mut TcpStream, prefix: &str, n: usize, len: usize) {
+    let value = "v".repeat(len);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut req = String::new();
+        for i in chunk {
+            req.push_str(&format!("set {prefix}{i} 0 0 {len} noreply\r\n{value}\r\n"));
+        }
+        s.write_all(req.as_bytes()).unwrap();
+    }
+    exchange(s, b"mn\r\n", b"MN\r\n");
+}
+
+#[test]
+fn stats_sizes_cachedump_and_slabs_reassign() {
+    let srv = Server::start(&[]);
+    let mut s = srv.connect();
+    // 12,000 items of 100 bytes: two pages of one class.
+    fill(&mut s, "k", 12_000, 100);
+    exchange(
+        &mut s,
+        b"stats sizes\r\n",
+        b"STAT sizes_status disabled\r\nEND\r\n",
+    );
+    exchange(
+        &mut s,
+        b"stats sizes_enable\r\n",
+        b"STAT sizes_status enabled\r\n",
+    );
+    // 24-byte header, 100 value bytes, and keys of 2 to 4 bytes (k0 to
+    // k999: at most 128 bytes) or 5 to 6 (the rest: up to 160).
+    let sizes = stats_text(&mut s, "sizes");
+    assert_eq!(sizes, "STAT 128 1000\r\nSTAT 160 11000\r\nEND\r\n");
+    let slabs = stats_text(&mut s, "slabs");
+    let class = slabs
+        .lines()
+        .find_map(|l| l.strip_prefix("STAT ")?.split_once(":total_pages 2"))
+        .map(|(id, _)| id.parse::<u32>().unwrap())
+        .unwrap_or_else(|| panic!("a class with two pages: {slabs}"));
+    let dump = stats_text(&mut s, &format!("cachedump {class} 5"));
+    assert_eq!(dump.lines().filter(|l| l.starts_with("ITEM k")).count(), 5);
+    assert!(dump.contains(" [100 b; 0 s]\r\n"), "{dump}");
+    let all = stats_text(&mut s, &format!("cachedump {class} 0"));
+    // k1000 to k11999 (k0 to k999 fit the class below).
+    assert_eq!(
+        all.lines().filter(|l| l.starts_with("ITEM")).count(),
+        11_000
+    );
+    // One page to another class; the source keeps one.
+    let dst = class + 4;
+    exchange(
+        &mut s,
+        format!("slabs reassign {class} {dst}\r\n").as_bytes(),
+        b"OK\r\n",
+    );
+    let mut landed = false;
+    for _ in 0..100 {
+        let slabs = stats_text(&mut s, "slabs");
+        if slabs.contains(&format!("STAT {dst}:total_pages 1\r\n")) {
+            assert!(slabs.contains(&format!("STAT {class}:total_pages 1\r\n")));
+            landed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(landed, "the page reached class {dst}");
+    exchange(
+        &mut s,
+        format!("slabs reassign {class} {dst}\r\n").as_bytes(),
+        b"NOSPARE source class has no spare pages\r\n",
+    );
+    let stats = stats_text(&mut s, "");
+    let kept = stat_u64(&stats, "curr_items").unwrap();
+    assert!(kept < 12_000 && kept > 4_000, "{kept} items kept");
+}
+
+#[test]
+fn cache_memlimit_shrinks_rss_to_the_new_budget() {
+    let srv = Server::start(&["--memory", "64MiB", "--sweep-hz", "10"]);
+    let mut s = srv.connect();
+    // More than fits: every page in use.
+    fill(&mut s, "k", 80_000, 1000);
+    let stats = stats_text(&mut s, "");
+    assert_eq!(stat_u64(&stats, "total_malloced"), Some(64 << 20));
+    let full = rss(&srv).0;
+    exchange(&mut s, b"cache_memlimit 16\r\n", b"OK\r\n");
+    let index = stat_u64(&stats_text(&mut s, ""), "hotset_index_bytes").unwrap();
+    let bound = ((16 << 20) + index) * 11 / 10;
+    let mut now = full;
+    for _ in 0..100 {
+        now = rss(&srv).0;
+        if now <= bound {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        now <= bound,
+        "RSS {now} after cache_memlimit 16 (was {full}; bound {bound})"
+    );
+    eprintln!("RssAnon {full} full at 64 MiB, {now} after cache_memlimit 16 (bound {bound})");
+    let stats = stats_text(&mut s, "");
+    assert_eq!(stat_u64(&stats, "limit_maxbytes"), Some(16 << 20));
+    assert!(stat_u64(&stats, "total_malloced").unwrap() <= 16 << 20);
+    // The cache goes on serving within the new budget, and can grow again.
+    fill(&mut s, "j", 40_000, 1000);
+    assert!(stat_u64(&stats_text(&mut s, ""), "total_malloced").unwrap() <= 16 << 20);
+    exchange(&mut s, b"cache_memlimit 32\r\n", b"OK\r\n");
+    fill(&mut s, "i", 40_000, 1000);
+    let stats = stats_text(&mut s, "");
+    assert!(stat_u64(&stats, "total_malloced").unwrap() > 16 << 20);
+    assert_eq!(
+        stat_u64(&stats_text(&mut s, "settings"), "maxbytes"),
+        Some(32 << 20)
+    );
+    exchange(
+        &mut s,
+        b"cache_memlimit 1000\r\n",
+        b"MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n",
+    );
+}

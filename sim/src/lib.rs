@@ -61,7 +61,15 @@ pub mod fixture {
     /// A slab of one page of `chunks` 64-byte chunks.
     pub fn slab(chunks: usize) -> Arc<Slab> {
         let page = 64 * chunks;
-        Arc::new(Slab::new(page, page, Classes::explicit(&[64]).expect("one class")).expect("slab"))
+        Arc::new(
+            Slab::new(
+                page,
+                page,
+                page,
+                Classes::explicit(&[64]).expect("one class"),
+            )
+            .expect("slab"),
+        )
     }
 
     /// Writes a LIVE item with a one-byte key and value into a chunk the

@@ -178,6 +178,67 @@ impl Engine {
         Ok(())
     }
 
+    /// Calls `f` on every live item of the pages in use (of `class` only,
+    /// if given) until it returns `false`. Expired items that nobody has
+    /// unlinked yet are included. One pin per page, so a long walk holds no
+    /// grace period back.
+    fn walk_items(&self, class: Option<u8>, mut f: impl FnMut(crate::item::Held<'_>) -> bool) {
+        let local = self.index.local();
+        for page in 0..self.slab.used_pages() {
+            let g = self.index.pin(&local);
+            let Some((c, chunks)) = self.slab.page_chunks(page) else {
+                continue;
+            };
+            if class.is_some_and(|k| k != c) {
+                continue;
+            }
+            for ch in chunks {
+                if let Some(it) = self.live(ch, &g) {
+                    if !f(it) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Live items by size (header, key and value), counted per `bucket`
+    /// bytes and keyed by each bucket's upper bound: memcached's `stats
+    /// sizes`, from one walk over the pages, so it costs nothing until
+    /// asked for.
+    pub(crate) fn sizes(&self, bucket: usize) -> std::collections::BTreeMap<usize, u64> {
+        let bucket = bucket.max(1);
+        let mut out = std::collections::BTreeMap::new();
+        self.walk_items(None, |it| {
+            *out.entry(it.footprint().div_ceil(bucket) * bucket)
+                .or_insert(0) += 1;
+            true
+        });
+        out
+    }
+
+    /// Up to `limit` (0: no limit) live items of `class`, as (key, value
+    /// length, exptime), while their keys total at most `max_key_bytes`:
+    /// memcached's `stats cachedump`.
+    pub(crate) fn dump(
+        &self,
+        class: u8,
+        limit: usize,
+        max_key_bytes: usize,
+    ) -> Vec<(Vec<u8>, usize, u32)> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        self.walk_items(Some(class), |it| {
+            bytes += it.key().len();
+            if bytes > max_key_bytes {
+                return false;
+            }
+            out.push((it.key().to_vec(), it.vlen(), it.exptime()));
+            limit == 0 || out.len() < limit
+        });
+        out
+    }
+
     /// A snapshot of the counters and memory figures.
     pub(crate) fn stats(&self) -> Stats {
         let n = self.slab.classes().sizes().len();
@@ -189,12 +250,12 @@ impl Engine {
         drop(reg);
         let mut s = Stats::default();
         t.fill(&mut s);
-        s.limit_maxbytes = self.memory as u64;
+        s.limit_maxbytes = self.memory.load(std::sync::atomic::Ordering::Relaxed) as u64;
         s.index_slots = self.index.capacity() as u64;
         s.index_bytes = self.index.memory() as u64;
         s.index_load_permille = s.curr_items * 1000 / s.index_slots.max(1);
-        s.pages_used = self.slab.used_pages() as u64;
-        s.pages_total = self.slab.total_pages() as u64;
+        s.pages_used = self.slab.owned_pages() as u64;
+        s.pages_total = self.slab.limit_pages() as u64;
         s.queue_entries = self.queues.entries() as u64;
         s.ghost_bytes = self.queues.ghost_bytes() as u64;
         s.classes = (0..n as u8)

@@ -33,7 +33,7 @@ use crate::evict::queue::Queues;
 use crate::evict::Policy;
 use crate::index::reclaim::Retired;
 use crate::index::Index;
-use crate::slab::Slab;
+use crate::slab::{mover::Reassign, Slab};
 use crate::stats::{Counters, Stats, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex};
 use std::fmt;
@@ -147,7 +147,9 @@ pub(crate) struct Engine {
     pub(crate) pool_cap: usize,
     /// The largest item accepted, at most the largest class.
     pub(crate) max_item: usize,
-    pub(crate) memory: usize,
+    /// The budget in bytes as last set (`limit_maxbytes`); the slab holds
+    /// it in pages.
+    pub(crate) memory: std::sync::atomic::AtomicUsize,
     pub(crate) sweep_budget: Duration,
     pub(crate) slab: Arc<Slab>,
     /// The index, which owns the collector that retires every chunk of
@@ -190,7 +192,9 @@ impl Cache {
     pub fn new(cfg: Config) -> Result<Cache, ConfigError> {
         cfg.validate()?;
         let classes = cfg.build_classes()?;
-        let slab = Slab::new(cfg.memory, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
+        let ceiling = cfg.ceiling(classes.sizes()[0]);
+        let slab =
+            Slab::new(cfg.memory, ceiling, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
         let index = match cfg.index_slots {
             Some(n) => Index::with_slots(n, cfg.reclaim),
             None => Index::for_budget(cfg.memory, cfg.reclaim),
@@ -209,7 +213,7 @@ impl Cache {
             samples: cfg.samples,
             pool_cap: cfg.evict_pool,
             max_item,
-            memory: cfg.memory,
+            memory: std::sync::atomic::AtomicUsize::new(cfg.memory),
             sweep_budget: cfg.sweep_budget,
             slab: Arc::new(slab),
             index,
@@ -417,6 +421,76 @@ impl Cache {
             .store(level.min(2), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Live items by size (header, key and value) in buckets of `bucket`
+    /// bytes, keyed by each bucket's upper bound, as memcached's `stats
+    /// sizes` with 32-byte buckets. One walk over the item memory.
+    pub fn item_sizes(&self, bucket: usize) -> Vec<(usize, u64)> {
+        self.engine.sizes(bucket).into_iter().collect()
+    }
+
+    /// Up to `limit` (0: any number) live items of class `class` (0-based),
+    /// as (key, value length, exptime in the clock's seconds, 0 for none),
+    /// their keys totalling at most `max_key_bytes`: memcached's `stats
+    /// cachedump`, in page order rather than LRU order. Empty for a class
+    /// that does not exist.
+    pub fn dump_class(
+        &self,
+        class: usize,
+        limit: usize,
+        max_key_bytes: usize,
+    ) -> Vec<(Vec<u8>, usize, u32)> {
+        if class >= self.engine.slab.classes().sizes().len() {
+            return Vec::new();
+        }
+        self.engine.dump(class as u8, limit, max_key_bytes)
+    }
+
+    /// Sets the memory budget at run time, as memcached's `cache_memlimit`.
+    /// Growing takes effect at once, up to [`Config::memory_max`].
+    /// Shrinking drains pages until the classes fit, the class with the
+    /// most pages first (their live items move into free chunks of their
+    /// class where there are any, and are evicted otherwise), and gives
+    /// drained pages back to the OS; pages still held by other threads'
+    /// magazines follow as those threads return them, and the sweeper
+    /// finishes what is left.
+    ///
+    /// # Errors
+    /// If `bytes` is smaller than one page or above the reserved maximum;
+    /// nothing changes then.
+    pub fn set_memory_limit(&self, bytes: usize) -> Result<(), ConfigError> {
+        let e = &self.engine;
+        let page = e.slab.page_size();
+        let max = e.slab.total_pages() * page;
+        if bytes < page || bytes > max {
+            return Err(ConfigError(format!(
+                "memory limit {bytes} is outside one page ({page}) to the reserved {max}"
+            )));
+        }
+        e.memory.store(bytes, std::sync::atomic::Ordering::Relaxed);
+        if e.slab.set_limit(bytes / page) > 0 {
+            e.with_ctx(|e, ctx| e.shrink(ctx));
+        }
+        Ok(())
+    }
+
+    /// The memory budget in bytes, as [`Config::memory`] or
+    /// [`Cache::set_memory_limit`] last set it.
+    pub fn memory_limit(&self) -> usize {
+        self.engine
+            .memory
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves one page from class `src` to class `dst`, as memcached's
+    /// `slabs reassign`: ids are 1-based as in `stats slabs`, 0 is the pool
+    /// of spare pages, and a `src` of -1 picks the class with the most
+    /// pages. The source keeps at least one page; its live items on the
+    /// page move into its free chunks where there are any and are evicted
+    /// otherwise.
+    pub fn reassign(&self, src: i64, dst: i64) -> Reassign {
+        self.engine.with_ctx(|e, ctx| e.reassign(ctx, src, dst))
+    }
+
     /// The level [`Cache::set_automove`] set (1 unless changed).
     pub fn automove(&self) -> u8 {
         self.engine
@@ -488,7 +562,7 @@ impl Drop for Cache {
 impl fmt::Debug for Cache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
-            .field("memory", &self.engine.memory)
+            .field("memory", &self.memory_limit())
             .field("policy", &self.engine.policy)
             .finish_non_exhaustive()
     }

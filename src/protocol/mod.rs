@@ -222,6 +222,15 @@ pub enum Request<'a> {
     },
     /// stats reset.
     StatsReset,
+    /// stats cachedump <class> <limit>.
+    CacheDump {
+        /// memcached's class id (1-based).
+        class: u32,
+        /// Most items listed; 0 lists all that fit 2 MiB.
+        limit: u32,
+    },
+    /// shutdown [mode]: refused, as memcached does without `-A`.
+    Shutdown,
     /// version.
     Version,
     /// verbosity <level> [noreply].
@@ -235,6 +244,21 @@ pub enum Request<'a> {
     SlabsAutomove {
         /// 0 off, 1 the default, 2 aggressive.
         level: u8,
+        /// Send no reply.
+        noreply: bool,
+    },
+    /// slabs reassign <src> <dst>.
+    SlabsReassign {
+        /// Source class id (1-based; 0 the spare pool, -1 any).
+        src: i64,
+        /// Destination class id (0 the spare pool).
+        dst: i64,
+    },
+    /// cache_memlimit <megabytes> [noreply]. The value is checked when
+    /// applied, as memcached does.
+    MemLimit {
+        /// The new budget in MiB.
+        megabytes: u64,
         /// Send no reply.
         noreply: bool,
     },
@@ -337,6 +361,17 @@ fn num<T: std::str::FromStr>(t: &[u8]) -> Result<T, ParseError> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or(ParseError::Client(BAD_FORMAT))
+}
+
+/// memcached's `safe_strtoul` on a 64-bit machine: decimal digits after an
+/// optional `+`, up to `u64::MAX`; a negative number is refused, as is
+/// anything after the digits.
+fn strtoul(t: &[u8]) -> Option<u64> {
+    let d = t.strip_prefix(b"+").unwrap_or(t);
+    if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(d).ok()?.parse().ok()
 }
 
 fn exptime(t: &[u8]) -> Result<i64, ParseError> {
@@ -598,6 +633,23 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
         b"stats" => match args.first() {
             None => Ok(Request::Stats { group: None }),
             Some(&b"reset") => Ok(Request::StatsReset),
+            Some(&b"cachedump") => {
+                // `stats` reads no noreply; memcached's checks, in order.
+                if nt < 5 {
+                    return Err(ParseError::Client("bad command line"));
+                }
+                // safe_strtoul keeps the low 32 bits, as memcached stores it.
+                let n = |t| {
+                    strtoul(t)
+                        .map(|v| v as u32)
+                        .ok_or(ParseError::Client(BAD_FORMAT))
+                };
+                let (class, limit) = (n(args[1])?, n(args[2])?);
+                if class >= 64 {
+                    return Err(ParseError::Client("Illegal slab id"));
+                }
+                Ok(Request::CacheDump { class, limit })
+            }
             Some(&b"detail") => Ok(Request::StatsDetail {
                 what: args.get(1).copied(),
             }),
@@ -623,6 +675,28 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
                 }),
                 _ if noreply => Err(ParseError::Silent),
                 _ => Err(ParseError::Unknown),
+            }
+        }
+        b"slabs" if nt == 5 && args[0] == b"reassign" => {
+            // memcached reads no noreply here, and refuses what strtol
+            // cannot read whole; a number past 32 bits is no class.
+            let id = |t: &[u8]| -> Result<i64, ParseError> {
+                let v: i64 = num(t).map_err(|_| ParseError::Client(BAD_FORMAT))?;
+                Ok(v.clamp(i32::MIN as i64 - 1, i32::MAX as i64 + 1))
+            };
+            Ok(Request::SlabsReassign {
+                src: id(args[1])?,
+                dst: id(args[2])?,
+            })
+        }
+        b"shutdown" => Ok(Request::Shutdown),
+        b"cache_memlimit" => {
+            want(nt == 3 || nt == 4)?;
+            match strtoul(args[0]) {
+                Some(megabytes) => Ok(Request::MemLimit { megabytes, noreply }),
+                None if noreply => Err(ParseError::Silent),
+                // memcached answers a bad number here with `ERROR`.
+                None => Err(ParseError::Unknown),
             }
         }
         // `quit` with arguments too, for memccapable, as `version` above.

@@ -514,6 +514,60 @@ fn execute(
                 out.extend_from_slice(reply::OK);
             }
         }
+        Request::Shutdown => {
+            // hotset stops on SIGINT or SIGTERM, never from the network.
+            out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
+        }
+        Request::CacheDump { class, limit } => {
+            // memcached's layout and its 2 MiB bound on the reply.
+            const MAX_REPLY: usize = 2 << 20;
+            let start = out.len();
+            let items = match class.checked_sub(1) {
+                Some(k) => c.dump_class(k as usize, limit as usize, MAX_REPLY),
+                None => Vec::new(),
+            };
+            for (key, vlen, exptime) in items {
+                let line_start = out.len();
+                out.extend_from_slice(b"ITEM ");
+                out.extend_from_slice(&key);
+                let abs = if exptime == 0 {
+                    0
+                } else {
+                    exptime as u64 + sh.started_unix
+                };
+                out.extend_from_slice(format!(" [{vlen} b; {abs} s]\r\n").as_bytes());
+                if out.len() - start + 5 > MAX_REPLY {
+                    out.truncate(line_start);
+                    break;
+                }
+            }
+            out.extend_from_slice(reply::END);
+        }
+        Request::SlabsReassign { src, dst } => {
+            out.extend_from_slice(match c.reassign(src, dst) {
+                crate::Reassign::Ok => reply::OK,
+                crate::Reassign::Busy => b"BUSY currently processing reassign request\r\n",
+                crate::Reassign::BadClass => b"BADCLASS invalid src or dst class id\r\n",
+                crate::Reassign::NoSpare => b"NOSPARE source class has no spare pages\r\n",
+                crate::Reassign::Same => b"SAME src and dst class are identical\r\n",
+            });
+        }
+        Request::MemLimit { megabytes, noreply } => {
+            // memcached's limits and replies; a budget past what hotset
+            // reserved (`--memory-max`) cannot be adjusted to.
+            let r: &[u8] = if megabytes < 8 {
+                b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+            } else if megabytes > 1_000_000_000 {
+                b"MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n"
+            } else if c.set_memory_limit((megabytes as usize) << 20).is_ok() {
+                reply::OK
+            } else {
+                b"MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n"
+            };
+            if !noreply {
+                out.extend_from_slice(r);
+            }
+        }
         Request::StatsDetail { what } => match what {
             Some(b"on") => {
                 sh.detail.set_on(true);

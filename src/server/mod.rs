@@ -68,6 +68,10 @@ pub(crate) struct Shared {
     pub(crate) stats_base: std::sync::Mutex<Option<crate::Stats>>,
     /// The level `verbosity` last set (reported by `stats settings`).
     pub(crate) verbosity: std::sync::atomic::AtomicU32,
+    /// Whether `stats sizes` answers (memcached's `stats sizes_enable`;
+    /// off at start, as there). hotset walks the items when asked, so it
+    /// costs nothing per store.
+    pub(crate) sizes: std::sync::atomic::AtomicBool,
 }
 
 /// Blocks SIGINT and SIGTERM in the calling thread and every thread it
@@ -118,6 +122,7 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
         detail: detail::Detail::default(),
         stats_base: std::sync::Mutex::new(None),
         verbosity: std::sync::atomic::AtomicU32::new(cfg_verbosity),
+        sizes: std::sync::atomic::AtomicBool::new(false),
     });
     let workers = (0..shared.cfg.threads.max(1))
         .map(|id| worker::spawn(shared.clone(), id))

@@ -12,6 +12,8 @@ pub(super) fn write(sh: &Shared, group: Option<&[u8]>, out: &mut Vec<u8>) {
             for (k, v) in &sh.cfg.settings {
                 if k == "verbosity" {
                     stat(out, k, sh.verbosity.load(Ordering::Relaxed));
+                } else if k == "maxbytes" {
+                    stat(out, k, sh.cache.memory_limit());
                 } else {
                     stat(out, k, v);
                 }
@@ -25,6 +27,26 @@ pub(super) fn write(sh: &Shared, group: Option<&[u8]>, out: &mut Vec<u8>) {
         }
         Some(b"slabs") => slabs(sh, out),
         Some(b"items") => items(sh, out),
+        Some(b"sizes") => {
+            if sh.sizes.load(Ordering::Relaxed) {
+                for (size, n) in sh.cache.item_sizes(32) {
+                    stat(out, size, n);
+                }
+            } else {
+                stat(out, "sizes_status", "disabled");
+            }
+        }
+        // memcached ends these two without an END line.
+        Some(b"sizes_enable") => {
+            sh.sizes.store(true, Ordering::Relaxed);
+            stat(out, "sizes_status", "enabled");
+            return;
+        }
+        Some(b"sizes_disable") => {
+            sh.sizes.store(false, Ordering::Relaxed);
+            stat(out, "sizes_status", "disabled");
+            return;
+        }
         Some(_) => {
             // As memcached: a group it does not know is an unknown command.
             out.extend_from_slice(reply::ERROR);

@@ -113,42 +113,58 @@ impl Slab {
         grow && self.grow(class, mag, want)
     }
 
-    /// Gives the class a page, spare or fresh; `want` of its chunks go to the
-    /// magazine and the rest to the depot.
+    /// Gives the class a page, spare or new (a released or fresh one, while
+    /// the budget allows); `want` of its chunks go to the magazine and the
+    /// rest to the depot.
     fn grow(&self, class: u8, mag: &mut Magazine, want: usize) -> bool {
-        let page = match lock(&self.spare).pop() {
-            Some(p) => {
+        let (page, reused) = {
+            let mut pool = lock(&self.pool);
+            if let Some(p) = pool.spare.pop() {
                 self.moving
                     .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                self.clear_headers(p as usize, class);
-                p as usize
-            }
-            None => {
-                let mut cur = self.fresh.load(Ordering::Relaxed);
-                loop {
-                    if cur >= self.page_state.len() {
-                        return false;
-                    }
-                    match self.fresh.compare_exchange_weak(
-                        cur,
-                        cur + 1,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => break cur,
-                        Err(now) => cur = now,
-                    }
+                (p as usize, true)
+            } else if pool.owned >= pool.limit {
+                return false;
+            } else if let Some(p) = pool.released.pop() {
+                pool.owned += 1;
+                // Only whole OS pages of it were zeroed.
+                (p as usize, true)
+            } else {
+                let f = self.fresh.load(Ordering::Relaxed);
+                if f >= self.page_state.len() {
+                    return false;
                 }
+                self.fresh.store(f + 1, Ordering::Release);
+                pool.owned += 1;
+                (f, false)
             }
         };
+        self.give(page, class, reused, Some((mag, want)));
+        true
+    }
+
+    /// Assigns `page` to `class` and files its chunks: `want` of them in
+    /// the magazine, if given, the rest in the depot. A `reused` page held
+    /// another class's items; a new one reads as zeros.
+    pub(super) fn give(
+        &self,
+        page: usize,
+        class: u8,
+        reused: bool,
+        mag: Option<(&mut Magazine, usize)>,
+    ) {
+        if reused {
+            self.clear_headers(page, class);
+        }
         self.assign(page, class);
         let cs = &self.classes[class as usize];
         let mut chunks = (0..cs.per_page)
             .rev()
             .map(|i| self.chunk_at(page, class, i));
-        mag.chunks.extend(chunks.by_ref().take(want));
+        if let Some((mag, want)) = mag {
+            mag.chunks.extend(chunks.by_ref().take(want));
+        }
         lock(&cs.depot).extend(chunks);
-        true
     }
 
     /// Clears the LIVE bit where each of `class`'s chunk headers falls in a

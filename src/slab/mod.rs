@@ -123,6 +123,26 @@ impl FastDiv {
     }
 }
 
+/// The pages outside every class, and how many pages the budget allows.
+///
+/// Invariant: `owned` counts the pages whose memory is committed (in a
+/// class, draining, completed, or in `spare`); `released` and the pages past
+/// `fresh` hold none. A page is taken from `released` or `fresh` only while
+/// `owned < limit`, and a drained page goes to `released` instead of
+/// `spare` while `owned > limit`, so once the pages over a lowered limit
+/// have drained, `owned <= limit`.
+#[derive(Debug, Default)]
+struct Pool {
+    /// Drained pages that await a new class (their memory is committed).
+    spare: Vec<u32>,
+    /// Pages whose memory went back to the OS when the budget shrank; they
+    /// read as zeros, and are reused before fresh ones.
+    released: Vec<u32>,
+    owned: usize,
+    /// Pages the budget allows now, at most the slab's page count.
+    limit: usize,
+}
+
 /// Source of [`Slab::id`]s (0 is never one).
 static NEXT_SLAB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -132,7 +152,7 @@ pub struct Slab {
     id: u64,
     base: NonNull<u8>,
     /// The mapping `base` points into; unmapped when the slab drops.
-    _region: Region,
+    region: Region,
     page_size: usize,
     /// Per page: `UNASSIGNED`, a class id, or `DRAINING | class`.
     page_state: Box<[AtomicU32]>,
@@ -143,10 +163,17 @@ pub struct Slab {
     /// entry made before a page left cannot name an item after it came
     /// back. A std atomic: `page_state` orders it.
     generation: Box<[std::sync::atomic::AtomicU32]>,
-    /// Pages `[fresh, npages)` have never been used.
+    /// Pages `[fresh, npages)` have never been used. Grows only under the
+    /// `pool` lock; the sweeper reads it without.
     fresh: AtomicUsize,
-    /// Pages that were drained and await a new class.
-    spare: Mutex<Vec<u32>>,
+    /// Pages outside every class, and the budget.
+    pool: Mutex<Pool>,
+    /// Per page: where a `slabs reassign` sends it once drained, as
+    /// `class + 1`; 0 (the default) sends it to the pool. Written before
+    /// the page is seen draining, read a grace period after it completed.
+    dest: Box<[std::sync::atomic::AtomicU32]>,
+    /// Pages a reassign sent to a class that have not reached it yet.
+    directed: std::sync::atomic::AtomicUsize,
     /// Pages whose chunks are all back, waiting for one grace period before
     /// they become spare: a pinned sampler or sweeper may still be reading
     /// them with the old class's geometry (see `take_completed`).
@@ -183,8 +210,15 @@ unsafe impl Send for Slab {}
 unsafe impl Sync for Slab {}
 
 impl Slab {
-    /// A slab of `budget / page_size` pages (at least one).
-    pub fn new(budget: usize, page_size: usize, classes: Classes) -> Result<Slab, ClassError> {
+    /// A slab that may use `budget / page_size` pages (at least one), and
+    /// reserves address space for `ceiling / page_size`, the most that
+    /// [`Slab::set_limit`] can raise it to.
+    pub fn new(
+        budget: usize,
+        ceiling: usize,
+        page_size: usize,
+        classes: Classes,
+    ) -> Result<Slab, ClassError> {
         if page_size < MIN_CHUNK || page_size % CHUNK_ALIGN != 0 {
             return Err(ClassError(format!(
                 "page size {page_size} must be a multiple of 8, at least 64"
@@ -196,12 +230,13 @@ impl Slab {
                 classes.largest()
             )));
         }
-        let npages = budget / page_size;
-        if npages == 0 {
+        let limit = budget / page_size;
+        if limit == 0 {
             return Err(ClassError(format!(
                 "memory budget {budget} is smaller than one page ({page_size})"
             )));
         }
+        let npages = (ceiling / page_size).max(limit);
         if npages > u32::MAX as usize / 2 {
             return Err(ClassError(format!(
                 "memory budget {budget} has too many pages"
@@ -230,7 +265,7 @@ impl Slab {
         Ok(Slab {
             id: NEXT_SLAB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             base,
-            _region: region,
+            region,
             page_size,
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
@@ -238,7 +273,14 @@ impl Slab {
                 .map(|_| std::sync::atomic::AtomicU32::new(0))
                 .collect(),
             fresh: AtomicUsize::new(0),
-            spare: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool {
+                limit,
+                ..Pool::default()
+            }),
+            dest: (0..npages)
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
+            directed: std::sync::atomic::AtomicUsize::new(0),
             completed: Mutex::new(Vec::new()),
             classes: classes_state,
             sizes: classes,
@@ -268,7 +310,8 @@ impl Slab {
         self.classes[class as usize].size
     }
 
-    /// Number of pages in the budget.
+    /// Number of pages the address space holds (the ceiling of
+    /// [`Slab::set_limit`]).
     pub fn total_pages(&self) -> usize {
         self.page_state.len()
     }
@@ -430,8 +473,10 @@ impl Slab {
         std::mem::take(&mut *lock(&self.completed))
     }
 
-    /// Makes retired pages available to any class. Only the reclaimer calls
-    /// this.
+    /// Makes retired pages available again: each goes to the class a
+    /// `slabs reassign` sent it to, else back to the OS while the pool
+    /// holds more pages than the limit, else to the spare pages. Only the
+    /// reclaimer calls this.
     ///
     /// # Safety
     /// Every page came from [`Slab::take_completed`] (all its chunks are
@@ -439,7 +484,122 @@ impl Slab {
     /// passed since it completed, so no reader still uses its old geometry.
     pub unsafe fn spare_pages(&self, pages: &[u32]) {
         debug_assert!(pages.iter().all(|&p| (p as usize) < self.page_state.len()));
-        lock(&self.spare).extend_from_slice(pages);
+        let mut sent = Vec::new();
+        {
+            let mut pool = lock(&self.pool);
+            for &p in pages {
+                let to = self.dest[p as usize].swap(0, std::sync::atomic::Ordering::Relaxed);
+                if to > 0 {
+                    sent.push((p as usize, (to - 1) as u8));
+                } else if pool.owned > pool.limit {
+                    // SAFETY: the page is out of every class and past its
+                    // grace period (this function's contract); nothing
+                    // reads it until it is handed out again.
+                    unsafe { self.release_page(&mut pool, p) };
+                } else {
+                    pool.spare.push(p);
+                }
+            }
+        }
+        for (page, class) in sent {
+            self.moving
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.give(page, class, true, None);
+            self.directed
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Gives a page's memory back to the OS and files it as released.
+    ///
+    /// # Safety
+    /// The page is in no class and no list, and nobody reads it until the
+    /// pool hands it out again.
+    unsafe fn release_page(&self, pool: &mut Pool, page: u32) {
+        // SAFETY: the page lies inside the region; nobody uses it (the
+        // caller's promise).
+        unsafe {
+            self.region
+                .discard(page as usize * self.page_size, self.page_size)
+        };
+        pool.released.push(page);
+        pool.owned -= 1;
+        self.moving
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Sets how many pages the budget allows (at least one, at most
+    /// [`Slab::total_pages`]), giving spare pages over it back to the OS at
+    /// once. Returns how many more pages must leave their classes for the
+    /// slab to fit: the caller drains them ([`Slab::drain`]), and as each
+    /// completes it is released.
+    pub fn set_limit(&self, pages: usize) -> usize {
+        let mut pool = lock(&self.pool);
+        pool.limit = pages.clamp(1, self.page_state.len());
+        while pool.owned > pool.limit {
+            let Some(p) = pool.spare.pop() else { break };
+            // SAFETY: a spare page is in no class and past its grace
+            // period; the pool lock keeps anyone from taking it meanwhile.
+            unsafe { self.release_page(&mut pool, p) };
+        }
+        self.over_limit(&pool)
+    }
+
+    /// Pages in classes over the limit, not counting those already on
+    /// their way out (draining or completed, which will be released).
+    fn over_limit(&self, pool: &Pool) -> usize {
+        pool.owned.saturating_sub(pool.limit + self.in_flight(pool))
+    }
+
+    /// Pages draining or completed: out of their class, not yet in the pool.
+    fn in_flight(&self, pool: &Pool) -> usize {
+        self.moving
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(pool.spare.len())
+    }
+
+    /// Pages out of their class and not yet back in the pool (see
+    /// [`Slab::pages_moving`], which counts the spare ones too).
+    pub fn pages_in_flight(&self) -> usize {
+        self.in_flight(&lock(&self.pool))
+    }
+
+    /// Pages over the limit still in classes (see [`Slab::set_limit`]).
+    pub fn excess_pages(&self) -> usize {
+        self.over_limit(&lock(&self.pool))
+    }
+
+    /// Pages the budget allows now.
+    pub fn limit_pages(&self) -> usize {
+        lock(&self.pool).limit
+    }
+
+    /// Pages whose memory is committed: in a class, on the move, or spare.
+    pub fn owned_pages(&self) -> usize {
+        lock(&self.pool).owned
+    }
+
+    /// Spare pages: drained, committed, and in no class.
+    pub fn spare_count(&self) -> usize {
+        lock(&self.pool).spare.len()
+    }
+
+    /// Moves reassigned pages that have not reached their class yet.
+    pub fn directed_moves(&self) -> usize {
+        self.directed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Takes a spare page for `class`, as `slabs reassign 0 <class>`
+    /// (memcached's global page pool as the source). `false` if there is
+    /// none.
+    pub fn give_spare(&self, class: u8) -> bool {
+        let Some(p) = lock(&self.pool).spare.pop() else {
+            return false;
+        };
+        self.moving
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.give(p as usize, class, true, None);
+        true
     }
 
     /// Whether a chunk's page is being drained (its item must not stay).
@@ -496,13 +656,15 @@ impl Slab {
     /// Starts taking a page away from `class`: marks it draining, removes it
     /// from the class's page list, and counts the depot's chunks of it.
     /// Returns the page's chunks so the caller can unlink its live items.
-    /// `None` if the class has no page to give.
-    pub fn drain(&self, class: u8, pick: usize) -> Option<Vec<Chunk>> {
+    /// `None` if the class has fewer than `keep + 1` pages. Once drained,
+    /// the page goes to class `to` if given (a `slabs reassign`), else to
+    /// the pool.
+    pub fn drain(&self, class: u8, pick: usize, keep: usize, to: Option<u8>) -> Option<Vec<Chunk>> {
         let cs = &self.classes[class as usize];
         let page = {
             let _g = lock(&cs.pages_lock);
             let n = cs.npages.load(Ordering::Relaxed);
-            if n == 0 {
+            if n <= keep {
                 return None;
             }
             let i = pick % n;
@@ -510,6 +672,13 @@ impl Slab {
             let last = cs.page_ids[n - 1].load(Ordering::Relaxed);
             cs.page_ids[i].store(last, Ordering::Relaxed);
             cs.npages.store(n - 1, Ordering::Release);
+            if let Some(to) = to {
+                self.directed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Read a grace period after the page completes, which
+                // the DRAINING store below comes before.
+                self.dest[page].store(to as u32 + 1, std::sync::atomic::Ordering::Relaxed);
+            }
             self.chunks_held
                 .fetch_sub(cs.per_page, std::sync::atomic::Ordering::Relaxed);
             // Before the page is seen draining, so that whoever sees it
@@ -606,6 +775,7 @@ mod tests {
     fn slab(pages: usize, page: usize) -> Slab {
         Slab::new(
             pages * page,
+            pages * page,
             page,
             Classes::explicit(&[64, 128, 256]).unwrap(),
         )
@@ -673,7 +843,7 @@ mod tests {
         assert!(s.alloc(2, &mut Magazine::new()).is_none());
         // SAFETY: allocated here, unused, released once.
         unsafe { s.release(&all[..10]) };
-        let chunks = s.drain(0, 0).unwrap();
+        let chunks = s.drain(0, 0, 0, None).unwrap();
         assert_eq!(chunks.len(), 16);
         assert_eq!(s.class_pages(0), 0);
         // The other six come back through the reclaimer; then the page

@@ -20,6 +20,21 @@ use crate::ttl::{expired, now_secs};
 /// starving class's.
 const REBALANCE_RATIO: u128 = 2;
 
+/// What `slabs reassign` did, in memcached's terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reassign {
+    /// The page is on its way (`OK`).
+    Ok,
+    /// An earlier reassigned page has not reached its class yet (`BUSY`).
+    Busy,
+    /// A class id out of range (`BADCLASS`).
+    BadClass,
+    /// The source has fewer than two pages (`NOSPARE`).
+    NoSpare,
+    /// Source and destination are the same (`SAME`).
+    Same,
+}
+
 impl Engine {
     /// Moves a page to `class` from a class whose items are worth fewer hits
     /// per byte (older, weighed by chunk size: `per_byte`), or from any class
@@ -69,11 +84,23 @@ impl Engine {
             }
         };
         let Some(donor) = donor else { return false };
-        if self.slab.class_pages(donor) == 0 {
-            return false;
-        }
+        self.drain_page(ctx, g, donor, 0, None)
+    }
+
+    /// Drains a page of `class` if it has more than `keep`: its live items
+    /// move into free chunks of the class while there are any, and the rest
+    /// are evicted (expired ones are just unlinked). The page then goes to
+    /// class `to`, or to the pool. Returns whether a page started draining.
+    pub(crate) fn drain_page(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        class: u8,
+        keep: usize,
+        to: Option<u8>,
+    ) -> bool {
         let r = ctx.rand() as usize;
-        let Some(chunks) = self.slab.drain(donor, r) else {
+        let Some(chunks) = self.slab.drain(class, r, keep, to) else {
             return false;
         };
         let now = now_secs(self.clock.now_ms());
@@ -89,17 +116,89 @@ impl Engine {
             let hash = self.hash(it.key());
             if expired(it.exptime(), now) {
                 self.unlink_item(ctx, g, it.item(), hash, Why::Expire);
-            } else if !(rescues && self.rescue(ctx, g, donor, it, hash)) {
+            } else if !(rescues && self.rescue(ctx, g, class, it, hash)) {
                 // No free chunk at hand: the rest of the page is evicted.
                 rescues = false;
                 self.unlink_item(ctx, g, it.item(), hash, Why::Evict);
             }
         }
         self.slab
-            .flush_magazine(donor, &mut ctx.mags[donor as usize]);
+            .flush_magazine(class, &mut ctx.mags[class as usize]);
         self.follow_drains(ctx);
         ctx.counters.inc(Ctr::SlabReassigned);
         true
+    }
+
+    /// Drains pages until the classes fit the slab's limit (after
+    /// [`crate::Cache::set_memory_limit`] lowered it), the class with the
+    /// most pages first, and lets grace periods pass so that drained pages
+    /// go back to the OS. Returns the pages it drained.
+    pub(crate) fn shrink(&self, ctx: &mut ThreadCtx) -> usize {
+        let n = self.slab.classes().sizes().len() as u8;
+        let mut drained = 0;
+        while self.slab.excess_pages() > 0 {
+            let g = self.index.pin(&ctx.local);
+            let Some(class) = (0..n)
+                .filter(|&c| self.slab.class_pages(c) > 0)
+                .max_by_key(|&c| self.slab.class_pages(c))
+            else {
+                break;
+            };
+            if !self.drain_page(ctx, &g, class, 0, None) {
+                break;
+            }
+            drained += 1;
+            self.retire_batch(ctx, &g);
+        }
+        self.collect(ctx, 4);
+        drained
+    }
+
+    /// `slabs reassign <src> <dst>` (memcached's class ids, 1-based; 0 is
+    /// the pool of spare pages, and a `src` of -1 picks the class with the
+    /// most pages).
+    pub(crate) fn reassign(&self, ctx: &mut ThreadCtx, src: i64, dst: i64) -> Reassign {
+        if self.slab.directed_moves() > 0 {
+            return Reassign::Busy;
+        }
+        if src == dst {
+            return Reassign::Same;
+        }
+        let n = self.slab.classes().sizes().len() as i64;
+        let src = if src == -1 {
+            // The class with the most pages, of those that can spare one;
+            // none is a bad class, as in memcached.
+            (1..=n)
+                .filter(|&c| c != dst && self.slab.class_pages((c - 1) as u8) >= 2)
+                .max_by_key(|&c| self.slab.class_pages((c - 1) as u8))
+                .unwrap_or(-1)
+        } else {
+            src
+        };
+        if !(0..=n).contains(&src) || !(0..=n).contains(&dst) {
+            return Reassign::BadClass;
+        }
+        let to = (dst > 0).then(|| (dst - 1) as u8);
+        if src == 0 {
+            // memcached's rule: the source keeps a page.
+            if self.slab.spare_count() < 2 {
+                return Reassign::NoSpare;
+            }
+            return match to {
+                Some(c) if self.slab.give_spare(c) => Reassign::Ok,
+                Some(_) => Reassign::NoSpare,
+                None => Reassign::Ok,
+            };
+        }
+        let g = self.index.pin(&ctx.local);
+        let moved = self.drain_page(ctx, &g, (src - 1) as u8, 1, to);
+        self.retire_batch(ctx, &g);
+        drop(g);
+        if !moved {
+            return Reassign::NoSpare;
+        }
+        self.collect(ctx, 2);
+        Reassign::Ok
     }
 
     /// The worst badness the eviction pool of `class` knows, after one more
@@ -215,7 +314,7 @@ mod tests {
     fn drain_walk(c: &Cache) {
         c.engine().with_ctx(|e, ctx| {
             let g = e.index.pin(&ctx.local);
-            let chunks = e.slab.drain(0, 0).expect("a page");
+            let chunks = e.slab.drain(0, 0, 0, None).expect("a page");
             for ch in chunks {
                 let Some(it) = e.live(ch, &g) else { continue };
                 let hash = e.hash(it.key());
@@ -295,6 +394,100 @@ mod tests {
         c.quiesce();
         drain_walk(&c);
         assert_eq!(chunk_of(&c, &k(0)), Some(y), "X is back in its old chunk");
+        assert_eq!(c.check_consistency().map(|_| ()), Ok(()));
+    }
+
+    fn small(memory: usize, memory_max: usize) -> Cache {
+        Cache::new(Config {
+            memory,
+            memory_max: Some(memory_max),
+            page_size: 1 << 10,
+            classes: SlabClasses::List(vec![64, 256]),
+            max_item_size: 256,
+            sweep_hz: 0,
+            // The index is sized at start, from `memory` unless told: big
+            // enough here for the largest limit the tests set.
+            index_slots: Some(4096),
+            seed: Some(3),
+            ..Config::default()
+        })
+        .unwrap()
+    }
+
+    /// Keys `0..n` with `len`-byte values, and how many are still there.
+    fn fill(c: &Cache, n: usize, len: usize) -> usize {
+        let k = |i: usize| format!("k{i:05}").into_bytes();
+        for i in 0..n {
+            c.set(&k(i), &vec![b'v'; len], 0, 0).unwrap();
+        }
+        (0..n)
+            .filter(|&i| c.get(&k(i), &mut Vec::new()).is_some())
+            .count()
+    }
+
+    #[test]
+    fn a_lower_memory_limit_drains_and_releases_pages() {
+        let c = small(16 << 10, 32 << 10);
+        let before = fill(&c, 400, 8);
+        assert_eq!(c.stats().pages_used, 16);
+        c.set_memory_limit(6 << 10).unwrap();
+        c.quiesce();
+        let s = c.stats();
+        assert!(s.pages_used <= 6, "{} pages still held", s.pages_used);
+        assert_eq!(s.limit_maxbytes, 6 << 10);
+        let after = (0..400)
+            .filter(|&i| {
+                c.get(format!("k{i:05}").as_bytes(), &mut Vec::new())
+                    .is_some()
+            })
+            .count();
+        assert!(after > 0 && after < before, "{after} of {before} kept");
+        assert_eq!(c.check_consistency().map(|_| ()), Ok(()));
+        // New stores stay within the lower limit…
+        fill(&c, 800, 8);
+        assert!(c.stats().pages_used <= 6);
+        assert_eq!(c.check_consistency().map(|_| ()), Ok(()));
+        // …and a higher one, up to the reserved maximum, is used again
+        // (released pages first).
+        c.set_memory_limit(32 << 10).unwrap();
+        assert_eq!(fill(&c, 400, 8), 400);
+        assert!(c.stats().pages_used > 16);
+        assert_eq!(c.check_consistency().map(|_| ()), Ok(()));
+        assert!(c.set_memory_limit(33 << 10).is_err(), "past the reserve");
+        assert!(c.set_memory_limit(100).is_err(), "under a page");
+        assert_eq!(c.memory_limit(), 32 << 10);
+    }
+
+    #[test]
+    fn reassign_moves_one_page_to_the_class_asked_for() {
+        use crate::Reassign;
+        let c = small(8 << 10, 8 << 10);
+        fill(&c, 200, 8);
+        let pages = |c: &Cache| -> Vec<u64> { c.stats().classes.iter().map(|k| k.pages).collect() };
+        assert_eq!(pages(&c), vec![8, 0]);
+        assert_eq!(c.reassign(1, 1), Reassign::Same);
+        assert_eq!(c.reassign(3, 1), Reassign::BadClass);
+        assert_eq!(c.reassign(1, -2), Reassign::BadClass);
+        assert_eq!(c.reassign(2, 1), Reassign::NoSpare, "class 2 has no page");
+        assert_eq!(c.reassign(1, 2), Reassign::Ok);
+        c.quiesce();
+        assert_eq!(pages(&c), vec![7, 1], "the page reached class 2");
+        // The page serves class 2 without an eviction there.
+        let evicted = c.stats().evictions;
+        c.set(b"big", &[b'b'; 100], 0, 0).unwrap();
+        assert_eq!(c.stats().evictions, evicted);
+        assert_eq!(c.reassign(-1, 2), Reassign::Ok, "any class: the largest");
+        c.quiesce();
+        assert_eq!(pages(&c), vec![6, 2]);
+        // To the pool, then from it.
+        assert_eq!(c.reassign(1, 0), Reassign::Ok);
+        assert_eq!(c.reassign(1, 0), Reassign::Ok);
+        c.quiesce();
+        assert_eq!(pages(&c), vec![4, 2]);
+        assert_eq!(c.reassign(0, 2), Reassign::Ok);
+        c.quiesce();
+        assert_eq!(pages(&c), vec![4, 3]);
+        assert_eq!(c.reassign(0, 2), Reassign::NoSpare, "the pool keeps one");
         assert_eq!(c.check_consistency().map(|_| ()), Ok(()));
     }
 }
