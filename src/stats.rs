@@ -29,7 +29,7 @@ macro_rules! counters {
             pub index_bytes: u64,
             /// The memory budget in bytes.
             pub limit_maxbytes: u64,
-            /// Pages handed to classes so far.
+            /// Pages whose memory is committed: in a class, moving, or spare.
             pub pages_used: u64,
             /// Pages in the budget.
             pub pages_total: u64,
