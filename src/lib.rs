@@ -3,16 +3,48 @@
 //! A lock-free in-memory key-value cache with memcached's semantics, and the
 //! research engine around it.
 //!
+//! ## Embedding the engine
+//!
+//! The engine alone builds with `default-features = false`: it depends on
+//! crossbeam-epoch, crossbeam-utils, seize, foldhash and libc, and nothing
+//! else. The default features add the research harness (`workload`,
+//! `replay`, `report`, `mrc`, `loadgen`) and the `hotset` binary.
+//!
+//! ```toml
+//! [dependencies]
+//! hotset = { version = "0.1", default-features = false }
 //! ```
-//! use hotset::{Cache, Config, Stored};
 //!
-//! let cache = Cache::new(Config::with_memory(8 << 20)).unwrap();
+//! ```
+//! use hotset::{Cache, Config, Policy, Stored};
+//!
+//! // An 8 MiB cache evicting by S3-FIFO, with no sweeper thread.
+//! let cache = Cache::new(Config {
+//!     memory: 8 << 20,
+//!     policy: Policy::S3Fifo,
+//!     sweep_hz: 0,
+//!     ..Config::default()
+//! })
+//! .unwrap();
+//!
+//! // set (flags 0, no expiry) and get.
 //! assert_eq!(cache.set(b"greeting", b"hello", 0, 0), Ok(Stored::Stored));
-//!
 //! let mut out = Vec::new();
 //! let hit = cache.get(b"greeting", &mut out).unwrap();
 //! assert_eq!(out, b"hello");
 //! assert_eq!(cache.cas(b"greeting", b"bye", 0, 0, hit.cas), Ok(Stored::Stored));
+//!
+//! // Store four times the budget: the policy evicts, and every set succeeds.
+//! let value = [7u8; 1000];
+//! for i in 0..32_000u32 {
+//!     assert_eq!(cache.set(format!("k{i}").as_bytes(), &value, 0, 0), Ok(Stored::Stored));
+//!     cache.get(b"greeting", &mut out); // keep one key hot
+//! }
+//! let stats = cache.stats();
+//! assert!(stats.evictions > 0);
+//! assert!(stats.curr_items < 32_000);
+//! assert!(cache.get(b"greeting", &mut out).is_some());
+//! assert!(cache.get(b"k31999", &mut out).is_some()); // the newest survives
 //! assert!(cache.delete(b"greeting"));
 //! ```
 //!
@@ -53,12 +85,16 @@ mod evict;
 mod index;
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod item;
+#[cfg(feature = "harness")]
 pub mod loadgen;
+#[cfg(feature = "harness")]
 pub mod mrc;
 pub mod policy;
 pub mod protocol;
 mod region;
+#[cfg(feature = "harness")]
 pub mod replay;
+#[cfg(feature = "harness")]
 pub mod report;
 pub mod rng;
 pub mod server;
@@ -67,6 +103,7 @@ mod slab;
 mod stats;
 mod sync;
 pub mod ttl;
+#[cfg(feature = "harness")]
 pub mod workload;
 
 /// The raw core, for the models in `sim/` and nothing else: the index, the
