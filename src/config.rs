@@ -114,6 +114,17 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// The page size for a largest item of `max_item_size` bytes: the
+    /// default 1 MiB, or the next power of two that holds the item (a page
+    /// holds at least one chunk of the largest class).
+    pub fn page_size_for(max_item_size: usize) -> usize {
+        DEFAULT_PAGE_SIZE.max(
+            max_item_size
+                .checked_next_power_of_two()
+                .unwrap_or(usize::MAX),
+        )
+    }
+
     /// A config with this memory budget and defaults otherwise.
     pub fn with_memory(memory: usize) -> Config {
         Config {
@@ -189,5 +200,47 @@ impl Config {
         self.clock
             .clone()
             .unwrap_or_else(|| Arc::new(CoarseClock::new()))
+    }
+}
+
+/// Parses a size as the command line and workload specs write it:
+/// `64MiB`, `64m`, `512k`, `1g`, `1048576`. Units are powers of 1024; a
+/// bad number, an unknown unit or an overflow is an error that says so.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 64MiB, 512k, 1g)"))?;
+    let mul: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?} (use k, m, g, KiB, MiB, GiB)"
+            ))
+        }
+    };
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert!(parse_size("12x").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999999999g").is_err());
     }
 }

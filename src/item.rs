@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! offset  size  field
-//!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) | bits (8)
+//!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) |
+//!                        bits (8: HAS_FLAGS, FETCHED, flush generation (2))
 //!      8     8  cas      AtomicU64: CAS unique
 //!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
 //!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) |
@@ -61,6 +62,10 @@ pub const MAX_KEY_LEN: usize = 250;
 
 const HAS_FLAGS: u64 = 1;
 const FETCHED: u8 = 2;
+/// Where the flush generation sits in `bits` (two bits: see `Held::flush_gen`).
+const GEN_SHIFT: u8 = 2;
+/// Flush generations wrap at this many.
+pub const FLUSH_GENS: u8 = 4;
 const LIVE: u32 = 1 << 31;
 /// Queue policies: the item is counted in one of its class's queues
 /// (`evict::queue`). Set after its publication by the thread that
@@ -180,6 +185,9 @@ pub struct NewItem<'a> {
     /// [`MAIN`] to start in S3-FIFO's main queue; 0 otherwise (the other
     /// queue bits are set later, by the queue).
     pub qbits: u32,
+    /// The cache's flush generation when the item was built, modulo
+    /// [`FLUSH_GENS`] (a copy keeps its original's).
+    pub gen: u8,
 }
 
 impl Item {
@@ -253,7 +261,8 @@ impl Item {
             freq: new.freq,
             klen: new.key.len() as u8,
             class: new.class,
-            bits: if new.flags != 0 { HAS_FLAGS as u8 } else { 0 },
+            bits: if new.flags != 0 { HAS_FLAGS as u8 } else { 0 }
+                | (new.gen % FLUSH_GENS) << GEN_SHIFT,
         };
         h.meta.store(meta.pack(), Ordering::Relaxed);
         h.exptime.store(new.exptime, Ordering::Relaxed);
@@ -336,6 +345,13 @@ impl<'g> Held<'g> {
     /// `evicted_unfetched`).
     pub fn fetched(self) -> bool {
         self.meta().bits & FETCHED != 0
+    }
+
+    /// The flush generation the item was built in, modulo [`FLUSH_GENS`]:
+    /// an item of an older generation than the cache's was invalidated by
+    /// flush_all.
+    pub fn flush_gen(self) -> u8 {
+        (self.meta().bits >> GEN_SHIFT) % FLUSH_GENS
     }
 
     /// Bytes the item occupies in its chunk.

@@ -86,6 +86,8 @@ mod index;
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod item;
 #[cfg(feature = "harness")]
+pub mod latency;
+#[cfg(feature = "harness")]
 pub mod loadgen;
 #[cfg(feature = "harness")]
 pub mod mrc;
@@ -148,7 +150,7 @@ pub use cache::{
     Stored,
 };
 pub use clock::{Clock, CoarseClock, ManualClock};
-pub use config::{Config, ConfigError, SlabClasses};
+pub use config::{parse_size, Config, ConfigError, SlabClasses};
 pub use evict::Policy;
 pub use index::reclaim::ReclaimKind;
 pub use item::{footprint, HEADER_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN, SLOT_SIZE};

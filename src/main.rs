@@ -91,7 +91,7 @@ struct ReplayArgs {
     #[arg(long, value_delimiter = ',')]
     policies: Vec<Policy>,
     /// Memory budgets, comma-separated (default: the spec's, else 64MiB).
-    #[arg(long, value_delimiter = ',', value_parser = parse_size)]
+    #[arg(long, value_delimiter = ',', value_parser = hotset::parse_size)]
     memory: Vec<usize>,
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
@@ -151,12 +151,12 @@ struct ServeArgs {
     #[arg(long, default_value_t = 11212)]
     port: u16,
     /// Item memory budget: bytes, or with k/m/g (KiB/MiB/GiB).
-    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "64MiB", value_parser = hotset::parse_size)]
     memory: usize,
     /// The largest budget `cache_memlimit` may set at run time (address
     /// space is reserved for it, not committed); default four times
     /// --memory.
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = hotset::parse_size)]
     memory_max: Option<usize>,
     /// Connections served at once; more are refused with an error.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -174,7 +174,7 @@ struct ServeArgs {
     #[arg(long)]
     auth_file: Option<std::path::PathBuf>,
     /// Largest item (header + key + value): bytes, or with k/m/g.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "1MiB", value_parser = hotset::parse_size)]
     max_item_size: usize,
     /// Slab class growth factor (memcached's -f).
     #[arg(long, conflicts_with = "slab_classes")]
@@ -203,7 +203,6 @@ struct ServeArgs {
     verbose: u8,
 }
 
-/// Parses `64MiB`, `64m`, `512k`, `1g`, `1048576`: units are powers of 1024.
 /// `--index-bytes-per-slot`: a number of budget bytes per index slot, at
 /// least 8 (the slot's own size).
 fn parse_slot_ratio(s: &str) -> Result<usize, String> {
@@ -217,34 +216,11 @@ fn parse_slot_ratio(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (try 64MiB, 512k, 1g)"))?;
-    let mul: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {s:?} (use k, m, g, KiB, MiB, GiB)"
-            ))
-        }
-    };
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
-
 fn config(a: &ServeArgs) -> Config {
-    let page_size = hotset::DEFAULT_PAGE_SIZE.max(a.max_item_size.next_power_of_two());
     Config {
         memory: a.memory,
         memory_max: a.memory_max,
-        page_size,
+        page_size: Config::page_size_for(a.max_item_size),
         classes: match (&a.slab_classes, a.slab_growth) {
             (Some(list), _) => SlabClasses::List(list.clone()),
             (None, Some(f)) => SlabClasses::Growth(f),
@@ -285,38 +261,12 @@ fn main() -> ExitCode {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |t| t as usize,
     );
-    let settings = vec![
-        ("maxbytes".to_string(), cfg.memory.to_string()),
-        ("num_threads".to_string(), threads.to_string()),
-        ("maxconns".to_string(), args.max_conns.to_string()),
-        ("idle_timeout".to_string(), args.idle_timeout.to_string()),
-        ("tcpport".to_string(), args.port.to_string()),
-        ("interface".to_string(), args.listen.to_string()),
-        (
-            "item_size_max".to_string(),
-            cache.max_item_size().to_string(),
-        ),
-        ("slab_page_size".to_string(), cache.page_size().to_string()),
-        (
-            "growth_factor".to_string(),
-            args.slab_growth.unwrap_or(1.25).to_string(),
-        ),
-        (
-            "slab_classes".to_string(),
-            cache.class_sizes().len().to_string(),
-        ),
-        ("evictions".to_string(), "on".to_string()),
-        ("hotset_policy".to_string(), args.policy.to_string()),
-        ("hotset_samples".to_string(), args.samples.to_string()),
-        ("hotset_evict_pool".to_string(), args.evict_pool.to_string()),
-        ("hotset_sweep_hz".to_string(), args.sweep_hz.to_string()),
-        (
-            "hotset_reclaim".to_string(),
-            args.reclaim.name().to_string(),
-        ),
-        ("verbosity".to_string(), args.verbose.to_string()),
-    ];
-    let auth = match args.auth_file.as_deref().map(read_auth_file).transpose() {
+    let auth = match args
+        .auth_file
+        .as_deref()
+        .map(server::read_users)
+        .transpose()
+    {
         Ok(a) => a.map(std::sync::Arc::new),
         Err(e) => {
             eprintln!("hotset: {e}");
@@ -332,8 +282,12 @@ fn main() -> ExitCode {
             .then(|| std::time::Duration::from_secs(args.idle_timeout as u64)),
         auth,
         verbosity: args.verbose,
-        settings,
     };
+    if args.verbose > 0 {
+        for (k, v) in server::settings(&cache, &scfg, args.verbose as u32) {
+            eprintln!("hotset: {k} {v}");
+        }
+    }
     match server::serve(cache, scfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -377,22 +331,13 @@ fn gen(a: &GenArgs) -> ExitCode {
                 a.out.display()
             );
             if let Some(path) = &a.oracle_general {
-                use hotset::workload::trace::{read, write_oracle_general, Format};
-                let t = match read(&a.out, Format::Native) {
-                    Ok(t) => t,
+                match hotset::workload::trace::native_to_oracle_general(&a.out, path) {
+                    Ok(n) => eprintln!("hotset: wrote {n} requests to {}", path.display()),
                     Err(e) => {
                         eprintln!("hotset: {e}");
                         return ExitCode::from(1);
                     }
-                };
-                let w = std::fs::File::create(path)
-                    .map(std::io::BufWriter::new)
-                    .and_then(|f| write_oracle_general(&t, f));
-                if let Err(e) = w {
-                    eprintln!("hotset: {}: {e}", path.display());
-                    return ExitCode::from(1);
                 }
-                eprintln!("hotset: wrote {} requests to {}", t.len(), path.display());
             }
             ExitCode::SUCCESS
         }
@@ -403,54 +348,12 @@ fn gen(a: &GenArgs) -> ExitCode {
     }
 }
 
-/// The most ops `replay` generates from a spec (about 4.8 GB of records).
-const MAX_REPLAY_OPS: u64 = 200_000_000;
-
-/// `hotset replay`: the live engine over a workload or trace, with a report.
-/// Reads `user:pass` lines (blank lines and `#` comments skipped).
-fn read_auth_file(path: &std::path::Path) -> Result<hotset::server::Users, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("--auth-file {}: {e}", path.display()))?;
-    let mut users = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.split_once(':') {
-            Some((u, p)) if !u.is_empty() && !u.contains(' ') && !p.is_empty() => {
-                users.push((u.as_bytes().to_vec(), p.as_bytes().to_vec()))
-            }
-            _ => {
-                return Err(format!(
-                    "--auth-file {} line {}: expected user:pass (no spaces in the user)",
-                    path.display(),
-                    n + 1
-                ))
-            }
-        }
-    }
-    if users.is_empty() {
-        return Err(format!(
-            "--auth-file {}: no user:pass lines",
-            path.display()
-        ));
-    }
-    Ok(users)
-}
-
 fn loadgen(a: &LoadgenArgs) -> ExitCode {
     use hotset::loadgen::{run, write_report, LoadConfig};
     let fail = |msg: String| {
         eprintln!("hotset loadgen: {msg}");
         ExitCode::from(2)
     };
-    if !(a.duration > 0.0 && a.duration <= 86_400.0) {
-        return fail(format!(
-            "--duration must be in (0, 86400] seconds, got {}",
-            a.duration
-        ));
-    }
     let spec = match hotset::workload::spec::Spec::load(&a.workload) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -460,7 +363,10 @@ fn loadgen(a: &LoadgenArgs) -> ExitCode {
         conns: a.conns,
         threads: a.threads,
         pipeline: a.pipeline,
-        duration: std::time::Duration::from_secs_f64(a.duration),
+        duration: match hotset::loadgen::duration(a.duration) {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        },
         rate: a.rate,
         prefill: a.prefill,
         once: a.once,
@@ -493,78 +399,29 @@ fn loadgen(a: &LoadgenArgs) -> ExitCode {
 
 fn replay(a: &ReplayArgs) -> ExitCode {
     use hotset::replay::{compare_exact, replay, ReplayConfig};
-    use hotset::workload::trace::{self, Format, Op, Record};
-    use hotset::workload::{gen, spec::Spec};
+    use hotset::workload::{spec::Spec, trace};
     let fail = |msg: String| {
         eprintln!("hotset: {msg}");
         ExitCode::from(2)
     };
     let (name, records, spec) = match (&a.workload, &a.trace) {
-        (Some(w), _) => match Spec::load(w) {
-            // Replay holds the trace in memory (24 bytes an op).
-            Ok(s) if s.ops > MAX_REPLAY_OPS => {
-                return fail(format!(
-                "{}: {} ops; replay holds the trace in memory and takes at most {MAX_REPLAY_OPS}",
-                w.display(),
-                s.ops
-            ))
-            }
-            Ok(s) => (s.name.clone(), gen::generate(&s), Some(s)),
+        (Some(w), _) => match Spec::load(w).map_err(|e| e.to_string()).and_then(|s| {
+            let r = hotset::replay::records_from_spec(&s)
+                .map_err(|e| format!("{}: {e}", w.display()))?;
+            Ok((s, r))
+        }) {
+            Ok((s, r)) => (s.name.clone(), r, Some(s)),
+            Err(e) => return fail(e),
+        },
+        (None, Some(t)) => match trace::load_records(t) {
+            Ok(r) => (trace::name_of(t), r, None),
             Err(e) => return fail(e.to_string()),
         },
-        (None, Some(t)) => {
-            let name = t
-                .file_name()
-                .map_or("trace".into(), |n| n.to_string_lossy().to_string());
-            let recs = match Format::guess(t) {
-                Format::Native => std::fs::File::open(t)
-                    .map_err(|e| trace::TraceError(format!("{}: {e}", t.display())))
-                    .and_then(|f| trace::parse_native(std::io::BufReader::new(f))),
-                f => trace::read(t, f).map(|reqs| {
-                    // Size-only traces replay as gets of 16-byte keys.
-                    reqs.iter()
-                        .map(|r| Record {
-                            key: r.id,
-                            key_size: 16,
-                            value_size: r.size.clamp(1, 1 << 20) as u32,
-                            ttl: 0,
-                            op: Op::Get,
-                        })
-                        .collect()
-                }),
-            };
-            match recs {
-                Ok(r) => (name, r, None),
-                Err(e) => return fail(e.to_string()),
-            }
-        }
         (None, None) => return fail("give --workload or --trace".into()),
     };
-    let policies = if !a.policies.is_empty() {
-        a.policies.clone()
-    } else {
-        spec.as_ref()
-            .map(|s| {
-                s.compare
-                    .policies
-                    .iter()
-                    .filter_map(|p| p.parse().ok())
-                    .collect::<Vec<Policy>>()
-            })
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| vec![Policy::Lru])
-    };
-    let memory = if !a.memory.is_empty() {
-        a.memory.clone()
-    } else {
-        let from_spec: Result<Vec<usize>, String> = spec.as_ref().map_or(Ok(vec![]), |s| {
-            s.compare.memory.iter().map(|m| parse_size(m)).collect()
-        });
-        match from_spec {
-            Ok(v) if !v.is_empty() => v,
-            Ok(_) => vec![64 << 20],
-            Err(e) => return fail(format!("compare.memory: {e}")),
-        }
+    let (policies, memory) = match hotset::replay::plan(spec.as_ref(), &a.policies, &a.memory) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
     let cfg = ReplayConfig {
         policies,
@@ -577,11 +434,19 @@ fn replay(a: &ReplayArgs) -> ExitCode {
         op_rate: a.op_rate,
         compare_exact: a.compare_exact.clone().unwrap_or_default(),
     };
+    if !cfg.compare_exact.is_empty() {
+        if let Err(e) = hotset::replay::exact_comparable(&records, cfg.cache_aside) {
+            return fail(format!("--compare-exact: {e}"));
+        }
+    }
     let runs = (cfg.policies.len() * cfg.memory.len()) as u64;
     let progress = hotset::report::progress::Progress::new("replay runs", runs, a.quiet);
     let live = replay(&records, &cfg, |_| progress.inc(1));
     progress.finish();
-    let exact = compare_exact(&records, &live, &cfg.compare_exact, cfg.cache_aside);
+    let exact = match compare_exact(&records, &live, &cfg.compare_exact, cfg.cache_aside) {
+        Ok(rows) => rows,
+        Err(e) => return fail(format!("--compare-exact: {e}")),
+    };
     let dir = a.out.clone().unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -595,21 +460,4 @@ fn replay(a: &ReplayArgs) -> ExitCode {
     }
     println!("{}", dir.join("summary.md").display());
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("64m"), Ok(64 << 20));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
-        assert_eq!(parse_size("1G"), Ok(1 << 30));
-        assert_eq!(parse_size("1048576"), Ok(1 << 20));
-        assert!(parse_size("12x").is_err());
-        assert!(parse_size("").is_err());
-        assert!(parse_size("99999999999999999999g").is_err());
-    }
 }

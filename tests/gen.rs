@@ -1,6 +1,8 @@
 //! Workload specs and the generator: every shipped spec loads, bad specs get
 //! clear errors, and the output is byte-identical across thread counts.
 
+mod common;
+
 use hotset::workload::gen::{generate, write_native};
 use hotset::workload::spec::Spec;
 use hotset::workload::trace::{parse_native, Op};
@@ -153,8 +155,7 @@ value_size = { kind = "fixed", value = 100 }
 
 #[test]
 fn hotset_gen_cli_is_identical_across_thread_counts() {
-    let dir = std::env::temp_dir().join(format!("hotset-gen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("gen");
     let spec = dir.join("w.toml");
     std::fs::write(
         &spec,
@@ -222,5 +223,4 @@ fn hotset_gen_cli_is_identical_across_thread_counts() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(!bad.stderr.is_empty());
-    std::fs::remove_dir_all(&dir).ok();
 }

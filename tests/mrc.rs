@@ -18,7 +18,7 @@ fn mrc(args: &[&str]) -> std::process::Output {
 #[test]
 fn exact_curve_gives_libcachesim_lru_counts_and_a_report() {
     let Some(trace) = reference() else { return };
-    let out = std::env::temp_dir().join(format!("hotset-mrc-{}", std::process::id()));
+    let out = common::TempDir::new("mrc");
     let o = mrc(&[
         "--trace",
         trace.to_str().unwrap(),
@@ -78,7 +78,6 @@ fn exact_curve_gives_libcachesim_lru_counts_and_a_report() {
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "shards").count(), 20);
     assert_eq!(kinds.iter().filter(|k| **k == "exact").count(), 20);
-    std::fs::remove_dir_all(&out).ok();
 }
 
 #[test]

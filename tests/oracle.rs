@@ -13,6 +13,9 @@
 //! the venv `.ci/run` builds at `target/pyenv`. Without it the test skips
 //! loudly; with `CI=true` it fails instead.
 
+mod common;
+
+use common::TempDir;
 use hotset::policy::{simulate, Exact, Req, Unit};
 use hotset::rng::SplitMix64;
 use hotset::workload::trace::{compute_next, write_oracle_general};
@@ -32,7 +35,7 @@ const SHRINK_RUNS: usize = 5_000;
 struct Oracle {
     python: PathBuf,
     script: PathBuf,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 impl Oracle {
@@ -52,21 +55,17 @@ impl Oracle {
             Err(e) => format!("error: {e}"),
         };
         if found != PACKAGE {
-            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(
-                !ci,
-                "CI=true needs libcachesim=={PACKAGE} at {} (HOTSET_PYTHON overrides); found: {found}",
-                python.display()
-            );
-            eprintln!(
-                "\n*** SKIPPED: no libcachesim=={PACKAGE} at {} ({found}); \
-                 `python3 -m venv target/pyenv && target/pyenv/bin/pip install libcachesim=={PACKAGE}` ***\n",
-                python.display()
+            common::skip_unless_ci(
+                "the libCacheSim comparison",
+                &format!(
+                    "no libcachesim=={PACKAGE} at {} ({found}; HOTSET_PYTHON overrides); \
+                     `python3 -m venv target/pyenv && target/pyenv/bin/pip install libcachesim=={PACKAGE}`",
+                    python.display()
+                ),
             );
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("hotset-oracle-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = TempDir::new("oracle");
         Some(Oracle {
             python,
             script,
@@ -87,7 +86,7 @@ impl Oracle {
         Server {
             child,
             out,
-            dir: self.dir.clone(),
+            dir: self.dir.to_path_buf(),
         }
     }
 }
@@ -152,12 +151,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
         self.child.wait().ok();
-    }
-}
-
-impl Drop for Oracle {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
     }
 }
 

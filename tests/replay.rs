@@ -9,8 +9,7 @@ use std::process::Command;
 
 #[test]
 fn replay_writes_reports_and_sampled_lru_tracks_exact_lru() {
-    let dir = std::env::temp_dir().join(format!("hotset-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("replay");
     let spec = dir.join("z.toml");
     std::fs::write(
         &spec,
@@ -113,7 +112,6 @@ fn replay_writes_reports_and_sampled_lru_tracks_exact_lru() {
         "sampled LRU {sampled:.4} vs exact LRU {truth:.4} (over 2% apart)"
     );
     assert!(opt < truth, "Bélády {opt} below LRU {truth}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -121,7 +119,7 @@ fn simulate_writes_reports_with_a_miss_ratio_curve() {
     let Some(trace) = common::reference_trace() else {
         return;
     };
-    let out = std::env::temp_dir().join(format!("hotset-sim-{}", std::process::id()));
+    let out = common::TempDir::new("sim");
     let st = Command::new(env!("CARGO_BIN_EXE_hotset"))
         .args([
             "simulate",
@@ -159,5 +157,37 @@ fn simulate_writes_reports_with_a_miss_ratio_curve() {
     assert!(std::fs::read_to_string(out.join("summary.md"))
         .unwrap()
         .contains("command:"));
-    std::fs::remove_dir_all(&out).ok();
+}
+
+/// The exact simulators admit every miss and know no deletes, so
+/// `--compare-exact` refuses a workload that is not cache-aside, or that
+/// deletes, before replaying anything, and says why.
+#[test]
+fn compare_exact_refuses_what_the_simulators_cannot_model() {
+    let dir = common::TempDir::new("exact-refused");
+    for (mix, needle) in [
+        ("{ get = 0.9, set = 0.1 }", "cache-aside"),
+        (
+            "{ get = 0.8, set = 0.1, delete = 0.1, cache_aside = true }",
+            "no deletes",
+        ),
+    ] {
+        let spec = dir.spec(&format!(
+            "name = \"x\"\nops = 2000\nseed = 1\nkeys = 100\ndistribution = {{ kind = \"uniform\" }}\n\
+             mix = {mix}\nkey_size = {{ kind = \"fixed\", value = 16 }}\nvalue_size = {{ kind = \"fixed\", value = 10 }}\n"
+        ));
+        let o = Command::new(env!("CARGO_BIN_EXE_hotset"))
+            .args(["replay", "--quiet", "--workload", spec.to_str().unwrap()])
+            .args(["--memory", "1MiB", "--compare-exact", "lru"])
+            .args(["--out", dir.join("r").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{mix}: {err}");
+        assert!(
+            err.contains("--compare-exact") && err.contains(needle),
+            "{mix}: {err}"
+        );
+        assert!(!dir.join("r").exists(), "nothing replayed");
+    }
 }

@@ -57,8 +57,7 @@ fn two_nodes_behind_nutcracker_share_the_keys() {
     };
     let (a, b) = (Server::start(&[]), Server::start(&[]));
     let (port, stats) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("hotset-nutcracker-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("nutcracker");
     let conf = dir.join("nutcracker.yml");
     std::fs::write(
         &conf,
@@ -124,5 +123,4 @@ fn two_nodes_behind_nutcracker_share_the_keys() {
         on_a > 0 && on_b > 0,
         "keys land on both nodes: {on_a} and {on_b}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

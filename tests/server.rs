@@ -681,12 +681,10 @@ fn idle_clients_are_closed_and_busy_ones_are_not() {
     s_contains(&mut busy, "STAT idle_kicks 1");
 }
 
-/// Writes a workload spec into a fresh temporary directory.
-fn spec_dir(name: &str, body: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hotset-loadgen-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("w.toml"), body).unwrap();
+/// A fresh temporary directory holding a workload spec, `w.toml`.
+fn spec_dir(name: &str, body: &str) -> common::TempDir {
+    let dir = common::TempDir::new(&format!("loadgen-{name}"));
+    dir.spec(body);
     dir
 }
 
@@ -790,7 +788,6 @@ value_size = { kind = "uniform", min = 1, max = 1000 }
     let gets: u64 = windows.iter().map(|g| g.as_u64().unwrap()).sum();
     assert_eq!(gets, row["gets"].as_u64().unwrap());
     assert!(dir.join("report/miss-ratio-over-time.svg").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -822,13 +819,11 @@ value_size = { kind = "fixed", value = 5 }
     );
     assert_eq!(code, 1, "{j}");
     assert!(j["rows"][0]["verify_failures"].as_u64().unwrap() > 0, "{j}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn auth_file_requires_memcached_ascii_authentication() {
-    let dir = std::env::temp_dir().join(format!("hotset-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("auth");
     let file = dir.join("users");
     std::fs::write(&file, "# users\nalice:secret\nbob:pw\n").unwrap();
     let srv = Server::start(&["--auth-file", file.to_str().unwrap()]);
@@ -874,7 +869,6 @@ fn auth_file_requires_memcached_ascii_authentication() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 1: expected user:pass"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A `stats` value.
@@ -1111,4 +1105,30 @@ fn cache_memlimit_shrinks_rss_to_the_new_budget() {
         b"cache_memlimit 1000\r\n",
         b"MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n",
     );
+}
+
+/// `stats settings` reports the slab classes as they were given: a growth
+/// factor, or the explicit list (and then no factor).
+#[test]
+fn stats_settings_reports_the_classes_as_configured() {
+    for (args, want, absent) in [
+        (
+            &["--slab-growth", "1.1"][..],
+            "STAT growth_factor 1.1\r\n",
+            "slab_sizes",
+        ),
+        (&[][..], "STAT growth_factor 1.25\r\n", "slab_sizes"),
+        (
+            &["--slab-classes", "64,128,256,1024"][..],
+            "STAT slab_sizes 64-128-256-1024\r\n",
+            "growth_factor",
+        ),
+    ] {
+        let srv = Server::start(args);
+        let mut s = srv.connect();
+        let text = stats_text(&mut s, "settings");
+        assert!(text.contains(want), "{args:?}: {text}");
+        assert!(!text.contains(absent), "{args:?}: {text}");
+        assert!(text.contains("STAT slab_automove 1\r\n"), "{text}");
+    }
 }

@@ -65,8 +65,7 @@ fn zstd_compressed_traces_read_the_same() {
         return;
     };
     let raw = std::fs::read(&path).unwrap();
-    let dir = std::env::temp_dir().join(format!("hotset-zst-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("zst");
     let zst = dir.join("trace.oracleGeneral.bin.zst");
     std::fs::write(&zst, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
     let a = read_oracle_general(&path).unwrap();
@@ -78,7 +77,6 @@ fn zstd_compressed_traces_read_the_same() {
     let z = std::fs::read(&zst).unwrap();
     std::fs::write(&cut, &z[..z.len() / 2]).unwrap();
     assert!(read_oracle_general(&cut).is_err());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 fn trace() -> impl Strategy<Value = Vec<Req>> {

@@ -90,6 +90,7 @@ pub mod fixture {
                     atime: 0,
                     freq: 0,
                     qbits: 0,
+                    gen: 0,
                 },
             )
         };

@@ -7,7 +7,7 @@ use super::ops::{Rewrite, Rmw};
 use super::{Cache, Cond, Engine, Error, Stored, ThreadCtx, Why};
 use crate::item::{Held, STALE, TOKEN};
 use crate::stats::Ctr;
-use crate::ttl::{expired, expiry, now_secs};
+use crate::ttl::{expiry, now_secs};
 
 /// `ms`'s storage modes (its `M` flag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,12 +233,13 @@ impl Engine {
                 break Stored::NotFound;
             };
             let it = f.item();
-            let live = !expired(it.exptime(), now_secs(now_ms));
+            let dead = self.dead(it, now_secs(now_ms));
+            let live = dead.is_none();
             if live && cas.is_some_and(|c| c != it.cas()) {
                 break Stored::Exists;
             }
             if self.index.remove(&f) {
-                let why = if live { Why::Delete } else { Why::Expire };
+                let why = dead.unwrap_or(Why::Delete);
                 // SAFETY: our remove won.
                 unsafe { self.unlinked(ctx, &g, it.item(), why) };
                 break if live {

@@ -130,8 +130,10 @@ pub(crate) enum Why {
 
 /// The cache. Cheap to share: wrap it in an `Arc`, or use scoped threads.
 pub struct Cache {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     sweeper: Option<std::thread::JoinHandle<()>>,
+    /// The configuration the cache was built from (for `config`).
+    cfg: Config,
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -168,6 +170,14 @@ pub(crate) struct Engine {
     pub(crate) cas_blocks: AtomicU64,
     /// Due time of a delayed flush_all, in clock ms + 1; 0 = none.
     pub(crate) flush_at: AtomicU64,
+    /// flush_all runs so far. An item built in an earlier one (its
+    /// `flush_gen` differs, modulo `FLUSH_GENS`) is flushed: it reads as
+    /// absent, and is counted in `get_flushed` when a get finds it. A std
+    /// atomic, bumped SeqCst under `flush_lock` before the flush's walk.
+    pub(crate) flushes: std::sync::atomic::AtomicU64,
+    /// Serializes flush walks, so that every item of an older generation is
+    /// met by a walk before the generation count wraps around to its own.
+    pub(crate) flush_lock: Mutex<()>,
     /// Sweeper position: page * 2^32 + chunk.
     pub(crate) sweep_cursor: AtomicU64,
     pub(crate) sweep_lock: Mutex<()>,
@@ -224,6 +234,8 @@ impl Cache {
             ctx_seq: std::sync::atomic::AtomicU64::new(0),
             cas_blocks: AtomicU64::new(1),
             flush_at: AtomicU64::new(0),
+            flushes: std::sync::atomic::AtomicU64::new(0),
+            flush_lock: Mutex::new(()),
             sweep_cursor: AtomicU64::new(0),
             sweep_lock: Mutex::new(()),
             counters: Mutex::new(Vec::new()),
@@ -234,7 +246,11 @@ impl Cache {
             automove: std::sync::atomic::AtomicU8::new(1),
         });
         let sweeper = (cfg.sweep_hz > 0).then(|| crate::ttl::spawn_sweeper(&engine, cfg.sweep_hz));
-        Ok(Cache { engine, sweeper })
+        Ok(Cache {
+            engine,
+            sweeper,
+            cfg,
+        })
     }
 
     /// Looks a key up and, on a hit, calls `f` with the value in place while
@@ -496,6 +512,13 @@ impl Cache {
         self.engine
             .automove
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The configuration the cache was built from. The budget may have
+    /// changed since ([`Cache::memory_limit`]), and the largest item is
+    /// capped by the largest class ([`Cache::max_item_size`]).
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
     /// The effective largest item (header + key + value) in bytes.

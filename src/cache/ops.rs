@@ -14,7 +14,7 @@ use crate::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN, STALE, TOKEN};
 use crate::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
-use crate::ttl::{expired, expiry, now_secs};
+use crate::ttl::{expiry, now_secs};
 use std::hash::BuildHasher;
 
 /// How a read-modify-write ended.
@@ -159,12 +159,20 @@ impl Engine {
         self.slab.track_read(Chunk::of(it.item()));
         // PLANTED BUG (planted-skip-expiry): serve the item without checking
         // its expiry.
-        if !cfg!(feature = "planted-skip-expiry") && expired(it.exptime(), now_secs(now_ms)) {
+        let dead = self.dead(it, now_secs(now_ms));
+        if let Some(why) = dead.filter(|_| !cfg!(feature = "planted-skip-expiry")) {
             if self.index.remove(&found) {
                 // SAFETY: our remove won.
-                unsafe { self.unlinked(ctx, &g, it.item(), Why::Expire) };
+                unsafe { self.unlinked(ctx, &g, it.item(), why) };
             }
-            counted(ctx, Ctr::GetExpired);
+            counted(
+                ctx,
+                if why == Why::Flush {
+                    Ctr::GetFlushed
+                } else {
+                    Ctr::GetExpired
+                },
+            );
             counted(ctx, Ctr::GetMisses);
             return None;
         }
@@ -222,8 +230,9 @@ impl Engine {
             };
             if self.index.remove(&f) {
                 let it = f.item();
-                let live = !expired(it.exptime(), now_secs(now_ms));
-                let why = if live { Why::Delete } else { Why::Expire };
+                let dead = self.dead(it, now_secs(now_ms));
+                let live = dead.is_none();
+                let why = dead.unwrap_or(Why::Delete);
                 // SAFETY: our remove won.
                 unsafe { self.unlinked(ctx, &g, it.item(), why) };
                 self.maybe_retire(ctx, &g);
@@ -275,6 +284,7 @@ impl Engine {
             atime: now_ms as u32,
             freq: initial_freq(self.policy),
             qbits: 0,
+            gen: self.flush_gen(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator), its class fits
         // the footprint (key and value were checked), chunks are 8-aligned,
@@ -352,7 +362,7 @@ impl Engine {
                         Insert::Inserted => {
                             self.added(ctx, it);
                             self.queued(ctx, it);
-                            self.settle(ctx, &g, hash, it.item());
+                            self.settle(ctx, &g, hash, it);
                             break Stored::Stored;
                         }
                         Insert::Full => {
@@ -379,10 +389,10 @@ impl Engine {
                 }
             };
             let old = existing.item();
-            if expired(old.exptime(), now) {
+            if let Some(why) = self.dead(old, now) {
                 if self.index.remove(&existing) {
                     // SAFETY: our remove won.
-                    unsafe { self.unlinked(ctx, &g, old.item(), Why::Expire) };
+                    unsafe { self.unlinked(ctx, &g, old.item(), why) };
                 }
                 continue;
             }
@@ -418,7 +428,7 @@ impl Engine {
                 // SAFETY: our replace won, so `old` is ours.
                 unsafe { self.replaced(ctx, &g, old.item(), it) };
                 self.queued(ctx, it);
-                self.settle(ctx, &g, hash, it.item());
+                self.settle(ctx, &g, hash, it);
                 if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
                     ctx.counters.inc(Ctr::CasHits);
                 }
@@ -564,10 +574,10 @@ impl Engine {
                     break Ok(Rmw::Missing);
                 };
                 let old = found.item();
-                if expired(old.exptime(), now_secs(self.clock.now_ms())) {
+                if let Some(why) = self.dead(old, now_secs(self.clock.now_ms())) {
                     if self.index.remove(&found) {
                         // SAFETY: our remove won.
-                        unsafe { self.unlinked(ctx, &g, old.item(), Why::Expire) };
+                        unsafe { self.unlinked(ctx, &g, old.item(), why) };
                     }
                     break Ok(Rmw::Missing);
                 }
@@ -624,7 +634,7 @@ impl Engine {
                     // SAFETY: our replace won.
                     unsafe { self.replaced(ctx, &g, old, it) };
                     self.queued(ctx, it);
-                    self.settle(ctx, &g, hash, it.item());
+                    self.settle(ctx, &g, hash, it);
                     self.maybe_retire(ctx, &g);
                     break Ok(Rmw::done(it));
                 }

@@ -59,15 +59,27 @@ impl Engine {
         self.maybe_retire(ctx, g);
     }
 
-    /// After publishing `it`: if its page started draining meanwhile, the
-    /// drainer's walk may have missed it, so unlink it ourselves. The fence
-    /// pairs with the one in `Slab::drain` (see there).
+    /// After publishing `it`, what a walk that ran meanwhile may have
+    /// missed, we unlink ourselves:
+    /// - its page started draining (the fence pairs with the one in
+    ///   `Slab::drain`, see there);
+    /// - a flush_all moved the generation on since `it` was built: it is
+    ///   dead already, and that flush's walk may have passed its bucket
+    ///   before it landed. Unlinking it here is what keeps such an item
+    ///   from outliving the generations (`FLUSH_GENS`) and reading as live.
     #[inline]
-    pub(crate) fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64, it: Item) {
+    pub(crate) fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64, it: Held<'_>) {
         fence(Ordering::SeqCst);
-        if self.slab.draining(Chunk::of(it)) && self.index.unlink(hash, it) {
+        let why = if self.slab.draining(Chunk::of(it.item())) {
+            Why::Evict
+        } else if it.flush_gen() != self.flush_gen() {
+            Why::Flush
+        } else {
+            return;
+        };
+        if self.index.unlink(hash, it.item()) {
             // SAFETY: our unlink won.
-            unsafe { self.unlinked(ctx, g, it, Why::Evict) };
+            unsafe { self.unlinked(ctx, g, it.item(), why) };
         }
     }
 

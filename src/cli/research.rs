@@ -150,14 +150,7 @@ impl Input {
         } else {
             Unit::Objects
         };
-        let mut seen = std::collections::HashMap::new();
-        for r in &trace {
-            seen.entry(r.id).or_insert(r.size);
-        }
-        let working_set = match unit {
-            Unit::Objects => seen.len() as u64,
-            Unit::Bytes => seen.values().sum(),
-        };
+        let working_set = hotset::policy::working_set(&trace, unit);
         let name = self
             .trace
             .file_name()
@@ -179,21 +172,6 @@ impl Input {
         write_simulation(dir, &Provenance::here(&t.name), rows, svg)
             .map_err(|e| format!("{}: {e}", dir.display()))
     }
-}
-
-/// Cache sizes from the command line: absolute, or below 1 a fraction of
-/// the working set.
-fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> {
-    sizes
-        .iter()
-        .map(|&s| {
-            if !(s.is_finite() && s > 0.0) {
-                return Err(format!("cache size {s} must be positive"));
-            }
-            let c = if s < 1.0 { s * working_set as f64 } else { s };
-            Ok((c as u64).max(1))
-        })
-        .collect()
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -277,7 +255,7 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    let sizes = match cache_sizes(&a.sizes, t.working_set) {
+    let sizes = match hotset::policy::cache_sizes(&a.sizes, t.working_set) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -402,7 +380,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
         Unit::Bytes => max_object,
     };
     let sizes = match &a.sizes {
-        Some(s) => match cache_sizes(s, t.working_set) {
+        Some(s) => match hotset::policy::cache_sizes(s, t.working_set) {
             Ok(s) => s,
             Err(e) => return fail(e),
         },

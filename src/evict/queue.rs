@@ -74,7 +74,7 @@ use crate::index::reclaim::Guard;
 use crate::item::{Held, GONE, MAIN, QUEUED};
 use crate::slab::{Chunk, Slab, MIN_CHUNK};
 use crate::sync::{AtomicUsize, Ordering};
-use crate::ttl::{expired, now_secs};
+use crate::ttl::now_secs;
 use std::sync::atomic::AtomicI64;
 
 /// Entries in a segment at most.
@@ -509,7 +509,8 @@ impl Engine {
             return 0;
         };
         let f = it.meta().freq;
-        if !expired(it.exptime(), now) {
+        let dead = self.dead(it, now);
+        if dead.is_none() {
             if q == SMALL && f >= PROMOTE_FREQ {
                 if it.promote() {
                     let local = &mut ctx.queues[class as usize];
@@ -527,11 +528,7 @@ impl Engine {
             }
         }
         let hash = self.hash(it.key());
-        let why = if expired(it.exptime(), now) {
-            Why::Expire
-        } else {
-            Why::Evict
-        };
+        let why = dead.unwrap_or(Why::Evict);
         if !self.unlink_item(ctx, g, it.item(), hash, why) {
             return 0;
         }
@@ -558,8 +555,8 @@ impl Engine {
         let Some(it) = self.entry_item(class, e, g) else {
             return 0;
         };
-        let expired = expired(it.exptime(), now);
-        if !expired && it.meta().freq != 0 {
+        let dead = self.dead(it, now);
+        if dead.is_none() && it.meta().freq != 0 {
             it.set_freq(0);
             let to = if self.policy == Policy::Sieve {
                 1 - q
@@ -570,7 +567,7 @@ impl Engine {
             return 0;
         }
         let hash = self.hash(it.key());
-        let why = if expired { Why::Expire } else { Why::Evict };
+        let why = dead.unwrap_or(Why::Evict);
         self.unlink_item(ctx, g, it.item(), hash, why) as usize
     }
 

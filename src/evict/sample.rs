@@ -16,7 +16,7 @@ use crate::index::reclaim::Guard;
 use crate::item::{Held, Meta};
 use crate::slab::Chunk;
 use crate::sync::Ordering;
-use crate::ttl::{expired, now_secs};
+use crate::ttl::now_secs;
 
 /// LFU: a new item's counter, so it is not evicted before its second access
 /// (Redis's LFU_INIT_VAL).
@@ -222,11 +222,7 @@ impl Engine {
             self.sample_into_pool(ctx, g, class);
             if let Some((c, it)) = self.pop_victim(ctx, g, class) {
                 let now = now_secs(self.clock.now_ms());
-                let why = if expired(it.exptime(), now) {
-                    Why::Expire
-                } else {
-                    Why::Evict
-                };
+                let why = self.dead(it, now).unwrap_or(Why::Evict);
                 if self.unlink_item(ctx, g, it.item(), c.hash, why) {
                     done += 1;
                 }

@@ -357,6 +357,35 @@ fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool)
     c
 }
 
+/// Cache sizes as `simulate` and `mrc` take them: absolute, or below 1 a
+/// fraction of the working set. A size that is not a positive number is an
+/// error.
+pub fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> {
+    sizes
+        .iter()
+        .map(|&s| {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(format!("cache size {s} must be positive"));
+            }
+            let c = if s < 1.0 { s * working_set as f64 } else { s };
+            Ok((c as u64).max(1))
+        })
+        .collect()
+}
+
+/// The working set of a trace: its distinct objects, or their bytes (each
+/// at its first-seen size).
+pub fn working_set(trace: &[Req], unit: Unit) -> u64 {
+    let mut seen = std::collections::HashMap::new();
+    for r in trace {
+        seen.entry(r.id).or_insert(r.size);
+    }
+    match unit {
+        Unit::Objects => seen.len() as u64,
+        Unit::Bytes => seen.values().sum(),
+    }
+}
+
 /// One simulator of any policy.
 enum Sim {
     Queue(Queue, bool),
@@ -850,5 +879,24 @@ impl Lfu {
         self.lists.push(1, id, size);
         self.used += size;
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_absolute_or_a_fraction_of_the_working_set() {
+        let t: Vec<Req> = [(1, 10), (2, 20), (1, 99), (3, 30)]
+            .iter()
+            .map(|&(id, size)| Req { id, size, next: -1 })
+            .collect();
+        assert_eq!(working_set(&t, Unit::Objects), 3);
+        assert_eq!(working_set(&t, Unit::Bytes), 60, "first-seen sizes");
+        assert_eq!(cache_sizes(&[0.5, 2.0, 0.001], 3), Ok(vec![1, 2, 1]));
+        assert!(cache_sizes(&[0.0], 3).is_err());
+        assert!(cache_sizes(&[f64::NAN], 3).is_err());
+        assert!(cache_sizes(&[-1.0], 3).is_err());
     }
 }

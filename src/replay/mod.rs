@@ -7,12 +7,69 @@
 //! `cache_aside`, a get miss is followed by a set of the key.
 
 use crate::policy::{simulate_counting, Exact, Req, Unit};
+use crate::workload::spec::Spec;
 use crate::workload::trace::{compute_next, Op, Record};
 use crate::{Cache, Config, ManualClock, Policy};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The most ops a replay generates from a spec (about 4.8 GB of records):
+/// a replay holds its trace in memory, 24 bytes an op.
+pub const MAX_REPLAY_OPS: u64 = 200_000_000;
+
+/// The records of a workload spec, generated for a replay; refused past
+/// [`MAX_REPLAY_OPS`].
+pub fn records_from_spec(spec: &Spec) -> Result<Vec<Record>, String> {
+    if spec.ops > MAX_REPLAY_OPS {
+        return Err(format!(
+            "{} ops; replay holds the trace in memory and takes at most {MAX_REPLAY_OPS}",
+            spec.ops
+        ));
+    }
+    Ok(crate::workload::gen::generate(spec))
+}
+
+/// The policies and budgets to replay: those given, else the spec's
+/// `compare` table, else LRU at 64 MiB. A budget in the spec that is not a
+/// size is an error naming it.
+pub fn plan(
+    spec: Option<&Spec>,
+    policies: &[Policy],
+    memory: &[usize],
+) -> Result<(Vec<Policy>, Vec<usize>), String> {
+    let policies = if !policies.is_empty() {
+        policies.to_vec()
+    } else {
+        spec.map(|s| {
+            s.compare
+                .policies
+                .iter()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<Policy>>()
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| vec![Policy::Lru])
+    };
+    let memory = if !memory.is_empty() {
+        memory.to_vec()
+    } else {
+        let from_spec = spec.map_or(Ok(vec![]), |s| {
+            s.compare
+                .memory
+                .iter()
+                .map(|m| crate::parse_size(m))
+                .collect::<Result<Vec<usize>, String>>()
+        });
+        match from_spec {
+            Ok(v) if !v.is_empty() => v,
+            Ok(_) => vec![64 << 20],
+            Err(e) => return Err(format!("compare.memory: {e}")),
+        }
+    };
+    Ok((policies, memory))
+}
 
 /// Ops a worker takes at a time.
 pub const BLOCK: u64 = 1024;
@@ -135,17 +192,17 @@ pub fn replay(
             };
             let next = AtomicU64::new(0);
             let hists = Mutex::new([
-                crate::report::new_histogram(),
-                crate::report::new_histogram(),
-                crate::report::new_histogram(),
+                crate::latency::new_histogram(),
+                crate::latency::new_histogram(),
+                crate::latency::new_histogram(),
             ]);
             let totals = Mutex::new([0u64; 5]); // gets, misses, get_bytes, miss_bytes, ops
             let start = Instant::now();
             pool.broadcast(|_| {
                 let mut h = [
-                    crate::report::new_histogram(),
-                    crate::report::new_histogram(),
-                    crate::report::new_histogram(),
+                    crate::latency::new_histogram(),
+                    crate::latency::new_histogram(),
+                    crate::latency::new_histogram(),
                 ];
                 let mut t = [0u64; 5];
                 let mut key = Vec::with_capacity(64);
@@ -229,20 +286,44 @@ pub fn replay(
     rows
 }
 
+/// Whether the exact simulators can stand beside a live replay of `trace`.
+///
+/// They admit every object they miss and know no deletes, so they model the
+/// live cache only when a get miss is followed by a set of the key
+/// (`cache_aside`; the simulator's admission on the miss *is* that set) and
+/// the trace deletes nothing. Otherwise the comparison would be wrong, and
+/// this says why.
+pub fn exact_comparable(trace: &[Record], cache_aside: bool) -> Result<(), String> {
+    if !cache_aside {
+        return Err(
+            "the exact simulators admit every missed object, so they compare \
+             with a live replay only under cache-aside (set `mix.cache_aside = true`)"
+                .into(),
+        );
+    }
+    if let Some(i) = trace.iter().position(|r| r.op == Op::Delete) {
+        return Err(format!(
+            "the exact simulators know no deletes, and op {i} of the trace is one"
+        ));
+    }
+    Ok(())
+}
+
 /// Runs the exact simulators beside the live runs: objects mode, capacity =
 /// the item count at the end of the live run of the same policy at that
 /// memory (else of the live LRU run, else of the first run), counting get
-/// misses only (sets update the cache as accesses).
+/// misses only (sets update the cache as accesses). Refused, with the
+/// reason, where [`exact_comparable`] says the comparison would be wrong.
 pub fn compare_exact(
     trace: &[Record],
     live: &[LiveRow],
     policies: &[Exact],
     cache_aside: bool,
-) -> Vec<ExactRow> {
-    // The access stream the live cache saw, with cache-aside sets implied:
-    // a set after a missed get is a second access to a present object, which
-    // changes nothing in these policies, so the trace order is enough.
-    let _ = cache_aside;
+) -> Result<Vec<ExactRow>, String> {
+    if policies.is_empty() {
+        return Ok(Vec::new());
+    }
+    exact_comparable(trace, cache_aside)?;
     let mut reqs: Vec<Req> = trace
         .iter()
         .map(|r| Req {
@@ -289,5 +370,5 @@ pub fn compare_exact(
             });
         }
     }
-    out
+    Ok(out)
 }

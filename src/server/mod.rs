@@ -29,6 +29,40 @@ use std::time::{Instant, SystemTime};
 /// `(user, password)` pairs that may authenticate.
 pub type Users = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Reads an `--auth-file`: `user:pass` lines (blank lines and `#` comments
+/// skipped). An unreadable file, a malformed line or no user at all is an
+/// error naming the file and line.
+pub fn read_users(path: &std::path::Path) -> Result<Users, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--auth-file {}: {e}", path.display()))?;
+    let mut users = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(':') {
+            Some((u, p)) if !u.is_empty() && !u.contains(' ') && !p.is_empty() => {
+                users.push((u.as_bytes().to_vec(), p.as_bytes().to_vec()))
+            }
+            _ => {
+                return Err(format!(
+                    "--auth-file {} line {}: expected user:pass (no spaces in the user)",
+                    path.display(),
+                    n + 1
+                ))
+            }
+        }
+    }
+    if users.is_empty() {
+        return Err(format!(
+            "--auth-file {}: no user:pass lines",
+            path.display()
+        ));
+    }
+    Ok(users)
+}
+
 /// How the server listens and limits connections.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -47,8 +81,51 @@ pub struct ServerConfig {
     pub auth: Option<Arc<Users>>,
     /// 0 quiet, 1 connections and errors, 2 every refused request.
     pub verbosity: u8,
-    /// Settings reported by `stats settings`.
-    pub settings: Vec<(String, String)>,
+}
+
+/// The settings a server runs with, as `stats settings` names them
+/// (memcached's names where they mean the same thing, `hotset_` otherwise),
+/// in its order: from the server's own config and the cache's. The binary
+/// prints the same list at start under `-v`. `verbosity` is the level the
+/// server started with; `stats settings` reports the current one.
+pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'static str, String)> {
+    let c = cache.config();
+    let mut s = vec![
+        ("maxbytes", cache.memory_limit().to_string()),
+        ("num_threads", cfg.threads.to_string()),
+        ("maxconns", cfg.max_conns.to_string()),
+        (
+            "idle_timeout",
+            cfg.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
+        ),
+        ("tcpport", cfg.port.to_string()),
+        ("interface", cfg.listen.to_string()),
+        ("item_size_max", cache.max_item_size().to_string()),
+        ("slab_page_size", cache.page_size().to_string()),
+    ];
+    match &c.classes {
+        crate::SlabClasses::Growth(f) => s.push(("growth_factor", f.to_string())),
+        // No factor: the classes are the list (memcached's `-o slab_sizes`).
+        crate::SlabClasses::List(l) => s.push((
+            "slab_sizes",
+            l.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("-"),
+        )),
+    }
+    s.extend([
+        ("slab_classes", cache.class_sizes().len().to_string()),
+        ("evictions", "on".to_string()),
+        ("hotset_policy", c.policy.to_string()),
+        ("hotset_samples", c.samples.to_string()),
+        ("hotset_evict_pool", c.evict_pool.to_string()),
+        ("hotset_sweep_hz", c.sweep_hz.to_string()),
+        ("hotset_reclaim", c.reclaim.name().to_string()),
+        ("verbosity", verbosity.to_string()),
+        ("slab_automove", cache.automove().to_string()),
+    ]);
+    s
 }
 
 /// Connection counters, shared by the listener and connection threads.
@@ -102,12 +179,7 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
     raise_fd_limit(cfg.max_conns);
     let shutdown = Arc::new(AtomicBool::new(false));
     spawn_signal_thread(shutdown.clone(), addr)?;
-    let cfg_verbosity = cfg
-        .settings
-        .iter()
-        .find(|(k, _)| k == "verbosity")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
+    let cfg_verbosity = cfg.verbosity as u32;
     let shared = Arc::new(Shared {
         cache,
         cfg,

@@ -9,16 +9,10 @@ pub(super) fn write(sh: &Shared, group: Option<&[u8]>, out: &mut Vec<u8>) {
     match group {
         None => general(sh, out),
         Some(b"settings") => {
-            for (k, v) in &sh.cfg.settings {
-                if k == "verbosity" {
-                    stat(out, k, sh.verbosity.load(Ordering::Relaxed));
-                } else if k == "maxbytes" {
-                    stat(out, k, sh.cache.memory_limit());
-                } else {
-                    stat(out, k, v);
-                }
+            let verbosity = sh.verbosity.load(Ordering::Relaxed);
+            for (k, v) in super::settings(&sh.cache, &sh.cfg, verbosity) {
+                stat(out, k, v);
             }
-            stat(out, "slab_automove", sh.cache.automove());
             stat(
                 out,
                 "detail_enabled",

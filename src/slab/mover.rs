@@ -13,7 +13,7 @@ use crate::index::reclaim::Guard;
 use crate::item::{Held, Item, NewItem};
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
-use crate::ttl::{expired, now_secs};
+use crate::ttl::now_secs;
 
 /// A donor class gives a page when its worst sampled item, weighed by chunk
 /// size (`evict::sample::per_byte`), is this many times worse than the
@@ -114,8 +114,8 @@ impl Engine {
                 continue;
             };
             let hash = self.hash(it.key());
-            if expired(it.exptime(), now) {
-                self.unlink_item(ctx, g, it.item(), hash, Why::Expire);
+            if let Some(why) = self.dead(it, now) {
+                self.unlink_item(ctx, g, it.item(), hash, why);
             } else if !(rescues && self.rescue(ctx, g, class, it, hash)) {
                 // No free chunk at hand: the rest of the page is evicted.
                 rescues = false;
@@ -249,6 +249,7 @@ impl Engine {
             // The meta protocol's bits too (a token taken on the old
             // copy after this read is lost: one more client may win).
             qbits: (old.queue_bits() & crate::item::MAIN) | old.swr_bits(),
+            gen: old.flush_gen(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator) and of the
         // item's own class, so the item fits; chunks are 8-aligned; `new` is
@@ -289,7 +290,7 @@ impl Engine {
         self.unqueued(ctx, old);
         // SAFETY: our replace won, so the old chunk is ours to retire.
         unsafe { self.retire_item(ctx, g, old.item()) };
-        self.settle(ctx, g, hash, new.item());
+        self.settle(ctx, g, hash, new);
         true
     }
 }

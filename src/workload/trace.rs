@@ -290,6 +290,45 @@ pub fn compute_next(t: &mut [Req]) {
     }
 }
 
+/// The records a live replay plays from a trace file: a native trace as
+/// it is, any other format (sizes only) as gets of 16-byte keys with the
+/// request's size as the value size (at most 1 MiB).
+pub fn load_records(path: &Path) -> Result<Vec<Record>, TraceError> {
+    match Format::guess(path) {
+        Format::Native => std::fs::File::open(path)
+            .map_err(|e| TraceError(format!("{}: {e}", path.display())))
+            .and_then(|f| parse_native(std::io::BufReader::new(f))),
+        f => read(path, f).map(|reqs| {
+            reqs.iter()
+                .map(|r| Record {
+                    key: r.id,
+                    key_size: 16,
+                    value_size: r.size.clamp(1, 1 << 20) as u32,
+                    ttl: 0,
+                    op: Op::Get,
+                })
+                .collect()
+        }),
+    }
+}
+
+/// Rewrites the native trace at `native` as libCacheSim's oracleGeneral at
+/// `out` (next-access times computed); returns the requests written.
+pub fn native_to_oracle_general(native: &Path, out: &Path) -> Result<usize, TraceError> {
+    let t = read(native, Format::Native)?;
+    std::fs::File::create(out)
+        .map(std::io::BufWriter::new)
+        .and_then(|f| write_oracle_general(&t, f))
+        .map_err(|e| TraceError(format!("{}: {e}", out.display())))?;
+    Ok(t.len())
+}
+
+/// A trace's name in reports: its file name.
+pub fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map_or("trace".into(), |n| n.to_string_lossy().to_string())
+}
+
 /// Reads a trace of any format as simulator requests.
 pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
     let r = open(path)?;

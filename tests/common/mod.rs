@@ -1,5 +1,6 @@
-//! Helpers shared by the test files: a real server, external tools, and the
-//! reference trace.
+//! Helpers shared by the test files: a real server, external tools, the
+//! reference trace, temp dirs, and the one rule for skipping a test whose
+//! tool is missing (loudly, and never under `CI=true`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -80,10 +81,58 @@ pub fn find_tool(tool: &str, package: &str, test: &str) -> Option<String> {
             return Some(cmd);
         }
     }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(!ci, "{tool} ({package}) is required when CI=true");
-    eprintln!("\n*** SKIPPED {test}: {tool} not installed (apt-get install {package}) ***\n");
+    skip_unless_ci(
+        test,
+        &format!("{tool} not installed (apt-get install {package})"),
+    );
     None
+}
+
+/// Skips `test` for `why`, loudly; under `CI=true`, where every tool is
+/// installed, fails it instead. Call it where the test returns early.
+pub fn skip_unless_ci(test: &str, why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(!ci, "{test}: {why}, and CI=true requires it");
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+}
+
+/// A fresh directory of its own under the system temp dir, removed when
+/// dropped (kept if the test failed, to look at).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// `hotset-<name>-<pid>-<n>`, empty.
+    pub fn new(name: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("hotset-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// Writes a workload spec (TOML) here as `w.toml` and returns its path.
+    pub fn spec(&self, toml: &str) -> std::path::PathBuf {
+        let p = self.join("w.toml");
+        std::fs::write(&p, toml).expect("write spec");
+        p
+    }
+}
+
+/// The directory's path: `dir.join(…)`, `&dir` where a `&Path` goes.
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// A free local TCP port (bound, read, released).
@@ -103,15 +152,9 @@ pub fn reference_trace() -> Option<std::path::PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    assert!(
-        !ci,
-        "the reference trace {} is required when CI=true",
-        path.display()
-    );
-    eprintln!(
-        "\n*** SKIPPED: reference trace not found at {} ***\n",
-        path.display()
+    skip_unless_ci(
+        "this test",
+        &format!("no reference trace at {}", path.display()),
     );
     None
 }
