@@ -8,10 +8,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The default slab growth factor above 256 bytes: memcached's. A finer
+/// one (1.08 rounds a 1 KiB value up by 4% on average rather than 12%) makes
+/// more classes than a small budget has pages: at 64 MiB, 133 classes left
+/// a mix of 16 B to 70 KB values without pages for 4% of its stores.
+pub const DEFAULT_GROWTH: f64 = 1.25;
+
 /// How chunk sizes are chosen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SlabClasses {
-    /// Geometric growth from 64 bytes up to the page size (memcached's `-f`).
+    /// 8-byte steps from 64 up to 256 bytes, then geometric growth by this
+    /// factor up to the page size (memcached's `-f`).
     Growth(f64),
     /// An explicit list, e.g. the seed's `64,128,256,1024,4096`.
     List(Vec<usize>),
@@ -30,7 +37,8 @@ pub struct Config {
     pub memory_max: Option<usize>,
     /// Slab page size (default 1 MiB).
     pub page_size: usize,
-    /// Size classes (default growth factor 1.25).
+    /// Size classes (default: 8-byte steps up to 256 bytes, then a growth
+    /// factor of 1.25; see `slab::classes`).
     pub classes: SlabClasses,
     /// Largest item (header + key + value) accepted, default 1 MiB. Capped by
     /// the largest class.
@@ -65,7 +73,7 @@ impl Default for Config {
             memory: 64 << 20,
             memory_max: None,
             page_size: DEFAULT_PAGE_SIZE,
-            classes: SlabClasses::Growth(1.25),
+            classes: SlabClasses::Growth(DEFAULT_GROWTH),
             max_item_size: DEFAULT_PAGE_SIZE,
             policy: Policy::Lru,
             samples: 5,

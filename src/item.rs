@@ -2,19 +2,26 @@
 //!
 //! ```text
 //! offset  size  field
-//!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) | class (8) |
-//!                        bits (8: HAS_FLAGS, FETCHED, flush generation (2))
-//!      8     8  cas      AtomicU64: CAS unique
-//!     16     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
-//!     20     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) |
+//!      0     8  meta     AtomicU64: atime ms (32) | freq (8) | klen (8) |
+//!                        bits (8: HAS_FLAGS, FETCHED, flush generation (2)) |
+//!                        CAS unique, bits 32..40 (8)
+//!      8     4  cas      AtomicU32: CAS unique, bits 0..32
+//!     12     4  exptime  AtomicU32: seconds since the clock origin; 0 = never
+//!     16     4  vlen     AtomicU32: LIVE (31) | QUEUED (30) | MAIN (29) | GONE (28) |
 //!                        STALE (27) | TOKEN (26) | value length
-//!     24  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
+//!     20  0|4   flags    client flags, present only when non-zero (bit HAS_FLAGS)
 //!      …  klen  key
 //!      …  vlen  value
 //! ```
 //!
-//! The fixed header is [`HEADER_SIZE`] = 24 bytes; with the 8-byte index slot
-//! that points at it, each item carries 32 bytes of fixed metadata.
+//! The fixed header is [`HEADER_SIZE`] = 20 bytes; with the 8-byte index slot
+//! that points at it, each item carries 28 bytes of fixed metadata. Two
+//! things are not in it:
+//! - **the slab class**: a live item's page says it (`Slab::class_of`),
+//!   and a page changes class only a grace period after its last item left;
+//! - **CAS bits above 40**: uniques are 40 bits ([`CAS_BITS`]), 10^12 of
+//!   them before they repeat (12 days of a million stores a second), and a
+//!   repeat matters only to a `cas` whose `gets` is that far behind.
 //!
 //! An item is immutable once published, except `meta`'s access time and
 //! frequency (advisory, updated with plain relaxed stores, so a lost update
@@ -54,7 +61,22 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Size of the fixed item header in bytes.
-pub const HEADER_SIZE: usize = 24;
+pub const HEADER_SIZE: usize = 20;
+/// CAS uniques are this many bits wide (they wrap, skipping 0).
+pub const CAS_BITS: u32 = 40;
+/// The largest CAS unique.
+pub const CAS_MAX: u64 = (1 << CAS_BITS) - 1;
+/// Whether CAS unique `a` was handed out before `b`, modulo the 40-bit
+/// wrap: `b` is less than half the unique space ahead of `a`. A value above
+/// [`CAS_MAX`] was never handed out, and is before nothing.
+pub fn cas_before(a: u64, b: u64) -> bool {
+    a <= CAS_MAX && a != b && (b.wrapping_sub(a) & CAS_MAX) < 1 << (CAS_BITS - 1)
+}
+
+// Where the header's words are, from the chunk start.
+const CAS_AT: usize = 8;
+const EXPTIME_AT: usize = 12;
+const VLEN_AT: usize = 16;
 /// Size of an index slot in bytes.
 pub const SLOT_SIZE: usize = 8;
 /// The longest key memcached accepts, and so do we.
@@ -98,15 +120,22 @@ pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
     HEADER_SIZE + if flags != 0 { 4 } else { 0 } + klen + vlen
 }
 
-#[repr(C)]
-struct Header {
-    meta: AtomicU64,
-    cas: AtomicU64,
-    exptime: AtomicU32,
-    vlen: AtomicU32,
+/// The header's words, borrowed from the chunk. Not a `#[repr(C)]` struct
+/// over the chunk: its size would round up to 24 bytes and cover the flags
+/// or key after the 20 header bytes.
+struct Header<'g> {
+    meta: &'g AtomicU64,
+    cas: &'g AtomicU32,
+    exptime: &'g AtomicU32,
+    vlen: &'g AtomicU32,
 }
 
-const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
+const _: () = assert!(
+    CAS_AT == 8
+        && EXPTIME_AT == CAS_AT + 4
+        && VLEN_AT == EXPTIME_AT + 4
+        && VLEN_AT + 4 == HEADER_SIZE
+);
 
 /// The address of an item at the start of a slab chunk: a bare handle.
 ///
@@ -140,9 +169,10 @@ pub struct Meta {
     pub freq: u8,
     /// Key length.
     pub klen: u8,
-    /// Slab class id.
-    pub class: u8,
     bits: u8,
+    /// The CAS unique's bits 32..40 (the word is stored whole, and these
+    /// never change once the item is built).
+    cas_hi: u8,
 }
 
 impl Meta {
@@ -150,16 +180,16 @@ impl Meta {
         self.atime as u64
             | (self.freq as u64) << 32
             | (self.klen as u64) << 40
-            | (self.class as u64) << 48
-            | (self.bits as u64) << 56
+            | (self.bits as u64) << 48
+            | (self.cas_hi as u64) << 56
     }
     fn unpack(w: u64) -> Meta {
         Meta {
             atime: w as u32,
             freq: (w >> 32) as u8,
             klen: (w >> 40) as u8,
-            class: (w >> 48) as u8,
-            bits: (w >> 56) as u8,
+            bits: (w >> 48) as u8,
+            cas_hi: (w >> 56) as u8,
         }
     }
 }
@@ -174,10 +204,8 @@ pub struct NewItem<'a> {
     pub flags: u32,
     /// Expiry, seconds since the clock origin; 0 = never.
     pub exptime: u32,
-    /// CAS unique; must be non-zero.
+    /// CAS unique; non-zero, at most [`CAS_MAX`].
     pub cas: u64,
-    /// Slab class of the chunk.
-    pub class: u8,
     /// Access time to start with.
     pub atime: u32,
     /// Frequency counter to start with.
@@ -256,11 +284,12 @@ impl Item {
         let h = it.hdr();
         let vlen: usize = new.value.iter().map(|p| p.len()).sum();
         debug_assert!(vlen <= MAX_VALUE_LEN);
+        debug_assert!(new.cas != 0 && new.cas <= CAS_MAX);
         let meta = Meta {
             atime: new.atime,
             freq: new.freq,
             klen: new.key.len() as u8,
-            class: new.class,
+            cas_hi: (new.cas >> 32) as u8,
             bits: if new.flags != 0 { HAS_FLAGS as u8 } else { 0 }
                 | (new.gen % FLUSH_GENS) << GEN_SHIFT,
         };
@@ -284,7 +313,7 @@ impl Item {
             unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), base.add(off), part.len()) };
             off += part.len();
         }
-        h.cas.store(new.cas, Ordering::Relaxed);
+        h.cas.store(new.cas as u32, Ordering::Relaxed);
         it
     }
 }
@@ -296,12 +325,21 @@ impl<'g> Held<'g> {
         self.it.0
     }
 
-    fn hdr(&self) -> &'g Header {
+    fn hdr(&self) -> Header<'g> {
+        let b = self.it.0.as_ptr();
         // SAFETY: a Held points at a chunk start of a live slab (at least
         // HEADER_SIZE bytes, 8-aligned: classes are multiples of 8 from an
-        // aligned base) whose geometry holds for 'g (`Item::held`), and the
-        // header fields are atomics, valid for any bit pattern.
-        unsafe { &*(self.it.0.as_ptr() as *const Header) }
+        // aligned base) whose geometry holds for 'g (`Item::held`). The
+        // four words lie inside the header, each aligned for its type, and
+        // are atomics, valid for any bit pattern.
+        unsafe {
+            Header {
+                meta: &*(b as *const AtomicU64),
+                cas: &*(b.add(CAS_AT) as *const AtomicU32),
+                exptime: &*(b.add(EXPTIME_AT) as *const AtomicU32),
+                vlen: &*(b.add(VLEN_AT) as *const AtomicU32),
+            }
+        }
     }
 
     /// The decoded meta word.
@@ -313,7 +351,9 @@ impl<'g> Held<'g> {
     /// The CAS unique.
     #[inline]
     pub fn cas(self) -> u64 {
-        self.hdr().cas.load(Ordering::Relaxed)
+        let h = self.hdr();
+        let hi = Meta::unpack(h.meta.load(Ordering::Relaxed)).cas_hi as u64;
+        hi << 32 | h.cas.load(Ordering::Relaxed) as u64
     }
 
     /// Sets LIVE: the item is complete and about to be stored in the index.
@@ -393,7 +433,7 @@ impl<'g> Held<'g> {
     /// Sets [`STALE`] and [`TOKEN`] to `bits` on an item the caller built
     /// and has not published yet.
     pub fn set_swr(self, bits: u32) {
-        let v = &self.hdr().vlen;
+        let v = self.hdr().vlen;
         v.fetch_and(!(STALE | TOKEN), Ordering::Relaxed);
         v.fetch_or(bits & (STALE | TOKEN), Ordering::Relaxed);
     }
@@ -508,5 +548,18 @@ impl<'g> Held<'g> {
         let off = Self::key_offset(m) + m.klen as usize;
         // SAFETY: as for `key`.
         unsafe { std::slice::from_raw_parts(self.it.0.as_ptr().add(off), self.vlen()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cas_order_survives_the_wrap() {
+        assert!(cas_before(1, 2) && !cas_before(2, 1) && !cas_before(5, 5));
+        assert!(cas_before(CAS_MAX - 1, 3), "3 came after the wrap");
+        assert!(!cas_before(3, CAS_MAX - 1));
+        assert!(!cas_before(CAS_MAX + 1, 5), "never handed out");
     }
 }

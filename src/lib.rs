@@ -66,7 +66,7 @@
 //! - **TTL** (`ttl`): memcached's exptime rules; lazy expiry on every access,
 //!   and a sweeper thread that walks pages under a time budget.
 //!
-//! Items carry 24 bytes of header plus their 8-byte index slot: 32 bytes of
+//! Items carry 20 bytes of header plus their 8-byte index slot: 28 bytes of
 //! fixed metadata (see `item`).
 //!
 //! The design document is `IMPLEMENTATION.md`, included below.

@@ -198,6 +198,11 @@ struct ServeArgs {
     /// Reclamation backend: seize or crossbeam.
     #[arg(long, default_value = "seize")]
     reclaim: ReclaimKind,
+    /// Budget bytes per index slot (default: the engine's 128): the index
+    /// is sized once, from the budget. Small items want a roomier index
+    /// (full buckets evict by their own choice), large ones a tighter one.
+    #[arg(long, value_parser = parse_slot_ratio)]
+    index_bytes_per_slot: Option<usize>,
     /// More logging to stderr (-v connections and errors).
     #[arg(short, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -224,7 +229,7 @@ fn config(a: &ServeArgs) -> Config {
         classes: match (&a.slab_classes, a.slab_growth) {
             (Some(list), _) => SlabClasses::List(list.clone()),
             (None, Some(f)) => SlabClasses::Growth(f),
-            (None, None) => SlabClasses::Growth(1.25),
+            (None, None) => Config::default().classes,
         },
         max_item_size: a.max_item_size,
         policy: a.policy,
@@ -232,6 +237,7 @@ fn config(a: &ServeArgs) -> Config {
         evict_pool: a.evict_pool,
         sweep_hz: a.sweep_hz,
         reclaim: a.reclaim,
+        index_slots: a.index_bytes_per_slot.map(|b| a.memory / b),
         ..Config::default()
     }
 }

@@ -263,9 +263,37 @@ fn bad_configs_are_refused() {
     }
 }
 
+/// A 16-byte key and a 100-byte value take 136 bytes (a 20-byte header),
+/// so a class of exactly that size holds them with no rounding, and the
+/// item reads back whole, flags included.
 #[test]
-fn item_metadata_is_32_bytes() {
-    assert_eq!(hotset::HEADER_SIZE + hotset::SLOT_SIZE, 32);
+fn a_16_plus_100_byte_item_fits_a_136_byte_chunk() {
+    assert_eq!(hotset::footprint(16, 100, 0), 136);
+    assert_eq!(hotset::footprint(16, 100, 7), 140, "flags take 4 bytes");
+    let c = Cache::new(Config {
+        classes: SlabClasses::List(vec![64, 128, 136, 144, 1 << 20]),
+        sweep_hz: 0,
+        ..Config::with_memory(8 << 20)
+    })
+    .unwrap();
+    assert_eq!(c.chunk_size_for(16, 100, 0), Some(136));
+    let value: Vec<u8> = (0..100u8).collect();
+    c.set(b"0123456789abcdef", &value, 0, 0).unwrap();
+    c.set(b"0123456789abcdeg", &value, 7, 0).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(c.get(b"0123456789abcdef", &mut out).unwrap().flags, 0);
+    assert_eq!(out, value);
+    out.clear();
+    assert_eq!(c.get(b"0123456789abcdeg", &mut out).unwrap().flags, 7);
+    assert_eq!(out, value);
+    let s = c.stats();
+    let used: Vec<(u64, u64)> = s
+        .classes
+        .iter()
+        .filter(|k| k.items > 0)
+        .map(|k| (k.chunk_size, k.items))
+        .collect();
+    assert_eq!(used, vec![(136, 1), (144, 1)]);
 }
 
 #[test]

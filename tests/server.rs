@@ -1014,10 +1014,10 @@ fn stats_sizes_cachedump_and_slabs_reassign() {
         b"stats sizes_enable\r\n",
         b"STAT sizes_status enabled\r\n",
     );
-    // 24-byte header, 100 value bytes, and keys of 2 to 4 bytes (k0 to
-    // k999: at most 128 bytes) or 5 to 6 (the rest: up to 160).
+    // 20-byte header, 100 value bytes, and keys of 2 to 6 bytes (k0 to
+    // k11999): 122 to 126 bytes, all in the 128-byte bucket and class.
     let sizes = stats_text(&mut s, "sizes");
-    assert_eq!(sizes, "STAT 128 1000\r\nSTAT 160 11000\r\nEND\r\n");
+    assert_eq!(sizes, "STAT 128 12000\r\nEND\r\n");
     let slabs = stats_text(&mut s, "slabs");
     let class = slabs
         .lines()
@@ -1028,10 +1028,9 @@ fn stats_sizes_cachedump_and_slabs_reassign() {
     assert_eq!(dump.lines().filter(|l| l.starts_with("ITEM k")).count(), 5);
     assert!(dump.contains(" [100 b; 0 s]\r\n"), "{dump}");
     let all = stats_text(&mut s, &format!("cachedump {class} 0"));
-    // k1000 to k11999 (k0 to k999 fit the class below).
     assert_eq!(
         all.lines().filter(|l| l.starts_with("ITEM")).count(),
-        11_000
+        12_000
     );
     // One page to another class; the source keeps one.
     let dst = class + 4;

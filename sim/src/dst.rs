@@ -22,7 +22,7 @@
 //!   still fails, found by deleting operations greedily.
 
 use hotset::rng::SplitMix64 as Rng;
-use hotset::{Cache, Config, Error, ManualClock, Policy, ReclaimKind, Stored};
+use hotset::{Cache, Config, Error, ManualClock, Policy, ReclaimKind, SlabClasses, Stored};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -429,6 +429,17 @@ impl Sim {
             memory,
             page_size: page,
             max_item_size: page,
+            classes: match self.mode {
+                Mode::Exact => Config::default().classes,
+                // memcached's 1.25 chain, without the default's 8-byte
+                // steps below 256 bytes: the stream's sizes spread over a
+                // dozen classes, so that the few pages are fought over
+                // rather than mostly missing.
+                Mode::Forgetful => SlabClasses::List(vec![
+                    64, 80, 104, 128, 160, 200, 248, 312, 384, 480, 600, 752, 936, 1168, 1464,
+                    1832, 2288, 2864, 3576, 4096,
+                ]),
+            },
             sweep_hz: 0,
             clock: Some(Arc::new(clock.clone())),
             reclaim: self.reclaim,

@@ -76,7 +76,7 @@ pub mod fixture {
     /// caller owns (fresh from [`Slab::alloc`]).
     pub fn item(c: Chunk, key: u8, value: u8, cas: u64) -> Item {
         // SAFETY: the caller owns the chunk (its contract above); 64 bytes
-        // hold a 24-byte header, a 1-byte key and a 1-byte value.
+        // hold a 20-byte header, a 1-byte key and a 1-byte value.
         let it = unsafe {
             Item::write(
                 c.ptr(),
@@ -86,7 +86,6 @@ pub mod fixture {
                     flags: 0,
                     exptime: 0,
                     cas,
-                    class: 0,
                     atime: 0,
                     freq: 0,
                     qbits: 0,

@@ -239,6 +239,17 @@ impl Engine {
         out
     }
 
+    /// Live items per class, summed over the threads' counters (exact at
+    /// quiescence, a moment behind under load).
+    pub(crate) fn class_items(&self) -> Vec<i64> {
+        let reg = lock(&self.counters);
+        let mut t = lock(&self.gone).clone();
+        for c in reg.iter() {
+            c.sum_into(&mut t);
+        }
+        t.class_items.iter().map(|&n| n as i64).collect()
+    }
+
     /// A snapshot of the counters and memory figures.
     pub(crate) fn stats(&self) -> Stats {
         let n = self.slab.classes().sizes().len();

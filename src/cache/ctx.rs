@@ -11,6 +11,7 @@
 use super::Engine;
 use crate::evict::sample::Pool;
 use crate::index::reclaim::{Local, Retired};
+use crate::item::CAS_MAX;
 use crate::rng::SplitMix64;
 use crate::slab::Magazine;
 use crate::stats::Counters;
@@ -97,14 +98,20 @@ impl ThreadCtx {
         self.rng.next_u64()
     }
 
-    /// A fresh CAS unique.
+    /// A fresh CAS unique: 1 to [`CAS_MAX`], wrapping (the header keeps 40
+    /// bits of it), never 0.
     pub(crate) fn next_cas(&mut self, e: &Engine) -> u64 {
-        if self.cas_next == self.cas_end {
-            self.cas_next = e.cas_blocks.fetch_add(CAS_BLOCK, Ordering::Relaxed);
-            self.cas_end = self.cas_next + CAS_BLOCK;
+        loop {
+            if self.cas_next == self.cas_end {
+                self.cas_next = e.cas_blocks.fetch_add(CAS_BLOCK, Ordering::Relaxed);
+                self.cas_end = self.cas_next + CAS_BLOCK;
+            }
+            self.cas_next += 1;
+            let cas = (self.cas_next - 1) & CAS_MAX;
+            if cas != 0 {
+                return cas;
+            }
         }
-        self.cas_next += 1;
-        self.cas_next - 1
     }
 }
 
@@ -199,5 +206,38 @@ impl Engine {
                 f(self, &mut ctx)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::item::CAS_MAX;
+    use crate::{Cache, Config, Stored};
+
+    /// CAS uniques are 40 bits: near the top they wrap to 1, never hand out
+    /// 0, and gets/cas work on either side of the wrap.
+    #[test]
+    fn cas_uniques_wrap_at_40_bits_and_skip_zero() {
+        let c = Cache::new(Config {
+            sweep_hz: 0,
+            ..Config::with_memory(8 << 20)
+        })
+        .unwrap();
+        c.engine
+            .cas_blocks
+            .store(CAS_MAX - 3, std::sync::atomic::Ordering::Relaxed);
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for i in 0..8u32 {
+            let k = format!("k{i}");
+            c.set(k.as_bytes(), b"v", 0, 0).unwrap();
+            let cas = c.get(k.as_bytes(), &mut out).unwrap().cas;
+            assert!(cas != 0 && cas <= CAS_MAX, "{cas:#x}");
+            assert_eq!(c.cas(k.as_bytes(), b"w", 0, 0, cas), Ok(Stored::Stored));
+            assert_eq!(c.cas(k.as_bytes(), b"x", 0, 0, cas), Ok(Stored::Exists));
+            seen.push(cas);
+        }
+        assert!(seen.iter().any(|&c| c > 1 << 32), "{seen:x?}");
+        assert!(seen.iter().any(|&c| c < 16), "wrapped: {seen:x?}");
     }
 }

@@ -191,7 +191,7 @@ impl Engine {
                 idle_secs: idle(before.now_ms, before.atime),
                 cas: it.cas(),
                 fetched: before.fetched,
-                class: it.meta().class,
+                class: self.slab.class_of(crate::slab::Chunk::of(it.item())),
                 footprint: it.footprint(),
             }
         })

@@ -280,7 +280,6 @@ impl Engine {
             flags,
             exptime: exp,
             cas: ctx.next_cas(self),
-            class,
             atime: now_ms as u32,
             freq: initial_freq(self.policy),
             qbits: 0,
@@ -402,7 +401,7 @@ impl Engine {
                     unsafe { self.discard(ctx, &g, it.item()) };
                     break Stored::NotStored;
                 }
-                Cond::CasOrStale(c) if c < old.cas() => {
+                Cond::CasOrStale(c) if crate::item::cas_before(c, old.cas()) => {
                     // Stored stale, keeping the item's TTL and token.
                     it.set_swr(STALE | (old.swr_bits() & TOKEN));
                     it.set_exptime(old.exptime());
@@ -624,6 +623,17 @@ impl Engine {
                 .index
                 .find_where(hash, &g, |x| x.ptr() == old.ptr() && x.cas() == old_cas);
             if let Some(found) = same {
+                if self
+                    .dead(found.item(), now_secs(self.clock.now_ms()))
+                    .is_some()
+                {
+                    // Flushed or expired since the read: what the new value
+                    // was computed from is gone. Start over, which finds it
+                    // dead.
+                    // SAFETY: never published.
+                    unsafe { self.discard(ctx, &g, it.item()) };
+                    continue;
+                }
                 self.inherit(it, found.item());
                 // SAFETY: `it` is complete, LIVE, ours and unpublished. Its
                 // key is that of `found`: the entry has the chunk and CAS

@@ -86,7 +86,8 @@ impl Engine {
     /// Counts a newly inserted item in.
     pub(crate) fn added(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         ctx.counters.inc(Ctr::CurrItems);
-        ctx.counters.class_item(it.meta().class, 1);
+        ctx.counters
+            .class_item(self.slab.class_of(Chunk::of(it.item())), 1);
         ctx.counters.inc(Ctr::TotalItems);
         ctx.counters.add(Ctr::Bytes, it.footprint() as u64);
     }
@@ -103,11 +104,12 @@ impl Engine {
         new: Held<'_>,
     ) {
         ctx.counters.inc(Ctr::TotalItems);
-        // SAFETY: we won the CAS unlinking `old` (contract) and have not
-        // retired it yet, so its chunk is ours.
-        let class = unsafe { old.held_unchecked() }.meta().class;
+        // Still ours (we won the CAS unlinking `old` and have not retired
+        // it), so its page keeps its class.
+        let class = self.slab.class_of(Chunk::of(old));
         // The new item may be in another class than the old.
-        ctx.counters.class_item(new.meta().class, 1);
+        ctx.counters
+            .class_item(self.slab.class_of(Chunk::of(new.item())), 1);
         ctx.counters.class_item(class, u64::MAX);
         ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
         // SAFETY: per this function's contract.
@@ -124,16 +126,16 @@ impl Engine {
         // below, after the last use of this handle.
         let h = unsafe { it.held_unchecked() };
         self.unqueued(ctx, h);
-        let m = h.meta();
+        let class = self.slab.class_of(Chunk::of(it));
         ctx.counters
             .add(Ctr::Bytes, (h.footprint() as u64).wrapping_neg());
         if why != Why::Replace {
             ctx.counters.add(Ctr::CurrItems, u64::MAX);
-            ctx.counters.class_item(m.class, u64::MAX);
+            ctx.counters.class_item(class, u64::MAX);
         }
         match why {
             Why::Evict => {
-                ctx.counters.evicted(m.class);
+                ctx.counters.evicted(class);
                 if !h.fetched() {
                     ctx.counters.inc(Ctr::EvictedUnfetched);
                 }

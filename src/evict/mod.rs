@@ -315,18 +315,25 @@ impl Engine {
             .index
             .neighbours(hash, g)
             .map(|f| {
-                let bad = sample::badness(self.policy, f.item(), now_ms, now, cas_now, ctx.rand());
+                let bad = match self.dead(f.item(), now) {
+                    Some(_) => u64::MAX,
+                    None => {
+                        sample::badness(self.policy, f.item(), now_ms, now, cas_now, ctx.rand())
+                    }
+                };
                 (bad, f)
             })
             .max_by_key(|(bad, _)| *bad);
         match victim {
-            Some((bad, f)) => {
+            Some((_, f)) => {
                 if self.index.remove(&f) {
-                    let why = if bad == u64::MAX {
-                        Why::Expire
-                    } else {
-                        ctx.counters.inc(Ctr::IndexEvictions);
-                        Why::Evict
+                    let why = match self.dead(f.item(), now) {
+                        Some(why) => why,
+                        // (A touch may have revived an item scored expired.)
+                        None => {
+                            ctx.counters.inc(Ctr::IndexEvictions);
+                            Why::Evict
+                        }
                     };
                     // SAFETY: our remove won.
                     unsafe { self.unlinked(ctx, g, f.item().item(), why) };

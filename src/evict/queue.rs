@@ -272,7 +272,7 @@ impl Engine {
         if !self.policy.is_queue() || !it.enqueue() {
             return;
         }
-        let class = it.meta().class;
+        let class = self.slab.class_of(Chunk::of(it.item()));
         let bits = it.queue_bits();
         ctx.queues[class as usize].delta[slot(bits)] += 1;
         let q = match self.policy {
@@ -300,7 +300,7 @@ impl Engine {
         }
         let bits = it.take_queued();
         if bits & QUEUED != 0 {
-            let class = it.meta().class;
+            let class = self.slab.class_of(Chunk::of(it.item()));
             let local = &mut ctx.queues[class as usize];
             local.delta[slot(bits)] -= 1;
             // A thread that only unlinks (the sweeper, a deleter) would

@@ -66,7 +66,8 @@ pub fn bump_freq(p: Policy, m: Meta, now_ms: u64, rnd: u64) -> u8 {
 }
 
 /// Badness of a live item; higher is evicted sooner. `cas_now` approximates
-/// the current insertion count (the CAS high-water mark).
+/// the current insertion count (the CAS high-water mark); an item's age in
+/// insertions is counted modulo 2^40, as its CAS unique is (`item::CAS_BITS`).
 #[inline]
 pub fn badness(p: Policy, it: Held<'_>, now_ms: u64, now_secs: u32, cas_now: u64, rnd: u64) -> u64 {
     let exp = it.exptime();
@@ -78,10 +79,13 @@ pub fn badness(p: Policy, it: Held<'_>, now_ms: u64, now_secs: u32, cas_now: u64
     match p {
         Policy::Lru => age_ms,
         Policy::Lfu => ((255 - lfu_decayed(m, now_ms)) as u64) << 32 | age_ms,
-        Policy::Fifo => (u64::MAX - 1).saturating_sub(it.cas()),
+        // Older first: the age in stores, modulo 2^40 as the uniques are,
+        // so the order survives their wrap. (A pooled candidate keeps the
+        // age it was scored at, as LRU's keeps its idle time.)
+        Policy::Fifo => stores_since(cas_now, it.cas()),
         Policy::Random => rnd >> 1,
         Policy::Hyperbolic => {
-            let age = cas_now.saturating_sub(it.cas()) as u128;
+            let age = stores_since(cas_now, it.cas()) as u128;
             (age * 256 / (m.freq as u128 + 1)).min(u64::MAX as u128 - 1) as u64
         }
         // The queue policies choose among a full bucket's items as their
@@ -98,6 +102,12 @@ pub fn badness(p: Policy, it: Held<'_>, now_ms: u64, now_secs: u32, cas_now: u64
     }
 }
 
+/// Stores since the one that gave CAS unique `cas`, modulo 2^40.
+#[inline]
+fn stores_since(cas_now: u64, cas: u64) -> u64 {
+    cas_now.wrapping_sub(cas) & crate::item::CAS_MAX
+}
+
 /// A class's worst item's badness, weighed by its chunk size, so that
 /// classes of different sizes can be compared when a page moves.
 ///
@@ -107,17 +117,12 @@ pub fn badness(p: Policy, it: Held<'_>, now_ms: u64, now_secs: u32, cas_now: u64
 /// largest `age × chunk` earns least per byte and gives the page. Comparing
 /// bare ages instead treats a 4 KB item like a 100 B one, and hands memory
 /// to large items that are worth about forty times fewer hits per byte.
-/// FIFO's badness is turned back into an age (insertions since the item's
-/// store) first; the other policies' scores already grow with age.
-pub fn per_byte(p: Policy, badness: u64, chunk: usize, cas_now: u64) -> u128 {
+/// Every policy's score grows with age (FIFO's is the age in stores).
+pub fn per_byte(badness: u64, chunk: usize) -> u128 {
     if badness == u64::MAX {
         return u128::MAX; // expired: worthless at any size
     }
-    let age = match p {
-        Policy::Fifo => cas_now.saturating_sub((u64::MAX - 1) - badness),
-        _ => badness,
-    };
-    age as u128 * chunk as u128
+    badness as u128 * chunk as u128
 }
 
 /// An eviction candidate remembered across sampling rounds.
@@ -257,7 +262,10 @@ impl Engine {
             };
             // Score from the header first; read and hash the key only for a
             // candidate the pool keeps.
-            let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, ctx.rand());
+            let bad = match self.dead(it, now) {
+                Some(_) => u64::MAX,
+                None => badness(self.rank_policy(), it, now_ms, now, cas_now, ctx.rand()),
+            };
             if !ctx.pools[class as usize].would_take(bad, cap) {
                 continue;
             }
@@ -294,7 +302,10 @@ impl Engine {
                 continue;
             }
             if self.policy != Policy::Random {
-                let b = badness(self.rank_policy(), it, now_ms, now, cas_now, 0);
+                let b = match self.dead(it, now) {
+                    Some(_) => u64::MAX,
+                    None => badness(self.rank_policy(), it, now_ms, now, cas_now, 0),
+                };
                 if b < c.badness && pool.peek_badness().is_some_and(|next| b < next) {
                     c.badness = b;
                     pool.offer(c, self.pool_cap.max(1));

@@ -74,13 +74,15 @@ const MASK_BITS: u64 = (1 << WAYS) - 1;
 const VERSION_ONE: u64 = 1 << 8;
 const LOAD: Ordering = Ordering::SeqCst;
 
-/// Budget bytes per index slot when sizing from the budget. 128 bytes is below
-/// the footprint of a memcached-typical item (a 16-byte key and a 100-byte
-/// value take a 160-byte chunk), so a full cache of such items fills 80% of
-/// the slots. The bucket count is not rounded to a power of two, so the
-/// index takes 64 / (7 × 128) = 7.1% of the budget whatever the budget
-/// (rounding up cost as much as 1.75× that: 8 MiB at 64 MiB).
-pub const BUDGET_BYTES_PER_SLOT: usize = 128;
+/// Budget bytes per index slot when sizing from the budget. A
+/// memcached-typical item (a 16-byte key and a 100-byte value) takes a
+/// 136-byte chunk, so a full cache of such items fills 76% of the slots; at
+/// that load a little over half the evictions are a full bucket's worst of
+/// seven (`hotset_index_evictions`), as with the 160-byte chunks and one
+/// slot per 128 bytes before. The bucket count is not rounded to a power
+/// of two, so the index takes 64 / (7 × 104) = 8.8% of the budget whatever
+/// the budget; larger items leave it emptier (`--index-bytes-per-slot`).
+pub const BUDGET_BYTES_PER_SLOT: usize = 104;
 
 /// A slot word: tag + address (+ RES).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

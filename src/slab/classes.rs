@@ -2,12 +2,20 @@
 
 use std::fmt;
 
-/// The smallest chunk: room for the 24-byte header, a short key and value.
+/// The smallest chunk: room for the 20-byte header, a short key and value.
 pub const MIN_CHUNK: usize = 64;
 /// Chunk sizes are multiples of this, so headers stay 8-aligned.
 pub const CHUNK_ALIGN: usize = 8;
 /// At most this many classes (class ids are one byte).
 pub const MAX_CLASSES: usize = 200;
+/// Up to this chunk size, geometric classes step by [`CHUNK_ALIGN`] (8
+/// bytes) rather than by the factor. Small items are where a cache's items
+/// are dense (a 16-byte key and a 100-byte value take 136 bytes), and
+/// where a factor's rounding costs the most per byte stored: at 1.25 a
+/// 136-byte item would take a 160-byte chunk. 25 classes cover 64..=256,
+/// where memcached's factor makes 7; at 1.25 that is 62 classes up to 1 MiB
+/// rather than 44, few enough for a small budget's pages to go round.
+pub const FINE_UP_TO: usize = 256;
 
 /// An error in the slab's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +36,10 @@ pub struct Classes {
 }
 
 impl Classes {
-    /// Sizes growing by `factor` from [`MIN_CHUNK`] up to `largest` (which is
-    /// always the last class), each rounded up to [`CHUNK_ALIGN`].
+    /// Sizes from [`MIN_CHUNK`] up to `largest` (which is always the last
+    /// class): every multiple of [`CHUNK_ALIGN`] up to [`FINE_UP_TO`], then
+    /// those of a chain growing by `factor` from [`MIN_CHUNK`], each rounded
+    /// up to [`CHUNK_ALIGN`] (at 1.25: 312, 384, 480, 600, …).
     pub fn geometric(factor: f64, largest: usize) -> Result<Classes, ClassError> {
         if !(factor.is_finite() && factor > 1.0 && factor <= 16.0) {
             return Err(ClassError(format!(
@@ -41,14 +51,18 @@ impl Classes {
                 "largest class {largest} is below the {MIN_CHUNK}-byte minimum"
             )));
         }
-        let mut sizes = Vec::new();
+        let mut sizes: Vec<usize> = (MIN_CHUNK..=FINE_UP_TO.min(largest - 1))
+            .step_by(CHUNK_ALIGN)
+            .collect();
+        // The factor's classes are the ones it makes from MIN_CHUNK (as
+        // memcached's do from its smallest), those above the fine ones.
         let mut s = MIN_CHUNK as f64;
         while (s as usize) < largest {
             let size = (s as usize).next_multiple_of(CHUNK_ALIGN);
             if size >= largest {
                 break;
             }
-            if sizes.last() != Some(&size) {
+            if size > FINE_UP_TO && sizes.last() != Some(&size) {
                 sizes.push(size);
             }
             s *= factor;
@@ -116,15 +130,20 @@ mod tests {
 
     #[test]
     fn geometric_default() {
-        let c = Classes::geometric(1.25, 1 << 20).unwrap();
-        let s = c.sizes();
-        assert_eq!(s[0], 64);
-        assert_eq!(s[1], 80);
-        assert_eq!(*s.last().unwrap(), 1 << 20);
-        assert!(s
-            .windows(2)
-            .all(|w| w[0] < w[1] && w[1] as f64 <= w[0] as f64 * 1.25 + 8.0));
-        assert!(s.iter().all(|x| x % 8 == 0));
+        for f in [1.25, crate::config::DEFAULT_GROWTH] {
+            let c = Classes::geometric(f, 1 << 20).unwrap();
+            let s = c.sizes();
+            // Every multiple of 8 up to 256: a 136-byte item fits exactly.
+            assert_eq!(&s[..25], &(64..=256).step_by(8).collect::<Vec<_>>()[..]);
+            assert_eq!(c.class_for(136).map(|i| s[i as usize]), Some(136));
+            assert_eq!(*s.last().unwrap(), 1 << 20);
+            assert!(s
+                .windows(2)
+                .all(|w| w[0] < w[1] && w[1] as f64 <= w[0] as f64 * f + 8.0));
+            assert!(s[25] > 256 && s[25] as f64 <= 256.0 * f + 8.0);
+            assert!(s.iter().all(|x| x % 8 == 0));
+            assert!(s.len() <= MAX_CLASSES, "{f}: {} classes", s.len());
+        }
     }
 
     #[test]

@@ -632,6 +632,23 @@ impl Slab {
         (rem == 0 && (index as usize) < cs.per_page).then_some(class)
     }
 
+    /// The class of a chunk that holds a live item (one the caller reached
+    /// through the index, or owns): its page's class, draining or not. The
+    /// item header does not store it; a page changes class only a grace
+    /// period after its last item left, so under the caller's guard the
+    /// answer holds. A chunk of no class's page answers 0 (and fails a
+    /// debug assertion): the caller broke the contract.
+    #[inline]
+    pub fn class_of(&self, c: Chunk) -> u8 {
+        let state = self.page_state[self.page_of(c)].load(Ordering::Acquire);
+        debug_assert!(state != UNASSIGNED, "a live item on an unassigned page");
+        if state == UNASSIGNED {
+            0
+        } else {
+            (state & !DRAINING) as u8
+        }
+    }
+
     /// How many times the page of `c` was given to a class (see
     /// `generation`). Read after `chunk_class` found the page in a class,
     /// it is that assignment's.

@@ -53,15 +53,25 @@ impl Engine {
             // all may still start one.
             return false;
         }
-        // A class with no page takes one from the largest class, as long as
-        // that leaves it a page. Otherwise a page moves only from a class
-        // whose items are clearly worth less per byte, so classes never
-        // trade their last pages back and forth.
+        // A class with no page takes one from a class that holds pages but
+        // no items (one item grown through the classes by appends leaves
+        // such a trail, a page each; with fine classes there are more
+        // classes than a small cache has pages), else from the largest
+        // class, as long as that leaves it a page. Otherwise a page moves
+        // only from a class whose items are clearly worth less per byte, so
+        // classes never trade their last pages back and forth.
+        let empty = if mine == 0 {
+            let items = self.class_items();
+            (0..n as u8)
+                .find(|&c| c != class && items[c as usize] == 0 && self.slab.class_pages(c) > 0)
+        } else {
+            None
+        };
         let largest = (0..n as u8)
             .filter(|&c| c != class)
             .max_by_key(|&c| self.slab.class_pages(c))
             .filter(|&c| self.slab.class_pages(c) >= 2);
-        let donor = match largest {
+        let donor = match empty.or(largest) {
             Some(d) if mine == 0 => Some(d),
             // A class with no page has no items to weigh against: it would
             // take the last page of any class whose items had aged a little,
@@ -76,9 +86,7 @@ impl Engine {
                 let ours = self.tail_badness(ctx, g, class);
                 self.sample_into_pool(ctx, g, d);
                 let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
-                let cas_now = self.cas_blocks.load(Ordering::Relaxed);
-                let weigh =
-                    |b, c| per_byte(self.rank_policy(), b, self.slab.chunk_size(c), cas_now);
+                let weigh = |b, c| per_byte(b, self.slab.chunk_size(c));
                 let worse = weigh(theirs, d) / REBALANCE_RATIO > weigh(ours, class);
                 (worse && self.slab.class_pages(d) > 0).then_some(d)
             }
@@ -230,6 +238,14 @@ impl Engine {
         let Some(found) = self.index.find_where(hash, g, |x| x.ptr() == ptr) else {
             return true;
         };
+        if self
+            .dead(found.item(), now_secs(self.clock.now_ms()))
+            .is_some()
+        {
+            // Flushed or expired: not worth a copy (and a copy of a flushed
+            // item must not outlive the flushes after it).
+            return false;
+        }
         // Free chunks only, none of a draining page (`Slab::alloc_free`).
         let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
             return false;
@@ -243,7 +259,6 @@ impl Engine {
             flags: old.flags(),
             exptime,
             cas: old.cas(),
-            class,
             atime: m.atime,
             freq: m.freq,
             // The meta protocol's bits too (a token taken on the old
