@@ -262,10 +262,7 @@ impl Engine {
             };
             // Score from the header first; read and hash the key only for a
             // candidate the pool keeps.
-            let bad = match self.dead(it, now) {
-                Some(_) => u64::MAX,
-                None => badness(self.rank_policy(), it, now_ms, now, cas_now, ctx.rand()),
-            };
+            let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, ctx.rand());
             if !ctx.pools[class as usize].would_take(bad, cap) {
                 continue;
             }
@@ -302,10 +299,7 @@ impl Engine {
                 continue;
             }
             if self.policy != Policy::Random {
-                let b = match self.dead(it, now) {
-                    Some(_) => u64::MAX,
-                    None => badness(self.rank_policy(), it, now_ms, now, cas_now, 0),
-                };
+                let b = badness(self.rank_policy(), it, now_ms, now, cas_now, 0);
                 if b < c.badness && pool.peek_badness().is_some_and(|next| b < next) {
                     c.badness = b;
                     pool.offer(c, self.pool_cap.max(1));
