@@ -239,26 +239,30 @@ impl Engine {
         out
     }
 
-    /// Live items per class, summed over the threads' counters (exact at
-    /// quiescence, a moment behind under load).
-    pub(crate) fn class_items(&self) -> Vec<i64> {
+    /// Every thread's counters summed, with those of threads that have gone
+    /// (exact at quiescence, a moment behind under load).
+    fn totals(&self) -> crate::stats::Totals {
         let reg = lock(&self.counters);
         let mut t = lock(&self.gone).clone();
         for c in reg.iter() {
             c.sum_into(&mut t);
         }
-        t.class_items.iter().map(|&n| n as i64).collect()
+        t
+    }
+
+    /// Live items per class (see `totals`).
+    pub(crate) fn class_items(&self) -> Vec<i64> {
+        self.totals()
+            .class_items
+            .iter()
+            .map(|&n| n as i64)
+            .collect()
     }
 
     /// A snapshot of the counters and memory figures.
     pub(crate) fn stats(&self) -> Stats {
         let n = self.slab.classes().sizes().len();
-        let reg = lock(&self.counters);
-        let mut t = lock(&self.gone).clone();
-        for c in reg.iter() {
-            c.sum_into(&mut t);
-        }
-        drop(reg);
+        let t = self.totals();
         let mut s = Stats::default();
         t.fill(&mut s);
         s.limit_maxbytes = self.memory.load(std::sync::atomic::Ordering::Relaxed) as u64;
