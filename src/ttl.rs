@@ -261,7 +261,7 @@ mod tests {
 
 #[cfg(test)]
 mod flush_tests {
-    use crate::{Cache, Config};
+    use crate::Cache;
 
     /// An item built before a flush_all but met only after it (a publisher
     /// the flush's walk went past, or a get racing the walk) reads as
@@ -269,14 +269,10 @@ mod flush_tests {
     /// generation on without the walk.
     #[test]
     fn an_item_the_walk_missed_is_flushed_and_counted() {
-        let c = Cache::new(Config {
-            sweep_hz: 0,
-            ..Config::with_memory(8 << 20)
-        })
-        .unwrap();
+        let c = Cache::for_test();
         c.set(b"old", b"v", 0, 0).unwrap();
         c.set(b"kept", b"v", 0, 0).unwrap();
-        c.engine
+        c.engine()
             .flushes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         c.set(b"new", b"v", 0, 0).unwrap();
@@ -300,11 +296,7 @@ mod flush_tests {
     /// an older item back.
     #[test]
     fn generations_wrap_without_resurrection() {
-        let c = Cache::new(Config {
-            sweep_hz: 0,
-            ..Config::with_memory(8 << 20)
-        })
-        .unwrap();
+        let c = Cache::for_test();
         let mut out = Vec::new();
         for round in 0..10u32 {
             let k = format!("k{round}");

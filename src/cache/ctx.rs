@@ -212,18 +212,14 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use crate::item::CAS_MAX;
-    use crate::{Cache, Config, Stored};
+    use crate::{Cache, Stored};
 
     /// CAS uniques are 40 bits: near the top they wrap to 1, never hand out
     /// 0, and gets/cas work on either side of the wrap.
     #[test]
     fn cas_uniques_wrap_at_40_bits_and_skip_zero() {
-        let c = Cache::new(Config {
-            sweep_hz: 0,
-            ..Config::with_memory(8 << 20)
-        })
-        .unwrap();
-        c.engine
+        let c = Cache::for_test();
+        c.engine()
             .cas_blocks
             .store(CAS_MAX - 3, std::sync::atomic::Ordering::Relaxed);
         let mut out = Vec::new();

@@ -130,7 +130,7 @@ pub(crate) enum Why {
 
 /// The cache. Cheap to share: wrap it in an `Arc`, or use scoped threads.
 pub struct Cache {
-    pub(crate) engine: Arc<Engine>,
+    engine: Arc<Engine>,
     sweeper: Option<std::thread::JoinHandle<()>>,
     /// The configuration the cache was built from (for `config`).
     cfg: Config,
@@ -566,6 +566,17 @@ impl Cache {
     #[cfg(test)]
     pub(crate) fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// An 8 MiB cache with no sweeper thread, for the crate's white-box
+    /// tests.
+    #[cfg(test)]
+    pub(crate) fn for_test() -> Cache {
+        Cache::new(Config {
+            sweep_hz: 0,
+            ..Config::with_memory(8 << 20)
+        })
+        .expect("test cache")
     }
 }
 
