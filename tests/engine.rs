@@ -600,3 +600,46 @@ fn exactly_one_client_wins_a_recache() {
         }
     }
 }
+
+/// A key lives in its home bucket or one of its alternates: in an index
+/// of two buckets every key may use all 14 slots, so 14 keys fit without
+/// a bucket's eviction whatever their hashes, and a 15th takes one. (With
+/// the home alone, 14 random keys overflow one of two buckets of seven
+/// almost always.) Every key stays readable, and the audit agrees.
+#[test]
+fn keys_overflow_into_their_alternate_bucket() {
+    for policy in [Policy::Lru, Policy::S3Fifo] {
+        let c = Cache::new(Config {
+            memory: 4 << 20,
+            sweep_hz: 0,
+            clock: Some(Arc::new(ManualClock::new())),
+            policy,
+            seed: Some(3),
+            index_slots: Some(14),
+            ..Config::default()
+        })
+        .unwrap();
+        let v = [b'v'; 100];
+        for i in 0..14 {
+            assert_eq!(c.set(&key16(i), &v, 0, 0), Ok(Stored::Stored));
+        }
+        let s = c.stats();
+        assert_eq!((s.curr_items, s.index_evictions), (14, 0), "{policy}");
+        for i in 0..14 {
+            assert_eq!(
+                get(&c, &key16(i)).as_deref(),
+                Some(&v[..]),
+                "{policy}: key {i}"
+            );
+        }
+        assert_eq!(c.check_consistency(), Ok(14), "{policy}");
+        assert_eq!(c.set(&key16(14), &v, 0, 0), Ok(Stored::Stored));
+        let s = c.stats();
+        assert_eq!((s.curr_items, s.index_evictions), (14, 1), "{policy}");
+        assert_eq!(get(&c, &key16(14)).as_deref(), Some(&v[..]));
+        for i in (0..14).step_by(2) {
+            c.delete(&key16(i));
+        }
+        assert_eq!(c.check_consistency(), Ok(c.stats().curr_items as usize));
+    }
+}

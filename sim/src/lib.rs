@@ -129,8 +129,15 @@ pub mod fixture {
     /// `items` (key, value) items written into the first chunks; also
     /// returns the magazine holding the remaining chunks.
     pub fn setup(chunks: usize, items: &[(u8, u8)]) -> Parts {
+        setup_buckets(1, chunks, items)
+    }
+
+    /// [`setup`] with an index of `buckets` buckets. Every fixture key's
+    /// home is bucket 0 ([`hash`]), so from 2 buckets on, bucket 1 is its
+    /// first alternate.
+    pub fn setup_buckets(buckets: usize, chunks: usize, items: &[(u8, u8)]) -> Parts {
         let s = slab(chunks);
-        let index = Arc::new(Index::with_slots(7, ReclaimKind::Crossbeam));
+        let index = Arc::new(Index::with_slots(7 * buckets, ReclaimKind::Crossbeam));
         let mut mag = Magazine::new();
         let its = items
             .iter()

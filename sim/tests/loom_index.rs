@@ -3,12 +3,16 @@
 //! Properties:
 //! - two inserts of one key: exactly one committed copy remains, and it is
 //!   one of the two values; with `add`, exactly one insert succeeds;
-//! - insert against remove: the bucket's committed mask matches its slots.
+//! - insert against remove: the bucket's committed mask matches its slots;
+//! - two adds of one key whose home is crowded, so that either may land in
+//!   the alternate bucket: exactly one succeeds, and one copy remains;
+//! - an insert into the alternate against the removal of another key
+//!   there: both change the home's ctrl, and the masks agree with the slots.
 #![cfg(hotset_loom)]
 
 use hotset::internals::Insert;
 use loom::thread;
-use sim::fixture::{find, insert, set, setup};
+use sim::fixture::{find, insert, set, setup, setup_buckets};
 use sim::run_model;
 
 #[test]
@@ -95,5 +99,100 @@ fn insert_against_remove() {
         assert!(find(&index, 1, &g).is_some());
         assert!(find(&index, 2, &g).is_none());
         assert_eq!(index.bucket_len(0), 1, "ctrl mask agrees with the slots");
+    });
+}
+
+/// Four keys fill the home past its share (`HOME_BELOW` is 5), so of two
+/// racing adds of one key the first to reserve may take the home's fifth
+/// slot and the second, counting five, the alternate's: two commits in two
+/// buckets, which only the home's ctrl serializes.
+#[test]
+fn two_adds_of_one_key_past_a_crowded_home() {
+    run_model(|| {
+        let crowd = [(10, b'x'), (11, b'x'), (12, b'x'), (13, b'x')];
+        let mut items = crowd.to_vec();
+        items.extend([(1, b'a'), (1, b'b')]);
+        let (_s, index, its, _) = setup_buckets(2, 6, &items);
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            for (it, &(k, _)) in its.iter().zip(&crowd) {
+                assert!(matches!(insert(&index, *it, k, &g), Insert::Inserted));
+            }
+        }
+        let ths: Vec<_> = its[4..]
+            .iter()
+            .map(|&it| {
+                let index = index.clone();
+                thread::spawn(move || {
+                    let local = index.local();
+                    let g = index.pin(&local);
+                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
+                })
+            })
+            .collect();
+        let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
+        assert_eq!(won, 1, "exactly one add succeeds");
+        let local = index.local();
+        let g = index.pin(&local);
+        let copies = (0..2)
+            .flat_map(|b| index.announced(b, &g).collect::<Vec<_>>())
+            .filter(|f| f.item().key() == [1])
+            .count();
+        assert_eq!(copies, 1, "one copy of the key");
+        assert!(find(&index, 1, &g).is_some());
+        assert_eq!(
+            index.bucket_len(0) + index.bucket_len(1),
+            5,
+            "ctrl masks agree"
+        );
+    });
+}
+
+/// An insert and a remove that both change the home's ctrl from the
+/// alternate bucket: key 2 lives in the alternate (the home held five when
+/// it came), key 1 goes there too, and key 2 is deleted meanwhile.
+#[test]
+fn alternate_insert_against_alternate_remove() {
+    run_model(|| {
+        let crowd = [(10, b'x'), (11, b'x'), (12, b'x'), (13, b'x'), (14, b'x')];
+        let mut items = crowd.to_vec();
+        items.extend([(2, b'o'), (1, b'n')]);
+        let (_s, index, its, _) = setup_buckets(2, 7, &items);
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            for (it, &(k, _)) in its.iter().zip(&items[..6]) {
+                assert!(matches!(insert(&index, *it, k, &g), Insert::Inserted));
+            }
+            assert_eq!(find(&index, 2, &g).map(|f| f.bucket()), Some(1));
+        }
+        let new = its[6];
+        let i1 = index.clone();
+        let t1 = thread::spawn(move || {
+            let local = i1.local();
+            let g = i1.pin(&local);
+            assert!(matches!(insert(&i1, new, 1, &g), Insert::Inserted));
+        });
+        let i2 = index.clone();
+        let t2 = thread::spawn(move || {
+            let local = i2.local();
+            let g = i2.pin(&local);
+            let f = find(&i2, 2, &g).expect("key 2 is present");
+            assert!(i2.remove(&f), "the only remover wins");
+        });
+        t1.join().unwrap();
+        t2.join().unwrap();
+        let local = index.local();
+        let g = index.pin(&local);
+        assert_eq!(find(&index, 1, &g).map(|f| f.bucket()), Some(1));
+        assert!(find(&index, 2, &g).is_none());
+        for b in 0..2 {
+            assert_eq!(
+                index.bucket_len(b),
+                index.announced(b, &g).count(),
+                "bucket {b}: ctrl masks agree with the slots"
+            );
+        }
     });
 }

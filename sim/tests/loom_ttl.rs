@@ -7,8 +7,13 @@
 //!   whoever of the two gets there first;
 //! - the sweeper against a set of a fresh `a`: the new value survives (the
 //!   sweeper unlinks only the exact expired item it walked to).
+//! - a set against three flush_alls, then a fourth flush: nothing is left.
+//!   A set built before the first flush and published after the third's
+//!   walk carries a generation three behind; if it stayed in the index, the
+//!   fourth flush would bring the 2-bit generation round to its own and it
+//!   would read as live again.
 //!
-//! Both end with `Cache::check_consistency`: no chunk leaked or freed
+//! All end with `Cache::check_consistency`: no chunk leaked or freed
 //! twice, and `curr_items` agrees with the index.
 #![cfg(hotset_loom)]
 
@@ -74,6 +79,29 @@ fn sweeper_against_set_of_an_expiring_key() {
         );
         if let Err(e) = c.check_consistency() {
             panic!("after sweep against set: {e}");
+        }
+    });
+}
+
+#[test]
+fn a_set_published_behind_three_flushes_stays_flushed() {
+    run_engine_model(|| {
+        let clock = ManualClock::new();
+        let c = Arc::new(tiny_cache(3, &clock));
+        let set = on_thread(&c, |c| c.set(b"a", b"1", 0, 0));
+        let flush = on_thread(&c, |c| {
+            for _ in 0..3 {
+                c.flush_all(0);
+            }
+        });
+        assert_eq!(set.join().unwrap(), Ok(Stored::Stored));
+        flush.join().unwrap();
+        // Both are done, so the set came before this flush.
+        c.flush_all(0);
+        assert_eq!(value(&c, b"a"), None, "a flushed item came back");
+        assert_eq!(c.stats().curr_items, 0);
+        if let Err(e) = c.check_consistency() {
+            panic!("after set against flushes: {e}");
         }
     });
 }

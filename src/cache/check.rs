@@ -13,18 +13,31 @@ impl Engine {
         let local = self.index.local();
         let g = self.index.pin(&local);
         let mut indexed = HashSet::new();
+        let mut keys = HashSet::new();
         for i in 0..self.index.buckets() {
+            let mut announced = 0;
             for f in self.index.announced(i, &g) {
+                announced += 1;
                 let it = f.item();
                 if !it.is_live() {
                     return Err(format!("bucket {i}: item is not LIVE"));
                 }
-                if self.index.home_bucket(self.hash(it.key())) != i {
-                    return Err(format!("bucket {i}: key outside its home bucket"));
+                if self.index.home_bucket(self.hash(it.key())) != self.index.home_of(&f) {
+                    return Err(format!("bucket {i}: key outside its candidate buckets"));
                 }
                 if !indexed.insert(addr(Chunk::of(it.item()))) {
                     return Err(format!("bucket {i}: item indexed twice"));
                 }
+                if !keys.insert(it.key().to_vec()) {
+                    return Err(format!("bucket {i}: a key indexed twice"));
+                }
+            }
+            // Quiescent, every committed word is announced.
+            if self.index.bucket_len(i) != announced {
+                return Err(format!(
+                    "bucket {i}: {announced} items but {} committed bits",
+                    self.index.bucket_len(i)
+                ));
             }
         }
         let mut free = HashSet::new();

@@ -9,8 +9,8 @@
 //!   reclaimer return it, else move a page from another class, within a
 //!   patience bound.
 //!
-//! A store whose key's index bucket is full evicts that bucket's worst item
-//! instead ([`Engine::evict_from_bucket`]).
+//! A store whose key's candidate index buckets are all full evicts their
+//! worst item instead ([`Engine::evict_from_bucket`]).
 
 mod fifo;
 mod ghost;
@@ -301,8 +301,8 @@ impl Engine {
         }
     }
 
-    /// A new key found its bucket full: evict the bucket's worst item by the
-    /// policy (expired items first).
+    /// A new key found its candidate buckets full: evict their worst item by
+    /// the policy (expired items first).
     pub(crate) fn evict_from_bucket(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64) {
         let now_ms = self.clock.now_ms();
         let now = now_secs(now_ms);
