@@ -129,6 +129,16 @@ fn mask(ctrl: u64, place: usize) -> u64 {
     (ctrl >> (place * WAYS)) & WAY_MASK
 }
 
+/// `i` mod `n`, for `i < 2n` (no division on the lookup path).
+#[inline]
+fn wrap(i: usize, n: usize) -> usize {
+    if i >= n {
+        i - n
+    } else {
+        i
+    }
+}
+
 /// A slot word: tag + address (+ placement, + RES).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Word(u64);
@@ -429,9 +439,8 @@ impl Index {
     fn place_of(&self, home: usize, place: usize) -> usize {
         match place {
             0 => home,
-            1 if home + 1 == self.n => 0,
-            1 => home + 1,
-            _ => (home + self.n / 2) % self.n,
+            1 => wrap(home + 1, self.n),
+            _ => wrap(home + self.n / 2, self.n),
         }
     }
 
@@ -441,9 +450,8 @@ impl Index {
     fn home_of_place(&self, bucket: usize, place: usize) -> usize {
         match place {
             0 => bucket,
-            1 if bucket == 0 => self.n - 1,
-            1 => bucket - 1,
-            _ => (bucket + self.n - self.n / 2) % self.n,
+            1 => wrap(bucket + self.n - 1, self.n),
+            _ => wrap(bucket + self.n - self.n / 2, self.n),
         }
     }
 
