@@ -7,10 +7,14 @@
 //! - two adds of one key whose home is crowded, so that either may land in
 //!   the alternate bucket: exactly one succeeds, and one copy remains;
 //! - an insert into the alternate against the removal of another key
-//!   there: both change the home's ctrl, and the masks agree with the slots.
+//!   there: both change the home's ctrl, and the masks agree with the slots;
+//! - the same two adds when the home and the next bucket (crowded by its
+//!   own keys) are both past their share: both head for the far alternate,
+//!   and still exactly one wins;
+//! - an add that loses reports a key that a lookup right after finds.
 #![cfg(hotset_loom)]
 
-use hotset::internals::Insert;
+use hotset::internals::{Index, Insert};
 use loom::thread;
 use sim::fixture::{find, insert, set, setup, setup_buckets};
 use sim::run_model;
@@ -194,5 +198,98 @@ fn alternate_insert_against_alternate_remove() {
                 "bucket {b}: ctrl masks agree with the slots"
             );
         }
+    });
+}
+
+/// Four buckets, so a key has all three candidates: bucket 0 (its home),
+/// 1 and 2. The home is crowded by five of its own keys and bucket 1 by
+/// five keys whose home it is, so two racing adds of key 1 both head for
+/// the far alternate (placement 2), the third candidate: the third ctrl mask
+/// and its placement bits under a race.
+#[test]
+fn two_adds_of_one_key_past_two_crowded_buckets() {
+    run_model(|| {
+        let home: Vec<(u8, u8)> = (10..15).map(|k| (k, b'x')).collect();
+        let next: Vec<(u8, u8)> = (20..25).map(|k| (k, b'y')).collect();
+        let mut items = home.clone();
+        items.extend(&next);
+        items.extend([(1, b'a'), (1, b'b')]);
+        let (_s, index, its, _) = setup_buckets(4, items.len(), &items);
+        // A hash of tag `k` whose home, in four buckets, is bucket 1.
+        let home_1 = |k: u8| (k as u64) << 48 | 1 << 46;
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            for (it, &(k, _)) in its.iter().zip(&home) {
+                assert!(matches!(insert(&index, *it, k, &g), Insert::Inserted));
+            }
+            for (it, &(k, _)) in its[5..].iter().zip(&next) {
+                // SAFETY: a fixture item (complete, LIVE, of the model's
+                // slab, with key [k]), published once.
+                let r = unsafe { index.insert(home_1(k), *it, &[k], &g) };
+                assert!(matches!(r, Insert::Inserted));
+            }
+            assert_eq!(index.bucket_len(0), 5);
+            assert_eq!(index.bucket_len(1), 5);
+        }
+        let ths: Vec<_> = its[10..]
+            .iter()
+            .map(|&it| {
+                let index = index.clone();
+                thread::spawn(move || {
+                    let local = index.local();
+                    let g = index.pin(&local);
+                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
+                })
+            })
+            .collect();
+        let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
+        assert_eq!(won, 1, "exactly one add succeeds");
+        let local = index.local();
+        let g = index.pin(&local);
+        let found = find(&index, 1, &g).expect("key 1 is present");
+        assert_eq!(found.bucket(), 2, "past two crowded buckets, the far one");
+        let copies = (0..4)
+            .flat_map(|b| index.announced(b, &g).collect::<Vec<_>>())
+            .filter(|f| f.item().key() == [1])
+            .count();
+        assert_eq!(copies, 1, "one copy of the key");
+        for b in 0..4 {
+            assert_eq!(
+                index.bucket_len(b),
+                index.announced(b, &g).count(),
+                "bucket {b}: ctrl masks agree with the slots"
+            );
+        }
+        // Bucket 1's keys are found through their own home.
+        for k in 20..25 {
+            assert!(index.find(home_1(k), &[k], &g).is_some());
+        }
+    });
+}
+
+/// An add that loses to a racing insert of its key sees the winner: once
+/// it reports the key present, a lookup finds it, even if the winner has
+/// committed but not yet announced (the loser announces it).
+#[test]
+fn a_losing_add_then_a_get_finds_the_winner() {
+    run_model(|| {
+        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
+        // Either may lose; the loser then looks the key up.
+        let add = |index: &Index, it| {
+            let local = index.local();
+            let g = index.pin(&local);
+            if let Insert::Exists(_) = insert(index, it, 1, &g) {
+                assert!(
+                    find(index, 1, &g).is_some(),
+                    "an add lost to a key a get misses"
+                );
+            }
+        };
+        let i1 = index.clone();
+        let first = its[0];
+        let t1 = thread::spawn(move || add(&i1, first));
+        add(&index, its[1]);
+        t1.join().unwrap();
     });
 }

@@ -20,7 +20,8 @@
 //! buckets: its home `h`, the next one `h + 1`, or the one half the table
 //! away `h + n/2` (mod n; fewer candidates in a table of under 4 buckets).
 //! A new key goes home while its home holds fewer than [`HOME_BELOW`]
-//! items, and otherwise to the emptiest candidate. The alternates are
+//! items, else to `h + 1` while that does, and otherwise to the emptiest
+//! candidate. The alternates are
 //! functions of the home, not of the key, so the home's ctrl can record
 //! every committed copy of every key that calls it home: that one word
 //! serializes all commits of a key, wherever they land. The 16-bit tag (the
@@ -38,8 +39,8 @@
 //! being removed. Invariants: a slot is `0` only while no ctrl bit for it is
 //! set (its own bucket's own mask, and the masks of the two buckets whose
 //! alternate it is), a reservation is made only on a `0` slot, and every
-//! bit set for a slot was set by the committer of the word in it. Every
-//! ctrl change bumps the version.
+//! bit set for a slot was set by the committer of the word in it (or of
+//! the word it replaced in place). Every ctrl change bumps the version.
 //!
 //! - **Lookup**: read the home's ctrl, scan the home's seven slots, then the
 //!   alternates' slots that ctrl marks; skip `0`, `BUSY` and `RES` words and
@@ -60,7 +61,9 @@
 //!   re-check for the key before trying again. This is what keeps two
 //!   concurrent inserts of one key from both landing, even in two different
 //!   buckets. After the commit, a CAS clears `RES` (it fails harmlessly if
-//!   the item was already replaced or removed).
+//!   the item was already replaced, removed or announced). An insert that
+//!   finds its key committed but not announced announces it itself, so an
+//!   insert never reports a key that a lookup after it would miss.
 //!
 //! Every word ever stored in a slot is an item with LIVE set (see `item.rs`);
 //! it is freed only by retiring it, never directly, because a reader may have
@@ -167,7 +170,9 @@ impl Word {
         // SAFETY: `item` is only called on words that are neither 0 nor BUSY,
         // which hold the address of an item published by `Index::insert` or
         // `Index::replace` (whose callers vouch that it is a chunk start of
-        // the slab this index serves), so it is non-null and a valid handle.
+        // the slab this index serves). Chunk starts are 8-aligned, so the
+        // three low bits masked off are RES and the placement, never the
+        // address's: it is non-null and a valid handle.
         unsafe { Item::from_ptr(NonNull::new_unchecked(a)) }
     }
 }
@@ -221,8 +226,8 @@ impl<'g> Found<'g> {
 pub enum Insert<'g> {
     /// The new item is committed.
     Inserted,
-    /// The key is present (committed, possibly not yet announced); nothing
-    /// was stored.
+    /// The key is present (committed; announced by this call if its
+    /// inserter had not yet); nothing was stored.
     Exists(Found<'g>),
     /// Every candidate bucket is full; nothing was stored.
     Full,
@@ -578,7 +583,7 @@ impl Index {
     ) -> Result<(), Option<Slot>> {
         let (found, mut ctrl) = self.find_committed(h, tag, &mut eq);
         if let Some(f) = found {
-            return Err(Some(f));
+            return Err(Some(self.help_announce(f)));
         }
         let Some((place, slot, new)) = self.reserve(h, tag, item) else {
             return Err(None);
@@ -610,12 +615,28 @@ impl Index {
                         // reservation was never committed, so no other thread
                         // acts on it: give the slot back.
                         bucket.slots[slot].store(0, Ordering::Release);
-                        return Err(Some(f));
+                        return Err(Some(self.help_announce(f)));
                     }
                     ctrl = now;
                 }
             }
         }
+    }
+
+    /// Announces a committed word that an insert of the same key found
+    /// (`find_committed` reads them under a stable ctrl, so one with RES
+    /// set is committed, not merely reserved), and returns it announced.
+    /// Without this, an `add` could fail on a key that a get right after it
+    /// still misses, because its inserter has not announced it yet. If the
+    /// word was replaced or removed meanwhile, the CAS fails and the caller
+    /// holds a stale word, as with any lookup.
+    fn help_announce(&self, f: Slot) -> Slot {
+        if f.word.0 & RES == 0 {
+            return f;
+        }
+        let word = Word(f.word.0 & !RES);
+        self.buckets[f.bucket].announce(f.slot, word);
+        Slot { word, ..f }
     }
 
     /// Removes the exact word `old` from `slot` of `bucket`: CAS it to BUSY,
