@@ -14,10 +14,50 @@
 //! - an add that loses reports a key that a lookup right after finds.
 #![cfg(hotset_loom)]
 
-use hotset::internals::{Index, Insert};
+use hotset::internals::{Guard, Index, Insert, Item};
 use loom::thread;
 use sim::fixture::{find, insert, set, setup, setup_buckets};
 use sim::run_model;
+use std::sync::Arc;
+
+/// Two threads add key 1, one with each item; returns how many succeeded.
+fn racing_adds(index: &Arc<Index>, its: &[Item]) -> usize {
+    let ths: Vec<_> = its
+        .iter()
+        .map(|&it| {
+            let index = index.clone();
+            thread::spawn(move || {
+                let local = index.local();
+                let g = index.pin(&local);
+                matches!(insert(&index, it, 1, &g), Insert::Inserted)
+            })
+        })
+        .collect();
+    ths.into_iter().map(|t| t.join().unwrap() as usize).sum()
+}
+
+/// Key 1 is in exactly one of the first `buckets` buckets, and their ctrl
+/// masks agree with their slots.
+fn assert_one_copy_of_1(index: &Index, buckets: usize, g: &Guard<'_>) {
+    let copies = (0..buckets)
+        .flat_map(|b| index.announced(b, g).collect::<Vec<_>>())
+        .filter(|f| f.item().key() == [1])
+        .count();
+    assert_eq!(copies, 1, "one copy of the key");
+    masks_agree(index, buckets, g);
+}
+
+/// The ctrl masks covering each of the first `buckets` buckets count its
+/// announced slots (quiescent, every committed word is announced).
+fn masks_agree(index: &Index, buckets: usize, g: &Guard<'_>) {
+    for b in 0..buckets {
+        assert_eq!(
+            index.bucket_len(b),
+            index.announced(b, g).count(),
+            "bucket {b}: ctrl masks agree with the slots"
+        );
+    }
+}
 
 #[test]
 fn two_inserts_of_one_key() {
@@ -53,19 +93,7 @@ fn two_inserts_of_one_key() {
 fn two_adds_of_one_key() {
     run_model(|| {
         let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b')]);
-        let ths: Vec<_> = its
-            .into_iter()
-            .map(|it| {
-                let index = index.clone();
-                thread::spawn(move || {
-                    let local = index.local();
-                    let g = index.pin(&local);
-                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
-                })
-            })
-            .collect();
-        let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
-        assert_eq!(won, 1, "exactly one add succeeds");
+        assert_eq!(racing_adds(&index, &its), 1, "exactly one add succeeds");
         let local = index.local();
         let g = index.pin(&local);
         assert_eq!(index.announced(0, &g).count(), 1);
@@ -124,26 +152,14 @@ fn two_adds_of_one_key_past_a_crowded_home() {
                 assert!(matches!(insert(&index, *it, k, &g), Insert::Inserted));
             }
         }
-        let ths: Vec<_> = its[4..]
-            .iter()
-            .map(|&it| {
-                let index = index.clone();
-                thread::spawn(move || {
-                    let local = index.local();
-                    let g = index.pin(&local);
-                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
-                })
-            })
-            .collect();
-        let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
-        assert_eq!(won, 1, "exactly one add succeeds");
+        assert_eq!(
+            racing_adds(&index, &its[4..]),
+            1,
+            "exactly one add succeeds"
+        );
         let local = index.local();
         let g = index.pin(&local);
-        let copies = (0..2)
-            .flat_map(|b| index.announced(b, &g).collect::<Vec<_>>())
-            .filter(|f| f.item().key() == [1])
-            .count();
-        assert_eq!(copies, 1, "one copy of the key");
+        assert_one_copy_of_1(&index, 2, &g);
         assert!(find(&index, 1, &g).is_some());
         assert_eq!(
             index.bucket_len(0) + index.bucket_len(1),
@@ -191,13 +207,7 @@ fn alternate_insert_against_alternate_remove() {
         let g = index.pin(&local);
         assert_eq!(find(&index, 1, &g).map(|f| f.bucket()), Some(1));
         assert!(find(&index, 2, &g).is_none());
-        for b in 0..2 {
-            assert_eq!(
-                index.bucket_len(b),
-                index.announced(b, &g).count(),
-                "bucket {b}: ctrl masks agree with the slots"
-            );
-        }
+        masks_agree(&index, 2, &g);
     });
 }
 
@@ -232,35 +242,16 @@ fn two_adds_of_one_key_past_two_crowded_buckets() {
             assert_eq!(index.bucket_len(0), 5);
             assert_eq!(index.bucket_len(1), 5);
         }
-        let ths: Vec<_> = its[10..]
-            .iter()
-            .map(|&it| {
-                let index = index.clone();
-                thread::spawn(move || {
-                    let local = index.local();
-                    let g = index.pin(&local);
-                    matches!(insert(&index, it, 1, &g), Insert::Inserted)
-                })
-            })
-            .collect();
-        let won: usize = ths.into_iter().map(|t| t.join().unwrap() as usize).sum();
-        assert_eq!(won, 1, "exactly one add succeeds");
+        assert_eq!(
+            racing_adds(&index, &its[10..]),
+            1,
+            "exactly one add succeeds"
+        );
         let local = index.local();
         let g = index.pin(&local);
         let found = find(&index, 1, &g).expect("key 1 is present");
         assert_eq!(found.bucket(), 2, "past two crowded buckets, the far one");
-        let copies = (0..4)
-            .flat_map(|b| index.announced(b, &g).collect::<Vec<_>>())
-            .filter(|f| f.item().key() == [1])
-            .count();
-        assert_eq!(copies, 1, "one copy of the key");
-        for b in 0..4 {
-            assert_eq!(
-                index.bucket_len(b),
-                index.announced(b, &g).count(),
-                "bucket {b}: ctrl masks agree with the slots"
-            );
-        }
+        assert_one_copy_of_1(&index, 4, &g);
         // Bucket 1's keys are found through their own home.
         for k in 20..25 {
             assert!(index.find(home_1(k), &[k], &g).is_some());
