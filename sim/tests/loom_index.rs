@@ -36,6 +36,26 @@ fn racing_adds(index: &Arc<Index>, its: &[Item]) -> usize {
     ths.into_iter().map(|t| t.join().unwrap() as usize).sum()
 }
 
+/// One thread inserts `new` under key 1 while another removes key 2; both
+/// must succeed.
+fn insert_1_against_remove_of_2(index: &Arc<Index>, new: Item) {
+    let i1 = index.clone();
+    let t1 = thread::spawn(move || {
+        let local = i1.local();
+        let g = i1.pin(&local);
+        assert!(matches!(insert(&i1, new, 1, &g), Insert::Inserted));
+    });
+    let i2 = index.clone();
+    let t2 = thread::spawn(move || {
+        let local = i2.local();
+        let g = i2.pin(&local);
+        let f = find(&i2, 2, &g).expect("key 2 is present");
+        assert!(i2.remove(&f), "the only remover wins");
+    });
+    t1.join().unwrap();
+    t2.join().unwrap();
+}
+
 /// Key 1 is in exactly one of the first `buckets` buckets, and their ctrl
 /// masks agree with their slots.
 fn assert_one_copy_of_1(index: &Index, buckets: usize, g: &Guard<'_>) {
@@ -111,21 +131,7 @@ fn insert_against_remove() {
             let g = index.pin(&local);
             assert!(matches!(insert(&index, old, 2, &g), Insert::Inserted));
         }
-        let i1 = index.clone();
-        let t1 = thread::spawn(move || {
-            let local = i1.local();
-            let g = i1.pin(&local);
-            assert!(matches!(insert(&i1, new, 1, &g), Insert::Inserted));
-        });
-        let i2 = index.clone();
-        let t2 = thread::spawn(move || {
-            let local = i2.local();
-            let g = i2.pin(&local);
-            let f = find(&i2, 2, &g).expect("key 2 is present");
-            assert!(i2.remove(&f), "the only remover wins");
-        });
-        t1.join().unwrap();
-        t2.join().unwrap();
+        insert_1_against_remove_of_2(&index, new);
         let local = index.local();
         let g = index.pin(&local);
         assert!(find(&index, 1, &g).is_some());
@@ -188,21 +194,7 @@ fn alternate_insert_against_alternate_remove() {
             assert_eq!(find(&index, 2, &g).map(|f| f.bucket()), Some(1));
         }
         let new = its[6];
-        let i1 = index.clone();
-        let t1 = thread::spawn(move || {
-            let local = i1.local();
-            let g = i1.pin(&local);
-            assert!(matches!(insert(&i1, new, 1, &g), Insert::Inserted));
-        });
-        let i2 = index.clone();
-        let t2 = thread::spawn(move || {
-            let local = i2.local();
-            let g = i2.pin(&local);
-            let f = find(&i2, 2, &g).expect("key 2 is present");
-            assert!(i2.remove(&f), "the only remover wins");
-        });
-        t1.join().unwrap();
-        t2.join().unwrap();
+        insert_1_against_remove_of_2(&index, new);
         let local = index.local();
         let g = index.pin(&local);
         assert_eq!(find(&index, 1, &g).map(|f| f.bucket()), Some(1));
