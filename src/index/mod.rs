@@ -51,9 +51,12 @@
 //! - **Remove**: CAS the exact old word to `BUSY`, clear its bit in its
 //!   home's ctrl (bumping the version), store `0`. The winner of the CAS, and
 //!   only it, retires the old item.
-//! - **Insert** (key absent): read the home's ctrl, scan the slots its masks
-//!   mark for the key, and re-read ctrl: an unchanged ctrl proves those slots
-//!   held the key's home's committed items during the scan. Reserve a `0`
+//! - **Insert** (key absent): read the home's ctrl and scan the slots its
+//!   masks mark for the key (one load per committed item). A key found there
+//!   counts only if a re-read of ctrl is unchanged, which proves the slot
+//!   held a committed item of the home during the scan; a key not found needs
+//!   no re-read, because the commit below succeeds only if ctrl has not moved
+//!   since that read. Reserve a `0`
 //!   slot in a candidate (CAS `0 → RES|placement|new`), then commit with a
 //!   CAS on the home's ctrl from the value under which the key was absent,
 //!   setting the slot's bit and bumping the version. All commits and
@@ -100,6 +103,8 @@ const WAY_MASK: u64 = (1 << WAYS) - 1;
 /// Candidate buckets per key: the home and two alternates.
 const PLACES: usize = 3;
 const VERSION_ONE: u64 = 1 << (WAYS * PLACES);
+/// The three commit masks of a ctrl word.
+const MASKS: u64 = VERSION_ONE - 1;
 const LOAD: Ordering = Ordering::SeqCst;
 
 /// A new key goes to its home bucket while the home holds fewer than this
@@ -501,8 +506,12 @@ impl Index {
     }
 
     /// Finds the committed item (announced or not) of home `h` for which
-    /// `eq` holds, under a value of the home's ctrl that did not change
-    /// during the scan. Returns that value.
+    /// `eq` holds. Returns it with a value of the home's ctrl that did not
+    /// change while it was found, so its word is committed, not merely
+    /// reserved; or, if the key is absent, `None` with the ctrl value the
+    /// scan read, which the caller's commit CAS then validates (a commit or
+    /// removal of any of the home's keys since would have moved it).
+    #[inline(always)]
     fn find_committed(
         &self,
         h: usize,
@@ -512,58 +521,89 @@ impl Index {
         let ctrl_word = &self.buckets[h].ctrl;
         let mut ctrl = ctrl_word.load(Ordering::Acquire);
         loop {
-            let mut found = None;
-            'scan: for place in 0..self.places {
-                let ways = mask(ctrl, place);
-                if ways == 0 {
-                    continue;
-                }
-                let bucket = self.place_of(h, place);
-                let slots = &self.buckets[bucket].slots;
-                let mut ways = ways;
-                while ways != 0 {
-                    let slot = ways.trailing_zeros() as usize;
-                    ways &= ways - 1;
-                    let w = slots[slot].load(LOAD);
-                    let word = Word(w);
-                    if w == 0 || w == BUSY || word.tag() != tag || word.place() != place {
-                        continue;
-                    }
-                    if eq(word.item()) {
-                        found = Some(Slot { bucket, slot, word });
-                        break 'scan;
-                    }
-                }
-            }
+            let Some(found) = self.scan_committed(h, ctrl, tag, eq) else {
+                return (None, ctrl);
+            };
             let now = ctrl_word.load(Ordering::Acquire);
             if now == ctrl {
-                return (found, ctrl);
+                return (Some(found), ctrl);
             }
             ctrl = now;
         }
     }
 
+    /// Scans the slots that `ctrl`, a value of home `h`'s ctrl, marks
+    /// committed, for the word of this tag whose item `eq` accepts: one
+    /// load per committed item, in bit order (the home's own slots first).
+    #[inline]
+    fn scan_committed(
+        &self,
+        h: usize,
+        ctrl: u64,
+        tag: u16,
+        eq: &mut impl FnMut(Item) -> bool,
+    ) -> Option<Slot> {
+        let mut bits = ctrl & MASKS;
+        while bits != 0 {
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (place, slot) = (b / WAYS, b % WAYS);
+            let bucket = self.place_of(h, place);
+            let w = self.buckets[bucket].slots[slot].load(LOAD);
+            let word = Word(w);
+            if w == 0 || w == BUSY || word.tag() != tag || word.place() != place {
+                continue;
+            }
+            if eq(word.item()) {
+                return Some(Slot { bucket, slot, word });
+            }
+        }
+        None
+    }
+
     /// Reserves a free slot for `item` in one of home `h`'s candidates, by
     /// the placement rule ([`HOME_BELOW`]). Returns the placement, the slot
     /// and the word (without RES).
+    #[inline]
     fn reserve(&self, h: usize, tag: u16, item: Item) -> Option<(usize, usize, Word)> {
+        let free = self.buckets[h].free();
+        if WAYS - (free.count_ones() as usize) < HOME_BELOW {
+            let word = Word::new(tag, item, 0);
+            if let Some(slot) = self.buckets[h].reserve(free, word) {
+                return Some((0, slot, word));
+            }
+        }
+        self.reserve_away(h, tag, item, free)
+    }
+
+    /// [`Index::reserve`] for a crowded home (or one whose free slot was
+    /// just taken), given the home's free mask as read.
+    #[cold]
+    #[inline(never)]
+    fn reserve_away(
+        &self,
+        h: usize,
+        tag: u16,
+        item: Item,
+        home_free: u64,
+    ) -> Option<(usize, usize, Word)> {
         let take = |place: usize, free: u64| {
             let word = Word::new(tag, item, place);
             let slot = self.buckets[self.place_of(h, place)].reserve(free, word)?;
             Some((place, slot, word))
         };
-        let mut order = [(0, 0, 0); PLACES];
-        for (place, o) in order.iter_mut().enumerate().take(self.places) {
+        let used = |free: u64| WAYS - free.count_ones() as usize;
+        let mut order = [(used(home_free), 0, home_free); PLACES];
+        for (place, o) in order.iter_mut().enumerate().take(self.places).skip(1) {
             let free = self.buckets[self.place_of(h, place)].free();
-            let used = WAYS - free.count_ones() as usize;
-            // The home, then the adjacent alternate (often in the same
-            // 128-byte pair of lines), while it has room to spare.
-            if place < 2 && used < HOME_BELOW {
+            // The adjacent alternate (often in the same 128-byte pair of
+            // lines) while it has room to spare.
+            if place == 1 && used(free) < HOME_BELOW {
                 if let Some(r) = take(place, free) {
                     return Some(r);
                 }
             }
-            *o = (used, place, free);
+            *o = (used(free), place, free);
         }
         // Else the emptiest; a tie goes to the home, then the nearer
         // alternate.
