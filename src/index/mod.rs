@@ -593,23 +593,35 @@ impl Index {
             Some((place, slot, word))
         };
         let used = |free: u64| WAYS - free.count_ones() as usize;
-        let mut order = [(used(home_free), 0, home_free); PLACES];
-        for (place, o) in order.iter_mut().enumerate().take(self.places).skip(1) {
-            let free = self.buckets[self.place_of(h, place)].free();
-            // The adjacent alternate (often in the same 128-byte pair of
-            // lines) while it has room to spare.
-            if place == 1 && used(free) < HOME_BELOW {
-                if let Some(r) = take(place, free) {
-                    return Some(r);
-                }
+        // The adjacent alternate (often in the same 128-byte pair of lines)
+        // while it has room to spare.
+        let near = if self.places > 1 {
+            self.buckets[self.place_of(h, 1)].free()
+        } else {
+            0
+        };
+        if self.places > 1 && used(near) < HOME_BELOW {
+            if let Some(r) = take(1, near) {
+                return Some(r);
             }
-            *o = (used(free), place, free);
         }
-        // Else the emptiest; a tie goes to the home, then the nearer
-        // alternate.
-        let order = &mut order[..self.places];
-        order.sort_unstable();
-        order.iter().find_map(|&(_, place, free)| take(place, free))
+        let far = if self.places > 2 {
+            self.buckets[self.place_of(h, 2)].free()
+        } else {
+            0
+        };
+        // Else the emptiest (a tie goes to the home, then the nearer
+        // alternate); if a racing insert took its free slots meanwhile, any
+        // candidate with a free slot left.
+        let frees = [home_free, near, far];
+        let frees = &frees[..self.places];
+        let (best, _) = frees.iter().enumerate().min_by_key(|&(_, &f)| used(f))?;
+        take(best, frees[best]).or_else(|| {
+            frees
+                .iter()
+                .enumerate()
+                .find_map(|(place, &f)| take(place, f))
+        })
     }
 
     /// Inserts an item of home `h` whose key is not there. See the module
