@@ -11,7 +11,8 @@
 //! - the same two adds when the home and the next bucket (crowded by its
 //!   own keys) are both past their share: both head for the far alternate,
 //!   and still exactly one wins;
-//! - an add that loses reports a key that a lookup right after finds.
+//! - an add that loses reports a key that a lookup right after finds;
+//! - an add against a delete and re-add of its key: exactly one add wins.
 #![cfg(hotset_loom)]
 
 use hotset::internals::{Guard, Index, Insert, Item};
@@ -274,5 +275,42 @@ fn a_losing_add_then_a_get_finds_the_winner() {
         let t1 = thread::spawn(move || add(&i1, first));
         add(&index, its[1]);
         t1.join().unwrap();
+    });
+}
+
+/// An add of a key against a delete and a re-add of it. The add's absence
+/// check may run while the old copy is being removed (BUSY under a ctrl
+/// that still marks it, or already unmarked), and a miss is validated only
+/// by its commit CAS: exactly one of the two adds succeeds, and one copy
+/// remains.
+#[test]
+fn an_add_against_a_delete_and_re_add_of_its_key() {
+    run_model(|| {
+        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b'), (1, b'c')]);
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            assert!(matches!(insert(&index, its[0], 1, &g), Insert::Inserted));
+        }
+        let i1 = index.clone();
+        let again = its[2];
+        let t1 = thread::spawn(move || {
+            let local = i1.local();
+            let g = i1.pin(&local);
+            // Only this thread removes, so the first copy is still there.
+            let f = find(&i1, 1, &g).expect("the first copy is present");
+            assert!(i1.remove(&f), "the only remover wins");
+            matches!(insert(&i1, again, 1, &g), Insert::Inserted) as usize
+        });
+        let added = {
+            let local = index.local();
+            let g = index.pin(&local);
+            matches!(insert(&index, its[1], 1, &g), Insert::Inserted) as usize
+        };
+        let re_added = t1.join().unwrap();
+        assert_eq!(added + re_added, 1, "exactly one add succeeds");
+        let local = index.local();
+        let g = index.pin(&local);
+        assert_one_copy_of_1(&index, 1, &g);
     });
 }

@@ -522,6 +522,12 @@ impl Index {
         let mut ctrl = ctrl_word.load(Ordering::Acquire);
         loop {
             let Some(found) = self.scan_committed(h, ctrl, tag, eq) else {
+                if cfg!(feature = "planted-stale-absence") {
+                    // PLANTED BUG: report the key absent under a ctrl read
+                    // after the scan, which a commit or removal that came in
+                    // during the scan may already have moved.
+                    return (None, ctrl_word.load(Ordering::Acquire));
+                }
                 return (None, ctrl);
             };
             let now = ctrl_word.load(Ordering::Acquire);
