@@ -12,7 +12,9 @@
 //!   own keys) are both past their share: both head for the far alternate,
 //!   and still exactly one wins;
 //! - an add that loses reports a key that a lookup right after finds;
-//! - an add against a delete and re-add of its key: exactly one add wins.
+//! - an add against a delete and re-add of its key: exactly one add wins;
+//! - an add against a replace of its key (which leaves ctrl alone): the
+//!   add reports the key present.
 #![cfg(hotset_loom)]
 
 use hotset::internals::{Guard, Index, Insert, Item};
@@ -312,5 +314,43 @@ fn an_add_against_a_delete_and_re_add_of_its_key() {
         let local = index.local();
         let g = index.pin(&local);
         assert_one_copy_of_1(&index, 1, &g);
+    });
+}
+
+/// An add of a key against a replace of it. A replace swaps the slot's
+/// word without touching ctrl, so the add's scan meets the old word or the
+/// new one, and must report the key present either way.
+#[test]
+fn an_add_against_a_replace_of_its_key() {
+    run_model(|| {
+        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b'), (1, b'c')]);
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            assert!(matches!(insert(&index, its[0], 1, &g), Insert::Inserted));
+        }
+        let i1 = index.clone();
+        let newer = its[2];
+        let t1 = thread::spawn(move || {
+            let local = i1.local();
+            let g = i1.pin(&local);
+            let f = find(&i1, 1, &g).expect("the first copy is present");
+            // SAFETY: fixture items are complete and LIVE, of the model's
+            // slab, unpublished, with the same key as the one replaced.
+            assert!(unsafe { i1.replace(&f, newer) }, "the only replacer wins");
+        });
+        {
+            let local = index.local();
+            let g = index.pin(&local);
+            assert!(
+                matches!(insert(&index, its[1], 1, &g), Insert::Exists(_)),
+                "an add missed a key that was present throughout"
+            );
+        }
+        t1.join().unwrap();
+        let local = index.local();
+        let g = index.pin(&local);
+        assert_one_copy_of_1(&index, 1, &g);
+        assert_eq!(find(&index, 1, &g).expect("present").item().value(), b"c");
     });
 }

@@ -58,7 +58,8 @@
 //!   no re-read, because the commit below succeeds only if ctrl has not moved
 //!   since that read. Reserve a `0`
 //!   slot in a candidate (CAS `0 → RES|placement|new`), then commit with a
-//!   CAS on the home's ctrl from the value under which the key was absent,
+//!   CAS on the home's ctrl from the value the absence scan read (its
+//!   success proves ctrl held that value throughout),
 //!   setting the slot's bit and bumping the version. All commits and
 //!   removals of a home's keys are thus serialized on one word: if it moved,
 //!   re-check for the key before trying again. This is what keeps two
@@ -509,8 +510,11 @@ impl Index {
     /// `eq` holds. Returns it with a value of the home's ctrl that did not
     /// change while it was found, so its word is committed, not merely
     /// reserved; or, if the key is absent, `None` with the ctrl value the
-    /// scan read, which the caller's commit CAS then validates (a commit or
-    /// removal of any of the home's keys since would have moved it).
+    /// scan read, which the caller's commit CAS then validates: a commit,
+    /// or a finished removal, of any of the home's keys since would have
+    /// moved it. A removal between its CAS to BUSY and its ctrl update has
+    /// not, but its key is already gone (lookups skip BUSY), and the old
+    /// copy's bit, which it then clears, is not the new one's.
     #[inline(always)]
     fn find_committed(
         &self,
@@ -538,9 +542,10 @@ impl Index {
         }
     }
 
-    /// Scans the slots that `ctrl`, a value of home `h`'s ctrl, marks
-    /// committed, for the word of this tag whose item `eq` accepts: one
-    /// load per committed item, in bit order (the home's own slots first).
+    /// Scans the slots that `ctrl`, a value read from home `h`'s ctrl,
+    /// marks committed (they still are while ctrl keeps that value), for
+    /// the word of this tag whose item `eq` accepts: one load per marked
+    /// slot, in bit order (the home's own slots first).
     #[inline]
     fn scan_committed(
         &self,
