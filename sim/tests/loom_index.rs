@@ -17,7 +17,7 @@
 //!   add reports the key present.
 #![cfg(hotset_loom)]
 
-use hotset::internals::{Guard, Index, Insert, Item};
+use hotset::internals::{Guard, Index, Insert, Item, Slab};
 use loom::thread;
 use sim::fixture::{find, insert, set, setup, setup_buckets};
 use sim::run_model;
@@ -280,6 +280,18 @@ fn a_losing_add_then_a_get_finds_the_winner() {
     });
 }
 
+/// A one-bucket index holding the item of key 1 with value `a`, and two
+/// more unpublished items of key 1 (`b`, `c`): the slab, the index, and
+/// all three items.
+fn key_1_present() -> (Arc<Slab>, Arc<Index>, Vec<Item>) {
+    let (s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b'), (1, b'c')]);
+    let local = index.local();
+    let g = index.pin(&local);
+    assert!(matches!(insert(&index, its[0], 1, &g), Insert::Inserted));
+    drop(g);
+    (s, index, its)
+}
+
 /// An add of a key against a delete and a re-add of it. The add's absence
 /// check may run while the old copy is being removed (BUSY under a ctrl
 /// that still marks it, or already unmarked), and a miss is validated only
@@ -288,12 +300,7 @@ fn a_losing_add_then_a_get_finds_the_winner() {
 #[test]
 fn an_add_against_a_delete_and_re_add_of_its_key() {
     run_model(|| {
-        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b'), (1, b'c')]);
-        {
-            let local = index.local();
-            let g = index.pin(&local);
-            assert!(matches!(insert(&index, its[0], 1, &g), Insert::Inserted));
-        }
+        let (_s, index, its) = key_1_present();
         let i1 = index.clone();
         let again = its[2];
         let t1 = thread::spawn(move || {
@@ -323,12 +330,7 @@ fn an_add_against_a_delete_and_re_add_of_its_key() {
 #[test]
 fn an_add_against_a_replace_of_its_key() {
     run_model(|| {
-        let (_s, index, its, _) = setup(4, &[(1, b'a'), (1, b'b'), (1, b'c')]);
-        {
-            let local = index.local();
-            let g = index.pin(&local);
-            assert!(matches!(insert(&index, its[0], 1, &g), Insert::Inserted));
-        }
+        let (_s, index, its) = key_1_present();
         let i1 = index.clone();
         let newer = its[2];
         let t1 = thread::spawn(move || {
