@@ -1,9 +1,11 @@
 //! The queue policies' FIFO: a deque of segments of chunk-id entries under
 //! a short lock, and each thread's two ends of it (see `evict::queue`).
 
-use super::queue::SEG_MAX;
 use crate::sync::{lock, Mutex, Ordering};
 use std::collections::VecDeque;
+
+/// Entries in a segment at most.
+pub const SEG_MAX: usize = 64;
 
 /// One FIFO queue of a class: published segments, oldest first, under a
 /// short lock taken once per segment.

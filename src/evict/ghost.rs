@@ -1,8 +1,10 @@
 //! S3-FIFO's ghost: a fixed table of key fingerprints with insertion stamps
 //! (see `evict::queue`).
 
-use super::queue::GHOST_PERMILLE;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
+
+/// S3-FIFO: the ghost remembers this many evictions per 1000 chunks.
+pub const GHOST_PERMILLE: usize = 900;
 
 /// Fingerprint cells per ghost bucket (32 bytes).
 const GHOST_WAYS: usize = 8;

@@ -65,8 +65,8 @@
 //! - A page moving away takes its items out of their queue (they are
 //!   rescued into other chunks, at the head of the same queue, or evicted).
 
-pub use super::fifo::{Fifo, Lane};
-pub use super::ghost::Ghost;
+pub use super::fifo::{Fifo, Lane, SEG_MAX};
+pub use super::ghost::{Ghost, GHOST_PERMILLE};
 use super::Policy;
 use crate::cache::{Engine, ThreadCtx, Why};
 use crate::config::ConfigError;
@@ -77,8 +77,6 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::ttl::now_secs;
 use std::sync::atomic::AtomicI64;
 
-/// Entries in a segment at most.
-pub(crate) const SEG_MAX: usize = 64;
 /// A thread publishes its open segment once it holds this fraction of its
 /// queue's target size (at least one entry, at most [`SEG_MAX`]): small
 /// classes see their newest items soon, large ones lock once per 64.
@@ -89,8 +87,6 @@ const SMALL_TENTHS: usize = 1;
 const PROMOTE_FREQ: u8 = 2;
 /// S3-FIFO: the frequency counter saturates here.
 pub(crate) const FREQ_MAX: u8 = 3;
-/// S3-FIFO: the ghost remembers this many evictions per 1000 chunks.
-pub(crate) const GHOST_PERMILLE: usize = 900;
 /// A queue is compacted once it holds more than twice its class's chunks
 /// plus this many entries…
 const GC_SLACK: usize = 1024;

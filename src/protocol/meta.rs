@@ -6,6 +6,7 @@
 //! flags come back in the order the request gave them, so a parsed request
 //! keeps its flag tokens to walk again when the reply is written.
 
+use super::reply::BAD_FORMAT;
 use super::MAX_TOKENS;
 use crate::item::MAX_KEY_LEN;
 
@@ -103,8 +104,6 @@ pub enum MetaError {
         swallow: Option<usize>,
     },
 }
-
-const BAD_FORMAT: &str = "bad command line format";
 
 fn client(reason: &'static str) -> MetaError {
     MetaError::Client {

@@ -338,8 +338,7 @@ pub enum ParseError {
     Http,
 }
 
-/// memcached's reason for malformed arguments.
-pub const BAD_FORMAT: &str = "bad command line format";
+pub use reply::BAD_FORMAT;
 /// memcached's reason for a malformed delete.
 pub const DELETE_USAGE: &str = "bad command line format.  Usage: delete <key> [noreply]";
 /// memcached's reason for a bad exptime in touch and gat.

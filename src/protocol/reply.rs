@@ -3,6 +3,9 @@
 use std::fmt::Display;
 use std::io::Write as _;
 
+/// memcached's reason for malformed arguments.
+pub const BAD_FORMAT: &str = "bad command line format";
+
 /// `STORED`
 pub const STORED: &[u8] = b"STORED\r\n";
 /// `NOT_STORED`
@@ -98,6 +101,18 @@ pub fn stat(out: &mut Vec<u8>, name: impl Display, value: impl Display) {
 /// `VERSION <v>`
 pub fn version(out: &mut Vec<u8>, v: &str) {
     let _ = write!(out, "VERSION {v}\r\n");
+}
+
+/// An engine error as memcached words it.
+pub fn engine_error(out: &mut Vec<u8>, e: crate::Error) {
+    match e {
+        crate::Error::TooLarge => out.extend_from_slice(TOO_LARGE),
+        crate::Error::OutOfMemory => out.extend_from_slice(OUT_OF_MEMORY),
+        crate::Error::BadKey => client_error(out, BAD_FORMAT),
+        crate::Error::NonNumeric => {
+            client_error(out, "cannot increment or decrement non-numeric value")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -359,23 +359,11 @@ fn store_reply(out: &mut Vec<u8>, r: Result<Stored, Error>, noreply: bool) {
         Ok(Stored::Exists) => reply::EXISTS,
         Ok(Stored::NotFound) => reply::NOT_FOUND,
         // memcached sends nothing at all under noreply, errors included.
-        Err(e) if !noreply => return error_reply(out, e),
+        Err(e) if !noreply => return reply::engine_error(out, e),
         Err(_) => return,
     };
     if !noreply {
         out.extend_from_slice(msg);
-    }
-}
-
-/// An engine error as memcached words it.
-pub(super) fn error_reply(out: &mut Vec<u8>, e: Error) {
-    match e {
-        Error::TooLarge => out.extend_from_slice(reply::TOO_LARGE),
-        Error::OutOfMemory => out.extend_from_slice(reply::OUT_OF_MEMORY),
-        Error::BadKey => reply::client_error(out, protocol::BAD_FORMAT),
-        Error::NonNumeric => {
-            reply::client_error(out, "cannot increment or decrement non-numeric value")
-        }
     }
 }
 
@@ -475,7 +463,7 @@ fn execute(
                 Ok(Some(n)) if !noreply => reply::number(out, n),
                 Ok(None) if !noreply => out.extend_from_slice(reply::NOT_FOUND),
                 Ok(_) => {}
-                Err(e) if !noreply => error_reply(out, e),
+                Err(e) if !noreply => reply::engine_error(out, e),
                 Err(_) => {}
             }
         }

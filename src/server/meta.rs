@@ -184,7 +184,7 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         Ok((Stored::NotFound, _)) => (b"NF", 0),
         Err(e) => {
             // Errors are sent even under q, as memcached's out_errstring.
-            super::conn::error_reply(out, e);
+            reply::engine_error(out, e);
             return;
         }
     };
@@ -236,6 +236,6 @@ fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
         Ok(MetaArith::NotFound) => code_line(out, b"NF", m),
         Ok(MetaArith::NotStored) => code_line(out, b"NS", m),
         Ok(MetaArith::Exists) => code_line(out, b"EX", m),
-        Err(e) => super::conn::error_reply(out, e),
+        Err(e) => reply::engine_error(out, e),
     }
 }

@@ -1,6 +1,7 @@
 //! Workloads: specs, the generator, YCSB's Zipfian key choosers, and trace
 //! readers.
 
+mod error;
 pub mod gen;
 pub mod spec;
 pub mod text;

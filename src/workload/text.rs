@@ -6,7 +6,7 @@
 //! parsed, with `numeric_keys`); requests of size 0 are dropped, as
 //! libCacheSim drops them.
 
-use super::trace::TraceError;
+use super::error::TraceError;
 use crate::policy::Req;
 use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Read};

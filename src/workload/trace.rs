@@ -20,7 +20,6 @@
 
 use crate::policy::Req;
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -30,17 +29,7 @@ pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
 /// Bytes per native record.
 pub const NATIVE_RECORD: usize = 18;
 
-/// A trace that cannot be read, with where.
-#[derive(Debug)]
-pub struct TraceError(pub String);
-
-impl fmt::Display for TraceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TraceError {}
+pub use super::error::TraceError;
 
 /// Trace formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
