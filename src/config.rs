@@ -2,8 +2,8 @@
 
 use crate::clock::{Clock, CoarseClock};
 use crate::evict::Policy;
-use crate::index::reclaim::ReclaimKind;
-use crate::slab::{Classes, DEFAULT_PAGE_SIZE};
+use crate::raw::reclaim::ReclaimKind;
+use crate::raw::slab::{Classes, DEFAULT_PAGE_SIZE};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,7 +162,7 @@ impl Config {
                 self.evict_pool
             )));
         }
-        if self.max_item_size < crate::item::HEADER_SIZE + 2 {
+        if self.max_item_size < crate::raw::item::HEADER_SIZE + 2 {
             return Err(ConfigError(format!(
                 "max_item_size {} is too small",
                 self.max_item_size

@@ -77,14 +77,11 @@
 mod cache;
 pub mod clock;
 mod config;
+mod engine;
 // The raw core is private: the public API is `Cache`. Some of its functions
 // are used only by the models in `sim/`, through `internals`.
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod evict;
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
-mod index;
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
-mod item;
 #[cfg(feature = "harness")]
 pub mod latency;
 #[cfg(feature = "harness")]
@@ -93,15 +90,14 @@ pub mod loadgen;
 pub mod mrc;
 pub mod policy;
 pub mod protocol;
-mod region;
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+mod raw;
 #[cfg(feature = "harness")]
 pub mod replay;
 #[cfg(feature = "harness")]
 pub mod report;
 pub mod rng;
 pub mod server;
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
-mod slab;
 mod stats;
 mod sync;
 pub mod ttl;
@@ -115,10 +111,10 @@ pub mod workload;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::evict::queue::{Fifo, Ghost, Lane};
-    pub use crate::index::reclaim::{Backend, Guard, Local, Retired};
-    pub use crate::index::{Found, Index, Insert};
-    pub use crate::item::{Held, Item, NewItem};
-    pub use crate::slab::{Chunk, Classes, Magazine, Slab};
+    pub use crate::raw::index::{Found, Index, Insert};
+    pub use crate::raw::item::{Held, Item, NewItem};
+    pub use crate::raw::reclaim::{Backend, Guard, Local};
+    pub use crate::raw::slab::{Chunk, Classes, Magazine, Retired, Slab};
 }
 
 /// Hints the CPU to fetch a cache line for reading.
@@ -151,8 +147,9 @@ pub use cache::{
 };
 pub use clock::{Clock, CoarseClock, ManualClock};
 pub use config::{parse_size, Config, ConfigError, SlabClasses};
+pub use engine::mover::Reassign;
 pub use evict::Policy;
-pub use index::reclaim::ReclaimKind;
-pub use item::{footprint, HEADER_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN, SLOT_SIZE};
-pub use slab::{mover::Reassign, ClassError, DEFAULT_PAGE_SIZE};
+pub use raw::item::{footprint, HEADER_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN, SLOT_SIZE};
+pub use raw::reclaim::ReclaimKind;
+pub use raw::slab::{ClassError, DEFAULT_PAGE_SIZE};
 pub use stats::{ClassStats, Stats};

@@ -28,7 +28,7 @@ fn evict(index: &Index, s: Arc<Slab>, victim: Item) -> bool {
         let mut r = index.batch(s);
         // SAFETY: our unlink won, so the chunk is ours to retire.
         unsafe { r.push(Chunk::of(victim)) };
-        g.retire(&mut r);
+        r.retire(&g);
     }
     won
 }
@@ -56,7 +56,7 @@ fn eviction_against_set_of_the_victim() {
                 let g = i.pin(&local);
                 let mut r = i.batch(s);
                 let replaced = set(&i, new, &mut r, &g);
-                g.retire(&mut r);
+                r.retire(&g);
                 replaced.is_some()
             })
         };

@@ -95,7 +95,7 @@ fn two_inserts_of_one_key() {
                     let g = index.pin(&local);
                     let mut r = index.batch(s);
                     set(&index, it, &mut r, &g);
-                    g.retire(&mut r);
+                    r.retire(&g);
                 })
             })
             .collect();

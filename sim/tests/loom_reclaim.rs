@@ -65,7 +65,7 @@ fn get_during_replace_never_sees_a_reused_chunk() {
                 {
                     let g = wi.pin(&local);
                     set(&wi, item(b_chunk, 1, b'b', 2), &mut r, &g);
-                    g.retire(&mut r);
+                    r.retire(&g);
                     g.flush();
                 }
                 reuse(&wi, &local, &ws);
@@ -103,7 +103,7 @@ fn get_during_delete_never_sees_a_reused_chunk() {
                     old.clear_live();
                     // SAFETY: our remove won, so the chunk is ours to retire.
                     unsafe { r.push(Chunk::of(old.item())) };
-                    g.retire(&mut r);
+                    r.retire(&g);
                     g.flush();
                 }
                 reuse(&wi, &local, &ws);

@@ -68,11 +68,11 @@
 pub use super::fifo::{Fifo, Lane, SEG_MAX};
 pub use super::ghost::{Ghost, GHOST_PERMILLE};
 use super::Policy;
-use crate::cache::{Engine, ThreadCtx, Why};
 use crate::config::ConfigError;
-use crate::index::reclaim::Guard;
-use crate::item::{Held, GONE, MAIN, QUEUED};
-use crate::slab::{Chunk, Slab, MIN_CHUNK};
+use crate::engine::{Engine, ThreadCtx, Why};
+use crate::raw::item::{Held, GONE, MAIN, QUEUED};
+use crate::raw::reclaim::Guard;
+use crate::raw::slab::{Chunk, Slab, MIN_CHUNK};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::ttl::now_secs;
 use std::sync::atomic::AtomicI64;

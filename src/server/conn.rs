@@ -226,8 +226,9 @@ impl Conn {
                                 self.state = State::drop_block(bytes);
                                 continue;
                             }
-                            let size = crate::item::footprint(key.len(), bytes as usize, b.flags);
-                            if bytes as usize > crate::item::MAX_VALUE_LEN
+                            let size =
+                                crate::raw::item::footprint(key.len(), bytes as usize, b.flags);
+                            if bytes as usize > crate::raw::item::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
                                 if !b.silent {

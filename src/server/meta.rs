@@ -2,7 +2,7 @@
 //! replies as memcached 1.6.18 writes them.
 
 use super::Shared;
-use crate::cache::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
+use crate::engine::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
 use crate::protocol::meta::{self, Cmd, Meta};
 use crate::protocol::reply;
 

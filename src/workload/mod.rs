@@ -17,7 +17,9 @@ pub fn key_bytes(id: u64, size: u8, buf: &mut Vec<u8>) {
     buf.clear();
     let _ = write!(buf, "key:{id}");
     buf.resize(
-        (size as usize).max(buf.len()).min(crate::item::MAX_KEY_LEN),
+        (size as usize)
+            .max(buf.len())
+            .min(crate::raw::item::MAX_KEY_LEN),
         b'.',
     );
 }

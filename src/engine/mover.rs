@@ -7,10 +7,10 @@
 //! grace period before it is spare) is in `slab/mod.rs`; this is the engine
 //! side: choosing the donor, and emptying the page through the index.
 
-use crate::cache::{Engine, ThreadCtx, Why};
+use crate::engine::{Engine, ThreadCtx, Why};
 use crate::evict::sample::per_byte;
-use crate::index::reclaim::Guard;
-use crate::item::{Held, Item, NewItem};
+use crate::raw::item::{Held, Item, NewItem};
+use crate::raw::reclaim::Guard;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
 use crate::ttl::now_secs;
@@ -263,7 +263,7 @@ impl Engine {
             freq: m.freq,
             // The meta protocol's bits too (a token taken on the old
             // copy after this read is lost: one more client may win).
-            qbits: (old.queue_bits() & crate::item::MAIN) | old.swr_bits(),
+            qbits: (old.queue_bits() & crate::raw::item::MAIN) | old.swr_bits(),
             gen: old.flush_gen(),
         };
         // SAFETY: the chunk is ours (fresh from the allocator) and of the
@@ -312,8 +312,8 @@ impl Engine {
 
 #[cfg(all(test, not(hotset_loom), not(feature = "shuttle")))]
 mod tests {
-    use crate::cache::Why;
-    use crate::slab::Chunk;
+    use crate::engine::Why;
+    use crate::raw::slab::Chunk;
     use crate::{Cache, Config, ManualClock, Policy, SlabClasses};
     use std::sync::Arc;
 
@@ -344,7 +344,7 @@ mod tests {
     }
 
     fn page(c: &Cache, addr: usize) -> u32 {
-        let ch = Chunk(std::ptr::NonNull::new(addr as *mut u8).unwrap());
+        let ch = Chunk::at_addr(addr);
         c.engine().slab.chunk_id(ch, 0) / 16
     }
 

@@ -10,10 +10,11 @@
 
 use super::Engine;
 use crate::evict::sample::Pool;
-use crate::index::reclaim::{Local, Retired};
-use crate::item::CAS_MAX;
+use crate::raw::item::CAS_MAX;
+use crate::raw::reclaim::Local;
+use crate::raw::slab::Magazine;
+use crate::raw::slab::Retired;
 use crate::rng::SplitMix64;
-use crate::slab::Magazine;
 use crate::stats::Counters;
 use crate::sync::{lock, thread_local, Ordering};
 use std::cell::RefCell;
@@ -211,7 +212,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use crate::item::CAS_MAX;
+    use crate::raw::item::CAS_MAX;
     use crate::{Cache, Stored};
 
     /// CAS uniques are 40 bits: near the top they wrap to 1, never hand out

@@ -1,132 +1,21 @@
-//! The engine: index + slab + eviction + TTL, with memcached's semantics.
+//! The public API: [`Cache`], over the engine.
 //!
-//! This module is the public face ([`Cache`]) and the engine's shared state
-//! ([`Engine`]). The engine's work is split by role:
-//!
-//! - `ctx`: each thread's state for a cache ([`ThreadCtx`]: magazines,
-//!   retirement batch, eviction pools and queue segments, CAS block,
-//!   counters), found in a thread-local list;
-//! - `ops`: the operations (get, the stores, delete, read-modify-writes);
-//! - `retire`: what happens to an item once it is unlinked, and moving
-//!   reclamation along;
-//! - `check`: the consistency audit and the stats snapshot.
-//!
-//! Eviction (`evict/`), page moves (`slab/mover.rs`) and the sweeper and
-//! flush (`ttl.rs`) are `impl Engine` blocks beside the structures they
-//! drive.
-//!
-//! Reads pin, probe one bucket, and copy out while pinned. Writes allocate
-//! and fill a chunk *before* pinning (allocation may evict, and evicted
-//! chunks only come back after this thread unpins), then publish with a CAS.
-
-mod check;
-mod ctx;
-mod meta;
-mod ops;
-mod retire;
-
-pub(crate) use ctx::ThreadCtx;
+//! A `Cache` owns its [`Engine`] and the sweeper thread. Each method finds
+//! the calling thread's context for the engine (`Engine::with_ctx`) and
+//! runs one engine operation in it; the semantics are the engine's.
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::evict::queue::Queues;
+use crate::engine::mover::Reassign;
+use crate::engine::{Cond, Engine};
 use crate::evict::Policy;
-use crate::index::reclaim::Retired;
-use crate::index::Index;
-use crate::slab::{mover::Reassign, Slab};
-use crate::stats::{Counters, Stats, Totals};
-use crate::sync::{AtomicU64, AtomicUsize, Mutex};
+use crate::stats::Stats;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Why a store failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The key is empty or longer than 250 bytes.
-    BadKey,
-    /// The item is larger than the largest item allowed.
-    TooLarge,
-    /// No memory could be freed for the item.
-    OutOfMemory,
-    /// incr/decr on a value that is not a decimal u64.
-    NonNumeric,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Error::BadKey => "bad key: empty or longer than 250 bytes",
-            Error::TooLarge => "object too large for cache",
-            Error::OutOfMemory => "out of memory storing object",
-            Error::NonNumeric => "cannot increment or decrement non-numeric value",
-        })
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// The result of a storage command, as memcached words it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stored {
-    /// `STORED`
-    Stored,
-    /// `NOT_STORED`: add of a present key, replace/append/prepend of an absent one.
-    NotStored,
-    /// `EXISTS`: cas with a stale unique.
-    Exists,
-    /// `NOT_FOUND`: cas of an absent key.
-    NotFound,
-}
-
-/// What a hit returns besides the value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Hit {
-    /// Client flags.
-    pub flags: u32,
-    /// CAS unique.
-    pub cas: u64,
-}
-
-pub use meta::{ArithHit, ArithOp, GetOpts, MetaArith, MetaDebug, MetaHit, SetMode};
-
-/// A value seen in place, valid for the duration of a [`Cache::get_with`]
-/// callback.
-#[derive(Debug)]
-pub struct ItemRef<'g> {
-    /// The value bytes.
-    pub value: &'g [u8],
-    /// Client flags.
-    pub flags: u32,
-    /// CAS unique.
-    pub cas: u64,
-}
-
-/// The condition of a store.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cond {
-    Any,
-    Absent,
-    Present,
-    Cas(u64),
-    /// `mg … N`: as `Absent`, and the new item carries the recache token
-    /// (its creator won it).
-    Vivify,
-    /// `ms … C I`: as `Cas`, and a CAS older than the item's stores the
-    /// value as stale, keeping the item's TTL and token.
-    CasOrStale(u64),
-}
-
-/// Why an item left the index, for the counters.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Why {
-    Delete,
-    Evict,
-    Expire,
-    Flush,
-    Replace,
-}
+pub use crate::engine::{
+    ArithHit, ArithOp, Error, GetOpts, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode, Stored,
+};
 
 /// The cache. Cheap to share: wrap it in an `Arc`, or use scoped threads.
 pub struct Cache {
@@ -136,116 +25,12 @@ pub struct Cache {
     cfg: Config,
 }
 
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-/// Everything the threads of a cache share.
-pub(crate) struct Engine {
-    /// Tells this cache's thread contexts from other caches'.
-    pub(crate) id: u64,
-    pub(crate) policy: Policy,
-    /// Chunks sampled per eviction round (K).
-    pub(crate) samples: usize,
-    /// Eviction-pool size per thread and class; 0 keeps one candidate.
-    pub(crate) pool_cap: usize,
-    /// The largest item accepted, at most the largest class.
-    pub(crate) max_item: usize,
-    /// The budget in bytes as last set (`limit_maxbytes`); the slab holds
-    /// it in pages.
-    pub(crate) memory: std::sync::atomic::AtomicUsize,
-    pub(crate) sweep_budget: Duration,
-    pub(crate) slab: Arc<Slab>,
-    /// The index, which owns the collector that retires every chunk of
-    /// `slab`.
-    pub(crate) index: Index,
-    /// The queue policies' per-class queues and ghost (empty for the
-    /// sampled policies).
-    pub(crate) queues: Queues,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) hasher: foldhash::fast::FixedState,
-    /// Seeds the per-thread random streams (with `ctx_seq`).
-    pub(crate) seed: u64,
-    /// Thread contexts created so far: the ordinal that seeds the next one.
-    pub(crate) ctx_seq: std::sync::atomic::AtomicU64,
-    /// Next unused CAS block.
-    pub(crate) cas_blocks: AtomicU64,
-    /// Due time of a delayed flush_all, in clock ms + 1; 0 = none.
-    pub(crate) flush_at: AtomicU64,
-    /// flush_all runs so far. An item built in an earlier one (its
-    /// `flush_gen` differs, modulo `FLUSH_GENS`) is flushed: it reads as
-    /// absent, and is counted in `get_flushed` when a get finds it. A std
-    /// atomic, bumped SeqCst under `flush_lock` before the flush's walk.
-    pub(crate) flushes: std::sync::atomic::AtomicU64,
-    /// Serializes flush walks, so that every item of an older generation is
-    /// met by a walk before the generation count wraps around to its own.
-    pub(crate) flush_lock: Mutex<()>,
-    /// Sweeper position: page * 2^32 + chunk.
-    pub(crate) sweep_cursor: AtomicU64,
-    pub(crate) sweep_lock: Mutex<()>,
-    /// Every live thread's counters, summed by `stats`.
-    pub(crate) counters: Mutex<Vec<Arc<Counters>>>,
-    /// Counters of threads that have gone.
-    pub(crate) gone: Mutex<Totals>,
-    /// Retirement batches of threads that exited; retired by the next pinner.
-    pub(crate) orphans: Mutex<Vec<Retired>>,
-    pub(crate) norphans: AtomicUsize,
-    /// Set when the cache is dropped: the sweeper exits.
-    pub(crate) closing: std::sync::atomic::AtomicBool,
-    /// memcached's `slab_automove`: 0 moves a page only to a class that
-    /// has none, 1 also when another class's items are clearly older
-    /// (every [`crate::evict`] rebalance period), 2 checks on every
-    /// eviction. A std atomic: a setting, it orders nothing.
-    pub(crate) automove: std::sync::atomic::AtomicU8,
-}
-
 impl Cache {
     /// Builds a cache. Starts a sweeper thread when `sweep_hz > 0`.
     pub fn new(cfg: Config) -> Result<Cache, ConfigError> {
-        cfg.validate()?;
-        let classes = cfg.build_classes()?;
-        let ceiling = cfg.ceiling(classes.sizes()[0]);
-        let slab =
-            Slab::new(cfg.memory, ceiling, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
-        let index = match cfg.index_slots {
-            Some(n) => Index::with_slots(n, cfg.reclaim),
-            None => Index::for_budget(cfg.memory, cfg.reclaim),
-        };
-        let queues = Queues::new(cfg.policy, &slab, index.capacity())?;
-        let nclasses = slab.classes().sizes().len();
-        let seed = cfg.seed.unwrap_or_else(|| {
-            // A randomly keyed hasher turns anything into a random seed.
-            foldhash::fast::RandomState::default()
-                .hash_one(NEXT_ID.load(std::sync::atomic::Ordering::Relaxed))
-        });
-        let max_item = cfg.max_item_size.min(slab.classes().largest());
-        let engine = Arc::new(Engine {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            policy: cfg.policy,
-            samples: cfg.samples,
-            pool_cap: cfg.evict_pool,
-            max_item,
-            memory: std::sync::atomic::AtomicUsize::new(cfg.memory),
-            sweep_budget: cfg.sweep_budget,
-            slab: Arc::new(slab),
-            index,
-            queues,
-            clock: cfg.clock(),
-            hasher: foldhash::fast::FixedState::with_seed(seed),
-            seed,
-            ctx_seq: std::sync::atomic::AtomicU64::new(0),
-            cas_blocks: AtomicU64::new(1),
-            flush_at: AtomicU64::new(0),
-            flushes: std::sync::atomic::AtomicU64::new(0),
-            flush_lock: Mutex::new(()),
-            sweep_cursor: AtomicU64::new(0),
-            sweep_lock: Mutex::new(()),
-            counters: Mutex::new(Vec::new()),
-            gone: Mutex::new(Totals::new(nclasses)),
-            orphans: Mutex::new(Vec::new()),
-            norphans: AtomicUsize::new(0),
-            closing: std::sync::atomic::AtomicBool::new(false),
-            automove: std::sync::atomic::AtomicU8::new(1),
-        });
-        let sweeper = (cfg.sweep_hz > 0).then(|| crate::ttl::spawn_sweeper(&engine, cfg.sweep_hz));
+        let engine = Engine::new(&cfg)?;
+        let sweeper =
+            (cfg.sweep_hz > 0).then(|| crate::engine::spawn_sweeper(&engine, cfg.sweep_hz));
         Ok(Cache {
             engine,
             sweeper,
@@ -419,7 +204,7 @@ impl Cache {
     /// will not touch the cache again for a while, such as a server worker
     /// going idle.
     pub fn release_thread(&self) {
-        ctx::release(self.engine.id);
+        crate::engine::release_thread(self.engine.id);
     }
 
     /// A snapshot of the counters and memory figures.
@@ -549,7 +334,7 @@ impl Cache {
     /// The chunk size an item with this key length, value length and flags
     /// takes, or `None` if it is too large for the cache.
     pub fn chunk_size_for(&self, klen: usize, vlen: usize, flags: u32) -> Option<usize> {
-        let size = crate::item::footprint(klen, vlen, flags);
+        let size = crate::raw::item::footprint(klen, vlen, flags);
         if size > self.engine.max_item {
             return None;
         }
@@ -602,19 +387,83 @@ impl fmt::Debug for Cache {
     }
 }
 
-/// Parses memcached's incr/decr operand: decimal digits, at most 20, fitting
-/// a u64. A value with trailing spaces (memcached pads in place) is accepted.
-pub(crate) fn parse_u64(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii_end();
-    if v.is_empty() || v.len() > 20 {
-        return None;
+impl Cache {
+    /// memcached's `mg`: looks `key` up and, on a hit, calls `f` with the
+    /// value and the item's fields. `opts.touch` sets a new exptime (as
+    /// `gat`); without `opts.bump` the access is not recorded (`u`: no
+    /// LRU bump, no access time, not marked fetched); `vivify` and
+    /// `recache` hand the recache of a missing, stale or expiring item to
+    /// one client (`N`, `R`; `W`, `Z`).
+    pub fn meta_get_with<R>(
+        &self,
+        key: &[u8],
+        opts: GetOpts,
+        f: impl FnOnce(MetaHit<'_>) -> R,
+    ) -> Option<R> {
+        self.engine.with_ctx(|e, ctx| e.meta_get(ctx, key, opts, f))
     }
-    let mut n: u64 = 0;
-    for &b in v {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add((b - b'0') as u64)?;
+
+    /// memcached's `md … I`: marks `key` stale under a new CAS unique
+    /// (only if its CAS is `cas`, when given), so that the next `mg`
+    /// wins its recache, and sets exptime `ttl` if given. `Stored` when
+    /// marked, `NotFound`, or `Exists`.
+    pub fn invalidate(&self, key: &[u8], cas: Option<u64>, ttl: Option<i64>) -> Stored {
+        self.engine
+            .with_ctx(|e, ctx| e.invalidate(ctx, key, cas, ttl))
     }
-    Some(n)
+
+    /// memcached's `me`: an item's metadata, without counting an access.
+    pub fn meta_debug(&self, key: &[u8]) -> Option<MetaDebug> {
+        self.engine.with_ctx(|e, ctx| e.meta_debug(ctx, key))
+    }
+
+    /// memcached's `ms`: stores in `mode`, over `cas` if given; with
+    /// `stale` (`I`), a `cas` older than the item's stores the value as
+    /// stale. Returns the outcome and, when stored, the new CAS unique (0
+    /// otherwise).
+    #[allow(clippy::too_many_arguments)]
+    pub fn meta_set(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        exptime: i64,
+        mode: SetMode,
+        cas: Option<u64>,
+        stale: bool,
+    ) -> Result<(Stored, u64), Error> {
+        self.engine.with_ctx(|e, ctx| match (mode, cas) {
+            (SetMode::Add, _) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Absent),
+            (SetMode::Set | SetMode::Replace, Some(c)) => {
+                let cond = if stale {
+                    Cond::CasOrStale(c)
+                } else {
+                    Cond::Cas(c)
+                };
+                e.store_cas(ctx, key, &[value], flags, exptime, cond)
+            }
+            (SetMode::Set, None) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Any),
+            (SetMode::Replace, None) => {
+                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Present)
+            }
+            (SetMode::Append | SetMode::Prepend, _) => {
+                e.concat_cas(ctx, key, value, mode == SetMode::Prepend, cas)
+            }
+        })
+    }
+
+    /// memcached's `md`: deletes `key`, only if its CAS is `cas` when
+    /// given. `Stored::Stored` when deleted, `NotFound`, or `Exists` when
+    /// the CAS differs.
+    pub fn delete_if(&self, key: &[u8], cas: Option<u64>) -> Stored {
+        self.engine.with_ctx(|e, ctx| e.delete_if(ctx, key, cas))
+    }
+
+    /// memcached's `ma`: adds `delta` to (or, not `incr`, subtracts it
+    /// from) a decimal value, of CAS unique `cas` only if given. On a
+    /// miss, `vivify` = (initial value, exptime) creates the item with the
+    /// initial value instead. `touch` then sets a new exptime.
+    pub fn meta_arith(&self, key: &[u8], op: ArithOp) -> Result<MetaArith, Error> {
+        self.engine.with_ctx(|e, ctx| e.meta_arith(ctx, key, op))
+    }
 }

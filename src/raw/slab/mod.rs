@@ -18,13 +18,14 @@
 
 mod classes;
 mod depot;
-pub(crate) mod mover;
+mod retired;
 
 pub use depot::Magazine;
+pub use retired::Retired;
 
 pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
 
-use crate::region::Region;
+use crate::raw::region::Region;
 use crate::sync::{fence, lock, AtomicU32, AtomicUsize, Mutex, Ordering};
 use std::ptr::NonNull;
 
@@ -56,12 +57,18 @@ impl Chunk {
 
     /// The chunk holding an item.
     #[inline]
-    pub fn of(it: crate::item::Item) -> Chunk {
+    pub fn of(it: crate::raw::item::Item) -> Chunk {
         Chunk(it.ptr())
     }
 
-    /// A made-up address `i × 64`, for tests of structures that only
-    /// compare chunks.
+    /// A chunk at `addr`, for tests of structures that only compare chunks
+    /// or compute their ids.
+    #[cfg(test)]
+    pub(crate) fn at_addr(addr: usize) -> Chunk {
+        Chunk(NonNull::new(addr as *mut u8).expect("non-zero"))
+    }
+
+    /// A made-up address `i × 64` (see [`Chunk::at_addr`]).
     #[cfg(test)]
     pub(crate) fn dangling(i: usize) -> Chunk {
         Chunk(NonNull::new((i.max(1) * 64) as *mut u8).expect("non-zero"))
@@ -467,7 +474,7 @@ impl Slab {
     }
 
     /// Takes the pages whose draining completed. The caller retires them
-    /// (see `index::reclaim::Retired::push_page`), and they become spare
+    /// (see `slab::Retired::push_page`), and they become spare
     /// after a grace period, through [`Slab::spare_pages`].
     pub fn take_completed(&self) -> Vec<u32> {
         std::mem::take(&mut *lock(&self.completed))

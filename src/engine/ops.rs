@@ -9,9 +9,9 @@
 
 use super::{Cond, Engine, Error, ItemRef, Stored, ThreadCtx, Why};
 use crate::evict::sample::{bump_freq, initial_freq};
-use crate::index::Insert;
-use crate::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN, STALE, TOKEN};
-use crate::slab::Chunk;
+use crate::raw::index::Insert;
+use crate::raw::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN, STALE, TOKEN};
+use crate::raw::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
 use crate::ttl::{expiry, now_secs};
@@ -247,7 +247,7 @@ impl Engine {
             return Err(Error::BadKey);
         }
         let size = footprint(key.len(), vlen, flags);
-        if size > self.max_item || vlen > crate::item::MAX_VALUE_LEN {
+        if size > self.max_item || vlen > crate::raw::item::MAX_VALUE_LEN {
             return Err(Error::TooLarge);
         }
         self.slab.classes().class_for(size).ok_or(Error::TooLarge)
@@ -401,7 +401,7 @@ impl Engine {
                     unsafe { self.discard(ctx, &g, it.item()) };
                     break Stored::NotStored;
                 }
-                Cond::CasOrStale(c) if crate::item::cas_before(c, old.cas()) => {
+                Cond::CasOrStale(c) if crate::raw::item::cas_before(c, old.cas()) => {
                     // Stored stale, keeping the item's TTL and token.
                     it.set_swr(STALE | (old.swr_bits() & TOKEN));
                     it.set_exptime(old.exptime());

@@ -55,7 +55,7 @@
 //!   ([`Item::held`]) is `unsafe`. Only a `Held` gives the key and value,
 //!   and they borrow from the guard.
 
-use crate::index::reclaim::Guard;
+use crate::raw::reclaim::Guard;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};

@@ -180,7 +180,7 @@ impl Slab {
             // the page takes now; nobody else reads the page (see above), so
             // it is ours.
             unsafe {
-                crate::item::Item::from_ptr(self.chunk_at(page, class, i).0).held_unchecked()
+                crate::raw::item::Item::from_ptr(self.chunk_at(page, class, i).0).held_unchecked()
             }
             .clear_live();
         }

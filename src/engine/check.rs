@@ -1,7 +1,7 @@
 //! The consistency audit of a quiescent cache, and the stats snapshot.
 
 use super::Engine;
-use crate::slab::Chunk;
+use crate::raw::slab::Chunk;
 use crate::stats::{ClassStats, Stats};
 use crate::sync::lock;
 use std::collections::HashSet;
@@ -127,9 +127,9 @@ impl Engine {
     fn check_queues(
         &self,
         indexed: &HashSet<usize>,
-        g: &crate::index::reclaim::Guard<'_>,
+        g: &crate::raw::reclaim::Guard<'_>,
     ) -> Result<(), String> {
-        use crate::item::{GONE, MAIN, QUEUED};
+        use crate::raw::item::{GONE, MAIN, QUEUED};
         use std::collections::HashMap;
         for class in 0..self.slab.classes().sizes().len() as u8 {
             let (entries, counts) = self.queue_contents(class);
@@ -195,7 +195,7 @@ impl Engine {
     /// if given) until it returns `false`. Expired items that nobody has
     /// unlinked yet are included. One pin per page, so a long walk holds no
     /// grace period back.
-    fn walk_items(&self, class: Option<u8>, mut f: impl FnMut(crate::item::Held<'_>) -> bool) {
+    fn walk_items(&self, class: Option<u8>, mut f: impl FnMut(crate::raw::item::Held<'_>) -> bool) {
         let local = self.index.local();
         for page in 0..self.slab.used_pages() {
             let g = self.index.pin(&local);

@@ -4,8 +4,8 @@
 //! `server::meta`.
 
 use super::ops::{Rewrite, Rmw};
-use super::{Cache, Cond, Engine, Error, Stored, ThreadCtx, Why};
-use crate::item::{Held, STALE, TOKEN};
+use super::{Cond, Engine, Error, Stored, ThreadCtx, Why};
+use crate::raw::item::{Held, STALE, TOKEN};
 use crate::stats::Ctr;
 use crate::ttl::{expiry, now_secs};
 
@@ -119,7 +119,7 @@ fn ttl_left(exptime: u32, now: u32) -> Option<i64> {
 }
 
 impl Engine {
-    fn meta_get<R>(
+    pub(crate) fn meta_get<R>(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
@@ -184,14 +184,14 @@ impl Engine {
         r
     }
 
-    fn meta_debug(&self, ctx: &mut ThreadCtx, key: &[u8]) -> Option<MetaDebug> {
+    pub(crate) fn meta_debug(&self, ctx: &mut ThreadCtx, key: &[u8]) -> Option<MetaDebug> {
         self.lookup(ctx, key, None, false, false, |it: Held<'_>, before| {
             MetaDebug {
                 ttl: ttl_left(it.exptime(), now_secs(before.now_ms)),
                 idle_secs: idle(before.now_ms, before.atime),
                 cas: it.cas(),
                 fetched: before.fetched,
-                class: self.slab.class_of(crate::slab::Chunk::of(it.item())),
+                class: self.slab.class_of(crate::raw::slab::Chunk::of(it.item())),
                 footprint: it.footprint(),
             }
         })
@@ -199,7 +199,7 @@ impl Engine {
 
     /// `md … I`: replaces the item with a stale copy under a new CAS
     /// unique, its token cleared, with exptime `ttl` if given.
-    fn invalidate(
+    pub(crate) fn invalidate(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
@@ -223,7 +223,7 @@ impl Engine {
 
     /// Deletes `key` if present and, given a CAS, only if it is that one:
     /// `Stored` (deleted), `NotFound`, or `Exists` (another CAS).
-    fn delete_if(&self, ctx: &mut ThreadCtx, key: &[u8], cas: Option<u64>) -> Stored {
+    pub(crate) fn delete_if(&self, ctx: &mut ThreadCtx, key: &[u8], cas: Option<u64>) -> Stored {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         let hash = self.hash(key);
@@ -264,87 +264,6 @@ fn idle(now_ms: u64, atime: u32) -> u64 {
     (now_ms as u32).wrapping_sub(atime) as u64 / 1000
 }
 
-impl Cache {
-    /// memcached's `mg`: looks `key` up and, on a hit, calls `f` with the
-    /// value and the item's fields. `opts.touch` sets a new exptime (as
-    /// `gat`); without `opts.bump` the access is not recorded (`u`: no
-    /// LRU bump, no access time, not marked fetched); `vivify` and
-    /// `recache` hand the recache of a missing, stale or expiring item to
-    /// one client (`N`, `R`; `W`, `Z`).
-    pub fn meta_get_with<R>(
-        &self,
-        key: &[u8],
-        opts: GetOpts,
-        f: impl FnOnce(MetaHit<'_>) -> R,
-    ) -> Option<R> {
-        self.engine.with_ctx(|e, ctx| e.meta_get(ctx, key, opts, f))
-    }
-
-    /// memcached's `md … I`: marks `key` stale under a new CAS unique
-    /// (only if its CAS is `cas`, when given), so that the next `mg`
-    /// wins its recache, and sets exptime `ttl` if given. `Stored` when
-    /// marked, `NotFound`, or `Exists`.
-    pub fn invalidate(&self, key: &[u8], cas: Option<u64>, ttl: Option<i64>) -> Stored {
-        self.engine
-            .with_ctx(|e, ctx| e.invalidate(ctx, key, cas, ttl))
-    }
-
-    /// memcached's `me`: an item's metadata, without counting an access.
-    pub fn meta_debug(&self, key: &[u8]) -> Option<MetaDebug> {
-        self.engine.with_ctx(|e, ctx| e.meta_debug(ctx, key))
-    }
-
-    /// memcached's `ms`: stores in `mode`, over `cas` if given; with
-    /// `stale` (`I`), a `cas` older than the item's stores the value as
-    /// stale. Returns the outcome and, when stored, the new CAS unique (0
-    /// otherwise).
-    #[allow(clippy::too_many_arguments)]
-    pub fn meta_set(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        flags: u32,
-        exptime: i64,
-        mode: SetMode,
-        cas: Option<u64>,
-        stale: bool,
-    ) -> Result<(Stored, u64), Error> {
-        self.engine.with_ctx(|e, ctx| match (mode, cas) {
-            (SetMode::Add, _) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Absent),
-            (SetMode::Set | SetMode::Replace, Some(c)) => {
-                let cond = if stale {
-                    Cond::CasOrStale(c)
-                } else {
-                    Cond::Cas(c)
-                };
-                e.store_cas(ctx, key, &[value], flags, exptime, cond)
-            }
-            (SetMode::Set, None) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Any),
-            (SetMode::Replace, None) => {
-                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Present)
-            }
-            (SetMode::Append | SetMode::Prepend, _) => {
-                e.concat_cas(ctx, key, value, mode == SetMode::Prepend, cas)
-            }
-        })
-    }
-
-    /// memcached's `md`: deletes `key`, only if its CAS is `cas` when
-    /// given. `Stored::Stored` when deleted, `NotFound`, or `Exists` when
-    /// the CAS differs.
-    pub fn delete_if(&self, key: &[u8], cas: Option<u64>) -> Stored {
-        self.engine.with_ctx(|e, ctx| e.delete_if(ctx, key, cas))
-    }
-
-    /// memcached's `ma`: adds `delta` to (or, not `incr`, subtracts it
-    /// from) a decimal value, of CAS unique `cas` only if given. On a
-    /// miss, `vivify` = (initial value, exptime) creates the item with the
-    /// initial value instead. `touch` then sets a new exptime.
-    pub fn meta_arith(&self, key: &[u8], op: ArithOp) -> Result<MetaArith, Error> {
-        self.engine.with_ctx(|e, ctx| e.meta_arith(ctx, key, op))
-    }
-}
-
 /// What `ma` asks for (see [`Cache::meta_arith`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArithOp {
@@ -361,7 +280,12 @@ pub struct ArithOp {
 }
 
 impl Engine {
-    fn meta_arith(&self, ctx: &mut ThreadCtx, key: &[u8], op: ArithOp) -> Result<MetaArith, Error> {
+    pub(crate) fn meta_arith(
+        &self,
+        ctx: &mut ThreadCtx,
+        key: &[u8],
+        op: ArithOp,
+    ) -> Result<MetaArith, Error> {
         let (value, cas, exptime, created) =
             match self.arith_cas(ctx, key, op.delta, op.incr, op.cas)? {
                 Rmw::Done {

@@ -8,9 +8,9 @@
 //! bytes, and its chunks return to the depots after the grace period.
 
 use super::{Engine, ThreadCtx, Why};
-use crate::index::reclaim::Guard;
-use crate::item::{Held, Item};
-use crate::slab::Chunk;
+use crate::raw::item::{Held, Item};
+use crate::raw::reclaim::Guard;
+use crate::raw::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, lock, Ordering};
 
@@ -43,7 +43,7 @@ impl Engine {
     /// Hands the whole batch to the reclaimer.
     #[inline]
     pub(crate) fn retire_batch(&self, ctx: &mut ThreadCtx, g: &Guard<'_>) {
-        g.retire(&mut ctx.retired);
+        ctx.retired.retire(g);
         ctx.retired_bytes = 0;
     }
 
@@ -171,7 +171,7 @@ impl Engine {
         let mut o = lock(&self.orphans);
         self.norphans.store(0, Ordering::Relaxed);
         for mut b in o.drain(..) {
-            g.retire(&mut b);
+            b.retire(g);
         }
     }
 

@@ -84,11 +84,10 @@
 //! pin that protects it. Publishing ([`Index::insert`], [`Index::replace`])
 //! is `unsafe`: the caller vouches for the item it stores.
 
-pub mod reclaim;
-
-use crate::item::{Held, Item};
+use crate::raw::item::{Held, Item};
+use crate::raw::reclaim::{Backend, Guard, Local, ReclaimKind};
+use crate::raw::slab::{Retired, Slab};
 use crate::sync::{AtomicU64, Ordering};
-use reclaim::{Backend, Guard, Local, ReclaimKind, Retired};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
@@ -342,7 +341,7 @@ impl Bucket {
 /// boxed slice.
 enum Buckets {
     #[cfg(not(any(hotset_loom, feature = "shuttle")))]
-    Mapped(crate::region::Region, usize),
+    Mapped(crate::raw::region::Region, usize),
     Boxed(Box<[Bucket]>),
 }
 
@@ -387,7 +386,7 @@ impl Index {
         };
         let backend = Backend::new(reclaim);
         #[cfg(not(any(hotset_loom, feature = "shuttle")))]
-        if let Some(r) = crate::region::Region::new(n * std::mem::size_of::<Bucket>()) {
+        if let Some(r) = crate::raw::region::Region::new(n * std::mem::size_of::<Bucket>()) {
             return Index {
                 buckets: Buckets::Mapped(r, n),
                 n,
@@ -426,8 +425,8 @@ impl Index {
     }
 
     /// An empty retirement batch for items of `slab` held by this index.
-    pub fn batch(&self, slab: std::sync::Arc<crate::slab::Slab>) -> Retired {
-        self.backend.batch(slab)
+    pub fn batch(&self, slab: std::sync::Arc<Slab>) -> Retired {
+        Retired::new(&self.backend, slab)
     }
 
     /// Panics unless `g` pins this index's collector: a foreign guard would
