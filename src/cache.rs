@@ -240,7 +240,7 @@ impl Cache {
         limit: usize,
         max_key_bytes: usize,
     ) -> Vec<(Vec<u8>, usize, u32)> {
-        if class >= self.engine.slab.classes().sizes().len() {
+        if class >= self.engine.store.slab.classes().sizes().len() {
             return Vec::new();
         }
         self.engine.dump(class as u8, limit, max_key_bytes)
@@ -260,15 +260,15 @@ impl Cache {
     /// nothing changes then.
     pub fn set_memory_limit(&self, bytes: usize) -> Result<(), ConfigError> {
         let e = &self.engine;
-        let page = e.slab.page_size();
-        let max = e.slab.total_pages() * page;
+        let page = e.store.slab.page_size();
+        let max = e.store.slab.total_pages() * page;
         if bytes < page || bytes > max {
             return Err(ConfigError(format!(
                 "memory limit {bytes} is outside one page ({page}) to the reserved {max}"
             )));
         }
         e.memory.store(bytes, std::sync::atomic::Ordering::Relaxed);
-        if e.slab.set_limit(bytes / page) > 0 {
+        if e.store.slab.set_limit(bytes / page) > 0 {
             e.with_ctx(|e, ctx| e.shrink(ctx));
         }
         Ok(())
@@ -313,7 +313,7 @@ impl Cache {
 
     /// The slab page size in bytes.
     pub fn page_size(&self) -> usize {
-        self.engine.slab.page_size()
+        self.engine.store.slab.page_size()
     }
 
     /// The policy in use.
@@ -323,12 +323,12 @@ impl Cache {
 
     /// Samples per eviction round.
     pub fn samples(&self) -> usize {
-        self.engine.samples
+        self.engine.sampler.samples
     }
 
     /// The slab's chunk sizes.
     pub fn class_sizes(&self) -> Vec<usize> {
-        self.engine.slab.classes().sizes().to_vec()
+        self.engine.store.slab.classes().sizes().to_vec()
     }
 
     /// The chunk size an item with this key length, value length and flags
@@ -338,8 +338,8 @@ impl Cache {
         if size > self.engine.max_item {
             return None;
         }
-        let class = self.engine.slab.classes().class_for(size)?;
-        Some(self.engine.slab.chunk_size(class))
+        let class = self.engine.store.slab.classes().class_for(size)?;
+        Some(self.engine.store.slab.chunk_size(class))
     }
 
     /// The cache's clock.

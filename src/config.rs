@@ -1,9 +1,6 @@
 //! Cache configuration.
 
 use crate::clock::{Clock, CoarseClock};
-use crate::evict::Policy;
-use crate::raw::reclaim::ReclaimKind;
-use crate::raw::slab::{Classes, DEFAULT_PAGE_SIZE};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,14 +138,6 @@ impl Config {
         }
     }
 
-    pub(crate) fn build_classes(&self) -> Result<Classes, ConfigError> {
-        match &self.classes {
-            SlabClasses::Growth(f) => Classes::geometric(*f, self.page_size),
-            SlabClasses::List(l) => Classes::explicit(l),
-        }
-        .map_err(|e| ConfigError(e.0))
-    }
-
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.samples == 0 || self.samples > 64 {
             return Err(ConfigError(format!(
@@ -160,12 +149,6 @@ impl Config {
             return Err(ConfigError(format!(
                 "evict_pool must be at most 1024, got {}",
                 self.evict_pool
-            )));
-        }
-        if self.max_item_size < crate::raw::item::HEADER_SIZE + 2 {
-            return Err(ConfigError(format!(
-                "max_item_size {} is too small",
-                self.max_item_size
             )));
         }
         if self.max_item_size > self.page_size {
@@ -208,6 +191,122 @@ impl Config {
         self.clock
             .clone()
             .unwrap_or_else(|| Arc::new(CoarseClock::new()))
+    }
+}
+
+/// The default slab page size, and so the default largest item: 1 MiB.
+pub const DEFAULT_PAGE_SIZE: usize = 1 << 20;
+
+/// Which epoch-based reclamation scheme protects readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReclaimKind {
+    /// crossbeam-epoch. Loom-checked.
+    Crossbeam,
+    /// seize (Hyaline).
+    #[default]
+    Seize,
+}
+
+impl ReclaimKind {
+    /// The name used in configuration and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReclaimKind::Crossbeam => "crossbeam",
+            ReclaimKind::Seize => "seize",
+        }
+    }
+}
+
+impl std::str::FromStr for ReclaimKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "crossbeam" | "crossbeam-epoch" | "epoch" => Ok(ReclaimKind::Crossbeam),
+            "seize" | "hyaline" => Ok(ReclaimKind::Seize),
+            _ => Err(format!(
+                "unknown reclamation backend {s:?} (crossbeam, seize)"
+            )),
+        }
+    }
+}
+
+/// An eviction policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Least recently used: badness is the time since the last access (ms).
+    #[default]
+    Lru,
+    /// Least frequently used, with Redis's decaying logarithmic counter.
+    Lfu,
+    /// First in, first out: insertion order is CAS order.
+    Fifo,
+    /// Uniformly random among the sample.
+    Random,
+    /// Hyperbolic caching: evict the lowest accesses / age, age counted in
+    /// insertions since the item was stored.
+    Hyperbolic,
+    /// S3-FIFO (Yang et al., SOSP '23): a small FIFO queue for new items, a
+    /// main FIFO queue with reinsertion for items seen twice, and a ghost of
+    /// recently evicted keys (queue-based, see `evict::queue`).
+    S3Fifo,
+    /// SIEVE (Zhang et al., NSDI '24): one FIFO queue and a hand that keeps
+    /// visited items in place (queue-based).
+    Sieve,
+    /// CLOCK: one FIFO queue; a visited item is reinserted with its bit
+    /// cleared (queue-based).
+    Clock,
+}
+
+impl Policy {
+    /// Every policy, in a stable order.
+    pub const ALL: [Policy; 8] = [
+        Policy::Lru,
+        Policy::Lfu,
+        Policy::Fifo,
+        Policy::Random,
+        Policy::Hyperbolic,
+        Policy::S3Fifo,
+        Policy::Sieve,
+        Policy::Clock,
+    ];
+
+    /// Whether the policy evicts from per-class queues (S3-FIFO, SIEVE,
+    /// CLOCK) rather than by sampling.
+    pub fn is_queue(self) -> bool {
+        matches!(self, Policy::S3Fifo | Policy::Sieve | Policy::Clock)
+    }
+
+    /// The policy's name in configuration and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Lru => "lru",
+            Policy::Lfu => "lfu",
+            Policy::Fifo => "fifo",
+            Policy::Random => "random",
+            Policy::Hyperbolic => "hyperbolic",
+            Policy::S3Fifo => "s3fifo",
+            Policy::Sieve => "sieve",
+            Policy::Clock => "clock",
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Policy::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown policy {s:?} ({})", names.join(", "))
+            })
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::{Engine, ThreadCtx, Why};
 use crate::evict::sample;
-use crate::raw::item::{Held, Item};
+use crate::raw::item::Item;
 use crate::raw::reclaim::Guard;
 use crate::raw::slab::Chunk;
 use crate::stats::Ctr;
@@ -47,11 +47,11 @@ impl Engine {
     /// may change class must not be read.
     #[inline]
     pub(crate) fn follow_drains(&self, ctx: &mut ThreadCtx) {
-        let gen = self.slab.drain_generation();
+        let gen = self.store.slab.drain_generation();
         if gen != ctx.drain_seen {
             ctx.drain_seen = gen;
             for (c, mag) in ctx.mags.iter_mut().enumerate() {
-                self.slab.flush_magazine(c as u8, mag);
+                self.store.slab.flush_magazine(c as u8, mag);
             }
             for p in ctx.pools.iter_mut() {
                 p.clear();
@@ -62,20 +62,20 @@ impl Engine {
     /// Takes a chunk of `class`, evicting as needed.
     pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Chunk> {
         self.follow_drains(ctx);
-        if let Some((c, q)) = ctx.gc_due.take() {
+        if let Some((c, q)) = ctx.queues.gc_due.take() {
             self.gc_queue(ctx, c, q);
         }
-        if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+        if let Some(c) = self.store.slab.alloc(class, &mut ctx.mags[class as usize]) {
             return Some(c);
         }
-        let batch = (EVICT_BATCH_BYTES / self.slab.chunk_size(class)).clamp(1, EVICT_BATCH);
+        let batch = (EVICT_BATCH_BYTES / self.store.slab.chunk_size(class)).clamp(1, EVICT_BATCH);
         let mut deadline = None;
         let mut limbo_deadline = None;
         // At most one page is drained for this allocation; then we wait.
         let mut drained = false;
         for attempt in 0.. {
             {
-                let g = self.index.pin(&ctx.local);
+                let g = self.store.index.pin(&ctx.local);
                 self.follow_drains(ctx);
                 self.adopt_orphans(&g);
                 self.retire_completed_pages(ctx);
@@ -84,7 +84,7 @@ impl Engine {
                 // seize's flush costs a membarrier syscall, so with seize
                 // another batch is evicted instead, until its own batching
                 // starts reclamation; crossbeam's flush is cheap.
-                let seize = self.index.backend().kind() == crate::ReclaimKind::Seize;
+                let seize = self.store.index.backend().kind() == crate::config::ReclaimKind::Seize;
                 // When half the class waits out a grace period (a few items
                 // rewritten over and over, as a run of appends to one key
                 // does), evicting would take the very items being
@@ -93,13 +93,13 @@ impl Engine {
                 self.retire_batch(ctx, &g);
                 // Chunks may have come back since the last attempt looked.
                 if attempt > 0 {
-                    if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+                    if let Some(c) = self.store.slab.alloc(class, &mut ctx.mags[class as usize]) {
                         return Some(c);
                     }
                 }
-                let limbo = self.slab.class_limbo(class);
+                let limbo = self.store.slab.class_limbo(class);
                 let waiting = limbo > 0
-                    && limbo * LIMBO_FLUSH >= self.slab.class_chunks(class)
+                    && limbo * LIMBO_FLUSH >= self.store.slab.class_chunks(class)
                     && if crate::sync::MODEL {
                         attempt < 2
                     } else {
@@ -111,7 +111,7 @@ impl Engine {
                     let got = self.evict(ctx, &g, class, batch);
                     ctx.since_rebalance += got as u64;
                     let every = match self.automove.load(std::sync::atomic::Ordering::Relaxed) {
-                        0 if self.slab.class_pages(class) > 0 => u64::MAX,
+                        0 if self.store.slab.class_pages(class) > 0 => u64::MAX,
                         2 => 1,
                         _ => REBALANCE_EVERY,
                     };
@@ -119,7 +119,7 @@ impl Engine {
                         ctx.since_rebalance = 0;
                         drained = self.rebalance(ctx, &g, class);
                     }
-                    if got == 0 && !drained && self.slab.class_pages(class) == 0 {
+                    if got == 0 && !drained && self.store.slab.class_pages(class) == 0 {
                         // No page, no donor: waiting cannot help.
                         self.retire_batch(ctx, &g);
                         return None;
@@ -131,7 +131,7 @@ impl Engine {
                 }
             }
             // Unpinned: what was just retired can now pass its grace period.
-            if let Some(c) = self.slab.alloc(class, &mut ctx.mags[class as usize]) {
+            if let Some(c) = self.store.slab.alloc(class, &mut ctx.mags[class as usize]) {
                 return Some(c);
             }
             if attempt >= 2 {
@@ -165,31 +165,6 @@ impl Engine {
         }
     }
 
-    /// The item in chunk `ch` if `ch` is a chunk of this engine's slab in
-    /// its page's current geometry and holds a LIVE item, held for the
-    /// guard's lifetime: the one way from a chunk reached through the slab
-    /// (by samplers, the sweeper, page moves and queues) to its key.
-    #[inline]
-    pub(crate) fn live<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<Held<'g>> {
-        self.live_in(ch, g).map(|(_, it)| it)
-    }
-
-    /// [`Engine::live`], with the class whose geometry the chunk's page has.
-    #[inline]
-    pub(crate) fn live_in<'g>(&self, ch: Chunk, g: &'g Guard<'_>) -> Option<(u8, Held<'g>)> {
-        assert!(self.index.backend().owns(g), "hotset: a foreign guard");
-        let class = self.slab.chunk_class(ch)?;
-        // SAFETY: `ch` is a chunk start of `self.slab` (checked above) in
-        // the geometry its page has under `g`, which pins the collector
-        // retiring this slab's chunks, and the slab outlives the engine's
-        // guards: so the header stays a header while `g` lives.
-        let header = unsafe { Item::from_ptr(ch.ptr()).held(g) };
-        // LIVE read (Acquire) under `g`: the bytes are complete and the
-        // chunk cannot be reused before `g` is dropped (item.rs, "The LIVE
-        // bit"), so the whole item is held.
-        header.is_live().then_some((class, header))
-    }
-
     /// Unlinks an item reached through the slab, by its exact index word.
     /// Returns whether this thread unlinked it (and retired it).
     pub(crate) fn unlink_item(
@@ -200,7 +175,7 @@ impl Engine {
         hash: u64,
         why: Why,
     ) -> bool {
-        if self.index.unlink(hash, it) {
+        if self.store.index.unlink(hash, it) {
             // SAFETY: our unlink won.
             unsafe { self.unlinked(ctx, g, it, why) };
             true
@@ -216,10 +191,11 @@ impl Engine {
         let now = now_secs(now_ms);
         let cas_now = self.cas_blocks.load(Ordering::Relaxed);
         // Fetch the items' headers together, so their misses overlap.
-        for f in self.index.neighbours(hash, g) {
+        for f in self.store.index.neighbours(hash, g) {
             crate::prefetch(f.item().ptr().as_ptr());
         }
         let victim = self
+            .store
             .index
             .neighbours(hash, g)
             .map(|f| {
@@ -234,7 +210,7 @@ impl Engine {
             .max_by_key(|(bad, _)| *bad);
         match victim {
             Some((_, f)) => {
-                if self.index.remove(&f) {
+                if self.store.index.remove(&f) {
                     let why = match self.dead(f.item(), now) {
                         Some(why) => why,
                         // (A touch may have revived an item scored expired.)

@@ -10,19 +10,20 @@ impl Engine {
     /// See [`crate::Cache::check_consistency`].
     pub(crate) fn check_consistency(&self) -> Result<usize, String> {
         let addr = |c: Chunk| c.ptr().as_ptr() as usize;
-        let local = self.index.local();
-        let g = self.index.pin(&local);
+        let local = self.store.index.local();
+        let g = self.store.index.pin(&local);
         let mut indexed = HashSet::new();
         let mut keys = HashSet::new();
-        for i in 0..self.index.buckets() {
+        for i in 0..self.store.index.buckets() {
             let mut announced = 0;
-            for f in self.index.announced(i, &g) {
+            for f in self.store.index.announced(i, &g) {
                 announced += 1;
                 let it = f.item();
                 if !it.is_live() {
                     return Err(format!("bucket {i}: item is not LIVE"));
                 }
-                if self.index.home_bucket(self.hash(it.key())) != self.index.home_of(&f) {
+                if self.store.index.home_bucket(self.hash(it.key())) != self.store.index.home_of(&f)
+                {
                     return Err(format!("bucket {i}: key outside its candidate buckets"));
                 }
                 if !indexed.insert(addr(Chunk::of(it.item()))) {
@@ -33,20 +34,20 @@ impl Engine {
                 }
             }
             // Quiescent, every committed word is announced.
-            if self.index.bucket_len(i) != announced {
+            if self.store.index.bucket_len(i) != announced {
                 return Err(format!(
                     "bucket {i}: {announced} items but {} committed bits",
-                    self.index.bucket_len(i)
+                    self.store.index.bucket_len(i)
                 ));
             }
         }
         let mut free = HashSet::new();
-        for class in 0..self.slab.classes().sizes().len() as u8 {
-            for c in self.slab.depot_chunks(class) {
+        for class in 0..self.store.slab.classes().sizes().len() as u8 {
+            for c in self.store.slab.depot_chunks(class) {
                 if !free.insert(addr(c)) {
                     return Err(format!("class {class}: chunk {c:?} is in the depot twice"));
                 }
-                if self.live(c, &g).is_some() || indexed.contains(&addr(c)) {
+                if self.store.live(c, &g).is_some() || indexed.contains(&addr(c)) {
                     return Err(format!(
                         "class {class}: free chunk {c:?} is LIVE or indexed"
                     ));
@@ -57,15 +58,15 @@ impl Engine {
         // reclaimer (seize may hold a partial batch until more retirements
         // come); any others leaked. Draining pages are skipped: their
         // chunks are on their way out of the class.
-        let mut class_limbo = vec![0; self.slab.classes().sizes().len()];
-        for page in 0..self.slab.used_pages() {
-            let Some((class, chunks)) = self.slab.page_chunks(page) else {
+        let mut class_limbo = vec![0; self.store.slab.classes().sizes().len()];
+        for page in 0..self.store.slab.used_pages() {
+            let Some((class, chunks)) = self.store.slab.page_chunks(page) else {
                 continue;
             };
-            class_limbo[class as usize] += self.slab.limbo(page);
+            class_limbo[class as usize] += self.store.slab.limbo(page);
             let mut waiting = 0;
             for c in chunks {
-                let live = self.live(c, &g).is_some();
+                let live = self.store.live(c, &g).is_some();
                 if live && !indexed.contains(&addr(c)) {
                     return Err(format!(
                         "class {class}: LIVE chunk {c:?} is not indexed (leaked)"
@@ -75,7 +76,7 @@ impl Engine {
                     waiting += 1;
                 }
             }
-            let limbo = self.slab.limbo(page);
+            let limbo = self.store.slab.limbo(page);
             if waiting != limbo {
                 return Err(format!(
                     "page {page} (class {class}): {waiting} chunks are neither free nor LIVE, \
@@ -91,7 +92,7 @@ impl Engine {
         // Draining pages are skipped above, so a class's count may only
         // exceed what its own pages hold.
         for (class, &held) in class_limbo.iter().enumerate() {
-            let counted = self.slab.class_limbo(class as u8);
+            let counted = self.store.slab.class_limbo(class as u8);
             if !cfg!(hotset_loom) && counted < held {
                 return Err(format!(
                     "class {class}: its pages hold {held} chunks awaiting reclamation, \
@@ -131,27 +132,29 @@ impl Engine {
     ) -> Result<(), String> {
         use crate::raw::item::{GONE, MAIN, QUEUED};
         use std::collections::HashMap;
-        for class in 0..self.slab.classes().sizes().len() as u8 {
+        for class in 0..self.store.slab.classes().sizes().len() as u8 {
             let (entries, counts) = self.queue_contents(class);
             let mut seen: HashMap<usize, usize> = HashMap::new();
             for e in entries {
-                let Some(ch) = self.slab.chunk_by_id(class, self.queues.id_of(e)) else {
+                let Some(ch) = self.store.slab.chunk_by_id(class, self.queues.id_of(e)) else {
                     return Err(format!("class {class}: queue entry {e:#x} out of range"));
                 };
-                if self.slab.page_class_of(ch) != Some(class) {
+                if self.store.slab.page_class_of(ch) != Some(class) {
                     continue; // stale: its page left the class
                 }
-                let Some(it) = self.live(ch, g) else { continue };
+                let Some(it) = self.store.live(ch, g) else {
+                    continue;
+                };
                 if self
                     .queues
-                    .names(e, self.slab.page_generation(ch), it.cas())
+                    .names(e, self.store.slab.page_generation(ch), it.cas())
                 {
                     *seen.entry(ch.ptr().as_ptr() as usize).or_default() += 1;
                 }
             }
             let mut held = [0i64; 2];
-            for page in 0..self.slab.used_pages() {
-                let Some((c, chunks)) = self.slab.page_chunks(page) else {
+            for page in 0..self.store.slab.used_pages() {
+                let Some((c, chunks)) = self.store.slab.page_chunks(page) else {
                     continue;
                 };
                 if c != class {
@@ -162,7 +165,9 @@ impl Engine {
                     if !indexed.contains(&a) {
                         continue;
                     }
-                    let Some(it) = self.live(ch, g) else { continue };
+                    let Some(it) = self.store.live(ch, g) else {
+                        continue;
+                    };
                     let bits = it.queue_bits();
                     if bits & (QUEUED | GONE) != QUEUED {
                         return Err(format!(
@@ -196,17 +201,17 @@ impl Engine {
     /// unlinked yet are included. One pin per page, so a long walk holds no
     /// grace period back.
     fn walk_items(&self, class: Option<u8>, mut f: impl FnMut(crate::raw::item::Held<'_>) -> bool) {
-        let local = self.index.local();
-        for page in 0..self.slab.used_pages() {
-            let g = self.index.pin(&local);
-            let Some((c, chunks)) = self.slab.page_chunks(page) else {
+        let local = self.store.index.local();
+        for page in 0..self.store.slab.used_pages() {
+            let g = self.store.index.pin(&local);
+            let Some((c, chunks)) = self.store.slab.page_chunks(page) else {
                 continue;
             };
             if class.is_some_and(|k| k != c) {
                 continue;
             }
             for ch in chunks {
-                if let Some(it) = self.live(ch, &g) {
+                if let Some(it) = self.store.live(ch, &g) {
                     if !f(it) {
                         return;
                     }
@@ -274,23 +279,23 @@ impl Engine {
 
     /// A snapshot of the counters and memory figures.
     pub(crate) fn stats(&self) -> Stats {
-        let n = self.slab.classes().sizes().len();
+        let n = self.store.slab.classes().sizes().len();
         let t = self.totals();
         let mut s = Stats::default();
         t.fill(&mut s);
         s.limit_maxbytes = self.memory.load(std::sync::atomic::Ordering::Relaxed) as u64;
-        s.index_slots = self.index.capacity() as u64;
-        s.index_bytes = self.index.memory() as u64;
+        s.index_slots = self.store.index.capacity() as u64;
+        s.index_bytes = self.store.index.memory() as u64;
         s.index_load_permille = s.curr_items * 1000 / s.index_slots.max(1);
-        s.pages_used = self.slab.owned_pages() as u64;
-        s.pages_total = self.slab.limit_pages() as u64;
+        s.pages_used = self.store.slab.owned_pages() as u64;
+        s.pages_total = self.store.slab.limit_pages() as u64;
         s.queue_entries = self.queues.entries() as u64;
         s.ghost_bytes = self.queues.ghost_bytes() as u64;
         s.classes = (0..n as u8)
             .map(|c| ClassStats {
-                chunk_size: self.slab.chunk_size(c) as u64,
-                pages: self.slab.class_pages(c) as u64,
-                free_chunks: self.slab.depot_len(c) as u64,
+                chunk_size: self.store.slab.chunk_size(c) as u64,
+                pages: self.store.slab.class_pages(c) as u64,
+                free_chunks: self.store.slab.depot_len(c) as u64,
                 evictions: t.class_evictions[c as usize],
                 items: (t.class_items[c as usize] as i64).max(0) as u64,
             })

@@ -51,13 +51,8 @@ pub(crate) struct ThreadCtx {
     pub(crate) since_rebalance: u64,
     /// A buffer for read-modify-writes.
     pub(crate) scratch: Vec<u8>,
-    /// Queue policies: this thread's ends of each class's queues.
-    pub(crate) queues: Vec<crate::evict::queue::Local>,
-    /// A queue this thread found over its bound, to compact at its next
-    /// allocation (unpinned).
-    pub(crate) gc_due: Option<(u8, usize)>,
-    /// S3-FIFO: ghost insertions not yet added to the ghost's clock.
-    pub(crate) ghost_ticks: u64,
+    /// Queue policies: this thread's side of the queues.
+    pub(crate) queues: crate::evict::queue::ThreadQueues,
 }
 
 thread_local! {
@@ -68,28 +63,26 @@ thread_local! {
 
 impl ThreadCtx {
     fn new(e: &Arc<Engine>) -> ThreadCtx {
-        let n = e.slab.classes().sizes().len();
+        let n = e.store.slab.classes().sizes().len();
         let counters = Arc::new(Counters::new(n));
         lock(&e.counters).push(counters.clone());
         let ordinal = e.ctx_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         ThreadCtx {
             id: e.id,
             owner: Arc::downgrade(e),
-            local: e.index.local(),
+            local: e.store.index.local(),
             mags: (0..n).map(|_| Magazine::new()).collect(),
             pools: (0..n).map(|_| Pool::default()).collect(),
-            retired: e.index.batch(e.slab.clone()),
+            retired: e.store.index.batch(e.store.slab.clone()),
             retired_bytes: 0,
             counters,
             rng: SplitMix64::with_stream(e.seed, ordinal),
             cas_next: 0,
             cas_end: 0,
-            drain_seen: e.slab.drain_generation(),
+            drain_seen: e.store.slab.drain_generation(),
             since_rebalance: 0,
             scratch: Vec::new(),
-            queues: e.queues.locals(),
-            gc_due: None,
-            ghost_ticks: 0,
+            queues: e.queues.thread(),
         }
     }
 
@@ -126,14 +119,14 @@ impl Drop for ThreadCtx {
         };
         for (class, mag) in self.mags.iter_mut().enumerate() {
             if !mag.is_empty() {
-                e.slab.flush_magazine(class as u8, mag);
+                e.store.slab.flush_magazine(class as u8, mag);
             }
         }
         e.release_queues(self);
         if !self.retired.is_empty() {
             // Pinning here could touch thread-locals already destroyed, so
             // another thread retires the batch.
-            let b = std::mem::replace(&mut self.retired, e.index.batch(e.slab.clone()));
+            let b = std::mem::replace(&mut self.retired, e.store.index.batch(e.store.slab.clone()));
             lock(&e.orphans).push(b);
             e.norphans.fetch_add(1, Ordering::Relaxed);
         }
@@ -175,6 +168,7 @@ pub(crate) fn release(id: u64) {
 impl Engine {
     /// Runs `f` with the calling thread's context for this cache, creating
     /// it on first use.
+    #[inline]
     pub(crate) fn with_ctx<R>(self: &Arc<Self>, f: impl FnOnce(&Engine, &mut ThreadCtx) -> R) -> R {
         let mut f = Some(f);
         let r = CTXS.try_with(|cell| {

@@ -191,7 +191,10 @@ impl Engine {
                 idle_secs: idle(before.now_ms, before.atime),
                 cas: it.cas(),
                 fetched: before.fetched,
-                class: self.slab.class_of(crate::raw::slab::Chunk::of(it.item())),
+                class: self
+                    .store
+                    .slab
+                    .class_of(crate::raw::slab::Chunk::of(it.item())),
                 footprint: it.footprint(),
             }
         })
@@ -227,9 +230,9 @@ impl Engine {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         let hash = self.hash(key);
-        let g = self.index.pin(&ctx.local);
+        let g = self.store.index.pin(&ctx.local);
         let r = loop {
-            let Some(f) = self.index.find(hash, key, &g) else {
+            let Some(f) = self.store.index.find(hash, key, &g) else {
                 break Stored::NotFound;
             };
             let it = f.item();
@@ -238,7 +241,7 @@ impl Engine {
             if live && cas.is_some_and(|c| c != it.cas()) {
                 break Stored::Exists;
             }
-            if self.index.remove(&f) {
+            if self.store.index.remove(&f) {
                 let why = dead.unwrap_or(Why::Delete);
                 // SAFETY: our remove won.
                 unsafe { self.unlinked(ctx, &g, it.item(), why) };
@@ -298,8 +301,7 @@ impl Engine {
                     let Some((initial, exptime)) = op.vivify else {
                         return Ok(MetaArith::NotFound);
                     };
-                    let mut digits = Vec::with_capacity(20);
-                    crate::protocol::reply::decimal(&mut digits, initial);
+                    let digits = initial.to_string().into_bytes();
                     match self.store_cas(ctx, key, &[&digits], 0, exptime, Cond::Absent)? {
                         (Stored::Stored, c) => (initial, c, expiry(&*self.clock, exptime), true),
                         _ => return Ok(MetaArith::NotStored),

@@ -24,6 +24,7 @@ mod ctx;
 mod meta;
 pub(crate) mod mover;
 mod ops;
+mod queued;
 mod retire;
 mod sampled;
 mod sweep;
@@ -32,12 +33,14 @@ pub(crate) use ctx::{release as release_thread, ThreadCtx};
 pub(crate) use sweep::spawn_sweeper;
 
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, SlabClasses};
 use crate::evict::queue::Queues;
+use crate::evict::sample::Sampler;
 use crate::evict::Policy;
 use crate::raw::index::Index;
 use crate::raw::slab::Retired;
-use crate::raw::slab::Slab;
+use crate::raw::slab::{Classes, Slab};
+use crate::raw::store::Store;
 use crate::stats::{Counters, Totals};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex};
 use std::fmt;
@@ -139,25 +142,20 @@ pub(crate) struct Engine {
     /// Tells this cache's thread contexts from other caches'.
     pub(crate) id: u64,
     pub(crate) policy: Policy,
-    /// Chunks sampled per eviction round (K).
-    pub(crate) samples: usize,
-    /// Eviction-pool size per thread and class; 0 keeps one candidate.
-    pub(crate) pool_cap: usize,
+    /// The sampled policies' parameters (K, the pool's size).
+    pub(crate) sampler: Sampler,
     /// The largest item accepted, at most the largest class.
     pub(crate) max_item: usize,
     /// The budget in bytes as last set (`limit_maxbytes`); the slab holds
     /// it in pages.
     pub(crate) memory: std::sync::atomic::AtomicUsize,
     pub(crate) sweep_budget: Duration,
-    pub(crate) slab: Arc<Slab>,
-    /// The index, which owns the collector that retires every chunk of
-    /// `slab`.
-    pub(crate) index: Index,
+    /// The slab, its index and their hasher.
+    pub(crate) store: Store,
     /// The queue policies' per-class queues and ghost (empty for the
     /// sampled policies).
     pub(crate) queues: Queues,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) hasher: foldhash::fast::FixedState,
     /// Seeds the per-thread random streams (with `ctx_seq`).
     pub(crate) seed: u64,
     /// Thread contexts created so far: the ordinal that seeds the next one.
@@ -197,7 +195,17 @@ impl Engine {
     /// The engine for `cfg`, which is validated here.
     pub(crate) fn new(cfg: &Config) -> Result<Arc<Engine>, ConfigError> {
         cfg.validate()?;
-        let classes = cfg.build_classes()?;
+        if cfg.max_item_size < crate::raw::item::HEADER_SIZE + 2 {
+            return Err(ConfigError(format!(
+                "max_item_size {} is too small",
+                cfg.max_item_size
+            )));
+        }
+        let classes = match &cfg.classes {
+            SlabClasses::Growth(f) => Classes::geometric(*f, cfg.page_size),
+            SlabClasses::List(l) => Classes::explicit(l),
+        }
+        .map_err(|e| ConfigError(e.0))?;
         let ceiling = cfg.ceiling(classes.sizes()[0]);
         let slab =
             Slab::new(cfg.memory, ceiling, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
@@ -216,16 +224,17 @@ impl Engine {
         Ok(Arc::new(Engine {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             policy: cfg.policy,
-            samples: cfg.samples,
-            pool_cap: cfg.evict_pool,
+            sampler: Sampler {
+                policy: cfg.policy,
+                samples: cfg.samples,
+                pool_cap: cfg.evict_pool,
+            },
             max_item,
             memory: std::sync::atomic::AtomicUsize::new(cfg.memory),
             sweep_budget: cfg.sweep_budget,
-            slab: Arc::new(slab),
-            index,
+            store: Store::new(slab, index, seed),
             queues,
             clock: cfg.clock(),
-            hasher: foldhash::fast::FixedState::with_seed(seed),
             seed,
             ctx_seq: std::sync::atomic::AtomicU64::new(0),
             cas_blocks: AtomicU64::new(1),

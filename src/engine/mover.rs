@@ -41,12 +41,12 @@ impl Engine {
     /// if `class` has no page at all (no calcification). Returns whether a
     /// page started draining.
     pub(crate) fn rebalance(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8) -> bool {
-        let n = self.slab.classes().sizes().len();
+        let n = self.store.slab.classes().sizes().len();
         if n < 2 {
             return false;
         }
-        let mine = self.slab.class_pages(class);
-        if mine > 0 && self.slab.pages_moving() > 0 {
+        let mine = self.store.slab.class_pages(class);
+        if mine > 0 && self.store.slab.pages_moving() > 0 {
             // One move at a time: concurrent threads that each drained a
             // page would empty a small cache (each drain evicts a whole
             // page) before the first move lands. A class with no page at
@@ -62,15 +62,16 @@ impl Engine {
         // classes never trade their last pages back and forth.
         let empty = if mine == 0 {
             let items = self.class_items();
-            (0..n as u8)
-                .find(|&c| c != class && items[c as usize] == 0 && self.slab.class_pages(c) > 0)
+            (0..n as u8).find(|&c| {
+                c != class && items[c as usize] == 0 && self.store.slab.class_pages(c) > 0
+            })
         } else {
             None
         };
         let largest = (0..n as u8)
             .filter(|&c| c != class)
-            .max_by_key(|&c| self.slab.class_pages(c))
-            .filter(|&c| self.slab.class_pages(c) >= 2);
+            .max_by_key(|&c| self.store.slab.class_pages(c))
+            .filter(|&c| self.store.slab.class_pages(c) >= 2);
         let donor = match empty.or(largest) {
             Some(d) if mine == 0 => Some(d),
             // A class with no page has no items to weigh against: it would
@@ -86,9 +87,9 @@ impl Engine {
                 let ours = self.tail_badness(ctx, g, class);
                 self.sample_into_pool(ctx, g, d);
                 let theirs = ctx.pools[d as usize].peek_badness().unwrap_or(0);
-                let weigh = |b, c| per_byte(b, self.slab.chunk_size(c));
+                let weigh = |b, c| per_byte(b, self.store.slab.chunk_size(c));
                 let worse = weigh(theirs, d) / REBALANCE_RATIO > weigh(ours, class);
-                (worse && self.slab.class_pages(d) > 0).then_some(d)
+                (worse && self.store.slab.class_pages(d) > 0).then_some(d)
             }
         };
         let Some(donor) = donor else { return false };
@@ -108,7 +109,7 @@ impl Engine {
         to: Option<u8>,
     ) -> bool {
         let r = ctx.rand() as usize;
-        let Some(chunks) = self.slab.drain(class, r, keep, to) else {
+        let Some(chunks) = self.store.slab.drain(class, r, keep, to) else {
             return false;
         };
         let now = now_secs(self.clock.now_ms());
@@ -118,7 +119,7 @@ impl Engine {
         // items it would have hit.
         let mut rescues = true;
         for ch in chunks {
-            let Some(it) = self.live(ch, g) else {
+            let Some(it) = self.store.live(ch, g) else {
                 continue;
             };
             let hash = self.hash(it.key());
@@ -130,7 +131,8 @@ impl Engine {
                 self.unlink_item(ctx, g, it.item(), hash, Why::Evict);
             }
         }
-        self.slab
+        self.store
+            .slab
             .flush_magazine(class, &mut ctx.mags[class as usize]);
         self.follow_drains(ctx);
         ctx.counters.inc(Ctr::SlabReassigned);
@@ -142,13 +144,13 @@ impl Engine {
     /// most pages first, and lets grace periods pass so that drained pages
     /// go back to the OS. Returns the pages it drained.
     pub(crate) fn shrink(&self, ctx: &mut ThreadCtx) -> usize {
-        let n = self.slab.classes().sizes().len() as u8;
+        let n = self.store.slab.classes().sizes().len() as u8;
         let mut drained = 0;
-        while self.slab.excess_pages() > 0 {
-            let g = self.index.pin(&ctx.local);
+        while self.store.slab.excess_pages() > 0 {
+            let g = self.store.index.pin(&ctx.local);
             let Some(class) = (0..n)
-                .filter(|&c| self.slab.class_pages(c) > 0)
-                .max_by_key(|&c| self.slab.class_pages(c))
+                .filter(|&c| self.store.slab.class_pages(c) > 0)
+                .max_by_key(|&c| self.store.slab.class_pages(c))
             else {
                 break;
             };
@@ -166,19 +168,19 @@ impl Engine {
     /// the pool of spare pages, and a `src` of -1 picks the class with the
     /// most pages).
     pub(crate) fn reassign(&self, ctx: &mut ThreadCtx, src: i64, dst: i64) -> Reassign {
-        if self.slab.directed_moves() > 0 {
+        if self.store.slab.directed_moves() > 0 {
             return Reassign::Busy;
         }
         if src == dst {
             return Reassign::Same;
         }
-        let n = self.slab.classes().sizes().len() as i64;
+        let n = self.store.slab.classes().sizes().len() as i64;
         let src = if src == -1 {
             // The class with the most pages, of those that can spare one;
             // none is a bad class, as in memcached.
             (1..=n)
-                .filter(|&c| c != dst && self.slab.class_pages((c - 1) as u8) >= 2)
-                .max_by_key(|&c| self.slab.class_pages((c - 1) as u8))
+                .filter(|&c| c != dst && self.store.slab.class_pages((c - 1) as u8) >= 2)
+                .max_by_key(|&c| self.store.slab.class_pages((c - 1) as u8))
                 .unwrap_or(-1)
         } else {
             src
@@ -189,16 +191,16 @@ impl Engine {
         let to = (dst > 0).then(|| (dst - 1) as u8);
         if src == 0 {
             // memcached's rule: the source keeps a page.
-            if self.slab.spare_count() < 2 {
+            if self.store.slab.spare_count() < 2 {
                 return Reassign::NoSpare;
             }
             return match to {
-                Some(c) if self.slab.give_spare(c) => Reassign::Ok,
+                Some(c) if self.store.slab.give_spare(c) => Reassign::Ok,
                 Some(_) => Reassign::NoSpare,
                 None => Reassign::Ok,
             };
         }
-        let g = self.index.pin(&ctx.local);
+        let g = self.store.index.pin(&ctx.local);
         let moved = self.drain_page(ctx, &g, (src - 1) as u8, 1, to);
         self.retire_batch(ctx, &g);
         drop(g);
@@ -235,7 +237,7 @@ impl Engine {
         let ptr = it.ptr();
         // Copy only what the index holds: an item found there under our pin
         // is whole and stays put until we unpin.
-        let Some(found) = self.index.find_where(hash, g, |x| x.ptr() == ptr) else {
+        let Some(found) = self.store.index.find_where(hash, g, |x| x.ptr() == ptr) else {
             return true;
         };
         if self
@@ -247,7 +249,11 @@ impl Engine {
             return false;
         }
         // Free chunks only, none of a draining page (`Slab::alloc_free`).
-        let Some(chunk) = self.slab.alloc_free(class, &mut ctx.mags[class as usize]) else {
+        let Some(chunk) = self
+            .store
+            .slab
+            .alloc_free(class, &mut ctx.mags[class as usize])
+        else {
             return false;
         };
         let old = found.item();
@@ -275,21 +281,25 @@ impl Engine {
         // the key holds now, so a set that landed since the copy was taken
         // is undone by the old value.
         let moved = if cfg!(feature = "planted-blind-rescue") {
-            match self.index.find(hash, old.key(), g) {
+            match self.store.index.find(hash, old.key(), g) {
                 // SAFETY: `new` is complete, LIVE, ours and unpublished.
-                Some(f) => unsafe { self.index.replace(&f, new.item()) },
+                Some(f) => unsafe { self.store.index.replace(&f, new.item()) },
                 None => false,
             }
         } else {
             // SAFETY: `new` is complete, LIVE, ours and unpublished, with the
             // key of `found`.
-            unsafe { self.index.replace(&found, new.item()) }
+            unsafe { self.store.index.replace(&found, new.item()) }
         };
         if !moved {
             // Replaced, removed or being removed meanwhile: not ours to move.
             // SAFETY: `new` was never published.
             unsafe { self.discard(ctx, g, new.item()) };
-            return self.index.find_where(hash, g, |x| x.ptr() == ptr).is_none();
+            return self
+                .store
+                .index
+                .find_where(hash, g, |x| x.ptr() == ptr)
+                .is_none();
         }
         // A touch may have set the old copy's expiry after we read it; the
         // touch re-checks for a moved copy (`get`), and this catches the
@@ -319,8 +329,9 @@ mod tests {
 
     fn chunk_of(c: &Cache, key: &[u8]) -> Option<usize> {
         c.engine().with_ctx(|e, ctx| {
-            let g = e.index.pin(&ctx.local);
-            e.index
+            let g = e.store.index.pin(&ctx.local);
+            e.store
+                .index
                 .find(e.hash(key), key, &g)
                 .map(|f| f.item().ptr().as_ptr() as usize)
         })
@@ -329,23 +340,25 @@ mod tests {
     /// Drains a page of class 0 the way `rebalance` does.
     fn drain_walk(c: &Cache) {
         c.engine().with_ctx(|e, ctx| {
-            let g = e.index.pin(&ctx.local);
-            let chunks = e.slab.drain(0, 0, 0, None).expect("a page");
+            let g = e.store.index.pin(&ctx.local);
+            let chunks = e.store.slab.drain(0, 0, 0, None).expect("a page");
             for ch in chunks {
-                let Some(it) = e.live(ch, &g) else { continue };
+                let Some(it) = e.store.live(ch, &g) else {
+                    continue;
+                };
                 let hash = e.hash(it.key());
                 if !e.rescue(ctx, &g, 0, it, hash) {
                     e.unlink_item(ctx, &g, it.item(), hash, Why::Evict);
                 }
             }
-            e.slab.flush_magazine(0, &mut ctx.mags[0]);
+            e.store.slab.flush_magazine(0, &mut ctx.mags[0]);
             e.follow_drains(ctx);
         });
     }
 
     fn page(c: &Cache, addr: usize) -> u32 {
         let ch = Chunk::at_addr(addr);
-        c.engine().slab.chunk_id(ch, 0) / 16
+        c.engine().store.slab.chunk_id(ch, 0) / 16
     }
 
     /// A rescued item keeps its CAS unique, so it can land back in a chunk

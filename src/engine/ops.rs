@@ -15,7 +15,6 @@ use crate::raw::slab::Chunk;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
 use crate::ttl::{expiry, now_secs};
-use std::hash::BuildHasher;
 
 /// How a read-modify-write ended.
 pub(crate) enum Rmw {
@@ -65,7 +64,7 @@ pub(crate) struct Before {
 impl Engine {
     #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+        self.store.hash(key)
     }
 
     /// Runs a due delayed flush_all. Called at the start of every operation.
@@ -150,18 +149,18 @@ impl Engine {
         };
         counted(ctx, Ctr::CmdGet);
         let hash = self.hash(key);
-        let g = self.index.pin(&ctx.local);
-        let Some(found) = self.index.find(hash, key, &g) else {
+        let g = self.store.index.pin(&ctx.local);
+        let Some(found) = self.store.index.find(hash, key, &g) else {
             counted(ctx, Ctr::GetMisses);
             return None;
         };
         let it = found.item();
-        self.slab.track_read(Chunk::of(it.item()));
+        self.store.slab.track_read(Chunk::of(it.item()));
         // PLANTED BUG (planted-skip-expiry): serve the item without checking
         // its expiry.
         let dead = self.dead(it, now_secs(now_ms));
         if let Some(why) = dead.filter(|_| !cfg!(feature = "planted-skip-expiry")) {
-            if self.index.remove(&found) {
+            if self.store.index.remove(&found) {
                 // SAFETY: our remove won.
                 unsafe { self.unlinked(ctx, &g, it.item(), why) };
             }
@@ -190,6 +189,7 @@ impl Engine {
             fence(Ordering::SeqCst);
             let (ptr, cas) = (it.ptr(), it.cas());
             if let Some(moved) = self
+                .store
                 .index
                 .find_where(hash, &g, |x| x.ptr() != ptr && x.cas() == cas)
             {
@@ -223,12 +223,12 @@ impl Engine {
         let now_ms = self.clock.now_ms();
         self.due_flush(ctx, now_ms);
         let hash = self.hash(key);
-        let g = self.index.pin(&ctx.local);
+        let g = self.store.index.pin(&ctx.local);
         loop {
-            let Some(f) = self.index.find(hash, key, &g) else {
+            let Some(f) = self.store.index.find(hash, key, &g) else {
                 return false;
             };
-            if self.index.remove(&f) {
+            if self.store.index.remove(&f) {
                 let it = f.item();
                 let dead = self.dead(it, now_secs(now_ms));
                 let live = dead.is_none();
@@ -250,7 +250,11 @@ impl Engine {
         if size > self.max_item || vlen > crate::raw::item::MAX_VALUE_LEN {
             return Err(Error::TooLarge);
         }
-        self.slab.classes().class_for(size).ok_or(Error::TooLarge)
+        self.store
+            .slab
+            .classes()
+            .class_for(size)
+            .ok_or(Error::TooLarge)
     }
 
     /// Allocates and writes an item, with LIVE set and not yet published.
@@ -324,7 +328,7 @@ impl Engine {
         // The bucket and the ghost's cell are read after the item is built:
         // start fetching them now, so their misses overlap the build's.
         let hash = self.hash(key);
-        self.index.prefetch(hash);
+        self.store.index.prefetch(hash);
         let new_key = matches!(cond, Cond::Any | Cond::Absent | Cond::Vivify);
         if new_key {
             self.prefetch_ghost(hash);
@@ -349,7 +353,7 @@ impl Engine {
             // S3-FIFO: a key evicted from a small queue lately goes to main.
             it.set_main(true);
         }
-        let g = self.index.pin(&ctx.local);
+        let g = self.store.index.pin(&ctx.local);
         let r = loop {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
@@ -357,7 +361,7 @@ impl Engine {
                     // SAFETY: `it` is complete, LIVE, ours and unpublished
                     // (it is discarded on every path that does not store
                     // it), of this slab, with key `key`.
-                    match unsafe { self.index.insert(hash, it.item(), key, &g) } {
+                    match unsafe { self.store.index.insert(hash, it.item(), key, &g) } {
                         Insert::Inserted => {
                             self.added(ctx, it);
                             self.queued(ctx, it);
@@ -372,7 +376,7 @@ impl Engine {
                     }
                 }
                 Cond::Present | Cond::Cas(_) | Cond::CasOrStale(_) => {
-                    match self.index.find(hash, key, &g) {
+                    match self.store.index.find(hash, key, &g) {
                         Some(f) => f,
                         None => {
                             // SAFETY: never published.
@@ -389,7 +393,7 @@ impl Engine {
             };
             let old = existing.item();
             if let Some(why) = self.dead(old, now) {
-                if self.index.remove(&existing) {
+                if self.store.index.remove(&existing) {
                     // SAFETY: our remove won.
                     unsafe { self.unlinked(ctx, &g, old.item(), why) };
                 }
@@ -423,7 +427,7 @@ impl Engine {
             }
             self.inherit(it, old);
             // SAFETY: as for the insert above; same key as `existing`.
-            if unsafe { self.index.replace(&existing, it.item()) } {
+            if unsafe { self.store.index.replace(&existing, it.item()) } {
                 // SAFETY: our replace won, so `old` is ours.
                 unsafe { self.replaced(ctx, &g, old.item(), it) };
                 self.queued(ctx, it);
@@ -568,13 +572,13 @@ impl Engine {
             // Read the old item under a short pin, and remember its exact
             // identity: the chunk, and the CAS unique of this incarnation.
             let (old, flags, exp, old_cas) = {
-                let g = self.index.pin(&ctx.local);
-                let Some(found) = self.index.find(hash, key, &g) else {
+                let g = self.store.index.pin(&ctx.local);
+                let Some(found) = self.store.index.find(hash, key, &g) else {
                     break Ok(Rmw::Missing);
                 };
                 let old = found.item();
                 if let Some(why) = self.dead(old, now_secs(self.clock.now_ms())) {
-                    if self.index.remove(&found) {
+                    if self.store.index.remove(&found) {
                         // SAFETY: our remove won.
                         unsafe { self.unlinked(ctx, &g, old.item(), why) };
                     }
@@ -599,15 +603,15 @@ impl Engine {
             if w.stale {
                 it.set_swr(STALE);
             }
-            let g = self.index.pin(&ctx.local);
+            let g = self.store.index.pin(&ctx.local);
             if cfg!(feature = "planted-stale-rmw") {
                 // PLANTED BUG: commit over whatever the key holds now, so a
                 // set that landed since the read is overwritten by a value
                 // computed from the stale one.
-                if let Some(now) = self.index.find(hash, key, &g) {
+                if let Some(now) = self.store.index.find(hash, key, &g) {
                     self.inherit(it, now.item());
                     // SAFETY: as in `store`.
-                    if unsafe { self.index.replace(&now, it.item()) } {
+                    if unsafe { self.store.index.replace(&now, it.item()) } {
                         // SAFETY: our replace won.
                         unsafe { self.replaced(ctx, &g, now.item().item(), it) };
                         self.queued(ctx, it);
@@ -620,6 +624,7 @@ impl Engine {
             // key, while we were unpinned: find it again under this pin, by
             // chunk and CAS unique (a reused chunk has a new unique).
             let same = self
+                .store
                 .index
                 .find_where(hash, &g, |x| x.ptr() == old.ptr() && x.cas() == old_cas);
             if let Some(found) = same {
@@ -640,7 +645,7 @@ impl Engine {
                 // unique we read `key`'s item under, and a CAS unique names
                 // one incarnation of a chunk (a rescue that moved it would
                 // have left another chunk in the slot).
-                if unsafe { self.index.replace(&found, it.item()) } {
+                if unsafe { self.store.index.replace(&found, it.item()) } {
                     // SAFETY: our replace won.
                     unsafe { self.replaced(ctx, &g, old, it) };
                     self.queued(ctx, it);

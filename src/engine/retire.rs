@@ -32,7 +32,7 @@ impl Engine {
         // SAFETY: the chunk is ours until it is pushed (this function's
         // contract), and the handle is not used after.
         unsafe { it.held_unchecked() }.clear_live();
-        ctx.retired_bytes += self.slab.chunk_bytes(Chunk::of(it));
+        ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(it));
         // SAFETY: per this function's contract, and LIVE is now clear.
         unsafe { ctx.retired.push(Chunk::of(it)) };
         if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
@@ -70,7 +70,7 @@ impl Engine {
     #[inline]
     pub(crate) fn settle(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64, it: Held<'_>) {
         fence(Ordering::SeqCst);
-        let why = if self.slab.draining(Chunk::of(it.item())) {
+        let why = if self.store.slab.draining(Chunk::of(it.item())) {
             Why::Evict
         } else if it.flush_gen() != self.flush_gen() && !cfg!(feature = "planted-skip-settle") {
             // PLANTED BUG (planted-skip-settle): leave an item that landed
@@ -79,7 +79,7 @@ impl Engine {
         } else {
             return;
         };
-        if self.index.unlink(hash, it.item()) {
+        if self.store.index.unlink(hash, it.item()) {
             // SAFETY: our unlink won.
             unsafe { self.unlinked(ctx, g, it.item(), why) };
         }
@@ -89,7 +89,7 @@ impl Engine {
     pub(crate) fn added(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
         ctx.counters.inc(Ctr::CurrItems);
         ctx.counters
-            .class_item(self.slab.class_of(Chunk::of(it.item())), 1);
+            .class_item(self.store.slab.class_of(Chunk::of(it.item())), 1);
         ctx.counters.inc(Ctr::TotalItems);
         ctx.counters.add(Ctr::Bytes, it.footprint() as u64);
     }
@@ -108,10 +108,10 @@ impl Engine {
         ctx.counters.inc(Ctr::TotalItems);
         // Still ours (we won the CAS unlinking `old` and have not retired
         // it), so its page keeps its class.
-        let class = self.slab.class_of(Chunk::of(old));
+        let class = self.store.slab.class_of(Chunk::of(old));
         // The new item may be in another class than the old.
         ctx.counters
-            .class_item(self.slab.class_of(Chunk::of(new.item())), 1);
+            .class_item(self.store.slab.class_of(Chunk::of(new.item())), 1);
         ctx.counters.class_item(class, u64::MAX);
         ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
         // SAFETY: per this function's contract.
@@ -128,7 +128,7 @@ impl Engine {
         // below, after the last use of this handle.
         let h = unsafe { it.held_unchecked() };
         self.unqueued(ctx, h);
-        let class = self.slab.class_of(Chunk::of(it));
+        let class = self.store.slab.class_of(Chunk::of(it));
         ctx.counters
             .add(Ctr::Bytes, (h.footprint() as u64).wrapping_neg());
         if why != Why::Replace {
@@ -178,7 +178,7 @@ impl Engine {
     /// Retires this thread's batch and lets grace periods pass.
     pub(crate) fn collect(&self, ctx: &mut ThreadCtx, rounds: usize) {
         for _ in 0..rounds {
-            let g = self.index.pin(&ctx.local);
+            let g = self.store.index.pin(&ctx.local);
             self.adopt_orphans(&g);
             self.retire_completed_pages(ctx);
             self.retire_batch(ctx, &g);
@@ -188,7 +188,7 @@ impl Engine {
 
     /// Drained pages wait one grace period before any class reuses them.
     pub(crate) fn retire_completed_pages(&self, ctx: &mut ThreadCtx) {
-        for p in self.slab.take_completed() {
+        for p in self.store.slab.take_completed() {
             // SAFETY: `take_completed` hands each completed page out once.
             unsafe { ctx.retired.push_page(p) };
         }
@@ -199,8 +199,8 @@ impl Engine {
     /// it leaves, so it takes several guard exits), within a bound.
     pub(crate) fn quiesce(&self, ctx: &mut ThreadCtx) {
         let free = |e: &Engine| {
-            (0..e.slab.classes().sizes().len())
-                .map(|c| e.slab.depot_len(c as u8))
+            (0..e.store.slab.classes().sizes().len())
+                .map(|c| e.store.slab.depot_len(c as u8))
                 .sum::<usize>()
         };
         let mut last = free(self);

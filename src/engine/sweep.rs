@@ -37,9 +37,9 @@ pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle
                 // Page moves finish even on an idle cache: a lowered
                 // memory limit is met, and drained pages pass their grace
                 // period and reach the pool, a reassign's class or the OS.
-                if e.slab.excess_pages() > 0 {
+                if e.store.slab.excess_pages() > 0 {
                     e.shrink(ctx);
-                } else if e.slab.pages_in_flight() > 0 {
+                } else if e.store.slab.pages_in_flight() > 0 {
                     e.collect(ctx, 1);
                 }
             });
@@ -69,30 +69,30 @@ impl Engine {
         let cur = self.sweep_cursor.load(Ordering::Relaxed);
         let (mut page, mut idx) = ((cur >> 32) as usize, (cur & 0xffff_ffff) as usize);
         let (mut seen, mut reclaimed, mut wrapped) = (0usize, 0usize, false);
-        let mut g = self.index.pin(&ctx.local);
+        let mut g = self.store.index.pin(&ctx.local);
         'walk: while seen < max_chunks {
-            if page >= self.slab.used_pages() {
+            if page >= self.store.slab.used_pages() {
                 page = 0;
                 idx = 0;
-                if wrapped || self.slab.used_pages() == 0 {
+                if wrapped || self.store.slab.used_pages() == 0 {
                     break;
                 }
                 wrapped = true;
             }
-            let Some((class, chunks)) = self.slab.page_chunks(page) else {
+            let Some((class, chunks)) = self.store.slab.page_chunks(page) else {
                 page += 1;
                 idx = 0;
                 continue;
             };
             for ch in chunks.skip(idx) {
-                if self.slab.page_class(page) != Some(class) {
+                if self.store.slab.page_class(page) != Some(class) {
                     // The page is draining, or moved to another class while
                     // we were re-pinned: its geometry is no longer ours.
                     break;
                 }
                 idx += 1;
                 seen += 1;
-                if let Some(it) = self.live(ch, &g) {
+                if let Some(it) = self.store.live(ch, &g) {
                     if let Some(why) = self.dead(it, now) {
                         let hash = self.hash(it.key());
                         if self.unlink_item(ctx, &g, it.item(), hash, why) {
@@ -111,7 +111,7 @@ impl Engine {
                     // for every thread.
                     self.retire_batch(ctx, &g);
                     drop(g);
-                    g = self.index.pin(&ctx.local);
+                    g = self.store.index.pin(&ctx.local);
                 }
             }
             page += 1;
@@ -163,12 +163,12 @@ impl Engine {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let gen = self.flush_gen();
         let mut i = 0;
-        while i < self.index.buckets() {
-            let g = self.index.pin(&ctx.local);
-            let end = (i + FLUSH_SLICE).min(self.index.buckets());
+        while i < self.store.index.buckets() {
+            let g = self.store.index.pin(&ctx.local);
+            let end = (i + FLUSH_SLICE).min(self.store.index.buckets());
             for bi in i..end {
-                for f in self.index.announced(bi, &g) {
-                    if f.item().flush_gen() != gen && self.index.remove(&f) {
+                for f in self.store.index.announced(bi, &g) {
+                    if f.item().flush_gen() != gen && self.store.index.remove(&f) {
                         // SAFETY: our remove won.
                         unsafe { self.unlinked(ctx, &g, f.item().item(), Why::Flush) };
                     }

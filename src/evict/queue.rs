@@ -69,12 +69,11 @@ pub use super::fifo::{Fifo, Lane, SEG_MAX};
 pub use super::ghost::{Ghost, GHOST_PERMILLE};
 use super::Policy;
 use crate::config::ConfigError;
-use crate::engine::{Engine, ThreadCtx, Why};
 use crate::raw::item::{Held, GONE, MAIN, QUEUED};
-use crate::raw::reclaim::Guard;
+use crate::raw::reclaim::{Guard, Local as ReclaimLocal};
 use crate::raw::slab::{Chunk, Slab, MIN_CHUNK};
+use crate::raw::store::Store;
 use crate::sync::{AtomicUsize, Ordering};
-use crate::ttl::now_secs;
 use std::sync::atomic::AtomicI64;
 
 /// A thread publishes its open segment once it holds this fraction of its
@@ -99,7 +98,7 @@ const GC_PIN_SEGMENTS: usize = 16;
 const FOLD_AT: i64 = 32;
 /// An eviction call reads at most this many entries per item it must
 /// evict, so that a queue of reinserted items cannot spin it.
-const POP_BUDGET: usize = 64;
+pub(crate) const POP_BUDGET: usize = 64;
 /// Queue numbers for S3-FIFO (also the index of a count: the MAIN bit).
 const SMALL: usize = 0;
 const MAINQ: usize = 1;
@@ -122,9 +121,40 @@ pub(crate) struct Local {
     delta: [i64; 2],
 }
 
+/// A thread's side of the queues.
+pub(crate) struct ThreadQueues {
+    /// This thread's ends of each class's queues.
+    classes: Vec<Local>,
+    /// A queue this thread found over its bound, to compact at its next
+    /// allocation (unpinned).
+    pub(crate) gc_due: Option<(u8, usize)>,
+    /// S3-FIFO: ghost insertions not yet added to the ghost's clock.
+    ghost_ticks: u64,
+}
+
+/// What one step of a queue walk found ([`Queues::next_victim`]).
+pub(crate) enum Step<'g, W> {
+    /// The queues have nothing left to walk.
+    Empty,
+    /// The entry was stale, or its item stays (promoted or reinserted).
+    Kept,
+    /// The policy evicts this item; the caller unlinks it.
+    Victim {
+        it: Held<'g>,
+        /// The hash of its key.
+        hash: u64,
+        /// What the caller's judge said of it: why it is dead, if it is.
+        dead: Option<W>,
+        /// Whether it came from S3-FIFO's small queue: once unlinked by
+        /// eviction, its key goes to the ghost ([`Queues::evicted`]).
+        small: bool,
+    },
+}
+
 /// The queue policies' shared state: per-class queues and the ghost. Empty
 /// for the sampled policies.
 pub(crate) struct Queues {
+    policy: Policy,
     /// Bits of an entry that hold the chunk id: enough for every chunk of
     /// the smallest class in every page.
     id_bits: u32,
@@ -142,6 +172,7 @@ impl Queues {
     ) -> Result<Queues, ConfigError> {
         if !policy.is_queue() {
             return Ok(Queues {
+                policy,
                 id_bits: 32,
                 classes: Box::new([]),
                 ghost: None,
@@ -166,15 +197,20 @@ impl Queues {
         let ghost = (policy == Policy::S3Fifo).then(|| Ghost::new(ghost_cells, most));
         let ids = slab.total_pages() as u64 * (slab.page_size() / smallest) as u64;
         Ok(Queues {
+            policy,
             id_bits: (64 - ids.max(2).leading_zeros()).min(32),
             classes,
             ghost,
         })
     }
 
-    /// A thread's empty parts, one per class.
-    pub(crate) fn locals(&self) -> Vec<Local> {
-        (0..self.classes.len()).map(|_| Local::default()).collect()
+    /// A thread's empty side of the queues.
+    pub(crate) fn thread(&self) -> ThreadQueues {
+        ThreadQueues {
+            classes: (0..self.classes.len()).map(|_| Local::default()).collect(),
+            gc_due: None,
+            ghost_ticks: 0,
+        }
     }
 
     /// Bytes of the ghost table.
@@ -228,27 +264,27 @@ fn slot(bits: u32) -> usize {
     (bits & MAIN != 0) as usize
 }
 
-impl Engine {
+impl Queues {
     /// S3-FIFO: whether a new key was evicted from a small queue recently,
     /// so that it goes straight to main. Consumes the ghost's memory of it.
     #[inline]
-    pub(crate) fn ghost_hit(&self, hash: u64) -> bool {
-        self.queues
-            .ghost
+    pub(crate) fn ghost_hit(&self, slab: &Slab, hash: u64) -> bool {
+        self.ghost
             .as_ref()
-            .is_some_and(|gh| gh.take(hash, self.slab.chunks_in_classes() * GHOST_PERMILLE / 1000))
+            .is_some_and(|gh| gh.take(hash, slab.chunks_in_classes() * GHOST_PERMILLE / 1000))
     }
 
     /// Starts fetching the ghost's bucket for `hash` (S3-FIFO).
     #[inline]
     pub(crate) fn prefetch_ghost(&self, hash: u64) {
-        if let Some(gh) = &self.queues.ghost {
+        if let Some(gh) = &self.ghost {
             crate::prefetch(gh.bucket(hash).as_ptr() as *const u8);
         }
     }
 
     /// Before a new item replaces `old` of the same key: it takes over the
     /// old item's queue and counts as a hit on it.
+    #[inline]
     pub(crate) fn inherit(&self, new: Held<'_>, old: Held<'_>) {
         if !self.policy.is_queue() {
             return;
@@ -264,75 +300,70 @@ impl Engine {
     /// After `it` was published under a queue policy: count it in and push
     /// its entry at the head of its queue, unless its unlinker got there
     /// first (`Held::enqueue`).
-    pub(crate) fn queued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
+    #[inline]
+    pub(crate) fn queued(&self, slab: &Slab, t: &mut ThreadQueues, it: Held<'_>) {
         if !self.policy.is_queue() || !it.enqueue() {
             return;
         }
-        let class = self.slab.class_of(Chunk::of(it.item()));
+        let class = slab.class_of(Chunk::of(it.item()));
         let bits = it.queue_bits();
-        ctx.queues[class as usize].delta[slot(bits)] += 1;
+        t.classes[class as usize].delta[slot(bits)] += 1;
         let q = match self.policy {
             Policy::S3Fifo => slot(bits),
-            Policy::Sieve => self.queues.classes[class as usize]
-                .cur
-                .load(Ordering::Relaxed),
+            Policy::Sieve => self.classes[class as usize].cur.load(Ordering::Relaxed),
             _ => 0,
         };
         let ch = Chunk::of(it.item());
-        let e = self.queues.entry(
-            self.slab.chunk_id(ch, class),
-            self.slab.page_generation(ch),
-            it.cas(),
-        );
-        self.push(ctx, class, q, e);
+        let e = self.entry(slab.chunk_id(ch, class), slab.page_generation(ch), it.cas());
+        self.push(slab, t, class, q, e);
     }
 
     /// After this thread unlinked `it`: count it out of its queue, if its
     /// publisher counted it in.
     #[inline]
-    pub(crate) fn unqueued(&self, ctx: &mut ThreadCtx, it: Held<'_>) {
+    pub(crate) fn unqueued(&self, slab: &Slab, t: &mut ThreadQueues, it: Held<'_>) {
         if !self.policy.is_queue() {
             return;
         }
         let bits = it.take_queued();
         if bits & QUEUED != 0 {
-            let class = self.slab.class_of(Chunk::of(it.item()));
-            let local = &mut ctx.queues[class as usize];
+            let class = slab.class_of(Chunk::of(it.item()));
+            let local = &mut t.classes[class as usize];
             local.delta[slot(bits)] -= 1;
             // A thread that only unlinks (the sweeper, a deleter) would
             // otherwise sit on its deltas until it next takes a segment.
             if local.delta[slot(bits)] <= -FOLD_AT {
-                Self::fold(&self.queues.classes[class as usize], local);
+                Self::fold(&self.classes[class as usize], local);
             }
         }
     }
 
     /// Folds every class's count deltas of this thread into the shared
     /// counts (at the end of a sweep or a flush).
-    pub(crate) fn fold_counts(&self, ctx: &mut ThreadCtx) {
-        for (cq, local) in self.queues.classes.iter().zip(ctx.queues.iter_mut()) {
+    pub(crate) fn fold_counts(&self, t: &mut ThreadQueues) {
+        for (cq, local) in self.classes.iter().zip(t.classes.iter_mut()) {
             Self::fold(cq, local);
         }
     }
 
     /// Appends an entry to this thread's open segment of queue `q`, and
     /// publishes the segment when it is full.
-    fn push(&self, ctx: &mut ThreadCtx, class: u8, q: usize, e: u64) {
-        let cap = self.seg_cap(class, q);
-        let cq = &self.queues.classes[class as usize];
-        let local = &mut ctx.queues[class as usize];
+    fn push(&self, slab: &Slab, t: &mut ThreadQueues, class: u8, q: usize, e: u64) {
+        let cap = self.seg_cap(slab, class, q);
+        let cq = &self.classes[class as usize];
+        let local = &mut t.classes[class as usize];
         if let Some(total) = local.lanes[q].push(e, cap, &cq.fifos[q]) {
             Self::fold(cq, local);
-            if total > 2 * self.slab.class_chunks(class) + GC_SLACK {
-                ctx.gc_due = Some((class, q));
+            if total > 2 * slab.class_chunks(class) + GC_SLACK {
+                t.gc_due = Some((class, q));
             }
         }
     }
 
     /// How many entries an open segment of queue `q` collects before it is
     /// published.
-    fn seg_cap(&self, class: u8, q: usize) -> usize {
-        let chunks = self.slab.class_chunks(class);
+    fn seg_cap(&self, slab: &Slab, class: u8, q: usize) -> usize {
+        let chunks = slab.class_chunks(class);
         let target = match self.policy {
             Policy::S3Fifo if q == SMALL => chunks * SMALL_TENTHS / 10,
             Policy::S3Fifo => chunks - chunks * SMALL_TENTHS / 10,
@@ -353,22 +384,22 @@ impl Engine {
 
     /// Live items counted in slot `s` of a class: the shared count plus
     /// this thread's unfolded delta.
-    fn count(&self, ctx: &ThreadCtx, class: u8, s: usize) -> i64 {
-        self.queues.classes[class as usize].count[s].load(Ordering::Relaxed)
-            + ctx.queues[class as usize].delta[s]
+    fn count(&self, t: &ThreadQueues, class: u8, s: usize) -> i64 {
+        self.classes[class as usize].count[s].load(Ordering::Relaxed)
+            + t.classes[class as usize].delta[s]
     }
 
     /// The next entry of queue `q`, oldest first (`Lane::pop`).
-    fn next_entry(&self, ctx: &mut ThreadCtx, class: u8, q: usize) -> Option<u64> {
-        let cq = &self.queues.classes[class as usize];
-        let local = &mut ctx.queues[class as usize];
+    fn next_entry(&self, slab: &Slab, t: &mut ThreadQueues, class: u8, q: usize) -> Option<u64> {
+        let cq = &self.classes[class as usize];
+        let local = &mut t.classes[class as usize];
         let (e, took) = local.lanes[q].pop(&cq.fifos[q]);
         if took {
             Self::fold(cq, local);
         }
         // Start fetching the header a few entries ahead.
         if let Some(ahead) = local.lanes[q].peek_ahead(3) {
-            if let Some(c) = self.slab.chunk_by_id(class, self.queues.id_of(ahead)) {
+            if let Some(c) = slab.chunk_by_id(class, self.id_of(ahead)) {
                 crate::prefetch(c.ptr().as_ptr());
             }
         }
@@ -376,30 +407,28 @@ impl Engine {
     }
 
     /// The item an entry names, if it is still that live, queued item.
-    fn entry_item<'g>(&self, class: u8, e: u64, g: &'g Guard<'_>) -> Option<Held<'g>> {
-        let ch = self.slab.chunk_by_id(class, self.queues.id_of(e))?;
+    fn entry_item<'g>(&self, st: &Store, class: u8, e: u64, g: &'g Guard<'_>) -> Option<Held<'g>> {
+        let ch = st.slab.chunk_by_id(class, self.id_of(e))?;
         // A page that left the class has another geometry, and one that is
         // draining takes its items out of the queue itself. The generation
         // tells a page that left and came back from the one the entry was
         // made on (a rescued item keeps its CAS unique, and may land in a
         // chunk it once had).
-        let (now, it) = self.live_in(ch, g)?;
+        let (now, it) = st.live_in(ch, g)?;
         (now == class
-            && !self.slab.draining(ch)
-            && self
-                .queues
-                .names(e, self.slab.page_generation(ch), it.cas())
+            && !st.slab.draining(ch)
+            && self.names(e, st.slab.page_generation(ch), it.cas())
             && it.queue_bits() & (QUEUED | GONE) == QUEUED)
             .then_some(it)
     }
 
     /// S3-FIFO: which queue to evict from. Main if it is over its share or
     /// small is empty; else small.
-    fn s3fifo_queue(&self, ctx: &ThreadCtx, class: u8) -> usize {
-        let chunks = self.slab.class_chunks(class) as i64;
+    fn s3fifo_queue(&self, slab: &Slab, t: &ThreadQueues, class: u8) -> usize {
+        let chunks = slab.class_chunks(class) as i64;
         let small_cap = chunks * SMALL_TENTHS as i64 / 10;
-        let main = self.count(ctx, class, MAINQ);
-        let small = self.count(ctx, class, SMALL);
+        let main = self.count(t, class, MAINQ);
+        let small = self.count(t, class, SMALL);
         if main > chunks - small_cap || small <= 0 {
             MAINQ
         } else {
@@ -407,73 +436,86 @@ impl Engine {
         }
     }
 
-    /// Evicts up to `want` items of `class` by walking its queues. Returns
-    /// how many it evicted.
-    pub(crate) fn evict_queued(
+    /// One step of an eviction walk of `class`'s queues: takes the next
+    /// entry of the queue the policy evicts from, and promotes, reinserts
+    /// or names its item as the victim. `dead` judges an item: `Some` if it
+    /// must go whatever the policy says (expired or flushed). An eviction
+    /// reads at most [`POP_BUDGET`] entries per item it wants.
+    #[inline]
+    pub(crate) fn next_victim<'g, W>(
         &self,
-        ctx: &mut ThreadCtx,
-        g: &Guard<'_>,
+        st: &Store,
+        t: &mut ThreadQueues,
+        g: &'g Guard<'_>,
         class: u8,
-        want: usize,
-    ) -> usize {
-        let mut done = 0;
-        let now = now_secs(self.clock.now_ms());
-        let cq = &self.queues.classes[class as usize];
-        for _ in 0..want * POP_BUDGET {
-            if done >= want {
-                break;
-            }
-            let q = match self.policy {
-                Policy::S3Fifo => self.s3fifo_queue(ctx, class),
-                Policy::Sieve => cq.cur.load(Ordering::Acquire),
-                _ => 0,
-            };
-            let e = match self.next_entry(ctx, class, q) {
-                Some(e) => e,
-                None => match self.policy {
+        dead: impl Fn(Held<'_>) -> Option<W>,
+    ) -> Step<'g, W> {
+        let cq = &self.classes[class as usize];
+        let q = match self.policy {
+            Policy::S3Fifo => self.s3fifo_queue(&st.slab, t, class),
+            Policy::Sieve => cq.cur.load(Ordering::Acquire),
+            _ => 0,
+        };
+        let e = match self.next_entry(&st.slab, t, class, q) {
+            Some(e) => e,
+            None => {
+                return match self.policy {
                     // The chosen queue is empty: take from the other.
-                    Policy::S3Fifo => match self.next_entry(ctx, class, 1 - q) {
-                        Some(e) => {
-                            done += self.s3fifo_step(ctx, g, class, 1 - q, e, now);
-                            continue;
-                        }
-                        None => break,
+                    Policy::S3Fifo => match self.next_entry(&st.slab, t, class, 1 - q) {
+                        Some(e) => self.s3fifo_step(st, t, g, class, 1 - q, e, dead),
+                        None => Step::Empty,
                     },
                     // The hand reached the head: the passed items are the
                     // next round's.
                     Policy::Sieve => {
                         let other = 1 - q;
-                        let has_other = !ctx.queues[class as usize].lanes[other].is_empty()
+                        let has_other = !t.classes[class as usize].lanes[other].is_empty()
                             || !cq.fifos[other].is_empty();
                         if !has_other {
-                            break;
+                            return Step::Empty;
                         }
                         let _ =
                             cq.cur
                                 .compare_exchange(q, other, Ordering::AcqRel, Ordering::Relaxed);
-                        continue;
+                        Step::Kept
                     }
-                    _ => break,
-                },
-            };
-            self.prefetch_next_victim(ctx, g, class, q);
-            done += match self.policy {
-                Policy::S3Fifo => self.s3fifo_step(ctx, g, class, q, e, now),
-                _ => self.clock_step(ctx, g, class, q, e, now),
-            };
+                    _ => Step::Empty,
+                };
+            }
+        };
+        self.prefetch_next_victim(st, t, g, class, q);
+        match self.policy {
+            Policy::S3Fifo => self.s3fifo_step(st, t, g, class, q, e, dead),
+            _ => self.clock_step(st, t, g, class, q, e, dead),
         }
-        done
+    }
+
+    /// After the caller unlinked a victim that [`Queues::next_victim`]
+    /// named `small`, because the policy evicted it: S3-FIFO remembers its
+    /// key in the ghost.
+    #[inline]
+    pub(crate) fn evicted(&self, t: &mut ThreadQueues, hash: u64) {
+        if let Some(gh) = &self.ghost {
+            gh.insert(hash, &mut t.ghost_ticks);
+        }
     }
 
     /// If the entry after the current one of queue `q` is an item its queue
     /// will evict, starts fetching its index bucket, so that the unlink
     /// finds it in cache (its header was prefetched a few entries earlier).
     #[inline]
-    fn prefetch_next_victim(&self, ctx: &ThreadCtx, g: &Guard<'_>, class: u8, q: usize) {
-        let Some(next) = ctx.queues[class as usize].lanes[q].peek_ahead(0) else {
+    fn prefetch_next_victim(
+        &self,
+        st: &Store,
+        t: &ThreadQueues,
+        g: &Guard<'_>,
+        class: u8,
+        q: usize,
+    ) {
+        let Some(next) = t.classes[class as usize].lanes[q].peek_ahead(0) else {
             return;
         };
-        let Some(it) = self.entry_item(class, next, g) else {
+        let Some(it) = self.entry_item(st, class, next, g) else {
             return;
         };
         let f = it.meta().freq;
@@ -482,76 +524,75 @@ impl Engine {
             _ => f == 0,
         };
         if goes {
-            let hash = self.hash(it.key());
-            self.index.prefetch(hash);
+            let hash = st.hash(it.key());
+            st.index.prefetch(hash);
             if q == SMALL {
                 self.prefetch_ghost(hash);
             }
         }
     }
 
-    /// S3-FIFO, one entry of queue `q`: promote, reinsert or evict. Returns
-    /// 1 if it evicted.
-    fn s3fifo_step(
+    /// S3-FIFO, one entry of queue `q`: promote, reinsert or name it the
+    /// victim.
+    #[allow(clippy::too_many_arguments)]
+    fn s3fifo_step<'g, W>(
         &self,
-        ctx: &mut ThreadCtx,
-        g: &Guard<'_>,
+        st: &Store,
+        t: &mut ThreadQueues,
+        g: &'g Guard<'_>,
         class: u8,
         q: usize,
         e: u64,
-        now: u32,
-    ) -> usize {
-        let Some(it) = self.entry_item(class, e, g) else {
-            return 0;
+        dead: impl Fn(Held<'_>) -> Option<W>,
+    ) -> Step<'g, W> {
+        let Some(it) = self.entry_item(st, class, e, g) else {
+            return Step::Kept;
         };
         let f = it.meta().freq;
-        let dead = self.dead(it, now);
+        let dead = dead(it);
         if dead.is_none() {
             if q == SMALL && f >= PROMOTE_FREQ {
                 if it.promote() {
-                    let local = &mut ctx.queues[class as usize];
+                    let local = &mut t.classes[class as usize];
                     local.delta[SMALL] -= 1;
                     local.delta[MAINQ] += 1;
                     it.set_freq(0);
-                    self.push(ctx, class, MAINQ, e);
+                    self.push(&st.slab, t, class, MAINQ, e);
                 }
-                return 0;
+                return Step::Kept;
             }
             if q == MAINQ && f >= 1 {
                 it.set_freq(f.min(FREQ_MAX) - 1);
-                self.push(ctx, class, MAINQ, e);
-                return 0;
+                self.push(&st.slab, t, class, MAINQ, e);
+                return Step::Kept;
             }
         }
-        let hash = self.hash(it.key());
-        let why = dead.unwrap_or(Why::Evict);
-        if !self.unlink_item(ctx, g, it.item(), hash, why) {
-            return 0;
+        Step::Victim {
+            it,
+            hash: st.hash(it.key()),
+            small: q == SMALL,
+            dead,
         }
-        if q == SMALL && why == Why::Evict {
-            if let Some(gh) = &self.queues.ghost {
-                gh.insert(hash, &mut ctx.ghost_ticks);
-            }
-        }
-        1
     }
 
     /// SIEVE and CLOCK, one entry of queue `q`: a visited item stays (SIEVE:
     /// in the passed half; CLOCK: at the head) with its bit cleared; an
-    /// unvisited one is evicted. Returns 1 if it evicted.
-    fn clock_step(
+    /// unvisited one is the victim.
+    #[allow(clippy::too_many_arguments)]
+    fn clock_step<'g, W>(
         &self,
-        ctx: &mut ThreadCtx,
-        g: &Guard<'_>,
+        st: &Store,
+        t: &mut ThreadQueues,
+        g: &'g Guard<'_>,
         class: u8,
         q: usize,
         e: u64,
-        now: u32,
-    ) -> usize {
-        let Some(it) = self.entry_item(class, e, g) else {
-            return 0;
+        dead: impl Fn(Held<'_>) -> Option<W>,
+    ) -> Step<'g, W> {
+        let Some(it) = self.entry_item(st, class, e, g) else {
+            return Step::Kept;
         };
-        let dead = self.dead(it, now);
+        let dead = dead(it);
         if dead.is_none() && it.meta().freq != 0 {
             it.set_freq(0);
             let to = if self.policy == Policy::Sieve {
@@ -559,19 +600,22 @@ impl Engine {
             } else {
                 q
             };
-            self.push(ctx, class, to, e);
-            return 0;
+            self.push(&st.slab, t, class, to, e);
+            return Step::Kept;
         }
-        let hash = self.hash(it.key());
-        let why = dead.unwrap_or(Why::Evict);
-        self.unlink_item(ctx, g, it.item(), hash, why) as usize
+        Step::Victim {
+            it,
+            hash: st.hash(it.key()),
+            small: false,
+            dead,
+        }
     }
 
     /// Gives a thread's queue state back: open segments are published,
     /// taken ones go back to the front of their fifo (in order), and count
     /// deltas are folded in.
-    pub(crate) fn release_queues(&self, ctx: &mut ThreadCtx) {
-        for (cq, local) in self.queues.classes.iter().zip(ctx.queues.iter_mut()) {
+    pub(crate) fn release(&self, t: &mut ThreadQueues) {
+        for (cq, local) in self.classes.iter().zip(t.classes.iter_mut()) {
             for (lane, fifo) in local.lanes.iter_mut().zip(&cq.fifos) {
                 lane.release(fifo);
             }
@@ -583,7 +627,8 @@ impl Engine {
     /// [`GC_SEGMENTS`] oldest segments, drops their stale entries, and
     /// publishes the live ones at the tail. Runs unpinned between operations
     /// (a thread that published past the bound asked for it), pinning per
-    /// slice; a queue still over the bound asks again at the next publish.
+    /// slice with `local`; a queue still over the bound asks again at the
+    /// next publish.
     ///
     /// The live entries it keeps move from the head to the tail. A queue
     /// grows past twice its class only while the class is not evicting
@@ -591,16 +636,16 @@ impl Engine {
     /// the order matters little; the cost is bounded per step instead of
     /// holding a whole queue (millions of entries, seconds) away from the
     /// evictors.
-    pub(crate) fn gc_queue(&self, ctx: &mut ThreadCtx, class: u8, q: usize) {
-        let fifo = &self.queues.classes[class as usize].fifos[q];
-        if fifo.len() <= 2 * self.slab.class_chunks(class) + GC_SLACK {
+    pub(crate) fn gc(&self, st: &Store, local: &ReclaimLocal, class: u8, q: usize) {
+        let fifo = &self.classes[class as usize].fifos[q];
+        if fifo.len() <= 2 * st.slab.class_chunks(class) + GC_SLACK {
             return;
         }
         let mut cur = Vec::with_capacity(SEG_MAX);
         for segs in fifo.take_front(GC_SEGMENTS).chunks(GC_PIN_SEGMENTS) {
-            let g = self.index.pin(&ctx.local);
+            let g = st.index.pin(local);
             for &e in segs.iter().flatten() {
-                if self.entry_item(class, e, &g).is_some() {
+                if self.entry_item(st, class, e, &g).is_some() {
                     cur.push(e);
                     if cur.len() == SEG_MAX {
                         fifo.publish(std::mem::replace(&mut cur, Vec::with_capacity(SEG_MAX)));
@@ -616,8 +661,8 @@ impl Engine {
     /// For `check_consistency`: every entry of a class's queues, published
     /// ones only (threads must have released theirs), and its live-item
     /// counts per slot.
-    pub(crate) fn queue_contents(&self, class: u8) -> (Vec<u64>, [i64; 2]) {
-        let cq = &self.queues.classes[class as usize];
+    pub(crate) fn contents(&self, class: u8) -> (Vec<u64>, [i64; 2]) {
+        let cq = &self.classes[class as usize];
         let entries = cq.fifos.iter().flat_map(Fifo::contents).collect();
         let counts = [0, 1].map(|s| cq.count[s].load(Ordering::Relaxed));
         (entries, counts)

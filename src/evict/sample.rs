@@ -12,7 +12,11 @@
 
 use super::Policy;
 use crate::raw::item::{Held, Meta};
+use crate::raw::reclaim::Guard;
 use crate::raw::slab::Chunk;
+use crate::raw::store::Store;
+use crate::rng::SplitMix64;
+use crate::ttl::now_secs;
 
 /// LFU: a new item's counter, so it is not evicted before its second access
 /// (Redis's LFU_INIT_VAL).
@@ -191,6 +195,116 @@ impl Pool {
     /// Whether the pool is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The sampled policies' parameters, and the sampling itself: K samples a
+/// round into a per-thread pool, and the pool's worst still-valid
+/// candidate as the victim. The engine unlinks it.
+pub(crate) struct Sampler {
+    /// The engine's policy.
+    pub(crate) policy: Policy,
+    /// Chunks sampled per round (K).
+    pub(crate) samples: usize,
+    /// Eviction-pool size per thread and class; 0 keeps one candidate.
+    pub(crate) pool_cap: usize,
+}
+
+impl Sampler {
+    /// The policy samples are scored by: the engine's, or for the queue
+    /// policies (which sample only to compare classes when a page moves)
+    /// LRU's age.
+    #[inline]
+    pub(crate) fn rank_policy(&self) -> Policy {
+        if self.policy.is_queue() {
+            Policy::Lru
+        } else {
+            self.policy
+        }
+    }
+
+    /// Samples K chunks of `class` and offers the live ones to `pool`, the
+    /// thread's pool for the class. `cas_now` is the CAS high-water mark.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn sample_into_pool(
+        &self,
+        st: &Store,
+        pool: &mut Pool,
+        rng: &mut SplitMix64,
+        g: &Guard<'_>,
+        class: u8,
+        now_ms: u64,
+        cas_now: u64,
+    ) {
+        let now = now_secs(now_ms);
+        let cap = if self.pool_cap == 0 {
+            pool.clear();
+            1
+        } else {
+            self.pool_cap
+        };
+        // Pick every sample first and prefetch their headers, so the K cache
+        // misses overlap instead of queueing.
+        let mut picks = [None; 64];
+        for p in picks.iter_mut().take(self.samples) {
+            *p = st.slab.sample(class, rng.next_u64());
+            if let Some(ch) = *p {
+                crate::prefetch(ch.ptr().as_ptr());
+            }
+        }
+        for &ch in picks.iter().take(self.samples).flatten() {
+            let Some(it) = st.live(ch, g) else {
+                continue;
+            };
+            // Score from the header first; read and hash the key only for a
+            // candidate the pool keeps.
+            let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, rng.next_u64());
+            if !pool.would_take(bad, cap) {
+                continue;
+            }
+            let c = Candidate {
+                badness: bad,
+                chunk: ch,
+                cas: it.cas(),
+                hash: st.hash(it.key()),
+            };
+            pool.offer(c, cap);
+        }
+    }
+
+    /// The pool's worst candidate that is still the same live item, held
+    /// under `g`; one whose score improved since it was sampled goes back to
+    /// the pool.
+    #[inline]
+    pub(crate) fn pop_victim<'g>(
+        &self,
+        st: &Store,
+        pool: &mut Pool,
+        g: &'g Guard<'_>,
+        now_ms: u64,
+        cas_now: u64,
+    ) -> Option<(Candidate, Held<'g>)> {
+        let now = now_secs(now_ms);
+        while let Some(mut c) = pool.pop() {
+            // Re-read the candidate through the slab: its page may have left
+            // the class, and its chunk been reused, since it was sampled.
+            let Some(it) = st.live(c.chunk, g) else {
+                continue;
+            };
+            if it.cas() != c.cas {
+                continue;
+            }
+            if self.policy != Policy::Random {
+                let b = badness(self.rank_policy(), it, now_ms, now, cas_now, 0);
+                if b < c.badness && pool.peek_badness().is_some_and(|next| b < next) {
+                    c.badness = b;
+                    pool.offer(c, self.pool_cap.max(1));
+                    continue;
+                }
+            }
+            return Some((c, it));
+        }
+        None
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::reply::BAD_FORMAT;
 use super::MAX_TOKENS;
-use crate::raw::item::MAX_KEY_LEN;
+use crate::MAX_KEY_LEN;
 
 /// memcached refuses a meta line of more tokens than this (counting the
 /// terminal one).

@@ -18,7 +18,7 @@
 pub mod meta;
 pub mod reply;
 
-use crate::raw::item::MAX_KEY_LEN;
+use crate::MAX_KEY_LEN;
 
 /// The longest request line without a newline; a longer one closes the
 /// connection (memcached's limit).

@@ -6,10 +6,12 @@
 //! - `reclaim`: the epoch-reclamation seam (crossbeam-epoch or seize);
 //! - `item`: an item's layout and its header's atomics;
 //! - `slab`: pages, size classes, magazines, depots, retirement batches;
-//! - `index`: the lock-free hash index of item words.
+//! - `index`: the lock-free hash index of item words;
+//! - `store`: a slab and its index, tied together.
 
 pub(crate) mod index;
 pub(crate) mod item;
 pub(crate) mod reclaim;
 pub(crate) mod region;
 pub(crate) mod slab;
+pub(crate) mod store;

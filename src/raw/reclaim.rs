@@ -9,38 +9,7 @@
 //! any value after the grace period. The slab's retirement batch
 //! (`slab::Retired`) is the one value the engine defers.
 
-/// Which epoch-based reclamation scheme protects readers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ReclaimKind {
-    /// crossbeam-epoch. Loom-checked.
-    Crossbeam,
-    /// seize (Hyaline).
-    #[default]
-    Seize,
-}
-
-impl ReclaimKind {
-    /// The name used in configuration and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReclaimKind::Crossbeam => "crossbeam",
-            ReclaimKind::Seize => "seize",
-        }
-    }
-}
-
-impl std::str::FromStr for ReclaimKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "crossbeam" | "crossbeam-epoch" | "epoch" => Ok(ReclaimKind::Crossbeam),
-            "seize" | "hyaline" => Ok(ReclaimKind::Seize),
-            _ => Err(format!(
-                "unknown reclamation backend {s:?} (crossbeam, seize)"
-            )),
-        }
-    }
-}
+pub use crate::config::ReclaimKind;
 
 /// A cache's collector.
 pub struct Backend {

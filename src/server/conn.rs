@@ -226,9 +226,8 @@ impl Conn {
                                 self.state = State::drop_block(bytes);
                                 continue;
                             }
-                            let size =
-                                crate::raw::item::footprint(key.len(), bytes as usize, b.flags);
-                            if bytes as usize > crate::raw::item::MAX_VALUE_LEN
+                            let size = crate::footprint(key.len(), bytes as usize, b.flags);
+                            if bytes as usize > crate::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
                                 if !b.silent {

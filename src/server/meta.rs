@@ -2,9 +2,9 @@
 //! replies as memcached 1.6.18 writes them.
 
 use super::Shared;
-use crate::engine::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
 use crate::protocol::meta::{self, Cmd, Meta};
 use crate::protocol::reply;
+use crate::{ArithOp, GetOpts, MetaArith, MetaHit, SetMode, Stored};
 
 /// ` <c>`: a returned flag's character.
 fn flag(out: &mut Vec<u8>, c: u8) {

@@ -16,10 +16,5 @@ pub fn key_bytes(id: u64, size: u8, buf: &mut Vec<u8>) {
     use std::io::Write as _;
     buf.clear();
     let _ = write!(buf, "key:{id}");
-    buf.resize(
-        (size as usize)
-            .max(buf.len())
-            .min(crate::raw::item::MAX_KEY_LEN),
-        b'.',
-    );
+    buf.resize((size as usize).max(buf.len()).min(crate::MAX_KEY_LEN), b'.');
 }

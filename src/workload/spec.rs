@@ -252,11 +252,7 @@ impl Spec {
             }
         }
         check_weights("mix", [self.mix.get, self.mix.set, self.mix.delete])?;
-        check_sizes(
-            "key_size",
-            &self.key_size,
-            crate::raw::item::MAX_KEY_LEN as u32,
-        )?;
+        check_sizes("key_size", &self.key_size, crate::MAX_KEY_LEN as u32)?;
         check_sizes("value_size", &self.value_size, 64 << 20)?;
         let mut last = 0.0;
         for p in &self.value_phase {

@@ -29,8 +29,7 @@ use crate::raw::region::Region;
 use crate::sync::{fence, lock, AtomicU32, AtomicUsize, Mutex, Ordering};
 use std::ptr::NonNull;
 
-/// Default page size: 1 MiB, as memcached.
-pub const DEFAULT_PAGE_SIZE: usize = 1 << 20;
+pub use crate::config::DEFAULT_PAGE_SIZE;
 
 /// A magazine holds at most this many bytes of chunks per class, so that an
 /// idle thread strands little memory.
