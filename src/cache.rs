@@ -119,7 +119,7 @@ impl Cache {
         cond: Cond,
     ) -> Result<Stored, Error> {
         self.engine
-            .with_ctx(|e, ctx| e.store(ctx, key, &[value], flags, exptime, cond))
+            .with_ctx(|e, ctx| e.store(ctx, key, value, flags, exptime, cond))
     }
 
     /// Appends to a present key's value (flags and exptime unchanged).
@@ -433,19 +433,17 @@ impl Cache {
         stale: bool,
     ) -> Result<(Stored, u64), Error> {
         self.engine.with_ctx(|e, ctx| match (mode, cas) {
-            (SetMode::Add, _) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Absent),
+            (SetMode::Add, _) => e.store_cas(ctx, key, value, flags, exptime, Cond::Absent),
             (SetMode::Set | SetMode::Replace, Some(c)) => {
                 let cond = if stale {
                     Cond::CasOrStale(c)
                 } else {
                     Cond::Cas(c)
                 };
-                e.store_cas(ctx, key, &[value], flags, exptime, cond)
+                e.store_cas(ctx, key, value, flags, exptime, cond)
             }
-            (SetMode::Set, None) => e.store_cas(ctx, key, &[value], flags, exptime, Cond::Any),
-            (SetMode::Replace, None) => {
-                e.store_cas(ctx, key, &[value], flags, exptime, Cond::Present)
-            }
+            (SetMode::Set, None) => e.store_cas(ctx, key, value, flags, exptime, Cond::Any),
+            (SetMode::Replace, None) => e.store_cas(ctx, key, value, flags, exptime, Cond::Present),
             (SetMode::Append | SetMode::Prepend, _) => {
                 e.concat_cas(ctx, key, value, mode == SetMode::Prepend, cas)
             }

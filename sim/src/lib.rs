@@ -80,9 +80,10 @@ pub mod fixture {
         let it = unsafe {
             Item::write(
                 c.ptr(),
+                64,
                 &NewItem {
                     key: &[key],
-                    value: &[&[value]],
+                    value: &[value],
                     flags: 0,
                     exptime: 0,
                     cas,
@@ -142,7 +143,14 @@ pub mod fixture {
         let its = items
             .iter()
             .enumerate()
-            .map(|(i, &(k, v))| item(s.alloc(0, &mut mag).expect("room"), k, v, i as u64 + 1))
+            .map(|(i, &(k, v))| {
+                item(
+                    s.alloc(0, &mut mag).expect("room").into_chunk(),
+                    k,
+                    v,
+                    i as u64 + 1,
+                )
+            })
             .collect();
         (s, index, its, mag)
     }

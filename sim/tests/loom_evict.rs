@@ -44,7 +44,7 @@ fn eviction_against_set_of_the_victim() {
             let mut r = index.batch(s.clone());
             assert!(set(&index, old, &mut r, &g).is_none());
         }
-        let new = item(s.alloc(0, &mut mag).unwrap(), 1, b'n', 2);
+        let new = item(s.alloc(0, &mut mag).unwrap().into_chunk(), 1, b'n', 2);
         let e = {
             let (i, s) = (index.clone(), s.clone());
             thread::spawn(move || evict(&i, s, old))

@@ -33,7 +33,7 @@ fn reuse(index: &Index, local: &Local, s: &Slab) {
     let mut mag = Magazine::new();
     for _ in 0..3 {
         index.pin(local).flush();
-        if let Some(c) = s.alloc(0, &mut mag) {
+        if let Some(c) = s.alloc(0, &mut mag).map(|c| c.into_chunk()) {
             let _ = item(c, 9, b'z', 3);
             break;
         }
@@ -61,7 +61,7 @@ fn get_during_replace_never_sees_a_reused_chunk() {
                 let mut r = wi.batch(ws.clone());
                 // Allocated here, as a store does: the allocation is the
                 // tracked write that the reader's publication must see.
-                let b_chunk = ws.alloc(0, &mut mag).unwrap();
+                let b_chunk = ws.alloc(0, &mut mag).unwrap().into_chunk();
                 {
                     let g = wi.pin(&local);
                     set(&wi, item(b_chunk, 1, b'b', 2), &mut r, &g);

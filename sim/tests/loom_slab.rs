@@ -21,8 +21,8 @@ fn magazine_depot_exchange() {
                 let s = s.clone();
                 thread::spawn(move || {
                     let mut mag = Magazine::new();
-                    let a = s.alloc(0, &mut mag);
-                    let b = s.alloc(0, &mut mag);
+                    let a = s.alloc(0, &mut mag).map(|c| c.into_chunk());
+                    let b = s.alloc(0, &mut mag).map(|c| c.into_chunk());
                     if let Some(a) = a {
                         // SAFETY: allocated by this thread and never used
                         // again, as the reclaimer would give it back.

@@ -7,9 +7,9 @@
 
 use super::{Engine, ThreadCtx, Why};
 use crate::evict::sample;
-use crate::raw::item::Item;
+use crate::raw::item::Held;
 use crate::raw::reclaim::Guard;
-use crate::raw::slab::Chunk;
+use crate::raw::slab::FreeChunk;
 use crate::stats::Ctr;
 use crate::sync::{yield_now, Ordering};
 use crate::ttl::now_secs;
@@ -60,7 +60,7 @@ impl Engine {
     }
 
     /// Takes a chunk of `class`, evicting as needed.
-    pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<Chunk> {
+    pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<FreeChunk> {
         self.follow_drains(ctx);
         if let Some((c, q)) = ctx.queues.gc_due.take() {
             self.gc_queue(ctx, c, q);
@@ -171,16 +171,16 @@ impl Engine {
         &self,
         ctx: &mut ThreadCtx,
         g: &Guard<'_>,
-        it: Item,
+        it: Held<'_>,
         hash: u64,
         why: Why,
     ) -> bool {
-        if self.store.index.unlink(hash, it) {
-            // SAFETY: our unlink won.
-            unsafe { self.unlinked(ctx, g, it, why) };
-            true
-        } else {
-            false
+        match self.store.unlink(hash, it) {
+            Some(gone) => {
+                self.unlinked(ctx, g, gone, why);
+                true
+            }
+            None => false,
         }
     }
 
@@ -210,7 +210,7 @@ impl Engine {
             .max_by_key(|(bad, _)| *bad);
         match victim {
             Some((_, f)) => {
-                if self.store.index.remove(&f) {
+                if let Some(gone) = self.store.remove(&f) {
                     let why = match self.dead(f.item(), now) {
                         Some(why) => why,
                         // (A touch may have revived an item scored expired.)
@@ -219,8 +219,7 @@ impl Engine {
                             Why::Evict
                         }
                     };
-                    // SAFETY: our remove won.
-                    unsafe { self.unlinked(ctx, g, f.item().item(), why) };
+                    self.unlinked(ctx, g, gone, why);
                 }
             }
             // Every slot is mid-insert or mid-removal: let them finish.

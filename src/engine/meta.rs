@@ -164,7 +164,7 @@ impl Engine {
             match (r, opts.vivify) {
                 (Some(r), _) => break r,
                 (None, Some(ttl)) if !created => {
-                    match self.store_cas(ctx, key, &[], 0, ttl, Cond::Vivify) {
+                    match self.store_cas(ctx, key, b"", 0, ttl, Cond::Vivify) {
                         Ok((Stored::Stored, _)) => created = true,
                         Ok(_) => {}
                         Err(_) => break None,
@@ -241,10 +241,9 @@ impl Engine {
             if live && cas.is_some_and(|c| c != it.cas()) {
                 break Stored::Exists;
             }
-            if self.store.index.remove(&f) {
+            if let Some(gone) = self.store.remove(&f) {
                 let why = dead.unwrap_or(Why::Delete);
-                // SAFETY: our remove won.
-                unsafe { self.unlinked(ctx, &g, it.item(), why) };
+                self.unlinked(ctx, &g, gone, why);
                 break if live {
                     Stored::Stored
                 } else {
@@ -302,7 +301,7 @@ impl Engine {
                         return Ok(MetaArith::NotFound);
                     };
                     let digits = initial.to_string().into_bytes();
-                    match self.store_cas(ctx, key, &[&digits], 0, exptime, Cond::Absent)? {
+                    match self.store_cas(ctx, key, &digits, 0, exptime, Cond::Absent)? {
                         (Stored::Stored, c) => (initial, c, expiry(&*self.clock, exptime), true),
                         _ => return Ok(MetaArith::NotStored),
                     }

@@ -9,7 +9,7 @@
 
 use crate::engine::{Engine, ThreadCtx, Why};
 use crate::evict::sample::per_byte;
-use crate::raw::item::{Held, Item, NewItem};
+use crate::raw::item::{Held, NewItem};
 use crate::raw::reclaim::Guard;
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
@@ -124,11 +124,11 @@ impl Engine {
             };
             let hash = self.hash(it.key());
             if let Some(why) = self.dead(it, now) {
-                self.unlink_item(ctx, g, it.item(), hash, why);
+                self.unlink_item(ctx, g, it, hash, why);
             } else if !(rescues && self.rescue(ctx, g, class, it, hash)) {
                 // No free chunk at hand: the rest of the page is evicted.
                 rescues = false;
-                self.unlink_item(ctx, g, it.item(), hash, Why::Evict);
+                self.unlink_item(ctx, g, it, hash, Why::Evict);
             }
         }
         self.store
@@ -261,7 +261,7 @@ impl Engine {
         let exptime = old.exptime();
         let copy = NewItem {
             key: old.key(),
-            value: &[old.value()],
+            value: old.value(),
             flags: old.flags(),
             exptime,
             cas: old.cas(),
@@ -272,35 +272,32 @@ impl Engine {
             qbits: (old.queue_bits() & crate::raw::item::MAIN) | old.swr_bits(),
             gen: old.flush_gen(),
         };
-        // SAFETY: the chunk is ours (fresh from the allocator) and of the
-        // item's own class, so the item fits; chunks are 8-aligned; `new` is
-        // used only while ours and, once published, under `g`.
-        let new = unsafe { Item::write(chunk.ptr(), &copy) };
-        new.mark_live();
+        let new = self.store.write(chunk, &copy);
         // PLANTED BUG (planted-blind-rescue): swap the copy in over whatever
         // the key holds now, so a set that landed since the copy was taken
         // is undone by the old value.
         let moved = if cfg!(feature = "planted-blind-rescue") {
             match self.store.index.find(hash, old.key(), g) {
-                // SAFETY: `new` is complete, LIVE, ours and unpublished.
-                Some(f) => unsafe { self.store.index.replace(&f, new.item()) },
-                None => false,
+                Some(f) => self.store.replace(&f, new, g),
+                None => Err(new),
             }
         } else {
-            // SAFETY: `new` is complete, LIVE, ours and unpublished, with the
-            // key of `found`.
-            unsafe { self.store.index.replace(&found, new.item()) }
+            // The copy has the key of `found`.
+            self.store.replace(&found, new, g)
         };
-        if !moved {
-            // Replaced, removed or being removed meanwhile: not ours to move.
-            // SAFETY: `new` was never published.
-            unsafe { self.discard(ctx, g, new.item()) };
-            return self
-                .store
-                .index
-                .find_where(hash, g, |x| x.ptr() == ptr)
-                .is_none();
-        }
+        let (new, gone) = match moved {
+            Ok(done) => done,
+            Err(back) => {
+                // Replaced, removed or being removed meanwhile: not ours to
+                // move.
+                self.discard(ctx, g, back);
+                return self
+                    .store
+                    .index
+                    .find_where(hash, g, |x| x.ptr() == ptr)
+                    .is_none();
+            }
+        };
         // A touch may have set the old copy's expiry after we read it; the
         // touch re-checks for a moved copy (`get`), and this catches the
         // other order.
@@ -313,8 +310,7 @@ impl Engine {
         // The copy takes the old item's place in the queue accounting.
         self.queued(ctx, new);
         self.unqueued(ctx, old);
-        // SAFETY: our replace won, so the old chunk is ours to retire.
-        unsafe { self.retire_item(ctx, g, old.item()) };
+        self.retire_item(ctx, g, gone);
         self.settle(ctx, g, hash, new);
         true
     }
@@ -348,7 +344,7 @@ mod tests {
                 };
                 let hash = e.hash(it.key());
                 if !e.rescue(ctx, &g, 0, it, hash) {
-                    e.unlink_item(ctx, &g, it.item(), hash, Why::Evict);
+                    e.unlink_item(ctx, &g, it, hash, Why::Evict);
                 }
             }
             e.store.slab.flush_magazine(0, &mut ctx.mags[0]);

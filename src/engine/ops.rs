@@ -9,9 +9,9 @@
 
 use super::{Cond, Engine, Error, ItemRef, Stored, ThreadCtx, Why};
 use crate::evict::sample::{bump_freq, initial_freq};
-use crate::raw::index::Insert;
-use crate::raw::item::{footprint, Held, Item, NewItem, MAX_KEY_LEN, STALE, TOKEN};
+use crate::raw::item::{footprint, Held, NewItem, MAX_KEY_LEN, STALE, TOKEN};
 use crate::raw::slab::Chunk;
+use crate::raw::store::{Fresh, Insert};
 use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
 use crate::ttl::{expiry, now_secs};
@@ -160,9 +160,8 @@ impl Engine {
         // its expiry.
         let dead = self.dead(it, now_secs(now_ms));
         if let Some(why) = dead.filter(|_| !cfg!(feature = "planted-skip-expiry")) {
-            if self.store.index.remove(&found) {
-                // SAFETY: our remove won.
-                unsafe { self.unlinked(ctx, &g, it.item(), why) };
+            if let Some(gone) = self.store.remove(&found) {
+                self.unlinked(ctx, &g, gone, why);
             }
             counted(
                 ctx,
@@ -228,13 +227,11 @@ impl Engine {
             let Some(f) = self.store.index.find(hash, key, &g) else {
                 return false;
             };
-            if self.store.index.remove(&f) {
-                let it = f.item();
-                let dead = self.dead(it, now_secs(now_ms));
+            if let Some(gone) = self.store.remove(&f) {
+                let dead = self.dead(f.item(), now_secs(now_ms));
                 let live = dead.is_none();
                 let why = dead.unwrap_or(Why::Delete);
-                // SAFETY: our remove won.
-                unsafe { self.unlinked(ctx, &g, it.item(), why) };
+                self.unlinked(ctx, &g, gone, why);
                 self.maybe_retire(ctx, &g);
                 return live;
             }
@@ -258,20 +255,15 @@ impl Engine {
     }
 
     /// Allocates and writes an item, with LIVE set and not yet published.
-    ///
-    /// # Safety
-    /// The caller uses the returned handle only while it owns the chunk
-    /// (until it publishes or discards the item) or, once it published it,
-    /// while it stays pinned on a guard taken before that.
-    unsafe fn build<'a>(
+    fn build(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
-        value: &[&[u8]],
+        value: &[u8],
         flags: u32,
         exp: u32,
-    ) -> Result<Held<'a>, Error> {
-        let vlen = value.iter().map(|v| v.len()).sum();
+    ) -> Result<Fresh, Error> {
+        let vlen = value.len();
         let class = self.class_for(key, vlen, flags)?;
         let Some(chunk) = self.alloc(ctx, class) else {
             ctx.counters.inc(Ctr::OutOfMemory);
@@ -289,19 +281,14 @@ impl Engine {
             qbits: 0,
             gen: self.flush_gen(),
         };
-        // SAFETY: the chunk is ours (fresh from the allocator), its class fits
-        // the footprint (key and value were checked), chunks are 8-aligned,
-        // and our caller keeps the handle within its ownership.
-        let it = unsafe { Item::write(chunk.ptr(), &new) };
-        it.mark_live();
-        Ok(it)
+        Ok(self.store.write(chunk, &new))
     }
 
     pub(crate) fn store(
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
-        value: &[&[u8]],
+        value: &[u8],
         flags: u32,
         exptime: i64,
         cond: Cond,
@@ -316,7 +303,7 @@ impl Engine {
         &self,
         ctx: &mut ThreadCtx,
         key: &[u8],
-        value: &[&[u8]],
+        value: &[u8],
         flags: u32,
         exptime: i64,
         cond: Cond,
@@ -333,9 +320,7 @@ impl Engine {
         if new_key {
             self.prefetch_ghost(hash);
         }
-        // SAFETY: `it` is used below only while we own it and, from its
-        // publication on, under `g`, taken before.
-        let it = match unsafe { self.build(ctx, key, value, flags, exp) } {
+        let mut it = match self.build(ctx, key, value, flags, exp) {
             Ok(it) => it,
             Err(Error::TooLarge)
                 if cond == Cond::Any && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
@@ -347,45 +332,46 @@ impl Engine {
             Err(e) => return Err(e),
         };
         if cond == Cond::Vivify {
-            it.set_swr(TOKEN);
+            it.held().set_swr(TOKEN);
         }
         if new_key && self.ghost_hit(hash) {
             // S3-FIFO: a key evicted from a small queue lately goes to main.
-            it.set_main(true);
+            it.held().set_main(true);
         }
         let g = self.store.index.pin(&ctx.local);
-        let r = loop {
+        // Each path that does not publish `it` discards it.
+        let (r, cas) = loop {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
                 Cond::Any | Cond::Absent | Cond::Vivify => {
-                    // SAFETY: `it` is complete, LIVE, ours and unpublished
-                    // (it is discarded on every path that does not store
-                    // it), of this slab, with key `key`.
-                    match unsafe { self.store.index.insert(hash, it.item(), key, &g) } {
-                        Insert::Inserted => {
-                            self.added(ctx, it);
-                            self.queued(ctx, it);
-                            self.settle(ctx, &g, hash, it);
-                            break Stored::Stored;
+                    match self.store.insert(hash, it, key, &g) {
+                        Insert::Inserted(new) => {
+                            self.added(ctx, new);
+                            self.queued(ctx, new);
+                            self.settle(ctx, &g, hash, new);
+                            break (Stored::Stored, new.cas());
                         }
-                        Insert::Full => {
+                        Insert::Full(back) => {
+                            it = back;
                             self.evict_from_bucket(ctx, &g, hash);
                             continue;
                         }
-                        Insert::Exists(f) => f,
+                        Insert::Exists(f, back) => {
+                            it = back;
+                            f
+                        }
                     }
                 }
                 Cond::Present | Cond::Cas(_) | Cond::CasOrStale(_) => {
                     match self.store.index.find(hash, key, &g) {
                         Some(f) => f,
                         None => {
-                            // SAFETY: never published.
-                            unsafe { self.discard(ctx, &g, it.item()) };
+                            self.discard(ctx, &g, it);
                             break if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
                                 ctx.counters.inc(Ctr::CasMisses);
-                                Stored::NotFound
+                                (Stored::NotFound, 0)
                             } else {
-                                Stored::NotStored
+                                (Stored::NotStored, 0)
                             };
                         }
                     }
@@ -393,53 +379,48 @@ impl Engine {
             };
             let old = existing.item();
             if let Some(why) = self.dead(old, now) {
-                if self.store.index.remove(&existing) {
-                    // SAFETY: our remove won.
-                    unsafe { self.unlinked(ctx, &g, old.item(), why) };
+                if let Some(gone) = self.store.remove(&existing) {
+                    self.unlinked(ctx, &g, gone, why);
                 }
                 continue;
             }
             match cond {
                 Cond::Absent | Cond::Vivify => {
-                    // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it.item()) };
-                    break Stored::NotStored;
+                    self.discard(ctx, &g, it);
+                    break (Stored::NotStored, 0);
                 }
                 Cond::CasOrStale(c) if crate::raw::item::cas_before(c, old.cas()) => {
                     // Stored stale, keeping the item's TTL and token.
-                    it.set_swr(STALE | (old.swr_bits() & TOKEN));
-                    it.set_exptime(old.exptime());
+                    it.held().set_swr(STALE | (old.swr_bits() & TOKEN));
+                    it.held().set_exptime(old.exptime());
                 }
                 Cond::CasOrStale(c) if c != old.cas() => {
                     ctx.counters.inc(Ctr::CasBadval);
-                    // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it.item()) };
-                    break Stored::Exists;
+                    self.discard(ctx, &g, it);
+                    break (Stored::Exists, 0);
                 }
-                Cond::CasOrStale(_) => it.set_swr(0),
+                Cond::CasOrStale(_) => it.held().set_swr(0),
                 Cond::Cas(c) if old.cas() != c => {
                     ctx.counters.inc(Ctr::CasBadval);
-                    // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it.item()) };
-                    break Stored::Exists;
+                    self.discard(ctx, &g, it);
+                    break (Stored::Exists, 0);
                 }
                 _ => {}
             }
-            self.inherit(it, old);
-            // SAFETY: as for the insert above; same key as `existing`.
-            if unsafe { self.store.index.replace(&existing, it.item()) } {
-                // SAFETY: our replace won, so `old` is ours.
-                unsafe { self.replaced(ctx, &g, old.item(), it) };
-                self.queued(ctx, it);
-                self.settle(ctx, &g, hash, it);
-                if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
-                    ctx.counters.inc(Ctr::CasHits);
+            self.inherit(it.held(), old);
+            match self.store.replace(&existing, it, &g) {
+                Ok((new, gone)) => {
+                    self.replaced(ctx, &g, gone, new);
+                    self.queued(ctx, new);
+                    self.settle(ctx, &g, hash, new);
+                    if let Cond::Cas(_) | Cond::CasOrStale(_) = cond {
+                        ctx.counters.inc(Ctr::CasHits);
+                    }
+                    break (Stored::Stored, new.cas());
                 }
-                break Stored::Stored;
+                Err(back) => it = back,
             }
         };
-        // Still pinned on `g`, so `it` can be read even if it was replaced.
-        let cas = if r == Stored::Stored { it.cas() } else { 0 };
         self.maybe_retire(ctx, &g);
         Ok((r, cas))
     }
@@ -578,9 +559,8 @@ impl Engine {
                 };
                 let old = found.item();
                 if let Some(why) = self.dead(old, now_secs(self.clock.now_ms())) {
-                    if self.store.index.remove(&found) {
-                        // SAFETY: our remove won.
-                        unsafe { self.unlinked(ctx, &g, old.item(), why) };
+                    if let Some(gone) = self.store.remove(&found) {
+                        self.unlinked(ctx, &g, gone, why);
                     }
                     break Ok(Rmw::Missing);
                 }
@@ -593,15 +573,12 @@ impl Engine {
                 (old.item(), old.flags(), old.exptime(), old.cas())
             };
             // Build the new item unpinned (allocation may evict and wait).
-            // SAFETY: `it` is used only while ours and, once published,
-            // under the pin taken right after.
-            let it = match unsafe { self.build(ctx, key, &[&buf], flags, w.exptime.unwrap_or(exp)) }
-            {
+            let mut it = match self.build(ctx, key, &buf, flags, w.exptime.unwrap_or(exp)) {
                 Ok(it) => it,
                 Err(e) => break Err(e),
             };
             if w.stale {
-                it.set_swr(STALE);
+                it.held().set_swr(STALE);
             }
             let g = self.store.index.pin(&ctx.local);
             if cfg!(feature = "planted-stale-rmw") {
@@ -609,20 +586,24 @@ impl Engine {
                 // set that landed since the read is overwritten by a value
                 // computed from the stale one.
                 if let Some(now) = self.store.index.find(hash, key, &g) {
-                    self.inherit(it, now.item());
-                    // SAFETY: as in `store`.
-                    if unsafe { self.store.index.replace(&now, it.item()) } {
-                        // SAFETY: our replace won.
-                        unsafe { self.replaced(ctx, &g, now.item().item(), it) };
-                        self.queued(ctx, it);
-                        self.maybe_retire(ctx, &g);
-                        break Ok(Rmw::done(it));
+                    self.inherit(it.held(), now.item());
+                    match self.store.replace(&now, it, &g) {
+                        Ok((new, gone)) => {
+                            self.replaced(ctx, &g, gone, new);
+                            self.queued(ctx, new);
+                            self.maybe_retire(ctx, &g);
+                            break Ok(Rmw::done(new));
+                        }
+                        Err(back) => it = back,
                     }
                 }
             }
             // The old chunk may have been reclaimed and reused, even for this
             // key, while we were unpinned: find it again under this pin, by
-            // chunk and CAS unique (a reused chunk has a new unique).
+            // chunk and CAS unique (a reused chunk has a new unique). A CAS
+            // unique names one incarnation of a chunk (a rescue that moved it
+            // would have left another chunk in the slot), so the entry found
+            // holds the item `key` was read under, and has its key.
             let same = self
                 .store
                 .index
@@ -635,27 +616,22 @@ impl Engine {
                     // Flushed or expired since the read: what the new value
                     // was computed from is gone. Start over, which finds it
                     // dead.
-                    // SAFETY: never published.
-                    unsafe { self.discard(ctx, &g, it.item()) };
+                    self.discard(ctx, &g, it);
                     continue;
                 }
-                self.inherit(it, found.item());
-                // SAFETY: `it` is complete, LIVE, ours and unpublished. Its
-                // key is that of `found`: the entry has the chunk and CAS
-                // unique we read `key`'s item under, and a CAS unique names
-                // one incarnation of a chunk (a rescue that moved it would
-                // have left another chunk in the slot).
-                if unsafe { self.store.index.replace(&found, it.item()) } {
-                    // SAFETY: our replace won.
-                    unsafe { self.replaced(ctx, &g, old, it) };
-                    self.queued(ctx, it);
-                    self.settle(ctx, &g, hash, it);
-                    self.maybe_retire(ctx, &g);
-                    break Ok(Rmw::done(it));
+                self.inherit(it.held(), found.item());
+                match self.store.replace(&found, it, &g) {
+                    Ok((new, gone)) => {
+                        self.replaced(ctx, &g, gone, new);
+                        self.queued(ctx, new);
+                        self.settle(ctx, &g, hash, new);
+                        self.maybe_retire(ctx, &g);
+                        break Ok(Rmw::done(new));
+                    }
+                    Err(back) => it = back,
                 }
             }
-            // SAFETY: never published.
-            unsafe { self.discard(ctx, &g, it.item()) };
+            self.discard(ctx, &g, it);
         };
         ctx.scratch = buf;
         r

@@ -91,7 +91,7 @@ impl Engine {
                     small,
                 } => {
                     let why = dead.unwrap_or(Why::Evict);
-                    if self.unlink_item(ctx, g, it.item(), hash, why) {
+                    if self.unlink_item(ctx, g, it, hash, why) {
                         done += 1;
                         if small && why == Why::Evict {
                             self.queues.evicted(&mut ctx.queues, hash);

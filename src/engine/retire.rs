@@ -8,9 +8,10 @@
 //! bytes, and its chunks return to the depots after the grace period.
 
 use super::{Engine, ThreadCtx, Why};
-use crate::raw::item::{Held, Item};
+use crate::raw::item::Held;
 use crate::raw::reclaim::Guard;
 use crate::raw::slab::Chunk;
+use crate::raw::store::{Fresh, Unlinked};
 use crate::stats::Ctr;
 use crate::sync::{fence, lock, Ordering};
 
@@ -22,19 +23,12 @@ const RETIRE_BATCH: usize = 32;
 const RETIRE_BYTES: usize = 256 << 10;
 
 impl Engine {
-    /// Queues the chunk of `it` for reclamation, and hands the batch to the
-    /// reclaimer when it is full.
-    ///
-    /// # Safety
-    /// The caller owns the chunk's reclamation: it won the CAS that unlinked
-    /// `it` from this engine's index, or built `it` and never published it.
-    pub(crate) unsafe fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item) {
-        // SAFETY: the chunk is ours until it is pushed (this function's
-        // contract), and the handle is not used after.
-        unsafe { it.held_unchecked() }.clear_live();
-        ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(it));
-        // SAFETY: per this function's contract, and LIVE is now clear.
-        unsafe { ctx.retired.push(Chunk::of(it)) };
+    /// Queues the chunk of an item this thread unlinked for reclamation,
+    /// and hands the batch to the reclaimer when it is full.
+    #[inline]
+    pub(crate) fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, gone: Unlinked) {
+        ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(gone.held().item()));
+        self.store.retire(&mut ctx.retired, gone);
         if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
             self.retire_batch(ctx, g);
         }
@@ -48,14 +42,13 @@ impl Engine {
     }
 
     /// Drops an item that was built but not stored.
-    ///
-    /// # Safety
-    /// The caller built `it` and never published it, or its publication
-    /// failed (`Index::insert` said `Exists` or `Full`, or a replace lost).
-    pub(crate) unsafe fn discard(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item) {
+    pub(crate) fn discard(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, fresh: Fresh) {
         // LIVE was set, so a sampler may be reading it: retire, never free.
-        // SAFETY: per this function's contract.
-        unsafe { self.retire_item(ctx, g, it) };
+        ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(fresh.held().item()));
+        self.store.discard(&mut ctx.retired, fresh);
+        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
+            self.retire_batch(ctx, g);
+        }
         self.maybe_retire(ctx, g);
     }
 
@@ -79,9 +72,8 @@ impl Engine {
         } else {
             return;
         };
-        if self.store.index.unlink(hash, it.item()) {
-            // SAFETY: our unlink won.
-            unsafe { self.unlinked(ctx, g, it.item(), why) };
+        if let Some(gone) = self.store.unlink(hash, it) {
+            self.unlinked(ctx, g, gone, why);
         }
     }
 
@@ -95,40 +87,31 @@ impl Engine {
     }
 
     /// Bookkeeping for `new` replacing `old`, whose replace CAS we won.
-    ///
-    /// # Safety
-    /// As for [`Engine::unlinked`], for `old`.
-    pub(crate) unsafe fn replaced(
+    pub(crate) fn replaced(
         &self,
         ctx: &mut ThreadCtx,
         g: &Guard<'_>,
-        old: Item,
+        old: Unlinked,
         new: Held<'_>,
     ) {
         ctx.counters.inc(Ctr::TotalItems);
         // Still ours (we won the CAS unlinking `old` and have not retired
         // it), so its page keeps its class.
-        let class = self.store.slab.class_of(Chunk::of(old));
+        let class = self.store.slab.class_of(Chunk::of(old.held().item()));
         // The new item may be in another class than the old.
         ctx.counters
             .class_item(self.store.slab.class_of(Chunk::of(new.item())), 1);
         ctx.counters.class_item(class, u64::MAX);
         ctx.counters.add(Ctr::Bytes, new.footprint() as u64);
-        // SAFETY: per this function's contract.
-        unsafe { self.unlinked(ctx, g, old, Why::Replace) };
+        self.unlinked(ctx, g, old, Why::Replace);
     }
 
     /// Bookkeeping for an item this thread unlinked: count it out, clear
     /// LIVE, and queue the chunk for retirement.
-    ///
-    /// # Safety
-    /// The caller won the CAS that unlinked `it` from this engine's index.
-    pub(crate) unsafe fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, it: Item, why: Why) {
-        // SAFETY: we won the CAS unlinking `it` (contract) and retire it
-        // below, after the last use of this handle.
-        let h = unsafe { it.held_unchecked() };
+    pub(crate) fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, gone: Unlinked, why: Why) {
+        let h = gone.held();
         self.unqueued(ctx, h);
-        let class = self.store.slab.class_of(Chunk::of(it));
+        let class = self.store.slab.class_of(Chunk::of(h.item()));
         ctx.counters
             .add(Ctr::Bytes, (h.footprint() as u64).wrapping_neg());
         if why != Why::Replace {
@@ -150,8 +133,7 @@ impl Engine {
             }
             Why::Delete | Why::Flush | Why::Replace => {}
         }
-        // SAFETY: per this function's contract.
-        unsafe { self.retire_item(ctx, g, it) };
+        self.retire_item(ctx, g, gone);
     }
 
     /// At the end of an operation: hand a full batch to the reclaimer, and
@@ -188,10 +170,7 @@ impl Engine {
 
     /// Drained pages wait one grace period before any class reuses them.
     pub(crate) fn retire_completed_pages(&self, ctx: &mut ThreadCtx) {
-        for p in self.store.slab.take_completed() {
-            // SAFETY: `take_completed` hands each completed page out once.
-            unsafe { ctx.retired.push_page(p) };
-        }
+        self.store.retire_completed_pages(&mut ctx.retired);
     }
 
     /// Retires this thread's chunks and lets grace periods pass while free

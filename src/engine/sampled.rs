@@ -25,7 +25,7 @@ impl Engine {
             if let Some((c, it)) = self.pop_victim(ctx, g, class) {
                 let now = now_secs(self.clock.now_ms());
                 let why = self.dead(it, now).unwrap_or(Why::Evict);
-                if self.unlink_item(ctx, g, it.item(), c.hash, why) {
+                if self.unlink_item(ctx, g, it, c.hash, why) {
                     done += 1;
                 }
             }

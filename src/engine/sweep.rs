@@ -95,7 +95,7 @@ impl Engine {
                 if let Some(it) = self.store.live(ch, &g) {
                     if let Some(why) = self.dead(it, now) {
                         let hash = self.hash(it.key());
-                        if self.unlink_item(ctx, &g, it.item(), hash, why) {
+                        if self.unlink_item(ctx, &g, it, hash, why) {
                             reclaimed += 1;
                         }
                     }
@@ -168,9 +168,10 @@ impl Engine {
             let end = (i + FLUSH_SLICE).min(self.store.index.buckets());
             for bi in i..end {
                 for f in self.store.index.announced(bi, &g) {
-                    if f.item().flush_gen() != gen && self.store.index.remove(&f) {
-                        // SAFETY: our remove won.
-                        unsafe { self.unlinked(ctx, &g, f.item().item(), Why::Flush) };
+                    if f.item().flush_gen() != gen {
+                        if let Some(gone) = self.store.remove(&f) {
+                            self.unlinked(ctx, &g, gone, Why::Flush);
+                        }
                     }
                 }
             }

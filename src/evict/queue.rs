@@ -535,6 +535,7 @@ impl Queues {
     /// S3-FIFO, one entry of queue `q`: promote, reinsert or name it the
     /// victim.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn s3fifo_step<'g, W>(
         &self,
         st: &Store,
@@ -579,6 +580,7 @@ impl Queues {
     /// in the passed half; CLOCK: at the head) with its bit cleared; an
     /// unvisited one is the victim.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn clock_step<'g, W>(
         &self,
         st: &Store,

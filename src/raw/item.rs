@@ -120,6 +120,13 @@ pub fn footprint(klen: usize, vlen: usize, flags: u32) -> usize {
     HEADER_SIZE + if flags != 0 { 4 } else { 0 } + klen + vlen
 }
 
+/// [`Item::write`]'s refusal of an item larger than its chunk, out of line.
+#[cold]
+#[inline(never)]
+fn does_not_fit(size: usize) -> ! {
+    panic!("hotset: an item that does not fit its chunk of {size} bytes")
+}
+
 /// The header's words, borrowed from the chunk. Not a `#[repr(C)]` struct
 /// over the chunk: its size would round up to 24 bytes and cover the flags
 /// or key after the 20 header bytes.
@@ -198,8 +205,8 @@ impl Meta {
 pub struct NewItem<'a> {
     /// Key bytes, at most [`MAX_KEY_LEN`].
     pub key: &'a [u8],
-    /// Value, as pieces that are concatenated (append/prepend build from two).
-    pub value: &'a [&'a [u8]],
+    /// Value bytes, at most [`MAX_VALUE_LEN`].
+    pub value: &'a [u8],
     /// Client flags.
     pub flags: u32,
     /// Expiry, seconds since the clock origin; 0 = never.
@@ -268,22 +275,31 @@ impl Item {
         self.0
     }
 
-    /// Writes a whole item into a chunk the caller owns, LIVE still clear.
-    /// Returns it held for as long as the caller owns the chunk.
+    /// Writes a whole item into a chunk of `size` bytes the caller owns,
+    /// LIVE still clear. Returns it held for as long as the caller owns the
+    /// chunk.
+    ///
+    /// # Panics
+    /// If the item does not fit `size` bytes (its [`footprint`]). A key over
+    /// [`MAX_KEY_LEN`] or a value over [`MAX_VALUE_LEN`] is the caller's
+    /// error (checked in debug builds): its header would record a shorter
+    /// length, never a longer one, so reads stay inside the chunk.
     ///
     /// # Safety
     /// The chunk must be owned by the caller (allocated and not published),
-    /// at least `footprint(key.len(), total value len, flags)` bytes long,
-    /// 8-aligned, with a key of at most [`MAX_KEY_LEN`] bytes and a value of
-    /// at most [`MAX_VALUE_LEN`]; the returned `Held` must not be used
-    /// beyond that ownership (or a pin held since, once published).
-    pub unsafe fn write<'a>(chunk: NonNull<u8>, new: &NewItem<'_>) -> Held<'a> {
-        debug_assert!(new.key.len() <= MAX_KEY_LEN);
+    /// at least `size` bytes long and 8-aligned; the returned `Held` must
+    /// not be used beyond that ownership (or a pin held since, once
+    /// published).
+    #[inline]
+    pub unsafe fn write<'a>(chunk: NonNull<u8>, size: usize, new: &NewItem<'_>) -> Held<'a> {
+        let vlen = new.value.len();
+        debug_assert!(new.key.len() <= MAX_KEY_LEN && vlen <= MAX_VALUE_LEN);
+        if footprint(new.key.len(), vlen, new.flags) > size {
+            does_not_fit(size);
+        }
         // SAFETY: the caller owns the chunk (contract above).
         let it = unsafe { Item(chunk).held_unchecked::<'a>() };
         let h = it.hdr();
-        let vlen: usize = new.value.iter().map(|p| p.len()).sum();
-        debug_assert!(vlen <= MAX_VALUE_LEN);
         debug_assert!(new.cas != 0 && new.cas <= CAS_MAX);
         let meta = Meta {
             atime: new.atime,
@@ -307,7 +323,7 @@ impl Item {
             unsafe { (base.add(off) as *mut u32).write(new.flags) };
             off += 4;
         }
-        for part in std::iter::once(&new.key).chain(new.value) {
+        for part in [new.key, new.value] {
             // SAFETY: within the chunk (caller's size contract); the caller owns
             // the chunk and LIVE is clear, so nobody reads these bytes yet.
             unsafe { std::ptr::copy_nonoverlapping(part.as_ptr(), base.add(off), part.len()) };

@@ -40,6 +40,36 @@ impl Magazine {
     }
 }
 
+/// A free chunk taken from a slab's allocator ([`Slab::alloc`]): whoever
+/// holds it owns the chunk, since the slab hands each free chunk out once.
+/// Not `Copy`: writing an item into it consumes it (`Store::write`).
+#[derive(Debug)]
+pub struct FreeChunk {
+    chunk: Chunk,
+    /// The chunk size of its class.
+    size: usize,
+}
+
+impl FreeChunk {
+    /// The chunk.
+    #[inline]
+    pub fn chunk(&self) -> Chunk {
+        self.chunk
+    }
+
+    /// Its size in bytes (its class's chunk size).
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Gives the token up for the bare chunk, whose ownership the caller
+    /// now tracks itself (the models in `sim/` do).
+    pub fn into_chunk(self) -> Chunk {
+        self.chunk
+    }
+}
+
 impl Slab {
     /// Claims `mag` for this slab and `class`, or checks that it is theirs.
     ///
@@ -59,18 +89,18 @@ impl Slab {
 
     /// Takes a chunk of `class`: from the magazine, else a batch from the
     /// depot, else a new page. `None` when the class must evict.
-    pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<Chunk> {
+    pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk> {
         self.take(class, mag, true)
     }
 
     /// Takes a free chunk of `class` from the magazine or the depot, never a
     /// new or spare page: for moving an item within its class while a page
     /// moves to another (`Cache::rescue`), which must not take that page.
-    pub fn alloc_free(&self, class: u8, mag: &mut Magazine) -> Option<Chunk> {
+    pub fn alloc_free(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk> {
         self.take(class, mag, false)
     }
 
-    fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<Chunk> {
+    fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<FreeChunk> {
         self.own(mag, class);
         loop {
             while let Some(c) = mag.chunks.pop() {
@@ -81,7 +111,10 @@ impl Slab {
                     if let Some(next) = mag.chunks.last() {
                         crate::prefetch_write(next.0.as_ptr());
                     }
-                    return Some(c);
+                    return Some(FreeChunk {
+                        chunk: c,
+                        size: self.classes[class as usize].size,
+                    });
                 }
             }
             if !self.refill(class, mag, grow) {

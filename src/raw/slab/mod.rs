@@ -20,7 +20,7 @@ mod classes;
 mod depot;
 mod retired;
 
-pub use depot::Magazine;
+pub use depot::{FreeChunk, Magazine};
 pub use retired::Retired;
 
 pub use classes::{ClassError, Classes, CHUNK_ALIGN, MIN_CHUNK};
@@ -157,6 +157,8 @@ pub struct Slab {
     /// Tells this slab's magazines from another's.
     id: u64,
     base: NonNull<u8>,
+    /// Bytes reserved from `base`: every page, used or not.
+    len: usize,
     /// The mapping `base` points into; unmapped when the slab drops.
     region: Region,
     page_size: usize,
@@ -271,6 +273,7 @@ impl Slab {
         Ok(Slab {
             id: NEXT_SLAB.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             base,
+            len,
             region,
             page_size,
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
@@ -422,6 +425,12 @@ impl Slab {
         self.classes
             .get((state & !DRAINING) as usize)
             .map_or(0, |cs| cs.size)
+    }
+
+    /// Whether `p` points into this slab's reserved memory.
+    #[inline]
+    pub fn contains(&self, p: NonNull<u8>) -> bool {
+        (p.as_ptr() as usize).wrapping_sub(self.base.as_ptr() as usize) < self.len
     }
 
     #[inline]
@@ -823,7 +832,7 @@ mod tests {
     fn chunk_ids_round_trip() {
         let s = slab(4, 1000);
         let mut mag = Magazine::new();
-        while let Some(c) = s.alloc(1, &mut mag) {
+        while let Some(c) = s.alloc(1, &mut mag).map(FreeChunk::into_chunk) {
             let id = s.chunk_id(c, 1);
             assert_eq!(s.chunk_by_id(1, id), Some(c));
             assert_eq!(s.chunk_class(c), Some(1));
@@ -835,7 +844,7 @@ mod tests {
         let s = slab(4, 1024);
         let mut mag = Magazine::new();
         let mut got = std::collections::HashSet::new();
-        while let Some(c) = s.alloc(0, &mut mag) {
+        while let Some(c) = s.alloc(0, &mut mag).map(FreeChunk::into_chunk) {
             assert!(got.insert(c.0.as_ptr() as usize), "chunk handed out twice");
         }
         assert_eq!(got.len(), 4 * 1024 / 64);
@@ -847,7 +856,8 @@ mod tests {
     fn released_chunks_come_back() {
         let s = slab(1, 1024);
         let mut mag = Magazine::new();
-        let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(2, &mut mag)).collect();
+        let all: Vec<Chunk> =
+            std::iter::from_fn(|| s.alloc(2, &mut mag).map(FreeChunk::into_chunk)).collect();
         assert_eq!(all.len(), 4);
         // SAFETY: allocated here, unused, released once.
         unsafe { s.release(&all[..2]) };
@@ -861,7 +871,8 @@ mod tests {
     fn drained_page_moves_to_another_class() {
         let s = slab(1, 1024);
         let mut mag = Magazine::new();
-        let all: Vec<Chunk> = std::iter::from_fn(|| s.alloc(0, &mut mag)).collect();
+        let all: Vec<Chunk> =
+            std::iter::from_fn(|| s.alloc(0, &mut mag).map(FreeChunk::into_chunk)).collect();
         assert_eq!(all.len(), 16);
         assert!(s.alloc(2, &mut Magazine::new()).is_none());
         // SAFETY: allocated here, unused, released once.

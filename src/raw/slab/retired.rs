@@ -57,6 +57,12 @@ impl Retired {
         self.chunks.push(c);
     }
 
+    /// The id of the backend whose guards may retire this batch.
+    #[inline]
+    pub fn owner(&self) -> u64 {
+        self.owner
+    }
+
     /// Bytes of chunks in the batch.
     pub fn bytes(&self) -> usize {
         self.chunks.iter().map(|&c| self.slab.chunk_bytes(c)).sum()
