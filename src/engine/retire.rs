@@ -16,10 +16,14 @@ use crate::stats::Ctr;
 use crate::sync::{fence, lock, Ordering};
 
 /// Retired chunks are handed to the reclaimer in batches of at most this
-/// many…
-const RETIRE_BATCH: usize = 32;
+/// many… Each batch is one retirement for seize, which issues a
+/// `membarrier` (an interrupt to every other core running the process)
+/// once per `SEIZE_BATCH` of them: at 32 chunks a batch, that was one per
+/// 256 sets of a set-only load, and 12% of a 2-thread run's time went to
+/// the interrupts (`perf record`, results/engine/README.md); at 128, 4.7%.
+const RETIRE_BATCH: usize = 128;
 /// …or this many bytes, so that a thread retiring large items does not keep
-/// megabytes from the depots while it waits for 32 of them.
+/// megabytes from the depots while it waits for 128 of them.
 const RETIRE_BYTES: usize = 256 << 10;
 
 impl Engine {

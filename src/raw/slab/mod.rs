@@ -375,25 +375,63 @@ impl Slab {
     /// Counts chunks entering (`enter`) or leaving the reclaimer. Leaving
     /// is counted before the chunks are released: until then their pages
     /// keep their class, even a draining one.
+    ///
+    /// The counters are shared by every thread, so they are bumped once
+    /// per run of chunks of one page (and of one class), not once per
+    /// chunk: `chunks` sorted by address (as [`Retired`] keeps them) make
+    /// one run per page.
     pub fn limbo_count(&self, chunks: &[Chunk], enter: bool) {
-        use std::sync::atomic::Ordering::Relaxed;
-        for &c in chunks {
-            let page = self.page_of(c);
-            let n = &self.limbo[page];
-            #[cfg(not(hotset_loom))]
-            let class = {
+        // The (page state, chunks) run of one class, under way.
+        let mut class_run: Option<(u32, usize)> = None;
+        let mut i = 0;
+        while i < chunks.len() {
+            let page = self.page_of(chunks[i]);
+            let n = chunks[i..]
+                .iter()
+                .take_while(|&&c| self.page_of(c) == page)
+                .count();
+            i += n;
+            self.limbo_bump(&self.limbo[page], n, enter);
+            // Not kept under loom (see `class_limbo`).
+            if cfg!(not(hotset_loom)) {
                 let state = self.page_state[page].load(Ordering::Relaxed);
-                (state != UNASSIGNED).then(|| &self.class_limbo[(state & !DRAINING) as usize])
-            };
-            #[cfg(hotset_loom)]
-            let class: Option<&std::sync::atomic::AtomicUsize> = None;
-            if enter {
-                n.fetch_add(1, Relaxed);
-                class.map(|k| k.fetch_add(1, Relaxed));
-            } else {
-                n.fetch_sub(1, Relaxed);
-                class.map(|k| k.fetch_sub(1, Relaxed));
+                match &mut class_run {
+                    Some((s, m)) if *s & !DRAINING == state & !DRAINING => *m += n,
+                    _ => {
+                        if let Some((s, m)) = class_run.replace((state, n)) {
+                            self.class_limbo_bump(s, m, enter);
+                        }
+                    }
+                }
             }
+        }
+        if let Some((s, m)) = class_run {
+            self.class_limbo_bump(s, m, enter);
+        }
+    }
+
+    #[inline]
+    fn limbo_bump(&self, a: &std::sync::atomic::AtomicU32, n: usize, enter: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if enter {
+            a.fetch_add(n as u32, Relaxed);
+        } else {
+            a.fetch_sub(n as u32, Relaxed);
+        }
+    }
+
+    /// Counts `n` chunks of the class of a page in `state` in or out.
+    #[inline]
+    fn class_limbo_bump(&self, state: u32, n: usize, enter: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if state == UNASSIGNED {
+            return;
+        }
+        let k = &self.class_limbo[(state & !DRAINING) as usize];
+        if enter {
+            k.fetch_add(n, Relaxed);
+        } else {
+            k.fetch_sub(n, Relaxed);
         }
     }
 

@@ -108,6 +108,9 @@ impl Retired {
             "hotset: a batch retired through another cache's guard"
         );
         let mut b = self.take();
+        // By address, so that the shared limbo counters are bumped once per
+        // page and class (`Slab::limbo_count`), here and when it is dropped.
+        b.chunks.sort_unstable_by_key(|c| c.ptr().as_ptr() as usize);
         b.slab.limbo_count(&b.chunks, true);
         b.counted = true;
         if cfg!(feature = "planted-reuse-before-grace") {
