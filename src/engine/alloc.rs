@@ -60,7 +60,7 @@ impl Engine {
     }
 
     /// Takes a chunk of `class`, evicting as needed.
-    pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<FreeChunk> {
+    pub(crate) fn alloc(&self, ctx: &mut ThreadCtx, class: u8) -> Option<FreeChunk<'_>> {
         self.follow_drains(ctx);
         if let Some((c, q)) = ctx.queues.gc_due.take() {
             self.gc_queue(ctx, c, q);

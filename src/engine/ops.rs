@@ -262,7 +262,7 @@ impl Engine {
         value: &[u8],
         flags: u32,
         exp: u32,
-    ) -> Result<Fresh, Error> {
+    ) -> Result<Fresh<'_>, Error> {
         let vlen = value.len();
         let class = self.class_for(key, vlen, flags)?;
         let Some(chunk) = self.alloc(ctx, class) else {

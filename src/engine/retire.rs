@@ -26,14 +26,20 @@ const RETIRE_BATCH: usize = 128;
 /// megabytes from the depots while it waits for 128 of them.
 const RETIRE_BYTES: usize = 256 << 10;
 
+/// Whether this thread's batch is due for the reclaimer.
+#[inline]
+fn batch_full(ctx: &ThreadCtx) -> bool {
+    ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES
+}
+
 impl Engine {
     /// Queues the chunk of an item this thread unlinked for reclamation,
     /// and hands the batch to the reclaimer when it is full.
     #[inline]
-    pub(crate) fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, gone: Unlinked) {
+    pub(crate) fn retire_item(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, gone: Unlinked<'_>) {
         ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(gone.held().item()));
         self.store.retire(&mut ctx.retired, gone);
-        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
+        if batch_full(ctx) {
             self.retire_batch(ctx, g);
         }
     }
@@ -46,13 +52,10 @@ impl Engine {
     }
 
     /// Drops an item that was built but not stored.
-    pub(crate) fn discard(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, fresh: Fresh) {
+    pub(crate) fn discard(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, fresh: Fresh<'_>) {
         // LIVE was set, so a sampler may be reading it: retire, never free.
         ctx.retired_bytes += self.store.slab.chunk_bytes(Chunk::of(fresh.held().item()));
         self.store.discard(&mut ctx.retired, fresh);
-        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
-            self.retire_batch(ctx, g);
-        }
         self.maybe_retire(ctx, g);
     }
 
@@ -95,7 +98,7 @@ impl Engine {
         &self,
         ctx: &mut ThreadCtx,
         g: &Guard<'_>,
-        old: Unlinked,
+        old: Unlinked<'_>,
         new: Held<'_>,
     ) {
         ctx.counters.inc(Ctr::TotalItems);
@@ -112,7 +115,13 @@ impl Engine {
 
     /// Bookkeeping for an item this thread unlinked: count it out, clear
     /// LIVE, and queue the chunk for retirement.
-    pub(crate) fn unlinked(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, gone: Unlinked, why: Why) {
+    pub(crate) fn unlinked(
+        &self,
+        ctx: &mut ThreadCtx,
+        g: &Guard<'_>,
+        gone: Unlinked<'_>,
+        why: Why,
+    ) {
         let h = gone.held();
         self.unqueued(ctx, h);
         let class = self.store.slab.class_of(Chunk::of(h.item()));
@@ -144,7 +153,7 @@ impl Engine {
     /// adopt exited threads' batches.
     #[inline]
     pub(crate) fn maybe_retire(&self, ctx: &mut ThreadCtx, g: &Guard<'_>) {
-        if ctx.retired.len() >= RETIRE_BATCH || ctx.retired_bytes >= RETIRE_BYTES {
+        if batch_full(ctx) {
             self.retire_batch(ctx, g);
         }
         if self.norphans.load(Ordering::Relaxed) > 0 {

@@ -29,15 +29,19 @@
 //!   in a retirement batch, which returns it to the slab after the grace
 //!   period.
 //!
-//! Each entry point checks that a token's chunk lies in this store's slab
-//! (a subtraction and a compare), and that a batch is this store's, so a
-//! token of one cache cannot reach another's index or batches.
+//! Each token borrows its store (a `FreeChunk` its slab), so none outlives
+//! the memory it names, and each entry point checks that a token's chunk
+//! lies in this store's slab (a subtraction and a compare) and that a batch
+//! is this store's: a token of one live cache cannot reach another's index
+//! or batches, and an address reused after a cache is dropped cannot be
+//! named by a token of the old one.
 
 use super::index::{Found, Index, Insert as IndexInsert};
 use super::item::{Held, Item, NewItem};
 use super::reclaim::Guard;
 use super::slab::{Chunk, FreeChunk, Retired, Slab};
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A slab and the index whose collector retires its chunks.
@@ -106,9 +110,9 @@ impl Store {
 /// ([`Store::discard`]); dropping it leaks the chunk.
 #[derive(Debug)]
 #[must_use = "a fresh item is published or discarded, or its chunk leaks"]
-pub(crate) struct Fresh(Item);
+pub(crate) struct Fresh<'s>(Item, PhantomData<&'s Store>);
 
-impl Fresh {
+impl Fresh<'_> {
     /// The item, readable while this value lives (it owns the chunk).
     #[inline]
     pub(crate) fn held(&self) -> Held<'_> {
@@ -124,9 +128,9 @@ impl Fresh {
 /// leaks the chunk.
 #[derive(Debug)]
 #[must_use = "an unlinked item is retired, or its chunk leaks"]
-pub(crate) struct Unlinked(Item);
+pub(crate) struct Unlinked<'s>(Item, PhantomData<&'s Store>);
 
-impl Unlinked {
+impl Unlinked<'_> {
     /// The item, readable while this value lives (it owns the chunk).
     #[inline]
     pub(crate) fn held(&self) -> Held<'_> {
@@ -138,13 +142,13 @@ impl Unlinked {
 }
 
 /// The outcome of [`Store::insert`].
-pub(crate) enum Insert<'g> {
+pub(crate) enum Insert<'g, 's> {
     /// The new item is committed; it is held under the insert's guard.
     Inserted(Held<'g>),
     /// The key is present: its entry, and the item given back unpublished.
-    Exists(Found<'g>, Fresh),
+    Exists(Found<'g>, Fresh<'s>),
     /// Every candidate bucket is full: the item, given back unpublished.
-    Full(Fresh),
+    Full(Fresh<'s>),
 }
 
 impl Store {
@@ -154,21 +158,23 @@ impl Store {
         assert!(self.slab.contains(p), "hotset: an item of another cache");
     }
 
-    /// Writes `new` into `chunk` and sets LIVE. (A chunk of another slab
-    /// is written as well, as it is owned; publishing or retiring the Fresh
-    /// through this store is what refuses it.)
+    /// Writes `new` into `chunk` and sets LIVE.
     ///
     /// # Panics
-    /// If the item does not fit the chunk: callers size the class first.
+    /// If the chunk is another slab's, or the item does not fit it:
+    /// callers size the class first.
     #[inline]
-    pub(crate) fn write(&self, chunk: FreeChunk, new: &NewItem<'_>) -> Fresh {
-        // SAFETY: the chunk is ours (a FreeChunk, consumed here: its slab
-        // handed it out once), 8-aligned (every chunk is) and of
+    pub(crate) fn write(&self, chunk: FreeChunk<'_>, new: &NewItem<'_>) -> Fresh<'_> {
+        let ptr = chunk.chunk().ptr();
+        self.check(ptr);
+        // SAFETY: the chunk is ours (a FreeChunk, consumed here: its slab,
+        // alive for the FreeChunk's borrow and this store's (checked
+        // above), handed it out once), 8-aligned (every chunk is) and of
         // `chunk.size()` bytes; `Item::write` checks the fit. The handle is
         // kept only inside the Fresh that owns the chunk.
-        let it = unsafe { Item::write(chunk.chunk().ptr(), chunk.size(), new) };
+        let it = unsafe { Item::write(ptr, chunk.size(), new) };
         it.mark_live();
-        Fresh(it.item())
+        Fresh(it.item(), PhantomData)
     }
 
     /// Publishes `new`, whose key is `key` and hashes to `hash`, unless
@@ -176,13 +182,13 @@ impl Store {
     /// back. (A `key` other than the item's misfiles it: wrong, but not
     /// unsafe.)
     #[inline]
-    pub(crate) fn insert<'g>(
-        &self,
+    pub(crate) fn insert<'g, 's>(
+        &'s self,
         hash: u64,
-        new: Fresh,
+        new: Fresh<'s>,
         key: &[u8],
         g: &'g Guard<'_>,
-    ) -> Insert<'g> {
+    ) -> Insert<'g, 's> {
         self.check(new.0.ptr());
         // SAFETY: `new` is complete, LIVE, owned and unpublished (a Fresh,
         // of this slab: checked above), and a `key` other than its own
@@ -202,19 +208,19 @@ impl Store {
     /// key: wrong, but not unsafe). On success returns `new` held under
     /// `g` and `old`, now this thread's; otherwise gives `new` back.
     #[inline]
-    pub(crate) fn replace<'g>(
-        &self,
+    pub(crate) fn replace<'g, 's>(
+        &'s self,
         old: &Found<'g>,
-        new: Fresh,
+        new: Fresh<'s>,
         g: &'g Guard<'_>,
-    ) -> Result<(Held<'g>, Unlinked), Fresh> {
+    ) -> Result<(Held<'g>, Unlinked<'s>), Fresh<'s>> {
         self.check(new.0.ptr());
         assert_eq!(g.owner(), self.id, "hotset: a foreign guard");
         // SAFETY: `new` is complete, LIVE, owned and unpublished, of this
         // index's slab (a Fresh of this store); a key other than `old`'s
         // misfiles it but breaks no memory invariant.
         if unsafe { self.index.replace(old, new.0) } {
-            let gone = Unlinked(old.item().item());
+            let gone = Unlinked(old.item().item(), PhantomData);
             // SAFETY: published in this index under `g`, which pins its
             // collector (checked above).
             Ok((unsafe { new.0.held(g) }, gone))
@@ -226,20 +232,22 @@ impl Store {
     /// Removes the exact item `f` found under a guard. `Some` if this
     /// thread's CAS took it out.
     #[inline]
-    pub(crate) fn remove(&self, f: &Found<'_>) -> Option<Unlinked> {
+    pub(crate) fn remove(&self, f: &Found<'_>) -> Option<Unlinked<'_>> {
         // A Found of another index names a slot of this one only by
         // accident; the CAS on the exact word fails unless the slot holds
         // that very item, which is then this index's.
-        self.index.remove(f).then(|| Unlinked(f.item().item()))
+        self.index
+            .remove(f)
+            .then(|| Unlinked(f.item().item(), PhantomData))
     }
 
     /// Unlinks exactly the item `it`, whose key hashes to `hash`, reached
     /// through the slab. `Some` if this thread's CAS took it out.
     #[inline]
-    pub(crate) fn unlink(&self, hash: u64, it: Held<'_>) -> Option<Unlinked> {
+    pub(crate) fn unlink(&self, hash: u64, it: Held<'_>) -> Option<Unlinked<'_>> {
         self.index
             .unlink(hash, it.item())
-            .then(|| Unlinked(it.item()))
+            .then(|| Unlinked(it.item(), PhantomData))
     }
 
     /// Clears LIVE and queues the chunk in `batch`, to return to the slab
@@ -248,13 +256,13 @@ impl Store {
     /// # Panics
     /// If the item or the batch is another store's.
     #[inline]
-    pub(crate) fn retire(&self, batch: &mut Retired, gone: Unlinked) {
+    pub(crate) fn retire(&self, batch: &mut Retired, gone: Unlinked<'_>) {
         self.retire_owned(batch, gone.0)
     }
 
     /// [`Store::retire`] for an item never published.
     #[inline]
-    pub(crate) fn discard(&self, batch: &mut Retired, fresh: Fresh) {
+    pub(crate) fn discard(&self, batch: &mut Retired, fresh: Fresh<'_>) {
         self.retire_owned(batch, fresh.0)
     }
 

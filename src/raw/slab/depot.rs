@@ -42,15 +42,17 @@ impl Magazine {
 
 /// A free chunk taken from a slab's allocator ([`Slab::alloc`]): whoever
 /// holds it owns the chunk, since the slab hands each free chunk out once.
-/// Not `Copy`: writing an item into it consumes it (`Store::write`).
+/// Not `Copy`: writing an item into it consumes it (`Store::write`). It
+/// borrows its slab, so it cannot outlive the memory it names.
 #[derive(Debug)]
-pub struct FreeChunk {
+pub struct FreeChunk<'s> {
     chunk: Chunk,
     /// The chunk size of its class.
     size: usize,
+    _slab: std::marker::PhantomData<&'s Slab>,
 }
 
-impl FreeChunk {
+impl FreeChunk<'_> {
     /// The chunk.
     #[inline]
     pub fn chunk(&self) -> Chunk {
@@ -89,18 +91,18 @@ impl Slab {
 
     /// Takes a chunk of `class`: from the magazine, else a batch from the
     /// depot, else a new page. `None` when the class must evict.
-    pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk> {
+    pub fn alloc(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk<'_>> {
         self.take(class, mag, true)
     }
 
     /// Takes a free chunk of `class` from the magazine or the depot, never a
     /// new or spare page: for moving an item within its class while a page
     /// moves to another (`Cache::rescue`), which must not take that page.
-    pub fn alloc_free(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk> {
+    pub fn alloc_free(&self, class: u8, mag: &mut Magazine) -> Option<FreeChunk<'_>> {
         self.take(class, mag, false)
     }
 
-    fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<FreeChunk> {
+    fn take(&self, class: u8, mag: &mut Magazine, grow: bool) -> Option<FreeChunk<'_>> {
         self.own(mag, class);
         loop {
             while let Some(c) = mag.chunks.pop() {
@@ -114,6 +116,7 @@ impl Slab {
                     return Some(FreeChunk {
                         chunk: c,
                         size: self.classes[class as usize].size,
+                        _slab: std::marker::PhantomData,
                     });
                 }
             }
