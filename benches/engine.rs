@@ -302,15 +302,23 @@ fn make(name: &str, items: u64) -> Box<dyn Engine> {
 }
 
 /// A comma-separated list from the environment, or `all`.
+///
+/// # Panics
+/// On a name not in `all`, naming it and the choices.
 fn pick<'a>(var: &str, all: &[&'a str]) -> Vec<&'a str> {
-    match std::env::var(var) {
-        Ok(s) => all
-            .iter()
-            .copied()
-            .filter(|n| s.split(',').any(|x| x.trim() == *n))
-            .collect(),
-        Err(_) => all.to_vec(),
+    let Ok(s) = std::env::var(var) else {
+        return all.to_vec();
+    };
+    for x in s.split(',').map(str::trim) {
+        assert!(
+            all.contains(&x),
+            "{var}: unknown name {x:?} (one of {all:?})"
+        );
     }
+    all.iter()
+        .copied()
+        .filter(|n| s.split(',').any(|x| x.trim() == *n))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
