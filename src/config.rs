@@ -50,7 +50,8 @@ pub struct Config {
     pub sweep_hz: u32,
     /// Time the sweeper may spend per tick.
     pub sweep_budget: Duration,
-    /// Index slots; `None` sizes the index from the budget.
+    /// Index slots at start; `None`: one per KiB of the budget. The index
+    /// grows with its items from there.
     pub index_slots: Option<usize>,
     /// The clock. `None` starts a [`CoarseClock`].
     pub clock: Option<Arc<dyn Clock>>,

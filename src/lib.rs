@@ -111,7 +111,7 @@ pub mod workload;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::evict::queue::{Fifo, Ghost, Lane};
-    pub use crate::raw::index::{Found, Index, Insert};
+    pub use crate::raw::index::{Found, Index, Insert, Table};
     pub use crate::raw::item::{Held, Item, NewItem};
     pub use crate::raw::reclaim::{Backend, Guard, Local};
     pub use crate::raw::slab::{Chunk, Classes, Magazine, Retired, Slab};

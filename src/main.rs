@@ -102,8 +102,8 @@ struct ReplayArgs {
     /// Eviction-pool size (0: none).
     #[arg(long, default_value_t = 16)]
     evict_pool: usize,
-    /// Budget bytes per index slot (default: the engine's 128). A roomier
-    /// index makes full buckets, which evict by their own choice, rarer.
+    /// Budget bytes per index slot at start (default: the engine's 1024);
+    /// the index grows by half whenever a new key finds its buckets full.
     #[arg(long, value_parser = parse_slot_ratio)]
     index_bytes_per_slot: Option<usize>,
     /// Trace ops per logical second (drives TTLs and access times).
@@ -198,9 +198,9 @@ struct ServeArgs {
     /// Reclamation backend: seize or crossbeam.
     #[arg(long, default_value = "seize")]
     reclaim: ReclaimKind,
-    /// Budget bytes per index slot (default: the engine's 128): the index
-    /// is sized once, from the budget. Small items want a roomier index
-    /// (full buckets evict by their own choice), large ones a tighter one.
+    /// Budget bytes per index slot at start (default: the engine's 1024).
+    /// The index grows by half whenever a new key finds its candidate
+    /// buckets full, so this only saves the first growths.
     #[arg(long, value_parser = parse_slot_ratio)]
     index_bytes_per_slot: Option<usize>,
     /// More logging to stderr (-v connections and errors).

@@ -19,7 +19,9 @@
 //! interleavings.
 
 #[cfg(hotset_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(hotset_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(hotset_loom)]
@@ -28,7 +30,9 @@ pub(crate) use loom::thread::yield_now;
 pub(crate) use loom::thread_local;
 
 #[cfg(all(feature = "shuttle", not(hotset_loom)))]
-pub(crate) use shuttle::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use shuttle::sync::atomic::{
+    fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(all(feature = "shuttle", not(hotset_loom)))]
 pub(crate) use shuttle::sync::{Mutex, MutexGuard};
 #[cfg(all(feature = "shuttle", not(hotset_loom)))]
@@ -37,7 +41,7 @@ pub(crate) use shuttle::thread::yield_now;
 pub(crate) use shuttle::thread_local;
 
 #[cfg(not(any(hotset_loom, feature = "shuttle")))]
-pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(any(hotset_loom, feature = "shuttle")))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 #[cfg(not(any(hotset_loom, feature = "shuttle")))]

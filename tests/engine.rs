@@ -603,11 +603,12 @@ fn exactly_one_client_wins_a_recache() {
 
 /// A key lives in its home bucket or one of its alternates: in an index
 /// of two buckets every key may use all 14 slots, so 14 keys fit without
-/// a bucket's eviction whatever their hashes, and a 15th takes one. (With
-/// the home alone, 14 random keys overflow one of two buckets of seven
-/// almost always.) Every key stays readable, and the audit agrees.
+/// growing whatever their hashes. (With the home alone, 14 random keys
+/// overflow one of two buckets of seven almost always.) A 15th finds its
+/// candidates full and grows the index rather than evict. Every key stays
+/// readable, and the audit agrees.
 #[test]
-fn keys_overflow_into_their_alternate_bucket() {
+fn keys_overflow_into_their_alternate_bucket_then_grow_the_index() {
     for policy in [Policy::Lru, Policy::S3Fifo] {
         let c = Cache::new(Config {
             memory: 4 << 20,
@@ -625,6 +626,7 @@ fn keys_overflow_into_their_alternate_bucket() {
         }
         let s = c.stats();
         assert_eq!((s.curr_items, s.index_evictions), (14, 0), "{policy}");
+        assert_eq!(s.index_slots, 14, "{policy}: no growth yet");
         for i in 0..14 {
             assert_eq!(
                 get(&c, &key16(i)).as_deref(),
@@ -635,8 +637,18 @@ fn keys_overflow_into_their_alternate_bucket() {
         assert_eq!(c.check_consistency(), Ok(14), "{policy}");
         assert_eq!(c.set(&key16(14), &v, 0, 0), Ok(Stored::Stored));
         let s = c.stats();
-        assert_eq!((s.curr_items, s.index_evictions), (14, 1), "{policy}");
-        assert_eq!(get(&c, &key16(14)).as_deref(), Some(&v[..]));
+        assert_eq!((s.curr_items, s.index_evictions), (15, 0), "{policy}");
+        for i in 0..15 {
+            assert_eq!(
+                get(&c, &key16(i)).as_deref(),
+                Some(&v[..]),
+                "{policy}: key {i}"
+            );
+        }
+        // The audit finishes the growth (an insert moves only the homes it
+        // needs, and its share of the rest).
+        assert_eq!(c.check_consistency(), Ok(15), "{policy}");
+        assert_eq!(c.stats().index_slots, 21, "{policy}: grown by half");
         for i in (0..14).step_by(2) {
             c.delete(&key16(i));
         }

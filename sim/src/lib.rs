@@ -138,7 +138,7 @@ pub mod fixture {
     /// first alternate.
     pub fn setup_buckets(buckets: usize, chunks: usize, items: &[(u8, u8)]) -> Parts {
         let s = slab(chunks);
-        let index = Arc::new(Index::with_slots(7 * buckets, ReclaimKind::Crossbeam));
+        let index = Arc::new(index(buckets, buckets));
         let mut mag = Magazine::new();
         let its = items
             .iter()
@@ -155,9 +155,20 @@ pub mod fixture {
         (s, index, its, mag)
     }
 
+    /// An index of `buckets` buckets on crossbeam that grows to at most
+    /// `max` buckets, hashing fixture keys with [`hash`].
+    pub fn index(buckets: usize, max: usize) -> Index {
+        Index::new(
+            7 * buckets,
+            7 * max,
+            ReclaimKind::Crossbeam,
+            Box::new(|k: &[u8]| hash(k.first().copied().unwrap_or(0))),
+        )
+    }
+
     /// Hash whose bucket is 0 and tag is `key`.
     pub fn hash(key: u8) -> u64 {
-        (key as u64) << 48
+        (key as u64) << 49
     }
 
     /// The entry for the one-byte key `k`, looked up under `g`.

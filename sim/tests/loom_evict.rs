@@ -21,7 +21,7 @@ use std::sync::Arc;
 fn evict(index: &Index, s: Arc<Slab>, victim: Item) -> bool {
     let local = index.local();
     let g = index.pin(&local);
-    let won = index.unlink(hash(1), victim);
+    let won = index.unlink(hash(1), victim, &g);
     if won {
         // SAFETY: our unlink won, so the chunk is ours until we push it.
         unsafe { victim.held(&g) }.clear_live();
@@ -105,6 +105,6 @@ fn eviction_against_delete_of_the_victim() {
         );
         let local = index.local();
         let g = index.pin(&local);
-        assert!(index.bucket_len(0) == 0 && index.announced(0, &g).next().is_none());
+        assert!(index.bucket_len(0, &g) == 0 && index.announced(0, &g).next().is_none());
     });
 }

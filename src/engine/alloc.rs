@@ -175,12 +175,22 @@ impl Engine {
         hash: u64,
         why: Why,
     ) -> bool {
-        match self.store.unlink(hash, it) {
+        match self.store.unlink(hash, it, g) {
             Some(gone) => {
                 self.unlinked(ctx, g, gone, why);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Retires, as evictions, the items the index's growth unlinked for
+    /// want of room in its larger table (rare: every candidate bucket of
+    /// the item's key full there).
+    pub(crate) fn retire_orphans(&self, ctx: &mut ThreadCtx, g: &Guard<'_>) {
+        for gone in self.store.take_orphans() {
+            ctx.counters.inc(Ctr::IndexEvictions);
+            self.unlinked(ctx, g, gone, Why::Evict);
         }
     }
 

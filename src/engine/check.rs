@@ -14,16 +14,17 @@ impl Engine {
         let g = self.store.index.pin(&local);
         let mut indexed = HashSet::new();
         let mut keys = HashSet::new();
-        for i in 0..self.store.index.buckets() {
+        // Quiescent, but a growth may be half done: finish it first.
+        let table = self.store.index.settle(&g);
+        for i in 0..table.buckets() {
             let mut announced = 0;
-            for f in self.store.index.announced(i, &g) {
+            for f in table.announced(i) {
                 announced += 1;
                 let it = f.item();
                 if !it.is_live() {
                     return Err(format!("bucket {i}: item is not LIVE"));
                 }
-                if self.store.index.home_bucket(self.hash(it.key())) != self.store.index.home_of(&f)
-                {
+                if table.home_bucket(self.hash(it.key())) != f.home() {
                     return Err(format!("bucket {i}: key outside its candidate buckets"));
                 }
                 if !indexed.insert(addr(Chunk::of(it.item()))) {
@@ -34,10 +35,10 @@ impl Engine {
                 }
             }
             // Quiescent, every committed word is announced.
-            if self.store.index.bucket_len(i) != announced {
+            if table.bucket_len(i) != announced {
                 return Err(format!(
                     "bucket {i}: {announced} items but {} committed bits",
-                    self.store.index.bucket_len(i)
+                    table.bucket_len(i)
                 ));
             }
         }

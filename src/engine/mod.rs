@@ -135,6 +135,18 @@ pub(crate) enum Why {
     Replace,
 }
 
+/// Budget bytes per index slot at start: room for a budget's worth of
+/// 1 KiB items at a load of 1. Smaller items grow the index (by half at a
+/// time) as they come, whenever a new key finds its candidate buckets full.
+const INDEX_START_BYTES_PER_SLOT: usize = 1024;
+/// The index grows to at most this many slots per chunk of the smallest
+/// class in the largest budget (`--memory-max`): two, a load of 1/2 if
+/// every chunk held an item. Past it, a full candidate set evicts.
+const INDEX_MAX_SLOTS_PER_CHUNK: usize = 2;
+/// S3-FIFO's ghost: one fingerprint per this many budget bytes (a
+/// 16-byte key and a 100-byte value take a 136-byte chunk).
+const GHOST_BYTES_PER_CELL: usize = 104;
+
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Everything the threads of a cache share.
@@ -209,17 +221,28 @@ impl Engine {
         let ceiling = cfg.ceiling(classes.sizes()[0]);
         let slab =
             Slab::new(cfg.memory, ceiling, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
-        let index = match cfg.index_slots {
-            Some(n) => Index::with_slots(n, cfg.reclaim),
-            None => Index::for_budget(cfg.memory, cfg.reclaim),
-        };
-        let queues = Queues::new(cfg.policy, &slab, index.capacity())?;
+        // The index starts small and grows with its items (raw/index.rs);
+        // the ghost is sized once, for the items a budget of
+        // memcached-typical ones holds.
+        let ghost_cells = cfg.index_slots.unwrap_or(cfg.memory / GHOST_BYTES_PER_CELL);
+        let queues = Queues::new(cfg.policy, &slab, ghost_cells)?;
         let nclasses = slab.classes().sizes().len();
         let seed = cfg.seed.unwrap_or_else(|| {
             // A randomly keyed hasher turns anything into a random seed.
             foldhash::fast::RandomState::default()
                 .hash_one(NEXT_ID.load(std::sync::atomic::Ordering::Relaxed))
         });
+        let slots = cfg
+            .index_slots
+            .unwrap_or(cfg.memory / INDEX_START_BYTES_PER_SLOT);
+        let max_slots = ceiling / slab.classes().sizes()[0] * INDEX_MAX_SLOTS_PER_CHUNK;
+        let hasher = foldhash::fast::FixedState::with_seed(seed);
+        let index = Index::new(
+            slots,
+            max_slots,
+            cfg.reclaim,
+            Box::new(move |k: &[u8]| hasher.hash_one(k)),
+        );
         let max_item = cfg.max_item_size.min(slab.classes().largest());
         Ok(Arc::new(Engine {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

@@ -344,7 +344,11 @@ impl Engine {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
                 Cond::Any | Cond::Absent | Cond::Vivify => {
-                    match self.store.insert(hash, it, key, &g) {
+                    let ins = self.store.insert(hash, it, key, &g);
+                    if self.store.has_orphans() {
+                        self.retire_orphans(ctx, &g);
+                    }
+                    match ins {
                         Insert::Inserted(new) => {
                             self.added(ctx, new);
                             self.queued(ctx, new);

@@ -79,7 +79,7 @@ impl Engine {
         } else {
             return;
         };
-        if let Some(gone) = self.store.unlink(hash, it) {
+        if let Some(gone) = self.store.unlink(hash, it, g) {
             self.unlinked(ctx, g, gone, why);
         }
     }

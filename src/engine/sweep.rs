@@ -70,6 +70,9 @@ impl Engine {
         let (mut page, mut idx) = ((cur >> 32) as usize, (cur & 0xffff_ffff) as usize);
         let (mut seen, mut reclaimed, mut wrapped) = (0usize, 0usize, false);
         let mut g = self.store.index.pin(&ctx.local);
+        // An index growth that the inserts left half done (they move homes
+        // only as they come) finishes here, so that its old table goes.
+        self.store.index.settle(&g);
         'walk: while seen < max_chunks {
             if page >= self.store.slab.used_pages() {
                 page = 0;
@@ -162,6 +165,8 @@ impl Engine {
         self.flushes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let gen = self.flush_gen();
+        // Finish a growth in progress, so that the walk sees every item.
+        self.store.index.settle(&self.store.index.pin(&ctx.local));
         let mut i = 0;
         while i < self.store.index.buckets() {
             let g = self.store.index.pin(&ctx.local);

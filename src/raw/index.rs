@@ -1,18 +1,20 @@
 //! The lock-free hash index.
 //!
 //! # Shape
-//! The table is an array of buckets, each one 64-byte cache line:
+//! A table is an array of buckets, each one 64-byte cache line:
 //!
 //! ```text
 //! ctrl: AtomicU64   bits 0..21: three 7-bit masks of committed slots whose
 //!                   items have this bucket as home: its own slots (0..7),
 //!                   its first alternate's (7..14), its second's (14..21);
-//!                   bits 21..64: commit version
-//! slot: [AtomicU64; 7]   0 = empty, else tag (16 bits) << 48 | item address
-//!                        (48 bits), whose three low bits (items are 8-aligned)
-//!                        hold RES (bit 0: reserved, or committed but not
-//!                        announced) and the placement (bits 1..3: 0 home,
-//!                        1 first alternate, 2 second alternate)
+//!                   bit 21 FROZEN, bit 22 MOVED (growth, below);
+//!                   bits 23..64: commit version
+//! slot: [AtomicU64; 7]   0 = empty, else tag (15 bits) << 49 | FROZEN_WORD
+//!                        (bit 48) | item address (48 bits), whose three low
+//!                        bits (items are 8-aligned) hold RES (bit 0:
+//!                        reserved, or committed but not announced) and the
+//!                        placement (bits 1..3: 0 home, 1 first alternate,
+//!                        2 second alternate)
 //! ```
 //!
 //! A key's home bucket is the hash's low 48 bits mapped onto the bucket
@@ -24,14 +26,58 @@
 //! candidate. The alternates are
 //! functions of the home, not of the key, so the home's ctrl can record
 //! every committed copy of every key that calls it home: that one word
-//! serializes all commits of a key, wherever they land. The 16-bit tag (the
+//! serializes all commits of a key, wherever they land. The 15-bit tag (the
 //! hash's top bits) and the placement are compared before an item is
 //! touched, so a mismatch costs no item access. When a new key finds all
-//! its candidates full, the caller evicts one of their items
+//! its candidates full, the index grows (below); only a table at its
+//! largest size (or one still being moved into) reports `Full`, and the
+//! caller then evicts one of the candidates' items
 //! (`Engine::evict_from_bucket`).
 //!
-//! The table is sized from the memory budget (`Index::for_budget`) and never
-//! resized.
+//! # Growth
+//! The index starts small and grows by half whenever a new key finds its
+//! candidate buckets full, so its size follows the item count: lookups
+//! never degrade, and full buckets do not choose victims. Growth links a
+//! table of 1.5× the buckets as the current table's `next` and moves the
+//! old table's homes into it one at a time; the index's `cur` pointer
+//! moves to the new table once every home has, and the old table is
+//! retired through the collector, like an item.
+//!
+//! Moving home `h` (one thread does it: the one whose CAS set FROZEN):
+//! 1. CAS `h`'s ctrl to FROZEN. No commit to `h` can succeed after it
+//!    (commits CAS ctrl from a value without FROZEN), and a removal's bit
+//!    clear still can, so the masks only lose bits from here.
+//! 2. Freeze each committed word: load it, check that its bit is still set
+//!    (then it is the committed word, or BUSY mid-removal: skipped), and
+//!    CAS it to itself with FROZEN_WORD set (RES cleared: this announces an
+//!    unannounced one). A frozen word never changes again in this table:
+//!    a replace or removal CASes the exact unfrozen word, and fails.
+//! 3. Insert each frozen item into the next table, by its key's hash there
+//!    (the index keeps the hash function). Only this thread puts `h`'s keys
+//!    into the next table until step 4, so the item itself identifies its
+//!    key's copy there. If every candidate there is full, the item is
+//!    unlinked here instead and handed to the engine to retire as an
+//!    eviction (`take_orphans`).
+//! 4. Set MOVED on `h`'s ctrl and count the home; the thread that counts
+//!    the last one swings `cur` to the next table and retires the old one.
+//!
+//! Who moves what: an insert that finds its home full moves that home
+//! first (or waits for whoever froze it); while a growth is in progress,
+//! every insert moves the next [`MIGRATE_STEP`] homes of a shared sweep;
+//! the sweeper thread, walks (flush_all) and the audit finish what is left
+//! (`settle`).
+//!
+//! Readers never wait and never help: a lookup reads the home's ctrl, and
+//! if MOVED looks in the next table; otherwise it reads this table, where a
+//! frozen word reads like any other (its item is the one the next table
+//! will hold). A lookup that read `h` before MOVED and returns a frozen
+//! item that a later write in the next table replaced is linearizable at
+//! its ctrl read, when that item was current. Writers of a key whose home
+//! is FROZEN wait for MOVED (a migration of one home moves at most 21
+//! items), then act in the next table; a replace or removal whose CAS meets
+//! the frozen word finds its item's new slot there by the item's address
+//! (`relocate`), so it fails only if the item was genuinely replaced or
+//! removed. An unlink by address does the same.
 //!
 //! # Protocol
 //! Slot states: `0` free; `RES | w` reserved by an inserter, or committed but
@@ -87,9 +133,12 @@
 use crate::raw::item::{Held, Item};
 use crate::raw::reclaim::{Backend, Guard, Local, ReclaimKind};
 use crate::raw::slab::{Retired, Slab};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{lock, yield_now, AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering, MODEL};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+// Statistics and the prefetch hint: they order nothing, so they stay std
+// atomics under a model checker (see `sync.rs`).
+use std::sync::atomic::AtomicUsize as StatUsize;
 
 /// Slots per bucket.
 pub const WAYS: usize = 7;
@@ -99,31 +148,47 @@ const BUSY: u64 = RES;
 const PLACE_SHIFT: u32 = 1;
 const PLACE_MASK: u64 = 3 << PLACE_SHIFT;
 const ADDR_MASK: u64 = (1 << 48) - 1;
+/// Set in a slot word by the migration that copies it into the next
+/// table: from then the word is never replaced or removed in this table.
+const FROZEN_WORD: u64 = 1 << 48;
+/// A slot word's tag: the hash's top 15 bits.
+const TAG_SHIFT: u32 = 49;
 const WAY_MASK: u64 = (1 << WAYS) - 1;
 /// Candidate buckets per key: the home and two alternates.
 const PLACES: usize = 3;
-const VERSION_ONE: u64 = 1 << (WAYS * PLACES);
 /// The three commit masks of a ctrl word.
-const MASKS: u64 = VERSION_ONE - 1;
+const MASKS: u64 = (1 << (WAYS * PLACES)) - 1;
+/// ctrl: a migration owns the home; its keys are about to move to the
+/// next table, and nothing commits to it here any more.
+const FROZEN: u64 = 1 << (WAYS * PLACES);
+/// ctrl: the home's keys are in the next table.
+const MOVED: u64 = FROZEN << 1;
+const VERSION_ONE: u64 = MOVED << 1;
 const LOAD: Ordering = Ordering::SeqCst;
 
 /// A new key goes to its home bucket while the home holds fewer than this
 /// many items, else to the adjacent alternate while that does, and
 /// otherwise to whichever candidate holds fewest. On the 100-byte fill of
-/// `results/memory/run.sh` (a full 64 MiB cache, index load 0.76), 3.6% of
-/// the evictions are then a full candidate set's, against 57.6% with the
-/// home alone. A model of that fill puts about a third of the items away
-/// from home, where a hit costs a second cache line; 6 or 7 keep more at
-/// home, but the model's overflow share rises to 8–9%.
+/// `results/memory/run.sh` at index load 0.76, 3.6% of the evictions were
+/// then a full candidate set's, against 57.6% with the home alone; growth
+/// (below) now takes their place. A model of that fill puts about a third
+/// of the items away from home, where a hit costs a second cache line; 6
+/// or 7 keep more at home, but more candidate sets fill up.
 pub const HOME_BELOW: usize = 5;
 
-/// Budget bytes per index slot when sizing from the budget. A
-/// memcached-typical item (a 16-byte key and a 100-byte value) takes a
-/// 136-byte chunk, so a full cache of such items fills 76% of the slots.
-/// The bucket count is not rounded to a power of two, so the index takes
-/// 64 / (7 × 104) = 8.8% of the budget whatever the budget; larger items
-/// leave it emptier (`--index-bytes-per-slot`).
-pub const BUDGET_BYTES_PER_SLOT: usize = 104;
+/// Homes an insert moves into the next table while the index grows, on
+/// top of its own when that was full: growth finishes after the table's
+/// bucket count / 8 inserts, and no insert moves more than 8 × 21 items.
+const MIGRATE_STEP: usize = 8;
+
+/// The bucket count a table of `n` buckets grows to: half as many again.
+/// Doubling would halve the load at each step and leave a full cache's
+/// index at anywhere from 1/2 to 1 of the load that fills a candidate set;
+/// × 1.5 keeps it between 2/3 and 1, for 3 moves per item over a fill
+/// rather than 2.
+fn grown(n: usize) -> usize {
+    n + (n / 2).max(1)
+}
 
 /// The ctrl bit of slot `slot` of a key's candidate `place`.
 #[inline]
@@ -147,7 +212,18 @@ fn wrap(i: usize, n: usize) -> usize {
     }
 }
 
-/// A slot word: tag + address (+ placement, + RES).
+/// Waits for another thread's step (a migration's), without a deadline:
+/// spins a little, then yields (under a model checker, yields at once).
+fn backoff(spins: &mut u32) {
+    if MODEL || *spins >= 64 {
+        yield_now();
+    } else {
+        std::hint::spin_loop();
+        *spins += 1;
+    }
+}
+
+/// A slot word: tag + address (+ placement, + RES, + FROZEN_WORD).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Word(u64);
 
@@ -155,19 +231,24 @@ impl Word {
     fn new(tag: u16, item: Item, place: usize) -> Word {
         let a = item.ptr().as_ptr() as u64;
         debug_assert!(a & !ADDR_MASK == 0 && a & 7 == 0 && place < PLACES);
-        Word((tag as u64) << 48 | a | (place as u64) << PLACE_SHIFT)
+        Word((tag as u64) << TAG_SHIFT | a | (place as u64) << PLACE_SHIFT)
     }
     fn tag(self) -> u16 {
-        (self.0 >> 48) as u16
+        (self.0 >> TAG_SHIFT) as u16
     }
     /// Which of its key's candidates the word's bucket is.
     fn place(self) -> usize {
         ((self.0 & PLACE_MASK) >> PLACE_SHIFT) as usize
     }
-    /// Whether the word holds an announced item of this tag and placement.
+    /// Whether the word holds an announced item of this tag and placement
+    /// (frozen or not).
     #[inline]
     fn is(self, tag: u16, place: usize) -> bool {
         self.0 != 0 && self.0 & RES == 0 && self.tag() == tag && self.place() == place
+    }
+    /// The word without its frozen mark.
+    fn thawed(self) -> Word {
+        Word(self.0 & !FROZEN_WORD)
     }
     /// The item this word points to.
     fn item(self) -> Item {
@@ -177,38 +258,62 @@ impl Word {
         // `Index::replace` (whose callers vouch that it is a chunk start of
         // the slab this index serves). Chunk starts are 8-aligned, so the
         // three low bits masked off are RES and the placement, never the
-        // address's: it is non-null and a valid handle.
+        // address's, and the frozen mark lies above the 48 address bits: it
+        // is non-null and a valid handle.
         unsafe { Item::from_ptr(NonNull::new_unchecked(a)) }
     }
 }
 
-/// The tag of a hash: its top 16 bits (the low 48 pick the bucket).
+/// The tag of a hash: its top 15 bits (the low 48 pick the bucket).
 #[inline]
 fn tag_of(hash: u64) -> u16 {
-    (hash >> 48) as u16
+    (hash >> TAG_SHIFT) as u16
 }
 
 /// One cache line of the index.
 #[repr(C, align(64))]
 struct Bucket {
     /// The commit masks of the keys whose home this is, wherever they
-    /// live, and the version (module docs).
+    /// live, FROZEN and MOVED, and the version (module docs).
     ctrl: AtomicU64,
     slots: [AtomicU64; WAYS],
 }
 
 /// A slot of the index and the item it held when read under a guard.
 ///
-/// It borrows that guard: its item is [`Held`] for as long.
-#[derive(Clone, Copy, Debug)]
+/// It borrows that guard: its item is [`Held`] for as long, and so is the
+/// table the slot is in.
+#[derive(Clone, Copy)]
 pub struct Found<'g> {
+    table: &'g Table,
     bucket: usize,
     slot: usize,
+    /// The word read, without the frozen mark.
     word: Word,
     _guard: PhantomData<&'g ()>,
 }
 
+impl std::fmt::Debug for Found<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Found")
+            .field("bucket", &self.bucket)
+            .field("slot", &self.slot)
+            .field("word", &self.word)
+            .finish()
+    }
+}
+
 impl<'g> Found<'g> {
+    fn new(table: &'g Table, s: Slot) -> Found<'g> {
+        Found {
+            table,
+            bucket: s.bucket,
+            slot: s.slot,
+            word: s.word.thawed(),
+            _guard: PhantomData,
+        }
+    }
+
     /// The item, readable while the guard lives.
     #[inline]
     pub fn item(&self) -> Held<'g> {
@@ -220,9 +325,16 @@ impl<'g> Found<'g> {
         unsafe { it.held_unchecked() }
     }
 
-    /// The bucket the slot is in.
+    /// The bucket the slot is in (in the table it was found in).
     pub fn bucket(&self) -> usize {
         self.bucket
+    }
+
+    /// The home bucket of the key, by where its slot is and the placement
+    /// its word records (for audits: in a settled index it must be the
+    /// key's hash's [`Index::home_bucket`]).
+    pub fn home(&self) -> usize {
+        self.table.home_of_place(self.bucket, self.word.place())
     }
 }
 
@@ -234,16 +346,28 @@ pub enum Insert<'g> {
     /// The key is present (committed; announced by this call if its
     /// inserter had not yet); nothing was stored.
     Exists(Found<'g>),
-    /// Every candidate bucket is full; nothing was stored.
+    /// Every candidate bucket is full and the index cannot grow (it is at
+    /// its largest, or still moving into its last growth); nothing was
+    /// stored.
     Full,
 }
 
-/// A slot found by a scan, before it is tied to a guard.
+/// A slot found by a scan, before it is tied to a table and a guard.
 #[derive(Clone, Copy)]
 struct Slot {
     bucket: usize,
     slot: usize,
     word: Word,
+}
+
+/// Why an insert into one table did not commit.
+enum Miss {
+    /// The key is there.
+    Exists(Slot),
+    /// Every candidate bucket is full.
+    Full,
+    /// The home is frozen or moved: its keys go to the next table.
+    Frozen,
 }
 
 impl Bucket {
@@ -311,7 +435,8 @@ impl Bucket {
     }
 
     /// Clears RES on a committed slot. Fails harmlessly if someone already
-    /// replaced or removed the word, which is theirs to handle.
+    /// replaced, removed, announced or froze the word, which is theirs to
+    /// handle.
     fn announce(&self, slot: usize, new: Word) {
         let _ = self.slots[slot].compare_exchange(
             new.0 | RES,
@@ -321,13 +446,7 @@ impl Bucket {
         );
     }
 
-    fn replace(&self, slot: usize, old: Word, new: Word) -> bool {
-        self.slots[slot]
-            .compare_exchange(old.0, new.0, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// The announced words of the bucket.
+    /// The announced words of the bucket (frozen ones too).
     fn announced(&self) -> impl Iterator<Item = (usize, Word)> + '_ {
         (0..WAYS).filter_map(|i| {
             let w = self.slots[i].load(LOAD);
@@ -343,6 +462,21 @@ enum Buckets {
     #[cfg(not(any(hotset_loom, feature = "shuttle")))]
     Mapped(crate::raw::region::Region, usize),
     Boxed(Box<[Bucket]>),
+}
+
+impl Buckets {
+    /// `n` zeroed buckets in a huge-page region, if the OS gives one.
+    #[cfg(not(any(hotset_loom, feature = "shuttle")))]
+    fn mapped(n: usize) -> Option<Buckets> {
+        crate::raw::region::Region::new(n * std::mem::size_of::<Bucket>())
+            .map(|r| Buckets::Mapped(r, n))
+    }
+
+    /// Under a model checker, always boxed.
+    #[cfg(any(hotset_loom, feature = "shuttle"))]
+    fn mapped(_n: usize) -> Option<Buckets> {
+        None
+    }
 }
 
 impl std::ops::Deref for Buckets {
@@ -362,81 +496,48 @@ impl std::ops::Deref for Buckets {
     }
 }
 
-/// The index: an array of buckets, and the collector that retires the
-/// items they hold.
-pub struct Index {
+/// One table of buckets. The index has one, or two while it grows: the
+/// current one and, linked from it, the larger `next` its homes move into.
+pub struct Table {
     buckets: Buckets,
     /// The number of buckets, at least 1 and below 2^48.
     n: usize,
     /// Candidate buckets per key: 3, or fewer in a table too small for
     /// three distinct ones (1 bucket: 1; 2 or 3 buckets: 2).
     places: usize,
-    backend: Backend,
+    /// The table this one grows into: null until growth starts, then set
+    /// once (before any home is frozen) and never changed.
+    next: AtomicPtr<Table>,
+    /// The next home the inserts' shared sweep moves (`MIGRATE_STEP` at a
+    /// time); homes a full insert moved first are skipped.
+    claim: AtomicUsize,
+    /// Homes moved; the migration that brings it to `n` retires the table.
+    moved: AtomicUsize,
 }
 
-impl Index {
-    /// An index with at least `slots` slots (rounded up to whole buckets),
-    /// whose items `reclaim` retires.
-    pub fn with_slots(slots: usize, reclaim: ReclaimKind) -> Index {
-        let n = slots.div_ceil(WAYS).clamp(1, 1 << 40);
+impl Table {
+    fn new(n: usize) -> Table {
+        let n = n.clamp(1, 1 << 40);
         let places = match n {
             1 => 1,
             2 | 3 => 2,
             _ => PLACES,
         };
-        let backend = Backend::new(reclaim);
-        #[cfg(not(any(hotset_loom, feature = "shuttle")))]
-        if let Some(r) = crate::raw::region::Region::new(n * std::mem::size_of::<Bucket>()) {
-            return Index {
-                buckets: Buckets::Mapped(r, n),
-                n,
-                places,
-                backend,
-            };
-        }
-        Index {
-            buckets: Buckets::Boxed((0..n).map(|_| Bucket::new()).collect()),
+        let buckets = Buckets::mapped(n)
+            .unwrap_or_else(|| Buckets::Boxed((0..n).map(|_| Bucket::new()).collect()));
+        Table {
+            buckets,
             n,
             places,
-            backend,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+            claim: AtomicUsize::new(0),
+            moved: AtomicUsize::new(0),
         }
     }
 
-    /// An index sized for a memory budget: one slot per
-    /// [`BUDGET_BYTES_PER_SLOT`] bytes.
-    pub fn for_budget(budget: usize, reclaim: ReclaimKind) -> Index {
-        Self::with_slots(budget / BUDGET_BYTES_PER_SLOT, reclaim)
-    }
-
-    /// The reclamation backend.
-    pub fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
-    /// Registers the current thread with the collector.
-    pub fn local(&self) -> Local {
-        self.backend.local()
-    }
-
-    /// Pins the current thread.
-    #[inline]
-    pub fn pin(&self, local: &Local) -> Guard<'_> {
-        self.backend.pin(local)
-    }
-
-    /// An empty retirement batch for items of `slab` held by this index.
-    pub fn batch(&self, slab: std::sync::Arc<Slab>) -> Retired {
-        Retired::new(&self.backend, slab)
-    }
-
-    /// Panics unless `g` pins this index's collector: a foreign guard would
-    /// not keep this index's items from being reclaimed.
-    #[inline]
-    fn check(&self, g: &Guard<'_>) {
-        assert!(
-            self.backend.owns(g),
-            "hotset: index used with another cache's guard"
-        );
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.n
     }
 
     #[inline]
@@ -455,7 +556,7 @@ impl Index {
     }
 
     /// The home of the keys for which `bucket` is candidate `place`: the
-    /// inverse of [`Index::place_of`].
+    /// inverse of [`Table::place_of`].
     #[inline]
     fn home_of_place(&self, bucket: usize, place: usize) -> usize {
         match place {
@@ -465,44 +566,52 @@ impl Index {
         }
     }
 
-    #[inline]
-    fn found<'g>(s: Slot) -> Found<'g> {
-        Found {
-            bucket: s.bucket,
-            slot: s.slot,
-            word: s.word,
-            _guard: PhantomData,
-        }
-    }
-
-    /// Reads the home bucket of `hash` into the cache ahead of a lookup.
-    #[inline]
-    pub fn prefetch(&self, hash: u64) {
-        crate::prefetch(&self.buckets[self.home(hash)] as *const Bucket as *const u8);
+    /// The table this one grows into.
+    ///
+    /// # Panics
+    /// If growth has not started: callers reach here only after seeing a
+    /// home FROZEN or MOVED, which happens after `next` is set.
+    fn next(&self) -> &Table {
+        let p = self.next.load(Ordering::Acquire);
+        assert!(!p.is_null(), "hotset: a frozen home without a next table");
+        // SAFETY: `next` is set once, to a table that outlives this one:
+        // it becomes the index's current table before this one is retired,
+        // and is itself retired only after a later grace period, which
+        // waits for every guard under which this one was reached.
+        unsafe { &*p }
     }
 
     /// The announced item of home `h` and tag `tag` for which `eq` holds:
-    /// the home's slots, then the alternates' slots its ctrl marks.
+    /// the home's slots, then the alternates' slots its ctrl marks; or
+    /// `Err` if the home moved to the next table.
     #[inline]
-    fn lookup(&self, h: usize, tag: u16, mut eq: impl FnMut(Item) -> bool) -> Option<Slot> {
+    fn lookup(
+        &self,
+        h: usize,
+        tag: u16,
+        eq: &mut impl FnMut(Item) -> bool,
+    ) -> Result<Option<Slot>, ()> {
         let home = &self.buckets[h];
         let ctrl = home.ctrl.load(Ordering::Acquire);
-        if let Some((slot, word)) = home.find(WAY_MASK, tag, 0, &mut eq) {
-            return Some(Slot {
+        if ctrl & MOVED != 0 {
+            return Err(());
+        }
+        if let Some((slot, word)) = home.find(WAY_MASK, tag, 0, eq) {
+            return Ok(Some(Slot {
                 bucket: h,
                 slot,
                 word,
-            });
+            }));
         }
-        (1..self.places).find_map(|place| {
+        Ok((1..self.places).find_map(|place| {
             let ways = mask(ctrl, place);
             if ways == 0 {
                 return None;
             }
             let bucket = self.place_of(h, place);
-            let (slot, word) = self.buckets[bucket].find(ways, tag, place, &mut eq)?;
+            let (slot, word) = self.buckets[bucket].find(ways, tag, place, eq)?;
             Some(Slot { bucket, slot, word })
-        })
+        }))
     }
 
     /// Finds the committed item (announced or not) of home `h` for which
@@ -510,10 +619,10 @@ impl Index {
     /// change while it was found, so its word is committed, not merely
     /// reserved; or, if the key is absent, `None` with the ctrl value the
     /// scan read, which the caller's commit CAS then validates: a commit,
-    /// or a finished removal, of any of the home's keys since would have
-    /// moved it. A removal between its CAS to BUSY and its ctrl update has
-    /// not, but its key is already gone (lookups skip BUSY), and the old
-    /// copy's bit, which it then clears, is not the new one's.
+    /// a freeze, or a finished removal of any of the home's keys since
+    /// would have moved it. A removal between its CAS to BUSY and its ctrl
+    /// update has not, but its key is already gone (lookups skip BUSY), and
+    /// the old copy's bit, which it then clears, is not the new one's.
     #[inline(always)]
     fn find_committed(
         &self,
@@ -571,10 +680,36 @@ impl Index {
         None
     }
 
+    /// The slot holding exactly `item` (announced; frozen or not) among the
+    /// candidates of home `h`, for unlinking by address.
+    fn find_exact(&self, h: usize, tag: u16, item: Item) -> Option<Slot> {
+        (0..self.places).find_map(|place| {
+            let bucket = self.place_of(h, place);
+            let want = Word::new(tag, item, place);
+            let slots = &self.buckets[bucket].slots;
+            (0..WAYS).find_map(|slot| {
+                let w = Word(slots[slot].load(LOAD));
+                let hit = if cfg!(feature = "planted-evict-by-tag") {
+                    // PLANTED BUG: match the tag, not the exact item, so a
+                    // newer item of the key (or another key with the tag)
+                    // goes.
+                    w.is(tag, place)
+                } else {
+                    w.thawed() == want
+                };
+                hit.then_some(Slot {
+                    bucket,
+                    slot,
+                    word: w,
+                })
+            })
+        })
+    }
+
     /// Reserves a free slot for `item` in one of home `h`'s candidates, by
     /// the placement rule ([`HOME_BELOW`]). Returns the placement, the slot
     /// and the word (without RES).
-    #[inline]
+    #[inline(always)]
     fn reserve(&self, h: usize, tag: u16, item: Item) -> Option<(usize, usize, Word)> {
         let free = self.buckets[h].free();
         if WAYS - (free.count_ones() as usize) < HOME_BELOW {
@@ -586,9 +721,9 @@ impl Index {
         self.reserve_away(h, tag, item, free)
     }
 
-    /// [`Index::reserve`] for a crowded home (or one whose free slot was
+    /// [`Table::reserve`] for a crowded home (or one whose free slot was
     /// just taken), given the home's free mask as read. Out of line but not
-    /// cold: at a full cache's load most homes hold five or more items.
+    /// cold: at a full cache's load many homes hold five or more items.
     #[inline(never)]
     fn reserve_away(
         &self,
@@ -641,14 +776,17 @@ impl Index {
         h: usize,
         tag: u16,
         item: Item,
-        mut eq: impl FnMut(Item) -> bool,
-    ) -> Result<(), Option<Slot>> {
-        let (found, mut ctrl) = self.find_committed(h, tag, &mut eq);
+        eq: &mut impl FnMut(Item) -> bool,
+    ) -> Result<(), Miss> {
+        let (found, mut ctrl) = self.find_committed(h, tag, eq);
         if let Some(f) = found {
-            return Err(Some(self.help_announce(f)));
+            return Err(Miss::Exists(self.help_announce(f)));
+        }
+        if ctrl & (FROZEN | MOVED) != 0 {
+            return Err(Miss::Frozen);
         }
         let Some((place, slot, new)) = self.reserve(h, tag, item) else {
-            return Err(None);
+            return Err(Miss::Full);
         };
         let bucket = &self.buckets[self.place_of(h, place)];
         let ctrl_word = &self.buckets[h].ctrl;
@@ -671,13 +809,16 @@ impl Index {
                     return Ok(());
                 }
                 Err(_) => {
-                    let (found, now) = self.find_committed(h, tag, &mut eq);
-                    if let Some(f) = found {
-                        // Lost to a concurrent insert of the same key. The
-                        // reservation was never committed, so no other thread
-                        // acts on it: give the slot back.
+                    let (found, now) = self.find_committed(h, tag, eq);
+                    if found.is_some() || now & (FROZEN | MOVED) != 0 {
+                        // Lost to a concurrent insert of the same key, or to
+                        // a migration. The reservation was never committed,
+                        // so no other thread acts on it: give the slot back.
                         bucket.slots[slot].store(0, Ordering::Release);
-                        return Err(Some(self.help_announce(f)));
+                        return Err(match found {
+                            Some(f) => Miss::Exists(self.help_announce(f)),
+                            None => Miss::Frozen,
+                        });
                     }
                     ctrl = now;
                 }
@@ -690,8 +831,8 @@ impl Index {
     /// set is committed, not merely reserved), and returns it announced.
     /// Without this, an `add` could fail on a key that a get right after it
     /// still misses, because its inserter has not announced it yet. If the
-    /// word was replaced or removed meanwhile, the CAS fails and the caller
-    /// holds a stale word, as with any lookup.
+    /// word was replaced, removed or frozen meanwhile, the CAS fails and
+    /// the caller holds a stale word, as with any lookup.
     fn help_announce(&self, f: Slot) -> Slot {
         if f.word.0 & RES == 0 {
             return f;
@@ -702,173 +843,44 @@ impl Index {
     }
 
     /// Removes the exact word `old` from `slot` of `bucket`: CAS it to BUSY,
-    /// clear its bit in its home's ctrl, free the slot.
-    fn remove_slot(&self, bucket: usize, slot: usize, old: Word) -> bool {
+    /// clear its bit in its home's ctrl, free the slot. On failure, the
+    /// word the slot held.
+    fn remove_slot(&self, bucket: usize, slot: usize, old: Word) -> Result<(), u64> {
         let b = &self.buckets[bucket];
-        if b.slots[slot]
-            .compare_exchange(old.0, BUSY, Ordering::AcqRel, Ordering::Relaxed)
-            .is_err()
-        {
-            return false;
-        }
-        // The bit is set (the word was committed) and only we clear it: one
-        // add both clears it and bumps the version.
+        b.slots[slot].compare_exchange(old.0, BUSY, Ordering::AcqRel, Ordering::Acquire)?;
+        self.clear(bucket, slot, old);
+        Ok(())
+    }
+
+    /// The rest of a removal whose CAS to BUSY won: clear the word's bit in
+    /// its home's ctrl (the bit is set, the word was committed, and only
+    /// the winner clears it: one add both clears it and bumps the version),
+    /// then free the slot.
+    fn clear(&self, bucket: usize, slot: usize, old: Word) {
         let place = old.place();
         self.buckets[self.home_of_place(bucket, place)]
             .ctrl
             .fetch_add(VERSION_ONE.wrapping_sub(bit(place, slot)), Ordering::AcqRel);
-        b.slots[slot].store(0, Ordering::Release);
-        true
+        self.buckets[bucket].slots[slot].store(0, Ordering::Release);
     }
 
-    /// The announced item with this key, looked up under `g`: the tag
-    /// first, the key bytes only on a tag match.
-    #[inline]
-    pub fn find<'g>(&self, hash: u64, key: &[u8], g: &'g Guard<'_>) -> Option<Found<'g>> {
-        self.check(g);
-        let s = self.lookup(self.home(hash), tag_of(hash), |it| {
-            // SAFETY: the index's items are complete and held while `g`
-            // (checked above) is pinned.
-            unsafe { it.held(g) }.key() == key
-        })?;
-        Some(Self::found(s))
-    }
-
-    /// The announced item of the key hashing to `hash` whose header
-    /// satisfies `pred` (compared without reading its key).
-    pub fn find_where<'g>(
-        &self,
-        hash: u64,
-        g: &'g Guard<'_>,
-        mut pred: impl FnMut(Held<'g>) -> bool,
-    ) -> Option<Found<'g>> {
-        self.check(g);
-        let s = self.lookup(self.home(hash), tag_of(hash), |it| {
-            // SAFETY: read from the index under `g`, checked above.
-            pred(unsafe { it.held(g) })
-        })?;
-        Some(Self::found(s))
-    }
-
-    /// Inserts `item`, whose key `key` hashes to `hash` and is not in the
-    /// index (or reports the one that is, or that every candidate bucket is
-    /// full). See the module docs for the commit protocol.
-    ///
-    /// # Safety
-    /// `item` must be a complete item with LIVE set, in a chunk the caller
-    /// owns and has not published, of the slab whose chunks this index
-    /// holds (a slab that outlives the index and its guards, and whose
-    /// chunks only this index's collector retires), with key `key`. On
-    /// `Exists` or `Full` it was not published but may have been seen by
-    /// readers, so it must be retired, not freed.
-    pub unsafe fn insert<'g>(
-        &self,
-        hash: u64,
-        item: Item,
-        key: &[u8],
-        g: &'g Guard<'_>,
-    ) -> Insert<'g> {
-        self.check(g);
-        let eq = |it: Item| {
-            // SAFETY: as in `find`.
-            unsafe { it.held(g) }.key() == key
-        };
-        match self.insert_at(self.home(hash), tag_of(hash), item, eq) {
-            Ok(()) => Insert::Inserted,
-            Err(Some(s)) => Insert::Exists(Self::found(s)),
-            Err(None) => Insert::Full,
-        }
-    }
-
-    /// Replaces the exact item `old` found under a guard with `new`, in the
-    /// same slot. On success the caller owns `old` and must retire it.
-    ///
-    /// # Safety
-    /// As for [`Index::insert`]: `new` is complete, LIVE, unpublished, owned
-    /// by the caller, of this index's slab, with the same key as `old`.
-    pub unsafe fn replace(&self, old: &Found<'_>, new: Item) -> bool {
-        let w = Word::new(old.word.tag(), new, old.word.place());
-        self.buckets[old.bucket].replace(old.slot, old.word, w)
-    }
-
-    /// Removes the exact item `old` found under a guard. On success the
-    /// caller owns it and must retire it.
-    pub fn remove(&self, old: &Found<'_>) -> bool {
-        self.remove_slot(old.bucket, old.slot, old.word)
-    }
-
-    /// Unlinks exactly this item, whose key hashes to `hash`: for evictors,
-    /// the sweeper and page drains, which reach it through the slab rather
-    /// than by key. If the key was replaced or deleted meanwhile, no slot
-    /// holds this exact word and nothing happens. Returns whether this
-    /// caller unlinked it (and so must retire it).
-    pub fn unlink(&self, hash: u64, item: Item) -> bool {
-        let (h, tag) = (self.home(hash), tag_of(hash));
-        for place in 0..self.places {
-            let bucket = self.place_of(h, place);
-            let want = Word::new(tag, item, place);
-            let slots = &self.buckets[bucket].slots;
-            let found = (0..WAYS).find_map(|i| {
-                let w = Word(slots[i].load(LOAD));
-                if cfg!(feature = "planted-evict-by-tag") {
-                    // PLANTED BUG: match the tag, not the exact item, so a
-                    // newer item of the key (or another key with the tag)
-                    // goes.
-                    w.is(tag, place).then_some((i, w))
-                } else {
-                    (w == want).then_some((i, want))
-                }
-            });
-            if let Some((slot, w)) = found {
-                return self.remove_slot(bucket, slot, w);
-            }
-        }
-        false
-    }
-
-    /// The announced items of bucket `i` (whatever their home), under `g`.
-    pub fn announced<'g>(
-        &self,
-        i: usize,
-        g: &'g Guard<'_>,
-    ) -> impl Iterator<Item = Found<'g>> + '_ {
-        self.check(g);
+    /// The announced items of bucket `i` (whatever their home).
+    pub fn announced<'g>(&'g self, i: usize) -> impl Iterator<Item = Found<'g>> + 'g {
         self.buckets[i].announced().map(move |(slot, word)| {
-            Self::found(Slot {
-                bucket: i,
-                slot,
-                word,
-            })
-        })
-    }
-
-    /// The announced items of the candidate buckets of `hash`, for choosing
-    /// a victim when all of them are full.
-    pub fn neighbours<'g>(
-        &self,
-        hash: u64,
-        g: &'g Guard<'_>,
-    ) -> impl Iterator<Item = Found<'g>> + '_ {
-        let h = self.home(hash);
-        self.check(g);
-        (0..self.places).flat_map(move |place| {
-            let bucket = self.place_of(h, place);
-            self.buckets[bucket]
-                .announced()
-                .map(move |(slot, word)| Self::found(Slot { bucket, slot, word }))
+            Found::new(
+                self,
+                Slot {
+                    bucket: i,
+                    slot,
+                    word,
+                },
+            )
         })
     }
 
     /// The home bucket of a hash.
     pub fn home_bucket(&self, hash: u64) -> usize {
         self.home(hash)
-    }
-
-    /// The home bucket of the key of `f`, by where its slot is and the
-    /// placement its word records (for audits: it must be the key's hash's
-    /// [`Index::home_bucket`]).
-    pub fn home_of(&self, f: &Found<'_>) -> usize {
-        self.home_of_place(f.bucket, f.word.place())
     }
 
     /// Committed slots of bucket `i`, by the ctrl masks that cover it (its
@@ -884,19 +896,588 @@ impl Index {
             .sum()
     }
 
-    /// Number of buckets.
+    fn memory(&self) -> usize {
+        self.n * std::mem::size_of::<Bucket>()
+    }
+}
+
+/// The hash function of an index's keys.
+pub type KeyHash = Box<dyn Fn(&[u8]) -> u64 + Send + Sync>;
+
+/// The index: its table (two while it grows), the collector that retires
+/// the items they hold, and the hash function that places keys.
+pub struct Index {
+    /// The oldest live table, never null. Growth links a larger one as its
+    /// `next`, moves every home into it, then points this at it and retires
+    /// the old one.
+    cur: AtomicPtr<Table>,
+    /// Growth stops at this many buckets; a full candidate set then
+    /// reports [`Insert::Full`].
+    max_buckets: usize,
+    /// The hash of a key, as every caller computes it: a migration
+    /// re-homes items by their keys.
+    hasher: KeyHash,
+    /// Items a migration could not place (every candidate in the next
+    /// table full), unlinked and waiting for the engine to retire them as
+    /// evictions ([`Index::take_orphans`]). Addresses of items.
+    orphans: Mutex<Vec<usize>>,
+    orphan_count: StatUsize,
+    /// The current table's base address and bucket count, for
+    /// [`Index::prefetch`], which is not pinned and so never dereferences.
+    hint: (StatUsize, StatUsize),
+    /// Bytes of the live tables.
+    bytes: StatUsize,
+    backend: Backend,
+}
+
+impl Index {
+    /// An index of at least `slots` slots (rounded up to whole buckets),
+    /// growing to at most `max_slots` (but never below its start), whose
+    /// items `reclaim` retires and whose keys `hash` places.
+    pub fn new(slots: usize, max_slots: usize, reclaim: ReclaimKind, hash: KeyHash) -> Index {
+        let t = Box::new(Table::new(slots.div_ceil(WAYS)));
+        let index = Index {
+            max_buckets: max_slots.div_ceil(WAYS).clamp(t.n, 1 << 40),
+            hasher: hash,
+            orphans: Mutex::new(Vec::new()),
+            orphan_count: StatUsize::new(0),
+            hint: (StatUsize::new(0), StatUsize::new(0)),
+            bytes: StatUsize::new(t.memory()),
+            backend: Backend::new(reclaim),
+            cur: AtomicPtr::new(Box::into_raw(t)),
+        };
+        // SAFETY: just made, not shared yet.
+        index.set_hint(unsafe { &*index.cur.load(Ordering::Relaxed) });
+        index
+    }
+
+    fn set_hint(&self, t: &Table) {
+        self.hint.0.store(
+            t.buckets.as_ptr() as usize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.hint.1.store(t.n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The reclamation backend.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Registers the current thread with the collector.
+    pub fn local(&self) -> Local {
+        self.backend.local()
+    }
+
+    /// Pins the current thread.
+    #[inline]
+    pub fn pin(&self, local: &Local) -> Guard<'_> {
+        self.backend.pin(local)
+    }
+
+    /// An empty retirement batch for items of `slab` held by this index.
+    pub fn batch(&self, slab: std::sync::Arc<Slab>) -> Retired {
+        Retired::new(&self.backend, slab)
+    }
+
+    /// Panics unless `g` pins this index's collector: a foreign guard would
+    /// not keep this index's items (or tables) from being reclaimed.
+    #[inline]
+    fn check(&self, g: &Guard<'_>) {
+        assert!(
+            self.backend.owns(g),
+            "hotset: index used with another cache's guard"
+        );
+    }
+
+    /// The current table, for as long as `g` (checked by the caller) pins.
+    #[inline]
+    fn table<'g>(&self, _g: &'g Guard<'_>) -> &'g Table {
+        // SAFETY: `cur` is never null, and a table leaves it only in
+        // `finish`, which defers its drop past the grace period of every
+        // guard pinned then, `g` among them (it pins this index's
+        // collector: the caller checked).
+        unsafe { &*self.cur.load(Ordering::Acquire) }
+    }
+
+    /// Waits until home `h` of `t` has moved, and returns the table it
+    /// moved to.
+    fn moved<'g>(&self, t: &'g Table, h: usize) -> &'g Table {
+        let mut spins = 0;
+        while t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED == 0 {
+            backoff(&mut spins);
+        }
+        t.next()
+    }
+
+    /// Starts fetching the home bucket of `hash` into the cache, ahead of a
+    /// lookup (unpinned: the address is only a hint, never dereferenced).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        let base = self.hint.0.load(std::sync::atomic::Ordering::Relaxed);
+        let n = self.hint.1.load(std::sync::atomic::Ordering::Relaxed);
+        let h = (((hash & ADDR_MASK) as u128 * n as u128) >> 48) as usize;
+        crate::prefetch(base.wrapping_add(h * std::mem::size_of::<Bucket>()) as *const u8);
+    }
+
+    /// The announced item of the key hashing to `hash` for which `eq`
+    /// holds, in the table its home is in now.
+    #[inline]
+    fn lookup<'g>(
+        &self,
+        hash: u64,
+        g: &'g Guard<'_>,
+        mut eq: impl FnMut(Item) -> bool,
+    ) -> Option<Found<'g>> {
+        self.check(g);
+        let tag = tag_of(hash);
+        let mut t = self.table(g);
+        loop {
+            match t.lookup(t.home(hash), tag, &mut eq) {
+                Ok(s) => return s.map(|s| Found::new(t, s)),
+                Err(()) => t = t.next(),
+            }
+        }
+    }
+
+    /// The announced item with this key, looked up under `g`: the tag
+    /// first, the key bytes only on a tag match.
+    #[inline]
+    pub fn find<'g>(&self, hash: u64, key: &[u8], g: &'g Guard<'_>) -> Option<Found<'g>> {
+        self.lookup(hash, g, |it| {
+            // SAFETY: the index's items are complete and held while `g`
+            // (checked by `lookup`) is pinned.
+            unsafe { it.held(g) }.key() == key
+        })
+    }
+
+    /// The announced item of the key hashing to `hash` whose header
+    /// satisfies `pred` (compared without reading its key).
+    pub fn find_where<'g>(
+        &self,
+        hash: u64,
+        g: &'g Guard<'_>,
+        mut pred: impl FnMut(Held<'g>) -> bool,
+    ) -> Option<Found<'g>> {
+        self.lookup(hash, g, |it| {
+            // SAFETY: read from the index under `g`, checked by `lookup`.
+            pred(unsafe { it.held(g) })
+        })
+    }
+
+    /// Inserts `item`, whose key `key` hashes to `hash` and is not in the
+    /// index (or reports the one that is, or that every candidate bucket is
+    /// full). See the module docs for the commit protocol and growth.
+    ///
+    /// # Safety
+    /// `item` must be a complete item with LIVE set, in a chunk the caller
+    /// owns and has not published, of the slab whose chunks this index
+    /// holds (a slab that outlives the index and its guards, and whose
+    /// chunks only this index's collector retires), with key `key`, which
+    /// the index's hash function maps to `hash`. On `Exists` or `Full` it
+    /// was not published but may have been seen by readers, so it must be
+    /// retired, not freed.
+    pub unsafe fn insert<'g>(
+        &self,
+        hash: u64,
+        item: Item,
+        key: &[u8],
+        g: &'g Guard<'_>,
+    ) -> Insert<'g> {
+        self.check(g);
+        let mut eq = |it: Item| {
+            // SAFETY: as in `find`.
+            unsafe { it.held(g) }.key() == key
+        };
+        let tag = tag_of(hash);
+        let mut t = self.table(g);
+        if !t.next.load(Ordering::Acquire).is_null() {
+            self.migrate_some(t, g);
+            t = self.table(g);
+        }
+        loop {
+            let h = t.home(hash);
+            match t.insert_at(h, tag, item, &mut eq) {
+                Ok(()) => return Insert::Inserted,
+                Err(Miss::Exists(s)) => return Insert::Exists(Found::new(t, s)),
+                Err(Miss::Frozen) => t = self.moved(t, h),
+                Err(Miss::Full) => match self.grow(t, h, g) {
+                    Some(next) => t = next,
+                    None => return Insert::Full,
+                },
+            }
+        }
+    }
+
+    /// Replaces the exact item `old` found under a guard with `new`, in the
+    /// same slot (or, if a migration moved it meanwhile, in its slot in the
+    /// next table). On success the caller owns `old` and must retire it.
+    ///
+    /// # Safety
+    /// As for [`Index::insert`]: `new` is complete, LIVE, unpublished, owned
+    /// by the caller, of this index's slab, with the same key as `old`.
+    pub unsafe fn replace(&self, old: &Found<'_>, new: Item) -> bool {
+        let mut at = *old;
+        loop {
+            let w = Word::new(at.word.tag(), new, at.word.place());
+            match at.table.buckets[at.bucket].slots[at.slot].compare_exchange(
+                at.word.0,
+                w.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => match self.relocate(&at, now, old) {
+                    Some(moved) => at = moved,
+                    None => return false,
+                },
+            }
+        }
+    }
+
+    /// Removes the exact item `old` found under a guard (wherever a
+    /// migration moved it since). On success the caller owns it and must
+    /// retire it.
+    pub fn remove(&self, old: &Found<'_>) -> bool {
+        let mut at = *old;
+        loop {
+            match at.table.remove_slot(at.bucket, at.slot, at.word) {
+                Ok(()) => return true,
+                Err(now) => match self.relocate(&at, now, old) {
+                    Some(moved) => at = moved,
+                    None => return false,
+                },
+            }
+        }
+    }
+
+    /// After a CAS on `at`'s slot failed, finding `now` there: if that is
+    /// the same word frozen, its item's slot in the next table (once its
+    /// home has moved), else `None` (the item was replaced or removed).
+    fn relocate<'g>(&self, at: &Found<'g>, now: u64, old: &Found<'g>) -> Option<Found<'g>> {
+        if now != at.word.0 | FROZEN_WORD {
+            return None;
+        }
+        let next = self.moved(at.table, at.home());
+        let hash = (self.hasher)(old.item().key());
+        let s = next.find_exact(next.home(hash), tag_of(hash), at.word.item())?;
+        Some(Found::new(next, s))
+    }
+
+    /// Unlinks exactly this item, whose key hashes to `hash`: for evictors,
+    /// the sweeper and page drains, which reach it through the slab rather
+    /// than by key. If the key was replaced or deleted meanwhile, no slot
+    /// holds this exact word and nothing happens. Returns whether this
+    /// caller unlinked it (and so must retire it).
+    pub fn unlink(&self, hash: u64, item: Item, g: &Guard<'_>) -> bool {
+        self.check(g);
+        let tag = tag_of(hash);
+        let mut t = self.table(g);
+        loop {
+            let h = t.home(hash);
+            if t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED != 0 {
+                t = t.next();
+                continue;
+            }
+            let Some(s) = t.find_exact(h, tag, item) else {
+                return false;
+            };
+            match t.remove_slot(s.bucket, s.slot, s.word.thawed()) {
+                Ok(()) => return true,
+                Err(now) if now == s.word.thawed().0 | FROZEN_WORD => t = self.moved(t, h),
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The announced items of the candidate buckets of `hash`, for choosing
+    /// a victim when all of them are full (in the table where its home is
+    /// now; waiting out a migration of it).
+    pub fn neighbours<'g>(
+        &self,
+        hash: u64,
+        g: &'g Guard<'_>,
+    ) -> impl Iterator<Item = Found<'g>> + 'g {
+        self.check(g);
+        let mut t = self.table(g);
+        let h = loop {
+            let h = t.home(hash);
+            let ctrl = t.buckets[h].ctrl.load(Ordering::Acquire);
+            if ctrl & (FROZEN | MOVED) == 0 {
+                break h;
+            }
+            t = self.moved(t, h);
+        };
+        (0..t.places).flat_map(move |place| t.announced(t.place_of(h, place)))
+    }
+
+    /// Grows the index after an insert found home `h` of `t` full: links a
+    /// larger table (unless one is linked), moves `h` into it (or waits for
+    /// whoever is moving it), and returns it. `None` if `t` may not grow:
+    /// it is at the largest size, or is itself still being moved into.
+    fn grow<'g>(&self, t: &'g Table, h: usize, g: &'g Guard<'_>) -> Option<&'g Table> {
+        if !self.link_next(t) {
+            return None;
+        }
+        self.migrate_home(t, h, g);
+        Some(self.moved(t, h))
+    }
+
+    /// Starts growing the index now, as a full candidate set would (for
+    /// the models, and for callers that know many keys are coming): links
+    /// a larger table, whose homes the inserts then move. Returns whether
+    /// a growth is in progress.
+    pub fn start_growth(&self, g: &Guard<'_>) -> bool {
+        self.check(g);
+        self.link_next(self.table(g))
+    }
+
+    /// Links a larger table after `t` unless one is linked. `false` if `t`
+    /// may not grow: it is at the largest size, or is itself still being
+    /// moved into (not the current table).
+    fn link_next(&self, t: &Table) -> bool {
+        if !t.next.load(Ordering::Acquire).is_null() {
+            return true;
+        }
+        let cur = self.cur.load(Ordering::Acquire);
+        if !std::ptr::eq(cur, t) || t.n >= self.max_buckets {
+            return false;
+        }
+        let fresh = Box::into_raw(Box::new(Table::new(grown(t.n).min(self.max_buckets))));
+        match t.next.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                // SAFETY: published just now; tables are dropped only
+                // through `finish` or the index's drop.
+                let n = unsafe { &*fresh }.memory();
+                self.bytes
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            // SAFETY: never shared: another thread linked its table.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+        true
+    }
+
+    /// An insert's share of a growth in progress: the next
+    /// [`MIGRATE_STEP`] homes of the sweep.
+    fn migrate_some(&self, t: &Table, g: &Guard<'_>) {
+        let start = t.claim.fetch_add(MIGRATE_STEP, Ordering::Relaxed);
+        for h in start..(start + MIGRATE_STEP).min(t.n) {
+            self.migrate_home(t, h, g);
+        }
+    }
+
+    /// Moves home `h` of `t` into `t.next`, unless another thread froze it
+    /// first (then returns at once: callers that need it moved wait with
+    /// [`Index::moved`]). See "Growth" in the module docs.
+    fn migrate_home(&self, t: &Table, h: usize, g: &Guard<'_>) {
+        let ctrl_word = &t.buckets[h].ctrl;
+        let mut ctrl = ctrl_word.load(Ordering::Acquire);
+        loop {
+            if ctrl & (FROZEN | MOVED) != 0 {
+                return;
+            }
+            let frozen = (ctrl | FROZEN).wrapping_add(VERSION_ONE);
+            match ctrl_word.compare_exchange(ctrl, frozen, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => ctrl = now,
+            }
+        }
+        // Nothing commits to the home now, and its bits only clear. Freeze
+        // each committed word: a word read while its bit is still set after
+        // the read was the committed one (a removal clears the bit only
+        // after taking the slot to BUSY, and frees the slot after that).
+        let mut words = [(0, 0, Word(0)); WAYS * PLACES];
+        let mut k = 0;
+        let mut bits = ctrl & MASKS;
+        while bits != 0 {
+            let b = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (place, slot) = (b / WAYS, b % WAYS);
+            let bucket = t.place_of(h, place);
+            let s = &t.buckets[bucket].slots[slot];
+            loop {
+                let w = s.load(LOAD);
+                if ctrl_word.load(Ordering::Acquire) & bit(place, slot) == 0 || w == BUSY {
+                    break; // removed, or being removed: not moved
+                }
+                // Committed but not announced: freezing announces it.
+                let word = Word(w & !RES);
+                // PLANTED BUG (planted-unfrozen-copy): copy the word without
+                // freezing it, so a replace or removal that lands in this
+                // table before the home is MOVED is lost.
+                if cfg!(feature = "planted-unfrozen-copy")
+                    || s.compare_exchange(
+                        w,
+                        word.0 | FROZEN_WORD,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+                {
+                    words[k] = (bucket, slot, word);
+                    k += 1;
+                    break;
+                }
+            }
+        }
+        // Copy each frozen word into the next table. Only this thread puts
+        // the home's keys there until it is MOVED, so the item itself
+        // identifies its key's copy.
+        let next = t.next();
+        for &(bucket, slot, word) in &words[..k] {
+            let item = word.item();
+            // SAFETY: the word is committed in this index and frozen (no one
+            // else can unlink it), and `g` pins this index's collector.
+            let key = unsafe { item.held(g) }.key();
+            let hash = (self.hasher)(key);
+            match next.insert_at(next.home(hash), tag_of(hash), item, &mut |it| it == item) {
+                Ok(()) | Err(Miss::Exists(_)) => {}
+                Err(Miss::Full | Miss::Frozen) => {
+                    // No room in any candidate: evict it. Only this thread
+                    // changes a frozen word.
+                    t.buckets[bucket].slots[slot].store(BUSY, Ordering::Release);
+                    t.clear(bucket, slot, word);
+                    lock(&self.orphans).push(item.ptr().as_ptr() as usize);
+                    self.orphan_count
+                        .fetch_add(1, std::sync::atomic::Ordering::Release);
+                }
+            }
+        }
+        ctrl_word.fetch_or(MOVED, Ordering::AcqRel);
+        if t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.n {
+            self.finish(t, g);
+        }
+    }
+
+    /// Every home of `t` has moved: make its next table the current one and
+    /// retire `t` after the grace period.
+    fn finish(&self, t: &Table, g: &Guard<'_>) {
+        let next = t.next.load(Ordering::Acquire);
+        let old = t as *const Table as *mut Table;
+        if self
+            .cur
+            .compare_exchange(old, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: `next` is set (homes froze after it was).
+            let nt = unsafe { &*next };
+            self.set_hint(nt);
+            self.bytes
+                .fetch_sub(t.memory(), std::sync::atomic::Ordering::Relaxed);
+            // SAFETY: `t` came from Box::into_raw and is no longer reachable
+            // from `cur`, nor from any table's `next` (it was the oldest);
+            // threads pinned now may still hold it, and the drop waits for
+            // them. This CAS is the one that unlinked it, so it is dropped
+            // once.
+            unsafe { g.defer_drop(Box::from_raw(old)) };
+        }
+    }
+
+    /// The current table once no growth is in progress: moves every home
+    /// still in the old table (helping, or waiting for, the threads that
+    /// move them), for walks that must see every item once.
+    pub fn settle<'g>(&self, g: &'g Guard<'_>) -> &'g Table {
+        self.check(g);
+        loop {
+            let t = self.table(g);
+            if t.next.load(Ordering::Acquire).is_null() {
+                return t;
+            }
+            for h in 0..t.n {
+                self.migrate_home(t, h, g);
+            }
+            for h in 0..t.n {
+                self.moved(t, h);
+            }
+            let mut spins = 0;
+            while std::ptr::eq(self.cur.load(Ordering::Acquire), t) {
+                backoff(&mut spins);
+            }
+        }
+    }
+
+    /// Whether a migration left items for [`Index::take_orphans`].
+    #[inline]
+    pub fn has_orphans(&self) -> bool {
+        self.orphan_count.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+
+    /// Items a migration unlinked because the next table had no room for
+    /// them: each is handed out once, to be retired as an eviction.
+    pub fn take_orphans(&self) -> Vec<Item> {
+        let taken = std::mem::take(&mut *lock(&self.orphans));
+        self.orphan_count
+            .fetch_sub(taken.len(), std::sync::atomic::Ordering::AcqRel);
+        taken
+            .into_iter()
+            .map(|a| {
+                // SAFETY: the address of a published item (a chunk start of
+                // this index's slab), non-null, pushed by `migrate_home`.
+                unsafe { Item::from_ptr(NonNull::new_unchecked(a as *mut u8)) }
+            })
+            .collect()
+    }
+
+    /// The announced items of bucket `i` of the current table (whatever
+    /// their home), under `g`.
+    pub fn announced<'g>(
+        &self,
+        i: usize,
+        g: &'g Guard<'_>,
+    ) -> impl Iterator<Item = Found<'g>> + 'g {
+        self.check(g);
+        self.table(g).announced(i)
+    }
+
+    /// The home bucket of a hash in the current table.
+    pub fn home_bucket(&self, hash: u64, g: &Guard<'_>) -> usize {
+        self.check(g);
+        self.table(g).home(hash)
+    }
+
+    /// Committed slots of bucket `i` of the current table.
+    pub fn bucket_len(&self, i: usize, g: &Guard<'_>) -> usize {
+        self.check(g);
+        self.table(g).bucket_len(i)
+    }
+
+    /// Buckets of the current table.
     pub fn buckets(&self) -> usize {
-        self.buckets.len()
+        self.hint.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Total slots.
+    /// Slots of the current table.
     pub fn capacity(&self) -> usize {
-        self.buckets.len() * WAYS
+        self.buckets() * WAYS
     }
 
-    /// Bytes the index occupies.
+    /// Bytes the index's tables occupy (two while it grows).
     pub fn memory(&self) -> usize {
-        self.buckets.len() * std::mem::size_of::<Bucket>()
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Hashes `key` with the index's hash function.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        (self.hasher)(key)
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let mut p = self.cur.load(Ordering::Acquire);
+        while !p.is_null() {
+            // SAFETY: the index owns its current table and the one it was
+            // growing into (from Box::into_raw); no guard outlives it.
+            let t = unsafe { Box::from_raw(p) };
+            p = t.next.load(Ordering::Acquire);
+        }
     }
 }
 
@@ -909,7 +1490,7 @@ mod tests {
     #[test]
     fn candidates_are_distinct_and_invert() {
         for n in (1..=9).chain([1000, 1001]) {
-            let index = Index::with_slots(n * WAYS, ReclaimKind::Crossbeam);
+            let index = Table::new(n);
             assert_eq!(index.buckets(), n);
             let places = match n {
                 1 => 1,

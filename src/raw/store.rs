@@ -244,10 +244,27 @@ impl Store {
     /// Unlinks exactly the item `it`, whose key hashes to `hash`, reached
     /// through the slab. `Some` if this thread's CAS took it out.
     #[inline]
-    pub(crate) fn unlink(&self, hash: u64, it: Held<'_>) -> Option<Unlinked<'_>> {
+    pub(crate) fn unlink(&self, hash: u64, it: Held<'_>, g: &Guard<'_>) -> Option<Unlinked<'_>> {
         self.index
-            .unlink(hash, it.item())
+            .unlink(hash, it.item(), g)
             .then(|| Unlinked(it.item(), PhantomData))
+    }
+
+    /// Whether the index's growth left items to retire
+    /// ([`Store::take_orphans`]).
+    #[inline]
+    pub(crate) fn has_orphans(&self) -> bool {
+        self.index.has_orphans()
+    }
+
+    /// Items the index's growth had no room for in its larger table: it
+    /// unlinked them, and hands each out once, to be retired as evicted.
+    pub(crate) fn take_orphans(&self) -> Vec<Unlinked<'_>> {
+        self.index
+            .take_orphans()
+            .into_iter()
+            .map(|it| Unlinked(it, PhantomData))
+            .collect()
     }
 
     /// Clears LIVE and queues the chunk in `batch`, to return to the slab
