@@ -78,9 +78,8 @@ mod cache;
 pub mod clock;
 mod config;
 mod engine;
-// The raw core is private: the public API is `Cache`. Some of its functions
-// are used only by the models in `sim/`, through `internals`.
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
+// The raw core is private: the public API is `Cache`. Its loom models live
+// beside it (`#[cfg(all(test, hotset_loom))]`).
 mod evict;
 #[cfg(feature = "harness")]
 pub mod latency;
@@ -90,7 +89,6 @@ pub mod loadgen;
 pub mod mrc;
 pub mod policy;
 pub mod protocol;
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 mod raw;
 #[cfg(feature = "harness")]
 pub mod replay;
@@ -103,19 +101,6 @@ mod sync;
 pub mod ttl;
 #[cfg(feature = "harness")]
 pub mod workload;
-
-/// The raw core, for the models in `sim/` and nothing else: the index, the
-/// reclamation seam, item layout and the slab, as the engine uses them. Not
-/// a stable API; its unsafe functions state what their callers promise.
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-pub mod internals {
-    pub use crate::evict::queue::{Fifo, Ghost, Lane};
-    pub use crate::raw::index::{Found, Index, Insert, Table};
-    pub use crate::raw::item::{Held, Item, NewItem};
-    pub use crate::raw::reclaim::{Backend, Guard, Local};
-    pub use crate::raw::slab::{Chunk, Classes, Magazine, Retired, Slab};
-}
 
 /// Hints the CPU to fetch a cache line for reading.
 #[inline(always)]

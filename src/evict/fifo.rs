@@ -102,6 +102,7 @@ pub struct Lane {
 
 impl Lane {
     /// An empty lane.
+    #[cfg(all(test, hotset_loom))]
     pub fn new() -> Lane {
         Lane::default()
     }

@@ -15,3 +15,7 @@ pub(crate) mod queue;
 pub(crate) mod sample;
 
 pub use crate::config::Policy;
+
+// The loom models of the queues' FIFO and ghost.
+#[cfg(all(test, hotset_loom))]
+mod loom_queue;

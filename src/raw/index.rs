@@ -326,6 +326,7 @@ impl<'g> Found<'g> {
     }
 
     /// The bucket the slot is in (in the table it was found in).
+    #[cfg(all(test, hotset_loom))]
     pub fn bucket(&self) -> usize {
         self.bucket
     }
@@ -1224,9 +1225,10 @@ impl Index {
     }
 
     /// Starts growing the index now, as a full candidate set would (for
-    /// the models, and for callers that know many keys are coming): links
+    /// the models): links
     /// a larger table, whose homes the inserts then move. Returns whether
     /// a growth is in progress.
+    #[cfg(all(test, hotset_loom))]
     pub fn start_growth(&self, g: &Guard<'_>) -> bool {
         self.check(g);
         self.link_next(self.table(g))
@@ -1435,13 +1437,8 @@ impl Index {
         self.table(g).announced(i)
     }
 
-    /// The home bucket of a hash in the current table.
-    pub fn home_bucket(&self, hash: u64, g: &Guard<'_>) -> usize {
-        self.check(g);
-        self.table(g).home(hash)
-    }
-
     /// Committed slots of bucket `i` of the current table.
+    #[cfg(all(test, hotset_loom))]
     pub fn bucket_len(&self, i: usize, g: &Guard<'_>) -> usize {
         self.check(g);
         self.table(g).bucket_len(i)
@@ -1461,12 +1458,6 @@ impl Index {
     pub fn memory(&self) -> usize {
         self.bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
-
-    /// Hashes `key` with the index's hash function.
-    #[inline]
-    pub fn hash(&self, key: &[u8]) -> u64 {
-        (self.hasher)(key)
-    }
 }
 
 impl Drop for Index {
@@ -1480,6 +1471,14 @@ impl Drop for Index {
         }
     }
 }
+
+// The loom models of the commit protocol, growth, and unlinking by address.
+#[cfg(all(test, hotset_loom))]
+mod loom_commit;
+#[cfg(all(test, hotset_loom))]
+mod loom_evict;
+#[cfg(all(test, hotset_loom))]
+mod loom_grow;
 
 #[cfg(all(test, not(any(hotset_loom, feature = "shuttle"))))]
 mod tests {

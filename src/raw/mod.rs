@@ -15,3 +15,7 @@ pub(crate) mod reclaim;
 pub(crate) mod region;
 pub(crate) mod slab;
 pub(crate) mod store;
+
+// What the loom models share (fixtures, the runner).
+#[cfg(all(test, hotset_loom))]
+pub(crate) mod model;

@@ -179,3 +179,7 @@ impl Guard<'_> {
         }
     }
 }
+
+// The loom models of reclamation under the index.
+#[cfg(all(test, hotset_loom))]
+mod loom_reclaim;

@@ -29,11 +29,6 @@ impl Magazine {
         Magazine::default()
     }
 
-    /// Chunks held.
-    pub fn len(&self) -> usize {
-        self.chunks.len()
-    }
-
     /// Whether it holds no chunk.
     pub fn is_empty(&self) -> bool {
         self.chunks.is_empty()
@@ -66,7 +61,8 @@ impl FreeChunk<'_> {
     }
 
     /// Gives the token up for the bare chunk, whose ownership the caller
-    /// now tracks itself (the models in `sim/` do).
+    /// now tracks itself (tests and the loom models do).
+    #[cfg(test)]
     pub fn into_chunk(self) -> Chunk {
         self.chunk
     }

@@ -63,6 +63,7 @@ impl Chunk {
     /// A chunk at `addr`, for tests of structures that only compare chunks
     /// or compute their ids.
     #[cfg(test)]
+    #[cfg_attr(hotset_loom, allow(dead_code))]
     pub(crate) fn at_addr(addr: usize) -> Chunk {
         Chunk(NonNull::new(addr as *mut u8).expect("non-zero"))
     }
@@ -938,3 +939,7 @@ mod tests {
         assert_eq!(s.class_pages(2), 1);
     }
 }
+
+// The loom model of magazines and depots.
+#[cfg(all(test, hotset_loom))]
+mod loom_slab;

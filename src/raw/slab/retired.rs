@@ -63,11 +63,6 @@ impl Retired {
         self.owner
     }
 
-    /// Bytes of chunks in the batch.
-    pub fn bytes(&self) -> usize {
-        self.chunks.iter().map(|&c| self.slab.chunk_bytes(c)).sum()
-    }
-
     /// Chunks in the batch.
     pub fn len(&self) -> usize {
         self.chunks.len()

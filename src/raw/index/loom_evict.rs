@@ -8,12 +8,13 @@
 //!   (a second retirement would free the chunk twice);
 //! - a set's new value is never unlinked by the evictor, which was after
 //!   the old one: after a race with a set, the key holds the new value.
-#![cfg(hotset_loom)]
-
-use hotset::internals::{Chunk, Index, Item, Slab};
+use crate::raw::index::Index;
+use crate::raw::item::Item;
+use crate::raw::model::run_model;
+use crate::raw::model::{find, hash, item, set, setup};
+use crate::raw::slab::Chunk;
+use crate::raw::slab::Slab;
 use loom::thread;
-use sim::fixture::{find, hash, item, set, setup};
-use sim::run_model;
 use std::sync::Arc;
 
 /// The evictor thread's work: unlink exactly `victim`; on a win, retire it.

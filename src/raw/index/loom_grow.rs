@@ -13,12 +13,14 @@
 //!
 //! In every case, once settled, the ctrl masks of the one table left agree
 //! with its slots, and every key is in it exactly once.
-#![cfg(hotset_loom)]
-
-use hotset::internals::{Guard, Index, Insert, Item, Slab};
+use crate::raw::index::Index;
+use crate::raw::index::Insert;
+use crate::raw::item::Item;
+use crate::raw::model::run_model;
+use crate::raw::model::{find, insert, set, setup_buckets};
+use crate::raw::reclaim::Guard;
+use crate::raw::slab::Slab;
 use loom::thread;
-use sim::fixture::{find, insert, set, setup_buckets};
-use sim::run_model;
 use std::sync::Arc;
 
 /// A one-bucket index that may grow to two, with keys 1 and 2 in it, and
@@ -27,7 +29,7 @@ fn grown_setup(extra: &[(u8, u8)]) -> (Arc<Slab>, Arc<Index>, Vec<Item>) {
     let mut items = vec![(1, b'a'), (2, b'b')];
     items.extend_from_slice(extra);
     let (s, _, its, _) = setup_buckets(1, items.len(), &items);
-    let index = Arc::new(sim::fixture::index(1, 2));
+    let index = Arc::new(crate::raw::model::index(1, 2));
     let local = index.local();
     let g = index.pin(&local);
     for (k, &it) in [1, 2].into_iter().zip(&its) {
@@ -63,7 +65,7 @@ fn settled(index: &Index, g: &Guard<'_>) -> Vec<(u8, u8)> {
         for f in t.announced(b) {
             assert_eq!(
                 f.home(),
-                t.home_bucket(sim::fixture::hash(f.item().key()[0]))
+                t.home_bucket(crate::raw::model::hash(f.item().key()[0]))
             );
             kv.push((f.item().key()[0], f.item().value()[0]));
         }

@@ -15,12 +15,14 @@
 //! - an add against a delete and re-add of its key: exactly one add wins;
 //! - an add against a replace of its key (which leaves ctrl alone): the
 //!   add reports the key present.
-#![cfg(hotset_loom)]
-
-use hotset::internals::{Guard, Index, Insert, Item, Slab};
+use crate::raw::index::Index;
+use crate::raw::index::Insert;
+use crate::raw::item::Item;
+use crate::raw::model::run_model;
+use crate::raw::model::{find, insert, set, setup, setup_buckets};
+use crate::raw::reclaim::Guard;
+use crate::raw::slab::Slab;
 use loom::thread;
-use sim::fixture::{find, insert, set, setup, setup_buckets};
-use sim::run_model;
 use std::sync::Arc;
 
 /// Two threads add key 1, one with each item; returns how many succeeded.

@@ -5,12 +5,10 @@
 //! chunk at once, and every chunk is accounted for at the end. A chunk handed
 //! to two owners would be two unsynchronized `track_write`s, which loom
 //! reports.
-#![cfg(hotset_loom)]
-
-use hotset::internals::Magazine;
+use crate::raw::model::run_model;
+use crate::raw::model::slab;
+use crate::raw::slab::Magazine;
 use loom::thread;
-use sim::fixture::slab;
-use sim::run_model;
 
 #[test]
 fn magazine_depot_exchange() {

@@ -7,12 +7,14 @@
 //! allocation, `Slab::track_read` where a reader uses an item), so a reuse
 //! the reader could overlap is a causality violation; a freed or torn value
 //! fails the value check.
-#![cfg(hotset_loom)]
-
-use hotset::internals::{Chunk, Index, Local, Magazine, Slab};
+use crate::raw::index::Index;
+use crate::raw::model::run_model;
+use crate::raw::model::{find, item, set, setup};
+use crate::raw::reclaim::Local;
+use crate::raw::slab::Chunk;
+use crate::raw::slab::Magazine;
+use crate::raw::slab::Slab;
 use loom::thread;
-use sim::fixture::{find, item, set, setup};
-use sim::run_model;
 use std::sync::Arc;
 
 /// Pins, finds key 1 and reads its value, which must be one of `ok`.

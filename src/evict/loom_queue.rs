@@ -8,11 +8,11 @@
 //! - **ghost**: a key remembered once and looked up by two threads at the
 //!   same time is found by exactly one of them (an eviction is remembered
 //!   once).
-#![cfg(hotset_loom)]
-
-use hotset::internals::{Fifo, Ghost, Lane};
+use crate::evict::queue::Fifo;
+use crate::evict::queue::Ghost;
+use crate::evict::queue::Lane;
+use crate::raw::model::run_model;
 use loom::thread;
-use sim::run_model;
 use std::sync::Arc;
 
 /// Ids producer `p` pushes: `p * 10 + 1 ..`.
