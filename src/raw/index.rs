@@ -153,6 +153,8 @@ const ADDR_MASK: u64 = (1 << 48) - 1;
 const FROZEN_WORD: u64 = 1 << 48;
 /// A slot word's tag: the hash's top 15 bits.
 const TAG_SHIFT: u32 = 49;
+/// The bits of a slot word a lookup compares: tag, placement and RES.
+const MATCH: u64 = !(ADDR_MASK | FROZEN_WORD) | PLACE_MASK | RES;
 const WAY_MASK: u64 = (1 << WAYS) - 1;
 /// Candidate buckets per key: the home and two alternates.
 const PLACES: usize = 3;
@@ -396,13 +398,16 @@ impl Bucket {
         } else {
             LOAD
         };
+        // One masked compare per slot: tag, placement and RES (which
+        // also rejects BUSY) at once; 0 matches only the all-zero want.
+        let want = (tag as u64) << TAG_SHIFT | (place as u64) << PLACE_SHIFT;
         for (i, s) in self.slots.iter().enumerate() {
             if ways & (1 << i) == 0 {
                 continue;
             }
-            let word = Word(s.load(load));
-            if word.is(tag, place) && eq(word.item()) {
-                return Some((i, word));
+            let w = s.load(load);
+            if w & MATCH == want && w != 0 && eq(Word(w).item()) {
+                return Some((i, Word(w)));
             }
         }
         None
