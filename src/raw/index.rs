@@ -688,28 +688,32 @@ impl Table {
 
     /// The slot holding exactly `item` (announced; frozen or not) among the
     /// candidates of home `h`, for unlinking by address.
+    #[inline]
     fn find_exact(&self, h: usize, tag: u16, item: Item) -> Option<Slot> {
-        (0..self.places).find_map(|place| {
+        let base = Word::new(tag, item, 0).0;
+        for place in 0..self.places {
             let bucket = self.place_of(h, place);
-            let want = Word::new(tag, item, place);
-            let slots = &self.buckets[bucket].slots;
-            (0..WAYS).find_map(|slot| {
-                let w = Word(slots[slot].load(LOAD));
+            let want = base | (place as u64) << PLACE_SHIFT;
+            for (slot, s) in self.buckets[bucket].slots.iter().enumerate() {
+                let w = s.load(LOAD);
                 let hit = if cfg!(feature = "planted-evict-by-tag") {
                     // PLANTED BUG: match the tag, not the exact item, so a
                     // newer item of the key (or another key with the tag)
                     // goes.
-                    w.is(tag, place)
+                    Word(w).is(tag, place)
                 } else {
-                    w.thawed() == want
+                    w & !FROZEN_WORD == want
                 };
-                hit.then_some(Slot {
-                    bucket,
-                    slot,
-                    word: w,
-                })
-            })
-        })
+                if hit {
+                    return Some(Slot {
+                        bucket,
+                        slot,
+                        word: Word(w),
+                    });
+                }
+            }
+        }
+        None
     }
 
     /// Reserves a free slot for `item` in one of home `h`'s candidates, by
@@ -777,6 +781,7 @@ impl Table {
 
     /// Inserts an item of home `h` whose key is not there. See the module
     /// docs.
+    #[inline(always)]
     fn insert_at(
         &self,
         h: usize,
@@ -1181,11 +1186,15 @@ impl Index {
         let mut t = self.table(g);
         loop {
             let h = t.home(hash);
-            if t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED != 0 {
-                t = t.next();
-                continue;
-            }
             let Some(s) = t.find_exact(h, tag, item) else {
+                // Not here. If the home has moved, the item may be one
+                // inserted into the next table since; if it has not, it
+                // had not when the scan ran (a migration freezes words in
+                // place, so a moved item would have been found frozen).
+                if t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED != 0 {
+                    t = t.next();
+                    continue;
+                }
                 return false;
             };
             match t.remove_slot(s.bucket, s.slot, s.word.thawed()) {

@@ -7,6 +7,8 @@
 //! the other, meanwhile:
 //! - replaces key 1: afterwards key 1 holds the new item, key 2 the old;
 //! - removes key 2: afterwards it is gone, and key 1 stays;
+//! - unlinks key 2's item by its address, as an evictor does: it wins,
+//!   and the key is gone;
 //! - inserts key 3, helping the migration first (inserts move homes):
 //!   afterwards all three are there, once each;
 //! - looks both keys up, twice: neither is ever missing.
@@ -125,6 +127,33 @@ fn growth_against_remove() {
         assert!(
             find(&index, 2, &g).is_none(),
             "the removal survived the migration"
+        );
+        assert_eq!(settled(&index, &g), vec![(1, b'a')]);
+    });
+}
+
+#[test]
+fn growth_against_unlink() {
+    run_model(|| {
+        let (_s, index, its) = grown_setup(&[]);
+        let victim = its[1];
+        let grow = grower(&index);
+        let i2 = index.clone();
+        let evictor = thread::spawn(move || {
+            let local = i2.local();
+            let g = i2.pin(&local);
+            assert!(
+                i2.unlink(crate::raw::model::hash(2), victim, &g),
+                "the only unlinker wins, wherever the item is"
+            );
+        });
+        grow.join().unwrap();
+        evictor.join().unwrap();
+        let local = index.local();
+        let g = index.pin(&local);
+        assert!(
+            find(&index, 2, &g).is_none(),
+            "the unlink survived the migration"
         );
         assert_eq!(settled(&index, &g), vec![(1, b'a')]);
     });
