@@ -53,6 +53,11 @@ pub struct Config {
     /// Index slots at start; `None`: one per KiB of the budget. The index
     /// grows with its items from there.
     pub index_slots: Option<usize>,
+    /// The most index slots growth may reach (never fewer than at start);
+    /// `None`: two per chunk of the smallest class in the largest budget.
+    /// At the cap, a new key whose candidate buckets are full evicts one of
+    /// their items.
+    pub index_max_slots: Option<usize>,
     /// The clock. `None` starts a [`CoarseClock`].
     pub clock: Option<Arc<dyn Clock>>,
     /// The reclamation backend.
@@ -79,6 +84,7 @@ impl Default for Config {
             sweep_hz: 10,
             sweep_budget: Duration::from_millis(1),
             index_slots: None,
+            index_max_slots: None,
             clock: None,
             reclaim: ReclaimKind::default(),
             seed: None,
@@ -100,6 +106,7 @@ impl fmt::Debug for Config {
             .field("sweep_hz", &self.sweep_hz)
             .field("sweep_budget", &self.sweep_budget)
             .field("index_slots", &self.index_slots)
+            .field("index_max_slots", &self.index_max_slots)
             .field("clock", &self.clock)
             .field("reclaim", &self.reclaim)
             .field("seed", &self.seed)

@@ -155,6 +155,14 @@ fn rescue_scenario(
                 reclaim,
                 policy,
                 seed: Some(1),
+                // A fixed index of 42 slots, as the scenario was tuned with:
+                // its fill overflows candidate sets, whose evictions scatter
+                // the client keys over the pages to move. (A growing index
+                // would also make writers wait for the thread moving their
+                // home, which PCT's priorities can starve; growth has its
+                // own models, raw/index/loom_grow.rs.)
+                index_slots: Some(39),
+                index_max_slots: Some(39),
                 ..Config::default()
             })
             .expect("model cache"),

@@ -235,7 +235,9 @@ impl Engine {
         let slots = cfg
             .index_slots
             .unwrap_or(cfg.memory / INDEX_START_BYTES_PER_SLOT);
-        let max_slots = ceiling / slab.classes().sizes()[0] * INDEX_MAX_SLOTS_PER_CHUNK;
+        let max_slots = cfg
+            .index_max_slots
+            .unwrap_or(ceiling / slab.classes().sizes()[0] * INDEX_MAX_SLOTS_PER_CHUNK);
         let hasher = foldhash::fast::FixedState::with_seed(seed);
         let index = Index::new(
             slots,
