@@ -220,7 +220,7 @@ impl Engine {
             .max_by_key(|(bad, _)| *bad);
         match victim {
             Some((_, f)) => {
-                if let Some(gone) = self.store.remove(&f) {
+                if let Some(gone) = self.store.remove(&f, g) {
                     let why = match self.dead(f.item(), now) {
                         Some(why) => why,
                         // (A touch may have revived an item scored expired.)

@@ -241,7 +241,7 @@ impl Engine {
             if live && cas.is_some_and(|c| c != it.cas()) {
                 break Stored::Exists;
             }
-            if let Some(gone) = self.store.remove(&f) {
+            if let Some(gone) = self.store.remove(&f, &g) {
                 let why = dead.unwrap_or(Why::Delete);
                 self.unlinked(ctx, &g, gone, why);
                 break if live {

@@ -160,7 +160,7 @@ impl Engine {
         // its expiry.
         let dead = self.dead(it, now_secs(now_ms));
         if let Some(why) = dead.filter(|_| !cfg!(feature = "planted-skip-expiry")) {
-            if let Some(gone) = self.store.remove(&found) {
+            if let Some(gone) = self.store.remove(&found, &g) {
                 self.unlinked(ctx, &g, gone, why);
             }
             counted(
@@ -227,7 +227,7 @@ impl Engine {
             let Some(f) = self.store.index.find(hash, key, &g) else {
                 return false;
             };
-            if let Some(gone) = self.store.remove(&f) {
+            if let Some(gone) = self.store.remove(&f, &g) {
                 let dead = self.dead(f.item(), now_secs(now_ms));
                 let live = dead.is_none();
                 let why = dead.unwrap_or(Why::Delete);
@@ -383,7 +383,7 @@ impl Engine {
             };
             let old = existing.item();
             if let Some(why) = self.dead(old, now) {
-                if let Some(gone) = self.store.remove(&existing) {
+                if let Some(gone) = self.store.remove(&existing, &g) {
                     self.unlinked(ctx, &g, gone, why);
                 }
                 continue;
@@ -563,7 +563,7 @@ impl Engine {
                 };
                 let old = found.item();
                 if let Some(why) = self.dead(old, now_secs(self.clock.now_ms())) {
-                    if let Some(gone) = self.store.remove(&found) {
+                    if let Some(gone) = self.store.remove(&found, &g) {
                         self.unlinked(ctx, &g, gone, why);
                     }
                     break Ok(Rmw::Missing);

@@ -174,7 +174,7 @@ impl Engine {
             for bi in i..end {
                 for f in self.store.index.announced(bi, &g) {
                     if f.item().flush_gen() != gen {
-                        if let Some(gone) = self.store.remove(&f) {
+                        if let Some(gone) = self.store.remove(&f, &g) {
                             self.unlinked(ctx, &g, gone, Why::Flush);
                         }
                     }

@@ -9,8 +9,9 @@
 //!                   its first alternate's (7..14), its second's (14..21);
 //!                   bit 21 FROZEN, bit 22 MOVED (growth, below);
 //!                   bits 23..64: commit version
-//! slot: [AtomicU64; 7]   0 = empty, else tag (15 bits) << 49 | FROZEN_WORD
-//!                        (bit 48) | item address (48 bits), whose three low
+//! slot: [AtomicU64; 7]   0 = empty, else tag (14 bits) << 50 | COPIED
+//!                        (bit 49) | FROZEN_WORD (bit 48) | item address
+//!                        (48 bits), whose three low
 //!                        bits (items are 8-aligned) hold RES (bit 0:
 //!                        reserved, or committed but not announced) and the
 //!                        placement (bits 1..3: 0 home, 1 first alternate,
@@ -26,7 +27,7 @@
 //! candidate. The alternates are
 //! functions of the home, not of the key, so the home's ctrl can record
 //! every committed copy of every key that calls it home: that one word
-//! serializes all commits of a key, wherever they land. The 15-bit tag (the
+//! serializes all commits of a key, wherever they land. The 14-bit tag (the
 //! hash's top bits) and the placement are compared before an item is
 //! touched, so a mismatch costs no item access. When a new key finds all
 //! its candidates full, the index grows (below); only a table at its
@@ -43,29 +44,42 @@
 //! moves to the new table once every home has, and the old table is
 //! retired through the collector, like an item.
 //!
-//! Moving home `h` (one thread does it: the one whose CAS set FROZEN):
-//! 1. CAS `h`'s ctrl to FROZEN. No commit to `h` can succeed after it
-//!    (commits CAS ctrl from a value without FROZEN), and a removal's bit
-//!    clear still can, so the masks only lose bits from here.
+//! Moving home `h` (any number of threads at once: whoever needs it moved
+//! does every step itself, so none waits for another):
+//! 1. CAS `h`'s ctrl to FROZEN, unless it is already. No commit to `h` can
+//!    succeed after it (commits CAS ctrl from a value without FROZEN), and
+//!    a removal's bit clear still can, so the masks only lose bits.
 //! 2. Freeze each committed word: load it, check that its bit is still set
 //!    (then it is the committed word, or BUSY mid-removal: skipped), and
 //!    CAS it to itself with FROZEN_WORD set (RES cleared: this announces an
-//!    unannounced one). A frozen word never changes again in this table:
-//!    a replace or removal CASes the exact unfrozen word, and fails.
-//! 3. Insert each frozen item into the next table, by its key's hash there
-//!    (the index keeps the hash function). Only this thread puts `h`'s keys
-//!    into the next table until step 4, so the item itself identifies its
-//!    key's copy there. If every candidate there is full, the item is
-//!    unlinked here instead and handed to the engine to retire as an
-//!    eviction (`take_orphans`).
-//! 4. Set MOVED on `h`'s ctrl and count the home; the thread that counts
-//!    the last one swings `cur` to the next table and retires the old one.
+//!    unannounced one), or take it as frozen if another mover did. A
+//!    replace or removal CASes the exact unfrozen word, and fails on it.
+//! 3. Copy each frozen item into the next table, by its key's hash there
+//!    (the index keeps the hash function), inserting it by identity; then
+//!    CAS its word from frozen to frozen | COPIED. Until the home is MOVED
+//!    only movers put `h`'s keys into the next table, so the item itself
+//!    identifies its key's copy there, and the commit protocol lets one
+//!    copy land however many movers try. Each checks, before its commit
+//!    CAS, that the word is still frozen and not COPIED (`Table::insert_at`'s
+//!    `still`): a slow mover must not land the item after the home is
+//!    MOVED, when a writer may have replaced or removed it there.
+//! 4. If every candidate there is full, CAS the word to DROPPING (frozen |
+//!    RES: lookups skip it), bump the version of the key's home's ctrl in
+//!    the next table (a copy that checked the word before the mark now
+//!    fails its commit CAS, then sees the mark), remove any copy that
+//!    landed before, and CAS the word to BUSY: the winner clears its bit
+//!    and hands the item to the engine to retire as an eviction
+//!    (`take_orphans`). Any mover finishes a drop it finds.
+//! 5. Once every word is COPIED or dropped, set MOVED on `h`'s ctrl; the
+//!    mover that set it counts the home, and the one that counts the last
+//!    swings `cur` to the next table and retires the old one (`settle`
+//!    does the same without waiting for the count).
 //!
 //! Who moves what: an insert that finds its home full moves that home
-//! first (or waits for whoever froze it); while a growth is in progress,
-//! every insert moves the next [`MIGRATE_STEP`] homes of a shared sweep;
-//! the sweeper thread, walks (flush_all) and the audit finish what is left
-//! (`settle`).
+//! first; while a growth is in progress, every insert moves the next
+//! [`MIGRATE_STEP`] homes of a shared sweep; a writer of a key whose home
+//! is FROZEN moves it; the sweeper thread, walks (flush_all) and the audit
+//! finish what is left (`settle`).
 //!
 //! Readers never wait and never help: a lookup reads the home's ctrl, and
 //! if MOVED looks in the next table; otherwise it reads this table, where a
@@ -73,11 +87,11 @@
 //! will hold). A lookup that read `h` before MOVED and returns a frozen
 //! item that a later write in the next table replaced is linearizable at
 //! its ctrl read, when that item was current. Writers of a key whose home
-//! is FROZEN wait for MOVED (a migration of one home moves at most 21
-//! items), then act in the next table; a replace or removal whose CAS meets
-//! the frozen word finds its item's new slot there by the item's address
-//! (`relocate`), so it fails only if the item was genuinely replaced or
-//! removed. An unlink by address does the same.
+//! is FROZEN finish moving it (a home holds at most 21 items), then act in
+//! the next table; a replace or removal whose CAS meets the frozen word
+//! finds its item's new slot there by the item's address (`relocate`), so
+//! it fails only if the item was genuinely replaced or removed (or
+//! dropped). An unlink by address does the same.
 //!
 //! # Protocol
 //! Slot states: `0` free; `RES | w` reserved by an inserter, or committed but
@@ -133,7 +147,7 @@
 use crate::raw::item::{Held, Item};
 use crate::raw::reclaim::{Backend, Guard, Local, ReclaimKind};
 use crate::raw::slab::{Retired, Slab};
-use crate::sync::{lock, yield_now, AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering, MODEL};
+use crate::sync::{lock, AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 // Statistics and the prefetch hint: they order nothing, so they stay std
@@ -150,11 +164,17 @@ const PLACE_MASK: u64 = 3 << PLACE_SHIFT;
 const ADDR_MASK: u64 = (1 << 48) - 1;
 /// Set in a slot word by the migration that copies it into the next
 /// table: from then the word is never replaced or removed in this table.
+/// A frozen word with RES set is being dropped by the migration (no room
+/// in the next table): lookups skip it, as they skip any RES word.
 const FROZEN_WORD: u64 = 1 << 48;
-/// A slot word's tag: the hash's top 15 bits.
-const TAG_SHIFT: u32 = 49;
+/// A frozen word being dropped: its item goes from both tables.
+const DROPPING: u64 = FROZEN_WORD | RES;
+/// Set on a frozen word once its item is committed in the next table.
+const COPIED: u64 = 1 << 49;
+/// A slot word's tag: the hash's top 14 bits.
+const TAG_SHIFT: u32 = 50;
 /// The bits of a slot word a lookup compares: tag, placement and RES.
-const MATCH: u64 = !(ADDR_MASK | FROZEN_WORD) | PLACE_MASK | RES;
+const MATCH: u64 = !(ADDR_MASK | FROZEN_WORD | COPIED) | PLACE_MASK | RES;
 const WAY_MASK: u64 = (1 << WAYS) - 1;
 /// Candidate buckets per key: the home and two alternates.
 const PLACES: usize = 3;
@@ -214,17 +234,6 @@ fn wrap(i: usize, n: usize) -> usize {
     }
 }
 
-/// Waits for another thread's step (a migration's), without a deadline:
-/// spins a little, then yields (under a model checker, yields at once).
-fn backoff(spins: &mut u32) {
-    if MODEL || *spins >= 64 {
-        yield_now();
-    } else {
-        std::hint::spin_loop();
-        *spins += 1;
-    }
-}
-
 /// A slot word: tag + address (+ placement, + RES, + FROZEN_WORD).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Word(u64);
@@ -248,9 +257,14 @@ impl Word {
     fn is(self, tag: u16, place: usize) -> bool {
         self.0 != 0 && self.0 & RES == 0 && self.tag() == tag && self.place() == place
     }
-    /// The word without its frozen mark.
+    /// The word without its migration marks (frozen, copied).
     fn thawed(self) -> Word {
-        Word(self.0 & !FROZEN_WORD)
+        Word(self.0 & !(FROZEN_WORD | COPIED))
+    }
+    /// Whether `now`, read from this word's slot, is this (announced) word
+    /// frozen by a migration: copied, being copied, or being dropped.
+    fn frozen_in(self, now: u64) -> bool {
+        now & FROZEN_WORD != 0 && Word(now).thawed().0 & !RES == self.0
     }
     /// The item this word points to.
     fn item(self) -> Item {
@@ -266,7 +280,7 @@ impl Word {
     }
 }
 
-/// The tag of a hash: its top 15 bits (the low 48 pick the bucket).
+/// The tag of a hash: its top 14 bits (the low 48 pick the bucket).
 #[inline]
 fn tag_of(hash: u64) -> u16 {
     (hash >> TAG_SHIFT) as u16
@@ -371,6 +385,9 @@ enum Miss {
     Full,
     /// The home is frozen or moved: its keys go to the next table.
     Frozen,
+    /// A migration's copy found its source word no longer frozen (copied
+    /// or dropped by another mover) before it could commit.
+    Stale,
 }
 
 impl Bucket {
@@ -676,7 +693,14 @@ impl Table {
             let bucket = self.place_of(h, place);
             let w = self.buckets[bucket].slots[slot].load(LOAD);
             let word = Word(w);
-            if w == 0 || w == BUSY || word.tag() != tag || word.place() != place {
+            // (A frozen word with RES is being dropped by a migration: its
+            // key is leaving, and announcing it would revive it.)
+            if w == 0
+                || w == BUSY
+                || w & DROPPING == DROPPING
+                || word.tag() != tag
+                || word.place() != place
+            {
                 continue;
             }
             if eq(word.item()) {
@@ -702,7 +726,7 @@ impl Table {
                     // goes.
                     Word(w).is(tag, place)
                 } else {
-                    w & !FROZEN_WORD == want
+                    w & !(FROZEN_WORD | COPIED) == want
                 };
                 if hit {
                     return Some(Slot {
@@ -781,6 +805,9 @@ impl Table {
 
     /// Inserts an item of home `h` whose key is not there. See the module
     /// docs.
+    /// `still` is checked before each commit CAS (always true but for a
+    /// migration's copies, which must not commit once their source word is
+    /// no longer frozen).
     #[inline(always)]
     fn insert_at(
         &self,
@@ -788,6 +815,7 @@ impl Table {
         tag: u16,
         item: Item,
         eq: &mut impl FnMut(Item) -> bool,
+        still: impl Fn() -> bool,
     ) -> Result<(), Miss> {
         let (found, mut ctrl) = self.find_committed(h, tag, eq);
         if let Some(f) = found {
@@ -813,6 +841,15 @@ impl Table {
             return Ok(());
         }
         loop {
+            // PLANTED BUG (planted-unchecked-copy): a copy commits without
+            // checking that its source word is still frozen, so a slow
+            // mover can put back an item another mover already copied and
+            // a writer then replaced or removed, or one being dropped.
+            if !cfg!(feature = "planted-unchecked-copy") && !still() {
+                // Never committed: no other thread acts on the slot.
+                bucket.slots[slot].store(0, Ordering::Release);
+                return Err(Miss::Stale);
+            }
             let next = (ctrl | bit(place, slot)).wrapping_add(VERSION_ONE);
             match ctrl_word.compare_exchange(ctrl, next, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
@@ -933,6 +970,10 @@ pub struct Index {
     /// evictions ([`Index::take_orphans`]). Addresses of items.
     orphans: Mutex<Vec<usize>>,
     orphan_count: StatUsize,
+    /// For the models: the migration's next copy attempt numbered this
+    /// (from 0) finds the next table full ([`Index::fail_copy`]).
+    #[cfg(all(test, hotset_loom))]
+    fail_copy: (StatUsize, StatUsize),
     /// The current table's base address and bucket count, for
     /// [`Index::prefetch`], which is not pinned and so never dereferences.
     hint: (StatUsize, StatUsize),
@@ -952,6 +993,8 @@ impl Index {
             hasher: hash,
             orphans: Mutex::new(Vec::new()),
             orphan_count: StatUsize::new(0),
+            #[cfg(all(test, hotset_loom))]
+            fail_copy: (StatUsize::new(0), StatUsize::new(usize::MAX)),
             hint: (StatUsize::new(0), StatUsize::new(0)),
             bytes: StatUsize::new(t.memory()),
             backend: Backend::new(reclaim),
@@ -1011,13 +1054,11 @@ impl Index {
         unsafe { &*self.cur.load(Ordering::Acquire) }
     }
 
-    /// Waits until home `h` of `t` has moved, and returns the table it
-    /// moved to.
-    fn moved<'g>(&self, t: &'g Table, h: usize) -> &'g Table {
-        let mut spins = 0;
-        while t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED == 0 {
-            backoff(&mut spins);
-        }
+    /// Finishes moving home `h` of `t` (frozen by a migration), helping
+    /// whoever started, and returns the table it moved to.
+    fn moved<'g>(&self, t: &'g Table, h: usize, g: &Guard<'_>) -> &'g Table {
+        self.migrate_home(t, h, g);
+        debug_assert!(t.buckets[h].ctrl.load(Ordering::Acquire) & MOVED != 0);
         t.next()
     }
 
@@ -1108,10 +1149,10 @@ impl Index {
         }
         loop {
             let h = t.home(hash);
-            match t.insert_at(h, tag, item, &mut eq) {
+            match t.insert_at(h, tag, item, &mut eq, || true) {
                 Ok(()) => return Insert::Inserted,
                 Err(Miss::Exists(s)) => return Insert::Exists(Found::new(t, s)),
-                Err(Miss::Frozen) => t = self.moved(t, h),
+                Err(Miss::Frozen | Miss::Stale) => t = self.moved(t, h, g),
                 Err(Miss::Full) => match self.grow(t, h, g) {
                     Some(next) => t = next,
                     None => return Insert::Full,
@@ -1127,7 +1168,8 @@ impl Index {
     /// # Safety
     /// As for [`Index::insert`]: `new` is complete, LIVE, unpublished, owned
     /// by the caller, of this index's slab, with the same key as `old`.
-    pub unsafe fn replace(&self, old: &Found<'_>, new: Item) -> bool {
+    pub unsafe fn replace(&self, old: &Found<'_>, new: Item, g: &Guard<'_>) -> bool {
+        self.check(g);
         let mut at = *old;
         loop {
             let w = Word::new(at.word.tag(), new, at.word.place());
@@ -1138,7 +1180,7 @@ impl Index {
                 Ordering::Acquire,
             ) {
                 Ok(_) => return true,
-                Err(now) => match self.relocate(&at, now, old) {
+                Err(now) => match self.relocate(&at, now, old, g) {
                     Some(moved) => at = moved,
                     None => return false,
                 },
@@ -1146,15 +1188,15 @@ impl Index {
         }
     }
 
-    /// Removes the exact item `old` found under a guard (wherever a
-    /// migration moved it since). On success the caller owns it and must
-    /// retire it.
-    pub fn remove(&self, old: &Found<'_>) -> bool {
+    /// Removes the exact item `old` found under `g` (wherever a migration
+    /// moved it since). On success the caller owns it and must retire it.
+    pub fn remove(&self, old: &Found<'_>, g: &Guard<'_>) -> bool {
+        self.check(g);
         let mut at = *old;
         loop {
             match at.table.remove_slot(at.bucket, at.slot, at.word) {
                 Ok(()) => return true,
-                Err(now) => match self.relocate(&at, now, old) {
+                Err(now) => match self.relocate(&at, now, old, g) {
                     Some(moved) => at = moved,
                     None => return false,
                 },
@@ -1164,12 +1206,19 @@ impl Index {
 
     /// After a CAS on `at`'s slot failed, finding `now` there: if that is
     /// the same word frozen, its item's slot in the next table (once its
-    /// home has moved), else `None` (the item was replaced or removed).
-    fn relocate<'g>(&self, at: &Found<'g>, now: u64, old: &Found<'g>) -> Option<Found<'g>> {
-        if now != at.word.0 | FROZEN_WORD {
+    /// home has moved: this helps move it), else `None` (the item was
+    /// replaced or removed, or dropped by the migration).
+    fn relocate<'g>(
+        &self,
+        at: &Found<'g>,
+        now: u64,
+        old: &Found<'g>,
+        g: &Guard<'_>,
+    ) -> Option<Found<'g>> {
+        if !at.word.frozen_in(now) {
             return None;
         }
-        let next = self.moved(at.table, at.home());
+        let next = self.moved(at.table, at.home(), g);
         let hash = (self.hasher)(old.item().key());
         let s = next.find_exact(next.home(hash), tag_of(hash), at.word.item())?;
         Some(Found::new(next, s))
@@ -1199,7 +1248,7 @@ impl Index {
             };
             match t.remove_slot(s.bucket, s.slot, s.word.thawed()) {
                 Ok(()) => return true,
-                Err(now) if now == s.word.thawed().0 | FROZEN_WORD => t = self.moved(t, h),
+                Err(now) if s.word.thawed().frozen_in(now) => t = self.moved(t, h, g),
                 Err(_) => return false,
             }
         }
@@ -1221,27 +1270,47 @@ impl Index {
             if ctrl & (FROZEN | MOVED) == 0 {
                 break h;
             }
-            t = self.moved(t, h);
+            t = self.moved(t, h, g);
         };
         (0..t.places).flat_map(move |place| t.announced(t.place_of(h, place)))
     }
 
     /// Grows the index after an insert found home `h` of `t` full: links a
-    /// larger table (unless one is linked), moves `h` into it (or waits for
-    /// whoever is moving it), and returns it. `None` if `t` may not grow:
-    /// it is at the largest size, or is itself still being moved into.
+    /// larger table (unless one is linked), moves `h` into it (helping
+    /// whoever started), and returns it. `None` if `t` may not grow: it is
+    /// at the largest size, or is itself still being moved into.
     fn grow<'g>(&self, t: &'g Table, h: usize, g: &'g Guard<'_>) -> Option<&'g Table> {
         if !self.link_next(t) {
             return None;
         }
-        self.migrate_home(t, h, g);
-        Some(self.moved(t, h))
+        Some(self.moved(t, h, g))
+    }
+
+    /// For the models: the copy attempt numbered `attempt` (from 0, over
+    /// all movers) finds the next table full, so that the item is dropped
+    /// while another mover may be copying it.
+    #[cfg(all(test, hotset_loom))]
+    pub fn fail_copy(&self, attempt: usize) {
+        self.fail_copy
+            .1
+            .store(attempt, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this copy attempt is the one [`Index::fail_copy`] chose.
+    #[inline]
+    fn copy_fails(&self) -> bool {
+        #[cfg(all(test, hotset_loom))]
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            self.fail_copy.0.fetch_add(1, Relaxed) == self.fail_copy.1.load(Relaxed)
+        }
+        #[cfg(not(all(test, hotset_loom)))]
+        false
     }
 
     /// Starts growing the index now, as a full candidate set would (for
-    /// the models): links
-    /// a larger table, whose homes the inserts then move. Returns whether
-    /// a growth is in progress.
+    /// the models): links a larger table, whose homes the inserts then
+    /// move. Returns whether a growth is in progress.
     #[cfg(all(test, hotset_loom))]
     pub fn start_growth(&self, g: &Guard<'_>) -> bool {
         self.check(g);
@@ -1288,26 +1357,29 @@ impl Index {
         }
     }
 
-    /// Moves home `h` of `t` into `t.next`, unless another thread froze it
-    /// first (then returns at once: callers that need it moved wait with
-    /// [`Index::moved`]). See "Growth" in the module docs.
+    /// Moves home `h` of `t` into `t.next`, or helps whoever started to:
+    /// returns once the home is MOVED. See "Growth" in the module docs.
     fn migrate_home(&self, t: &Table, h: usize, g: &Guard<'_>) {
         let ctrl_word = &t.buckets[h].ctrl;
         let mut ctrl = ctrl_word.load(Ordering::Acquire);
-        loop {
-            if ctrl & (FROZEN | MOVED) != 0 {
+        while ctrl & FROZEN == 0 {
+            if ctrl & MOVED != 0 {
                 return;
             }
             let frozen = (ctrl | FROZEN).wrapping_add(VERSION_ONE);
             match ctrl_word.compare_exchange(ctrl, frozen, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => break,
+                Ok(_) => ctrl = frozen,
                 Err(now) => ctrl = now,
             }
         }
+        if ctrl & MOVED != 0 {
+            return;
+        }
         // Nothing commits to the home now, and its bits only clear. Freeze
-        // each committed word: a word read while its bit is still set after
-        // the read was the committed one (a removal clears the bit only
-        // after taking the slot to BUSY, and frees the slot after that).
+        // each committed word (or take it as another mover froze it): a
+        // word read while its bit is still set after the read was the
+        // committed one (a removal clears the bit only after taking the
+        // slot to BUSY, and frees the slot after that).
         let mut words = [(0, 0, Word(0)); WAYS * PLACES];
         let mut k = 0;
         let mut bits = ctrl & MASKS;
@@ -1322,57 +1394,162 @@ impl Index {
                 if ctrl_word.load(Ordering::Acquire) & bit(place, slot) == 0 || w == BUSY {
                     break; // removed, or being removed: not moved
                 }
+                if w & FROZEN_WORD != 0 {
+                    words[k] = (bucket, slot, Word(w & !(COPIED | RES)));
+                    k += 1;
+                    break;
+                }
                 // Committed but not announced: freezing announces it.
-                let word = Word(w & !RES);
+                let frozen = Word((w & !RES) | FROZEN_WORD);
                 // PLANTED BUG (planted-unfrozen-copy): copy the word without
                 // freezing it, so a replace or removal that lands in this
                 // table before the home is MOVED is lost.
-                if cfg!(feature = "planted-unfrozen-copy")
-                    || s.compare_exchange(
-                        w,
-                        word.0 | FROZEN_WORD,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
+                if cfg!(feature = "planted-unfrozen-copy") {
+                    words[k] = (bucket, slot, Word(w & !RES));
+                    k += 1;
+                    break;
+                }
+                if s.compare_exchange(w, frozen.0, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    words[k] = (bucket, slot, word);
+                    words[k] = (bucket, slot, frozen);
                     k += 1;
                     break;
                 }
             }
         }
-        // Copy each frozen word into the next table. Only this thread puts
-        // the home's keys there until it is MOVED, so the item itself
-        // identifies its key's copy.
         let next = t.next();
-        for &(bucket, slot, word) in &words[..k] {
-            let item = word.item();
-            // SAFETY: the word is committed in this index and frozen (no one
-            // else can unlink it), and `g` pins this index's collector.
-            let key = unsafe { item.held(g) }.key();
-            let hash = (self.hasher)(key);
-            match next.insert_at(next.home(hash), tag_of(hash), item, &mut |it| it == item) {
-                Ok(()) | Err(Miss::Exists(_)) => {}
-                Err(Miss::Full | Miss::Frozen) => {
-                    // No room in any candidate: evict it. Only this thread
-                    // changes a frozen word.
-                    t.buckets[bucket].slots[slot].store(BUSY, Ordering::Release);
-                    t.clear(bucket, slot, word);
-                    lock(&self.orphans).push(item.ptr().as_ptr() as usize);
-                    self.orphan_count
-                        .fetch_add(1, std::sync::atomic::Ordering::Release);
-                }
-            }
+        for &(bucket, slot, frozen) in &words[..k] {
+            self.copy(t, next, bucket, slot, frozen, g);
         }
-        ctrl_word.fetch_or(MOVED, Ordering::AcqRel);
-        if t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.n {
+        // Every frozen word is now copied or dropped: the home has moved.
+        if ctrl_word.fetch_or(MOVED, Ordering::AcqRel) & MOVED == 0
+            && t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.n
+        {
             self.finish(t, g);
         }
     }
 
+    /// Copies the item of the frozen word `frozen` (in `slot` of `bucket`
+    /// of `t`) into `next`, unless another mover did or is dropping it:
+    /// returns once the word is COPIED, or dropped from both tables.
+    ///
+    /// Movers may copy one word at once: the insert into `next` goes by the
+    /// item's identity, so the commit protocol lets only one of them land
+    /// it, and each checks before its commit CAS that the word is still
+    /// frozen and not COPIED. That check is what keeps a slow mover from
+    /// committing the item after the home is MOVED (every word COPIED or
+    /// dropped), when a writer may have replaced or removed it in `next`:
+    /// such a writer changed the home's ctrl there after the slow mover
+    /// read it (a writer acts only after MOVED, which the check had not
+    /// seen), so the slow commit's CAS fails, and its retry sees the mark.
+    fn copy(
+        &self,
+        t: &Table,
+        next: &Table,
+        bucket: usize,
+        slot: usize,
+        frozen: Word,
+        g: &Guard<'_>,
+    ) {
+        let s = &t.buckets[bucket].slots[slot];
+        let item = frozen.item();
+        // SAFETY: the word is committed in this index and frozen (it leaves
+        // only by `drop_frozen`, whose retirement waits for `g`), and `g`
+        // pins this index's collector.
+        let key = unsafe { item.held(g) }.key();
+        let hash = (self.hasher)(key);
+        let (nh, tag) = (next.home(hash), tag_of(hash));
+        loop {
+            let w = s.load(LOAD);
+            if w == frozen.0 | RES {
+                return self.drop_frozen(t, next, bucket, slot, frozen, nh, tag);
+            }
+            if w != frozen.0 {
+                return; // COPIED, or dropped and freed
+            }
+            let still = || s.load(LOAD) == frozen.0;
+            let copied = if self.copy_fails() {
+                Err(Miss::Full)
+            } else {
+                next.insert_at(nh, tag, item, &mut |it| it == item, still)
+            };
+            match copied {
+                Ok(()) | Err(Miss::Exists(_)) => {
+                    let _ = s.compare_exchange(
+                        frozen.0,
+                        frozen.0 | COPIED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                }
+                Err(Miss::Stale) => {}
+                Err(Miss::Full | Miss::Frozen) => {
+                    // No room in any candidate: drop the item (an eviction).
+                    let _ = s.compare_exchange(
+                        frozen.0,
+                        frozen.0 | RES,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Drops the item of a frozen word marked DROPPING (`frozen | RES`)
+    /// from both tables; the mover whose CAS then frees the word hands it
+    /// to the engine to retire as an eviction (`take_orphans`). Any mover
+    /// may run it, any number of times.
+    ///
+    /// Another mover may have committed the item to `next` before the mark
+    /// (or be about to, having checked the word just before it): bumping
+    /// the version of its home's ctrl there makes any such commit that is
+    /// not in yet fail (and its retry then sees the mark), so the search
+    /// after the bump finds every copy that did land, and removes it. The
+    /// home cannot be MOVED while the word is DROPPING, so no writer has
+    /// touched the key in `next`.
+    #[allow(clippy::too_many_arguments)]
+    fn drop_frozen(
+        &self,
+        t: &Table,
+        next: &Table,
+        bucket: usize,
+        slot: usize,
+        frozen: Word,
+        nh: usize,
+        tag: u16,
+    ) {
+        let item = frozen.item();
+        // PLANTED BUG (planted-drop-without-bump): search without bumping
+        // the version, so a copy that checked the word just before the
+        // mark still commits after the search, and the item is both in the
+        // next table and retired.
+        if !cfg!(feature = "planted-drop-without-bump") {
+            next.buckets[nh]
+                .ctrl
+                .fetch_add(VERSION_ONE, Ordering::AcqRel);
+        }
+        while let (Some(f), _) = next.find_committed(nh, tag, &mut |it| it == item) {
+            let f = next.help_announce(f);
+            if next.remove_slot(f.bucket, f.slot, f.word).is_ok() {
+                break;
+            }
+        }
+        let s = &t.buckets[bucket].slots[slot];
+        if s.compare_exchange(frozen.0 | RES, BUSY, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            t.clear(bucket, slot, frozen);
+            lock(&self.orphans).push(item.ptr().as_ptr() as usize);
+            self.orphan_count
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     /// Every home of `t` has moved: make its next table the current one and
-    /// retire `t` after the grace period.
+    /// retire `t` after the grace period. Any thread may call it, any
+    /// number of times, once every home is MOVED.
     fn finish(&self, t: &Table, g: &Guard<'_>) {
         let next = t.next.load(Ordering::Acquire);
         let old = t as *const Table as *mut Table;
@@ -1396,8 +1573,8 @@ impl Index {
     }
 
     /// The current table once no growth is in progress: moves every home
-    /// still in the old table (helping, or waiting for, the threads that
-    /// move them), for walks that must see every item once.
+    /// still in the old table (helping the threads that move them), for
+    /// walks that must see every item once.
     pub fn settle<'g>(&self, g: &'g Guard<'_>) -> &'g Table {
         self.check(g);
         loop {
@@ -1408,13 +1585,9 @@ impl Index {
             for h in 0..t.n {
                 self.migrate_home(t, h, g);
             }
-            for h in 0..t.n {
-                self.moved(t, h);
-            }
-            let mut spins = 0;
-            while std::ptr::eq(self.cur.load(Ordering::Acquire), t) {
-                backoff(&mut spins);
-            }
+            // Every home is MOVED (the mover that counts the last may not
+            // have yet): finish without waiting for it.
+            self.finish(t, g);
         }
     }
 

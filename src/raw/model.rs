@@ -6,9 +6,16 @@
 /// Runs a loom model of a component (a few dozen atomic steps per thread)
 /// with preemption bound 2, or `LOOM_MAX_PREEMPTIONS` if set.
 pub(crate) fn run_model(f: impl Fn() + Sync + Send + 'static) {
+    run_model_bounded(2, f)
+}
+
+/// [`run_model`] with preemption bound `bound` (unless
+/// `LOOM_MAX_PREEMPTIONS` is set), for models whose threads take many
+/// more steps.
+pub(crate) fn run_model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
-        b.preemption_bound = Some(2);
+        b.preemption_bound = Some(bound);
     }
     if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
         b.max_branches = 100_000;
@@ -131,7 +138,7 @@ pub(crate) fn set(index: &Index, it: Item, retired: &mut Retired, g: &Guard<'_>)
             Insert::Inserted => return None,
             Insert::Exists(f) => {
                 // SAFETY: as in `insert`; same key.
-                if unsafe { index.replace(&f, it) } {
+                if unsafe { index.replace(&f, it, g) } {
                     let old = f.item();
                     old.clear_live();
                     // SAFETY: our replace won, so the old chunk is ours.

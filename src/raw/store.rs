@@ -219,7 +219,7 @@ impl Store {
         // SAFETY: `new` is complete, LIVE, owned and unpublished, of this
         // index's slab (a Fresh of this store); a key other than `old`'s
         // misfiles it but breaks no memory invariant.
-        if unsafe { self.index.replace(old, new.0) } {
+        if unsafe { self.index.replace(old, new.0, g) } {
             let gone = Unlinked(old.item().item(), PhantomData);
             // SAFETY: published in this index under `g`, which pins its
             // collector (checked above).
@@ -229,15 +229,15 @@ impl Store {
         }
     }
 
-    /// Removes the exact item `f` found under a guard. `Some` if this
-    /// thread's CAS took it out.
+    /// Removes the exact item `f` found under `g`. `Some` if this thread's
+    /// CAS took it out.
     #[inline]
-    pub(crate) fn remove(&self, f: &Found<'_>) -> Option<Unlinked<'_>> {
+    pub(crate) fn remove(&self, f: &Found<'_>, g: &Guard<'_>) -> Option<Unlinked<'_>> {
         // A Found of another index names a slot of this one only by
         // accident; the CAS on the exact word fails unless the slot holds
         // that very item, which is then this index's.
         self.index
-            .remove(f)
+            .remove(f, g)
             .then(|| Unlinked(f.item().item(), PhantomData))
     }
 

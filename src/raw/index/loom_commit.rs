@@ -55,7 +55,7 @@ fn insert_1_against_remove_of_2(index: &Arc<Index>, new: Item) {
         let local = i2.local();
         let g = i2.pin(&local);
         let f = find(&i2, 2, &g).expect("key 2 is present");
-        assert!(i2.remove(&f), "the only remover wins");
+        assert!(i2.remove(&f, &g), "the only remover wins");
     });
     t1.join().unwrap();
     t2.join().unwrap();
@@ -314,7 +314,7 @@ fn an_add_against_a_delete_and_re_add_of_its_key() {
             let g = i1.pin(&local);
             // Only this thread removes, so the first copy is still there.
             let f = find(&i1, 1, &g).expect("the first copy is present");
-            assert!(i1.remove(&f), "the only remover wins");
+            assert!(i1.remove(&f, &g), "the only remover wins");
             matches!(insert(&i1, again, 1, &g), Insert::Inserted) as usize
         });
         let added = {
@@ -345,7 +345,8 @@ fn an_add_against_a_replace_of_its_key() {
             let f = find(&i1, 1, &g).expect("the first copy is present");
             // SAFETY: fixture items are complete and LIVE, of the model's
             // slab, unpublished, with the same key as the one replaced.
-            assert!(unsafe { i1.replace(&f, newer) }, "the only replacer wins");
+            let won = unsafe { i1.replace(&f, newer, &g) };
+            assert!(won, "the only replacer wins");
         });
         {
             let local = index.local();

@@ -94,7 +94,7 @@ fn eviction_against_delete_of_the_victim() {
                 let local = i.local();
                 let g = i.pin(&local);
                 match find(&i, 1, &g) {
-                    Some(f) => i.remove(&f),
+                    Some(f) => i.remove(&f, &g),
                     None => false,
                 }
             })

@@ -13,28 +13,52 @@
 //!   afterwards all three are there, once each;
 //! - looks both keys up, twice: neither is ever missing.
 //!
+//! Two movers racing on a home holding key 1 alone (each helps the
+//! other; neither waits):
+//! - both settle, then one removes key 1 from the new table: a slow mover
+//!   must not put it back;
+//! - the first copy attempt finds the new table full, so that the key is
+//!   dropped while the other mover may be copying it: it ends in exactly
+//!   one of the table and the orphans handed to the engine.
+//!
 //! In every case, once settled, the ctrl masks of the one table left agree
 //! with its slots, and every key is in it exactly once.
+//!
+//! The models run with preemption bound 1: a writer that meets a frozen
+//! home moves it itself, so two threads run the whole migration at once,
+//! and at bound 2 `growth_against_replace` went from 26 s (when writers
+//! waited for the mover) to over ten minutes. The planted growth bugs
+//! each need one preemption to show.
 use crate::raw::index::Index;
 use crate::raw::index::Insert;
 use crate::raw::item::Item;
-use crate::raw::model::run_model;
+use crate::raw::model::run_model_bounded;
 use crate::raw::model::{find, insert, set, setup_buckets};
 use crate::raw::reclaim::Guard;
 use crate::raw::slab::Slab;
 use loom::thread;
 use std::sync::Arc;
 
+fn run(f: impl Fn() + Sync + Send + 'static) {
+    run_model_bounded(1, f)
+}
+
 /// A one-bucket index that may grow to two, with keys 1 and 2 in it, and
 /// the remaining `extra` items (keys and values given) unpublished.
 fn grown_setup(extra: &[(u8, u8)]) -> (Arc<Slab>, Arc<Index>, Vec<Item>) {
-    let mut items = vec![(1, b'a'), (2, b'b')];
+    setup_with(&[(1, b'a'), (2, b'b')], extra)
+}
+
+/// A one-bucket index that may grow to two, with the `present` items in
+/// it, and the `extra` ones unpublished.
+fn setup_with(present: &[(u8, u8)], extra: &[(u8, u8)]) -> (Arc<Slab>, Arc<Index>, Vec<Item>) {
+    let mut items = present.to_vec();
     items.extend_from_slice(extra);
     let (s, _, its, _) = setup_buckets(1, items.len(), &items);
     let index = Arc::new(crate::raw::model::index(1, 2));
     let local = index.local();
     let g = index.pin(&local);
-    for (k, &it) in [1, 2].into_iter().zip(&its) {
+    for (&(k, _), &it) in present.iter().zip(&its) {
         assert!(matches!(insert(&index, it, k, &g), Insert::Inserted));
     }
     drop(g);
@@ -78,7 +102,7 @@ fn settled(index: &Index, g: &Guard<'_>) -> Vec<(u8, u8)> {
 
 #[test]
 fn growth_against_replace() {
-    run_model(|| {
+    run(|| {
         let (s, index, its) = grown_setup(&[(1, b'n')]);
         let new = its[2];
         let grow = grower(&index);
@@ -110,7 +134,7 @@ fn growth_against_replace() {
 
 #[test]
 fn growth_against_remove() {
-    run_model(|| {
+    run(|| {
         let (_s, index, _its) = grown_setup(&[]);
         let grow = grower(&index);
         let i2 = index.clone();
@@ -118,7 +142,10 @@ fn growth_against_remove() {
             let local = i2.local();
             let g = i2.pin(&local);
             let f = find(&i2, 2, &g).expect("key 2 is present");
-            assert!(i2.remove(&f), "the only remover wins, wherever the key is");
+            assert!(
+                i2.remove(&f, &g),
+                "the only remover wins, wherever the key is"
+            );
         });
         grow.join().unwrap();
         remover.join().unwrap();
@@ -134,7 +161,7 @@ fn growth_against_remove() {
 
 #[test]
 fn growth_against_unlink() {
-    run_model(|| {
+    run(|| {
         let (_s, index, its) = grown_setup(&[]);
         let victim = its[1];
         let grow = grower(&index);
@@ -161,7 +188,7 @@ fn growth_against_unlink() {
 
 #[test]
 fn growth_against_insert() {
-    run_model(|| {
+    run(|| {
         let (_s, index, its) = grown_setup(&[(3, b'c')]);
         let new = its[2];
         let grow = grower(&index);
@@ -181,7 +208,7 @@ fn growth_against_insert() {
 
 #[test]
 fn growth_against_lookups() {
-    run_model(|| {
+    run(|| {
         let (_s, index, _its) = grown_setup(&[]);
         let grow = grower(&index);
         let i2 = index.clone();
@@ -204,5 +231,72 @@ fn growth_against_lookups() {
         let local = index.local();
         let g = index.pin(&local);
         assert_eq!(settled(&index, &g), vec![(1, b'a'), (2, b'b')]);
+    });
+}
+
+/// Settles the index from a second thread too, so that two movers race on
+/// its one home.
+fn mover(index: &Arc<Index>) -> thread::JoinHandle<()> {
+    let index = index.clone();
+    thread::spawn(move || {
+        let local = index.local();
+        let g = index.pin(&local);
+        index.settle(&g);
+    })
+}
+
+#[test]
+fn two_movers_then_a_remove() {
+    run(|| {
+        let (_s, index, _its) = setup_with(&[(1, b'a')], &[]);
+        {
+            let local = index.local();
+            assert!(index.start_growth(&index.pin(&local)));
+        }
+        let slow = mover(&index);
+        let i2 = index.clone();
+        let remover = thread::spawn(move || {
+            let local = i2.local();
+            let g = i2.pin(&local);
+            i2.settle(&g);
+            let f = find(&i2, 1, &g).expect("key 1 is present");
+            assert!(i2.remove(&f, &g), "the only remover wins");
+        });
+        slow.join().unwrap();
+        remover.join().unwrap();
+        let local = index.local();
+        let g = index.pin(&local);
+        assert!(
+            find(&index, 1, &g).is_none(),
+            "a slow mover did not put the removed key back"
+        );
+        assert_eq!(settled(&index, &g), vec![]);
+    });
+}
+
+#[test]
+fn a_drop_against_a_copy() {
+    run(|| {
+        let (_s, index, its) = setup_with(&[(1, b'a')], &[]);
+        {
+            let local = index.local();
+            assert!(index.start_growth(&index.pin(&local)));
+        }
+        // The first copy attempt finds no room; the other may land.
+        index.fail_copy(0);
+        let a = mover(&index);
+        let b = mover(&index);
+        a.join().unwrap();
+        b.join().unwrap();
+        let local = index.local();
+        let g = index.pin(&local);
+        let orphans: Vec<_> = index.take_orphans().iter().map(|o| o.ptr()).collect();
+        let kept = settled(&index, &g);
+        if orphans.is_empty() {
+            assert_eq!(kept, vec![(1, b'a')], "a key not dropped is kept");
+        } else {
+            assert_eq!(orphans, vec![its[0].ptr()], "a dropped key is dropped once");
+            assert_eq!(kept, vec![], "a dropped key is not in the table");
+        }
     });
 }

@@ -100,7 +100,7 @@ fn get_during_delete_never_sees_a_reused_chunk() {
                 {
                     let g = wi.pin(&local);
                     let f = find(&wi, 1, &g).expect("present");
-                    assert!(wi.remove(&f));
+                    assert!(wi.remove(&f, &g));
                     let old = f.item();
                     old.clear_live();
                     // SAFETY: our remove won, so the chunk is ours to retire.
