@@ -155,13 +155,17 @@ impl Pool {
         {
             return;
         }
+        let at = self.entries.partition_point(|e| e.badness <= c.badness);
         if self.entries.len() >= cap.max(1) {
             if self.entries[0].badness >= c.badness {
-                return;
+                return; // no worse than the least bad kept (so `at` > 0)
             }
-            self.entries.remove(0);
+            // Drop the least bad and slide the rest down into its place:
+            // one move of `at - 1` entries, not a removal and an insert.
+            self.entries[..at].rotate_left(1);
+            self.entries[at - 1] = c;
+            return;
         }
-        let at = self.entries.partition_point(|e| e.badness <= c.badness);
         self.entries.insert(at, c);
     }
 
