@@ -147,7 +147,7 @@
 use crate::raw::item::{Held, Item};
 use crate::raw::reclaim::{Backend, Guard, Local, ReclaimKind};
 use crate::raw::slab::{Retired, Slab};
-use crate::sync::{lock, AtomicPtr, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 // Statistics and the prefetch hint: they order nothing, so they stay std
@@ -967,8 +967,12 @@ pub struct Index {
     hasher: KeyHash,
     /// Items a migration could not place (every candidate in the next
     /// table full), unlinked and waiting for the engine to retire them as
-    /// evictions ([`Index::take_orphans`]). Addresses of items.
-    orphans: Mutex<Vec<usize>>,
+    /// evictions ([`Index::take_orphans`]): a stack that movers push onto
+    /// with a CAS and the engine empties with one swap (no pop of a single
+    /// node, so no ABA), null when empty.
+    orphans: AtomicPtr<Orphan>,
+    /// Roughly how many are on it, for [`Index::has_orphans`], which the
+    /// engine asks often (a std atomic: it orders nothing).
     orphan_count: StatUsize,
     /// For the models: the migration's next copy attempt numbered this
     /// (from 0) finds the next table full ([`Index::fail_copy`]).
@@ -991,7 +995,7 @@ impl Index {
         let index = Index {
             max_buckets: max_slots.div_ceil(WAYS).clamp(t.n, 1 << 40),
             hasher: hash,
-            orphans: Mutex::new(Vec::new()),
+            orphans: AtomicPtr::new(std::ptr::null_mut()),
             orphan_count: StatUsize::new(0),
             #[cfg(all(test, hotset_loom))]
             fail_copy: (StatUsize::new(0), StatUsize::new(usize::MAX)),
@@ -1541,9 +1545,7 @@ impl Index {
             .is_ok()
         {
             t.clear(bucket, slot, frozen);
-            lock(&self.orphans).push(item.ptr().as_ptr() as usize);
-            self.orphan_count
-                .fetch_add(1, std::sync::atomic::Ordering::Release);
+            self.push_orphan(item);
         }
     }
 
@@ -1597,20 +1599,47 @@ impl Index {
         self.orphan_count.load(std::sync::atomic::Ordering::Relaxed) != 0
     }
 
+    /// Hands a dropped item to the engine (lock-free: one CAS, retried
+    /// only if another mover pushed meanwhile).
+    fn push_orphan(&self, item: Item) {
+        let node = Box::into_raw(Box::new(Orphan {
+            item,
+            next: std::ptr::null_mut(),
+        }));
+        let mut head = self.orphans.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` came from Box::into_raw above and is this
+            // thread's until the CAS below publishes it.
+            unsafe { (*node).next = head };
+            match self
+                .orphans
+                .compare_exchange(head, node, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => head = now,
+            }
+        }
+        self.orphan_count
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
     /// Items a migration unlinked because the next table had no room for
     /// them: each is handed out once, to be retired as an eviction.
     pub fn take_orphans(&self) -> Vec<Item> {
-        let taken = std::mem::take(&mut *lock(&self.orphans));
+        let mut p = self.orphans.swap(std::ptr::null_mut(), Ordering::Acquire);
+        let mut taken = Vec::new();
+        while !p.is_null() {
+            // SAFETY: the swap took the whole stack: its nodes came from
+            // Box::into_raw in `push_orphan`, were published with Release
+            // (the Acquire swap sees them whole), and no other thread can
+            // reach them now. Each is freed once, here.
+            let node = unsafe { Box::from_raw(p) };
+            taken.push(node.item);
+            p = node.next;
+        }
         self.orphan_count
             .fetch_sub(taken.len(), std::sync::atomic::Ordering::AcqRel);
         taken
-            .into_iter()
-            .map(|a| {
-                // SAFETY: the address of a published item (a chunk start of
-                // this index's slab), non-null, pushed by `migrate_home`.
-                unsafe { Item::from_ptr(NonNull::new_unchecked(a as *mut u8)) }
-            })
-            .collect()
     }
 
     /// The announced items of bucket `i` of the current table (whatever
@@ -1647,8 +1676,16 @@ impl Index {
     }
 }
 
+/// An item on the index's stack of dropped items.
+struct Orphan {
+    item: Item,
+    next: *mut Orphan,
+}
+
 impl Drop for Index {
     fn drop(&mut self) {
+        // Free the stack's nodes (the items are the slab's).
+        self.take_orphans();
         let mut p = self.cur.load(Ordering::Acquire);
         while !p.is_null() {
             // SAFETY: the index owns its current table and the one it was
