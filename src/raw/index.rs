@@ -369,7 +369,8 @@ pub enum Insert<'g> {
     Full,
 }
 
-/// A slot found by a scan, before it is tied to a table and a guard.
+/// A slot found by a scan (or frozen by a migration), before it is tied
+/// to a table and a guard.
 #[derive(Clone, Copy)]
 struct Slot {
     bucket: usize,
@@ -1384,7 +1385,11 @@ impl Index {
         // word read while its bit is still set after the read was the
         // committed one (a removal clears the bit only after taking the
         // slot to BUSY, and frees the slot after that).
-        let mut words = [(0, 0, Word(0)); WAYS * PLACES];
+        let mut words = [Slot {
+            bucket: 0,
+            slot: 0,
+            word: Word(0),
+        }; WAYS * PLACES];
         let mut k = 0;
         let mut bits = ctrl & MASKS;
         while bits != 0 {
@@ -1399,7 +1404,11 @@ impl Index {
                     break; // removed, or being removed: not moved
                 }
                 if w & FROZEN_WORD != 0 {
-                    words[k] = (bucket, slot, Word(w & !(COPIED | RES)));
+                    words[k] = Slot {
+                        bucket,
+                        slot,
+                        word: Word(w & !(COPIED | RES)),
+                    };
                     k += 1;
                     break;
                 }
@@ -1409,22 +1418,30 @@ impl Index {
                 // freezing it, so a replace or removal that lands in this
                 // table before the home is MOVED is lost.
                 if cfg!(feature = "planted-unfrozen-copy") {
-                    words[k] = (bucket, slot, Word(w & !RES));
+                    words[k] = Slot {
+                        bucket,
+                        slot,
+                        word: Word(w & !RES),
+                    };
                     k += 1;
                     break;
                 }
                 if s.compare_exchange(w, frozen.0, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    words[k] = (bucket, slot, frozen);
+                    words[k] = Slot {
+                        bucket,
+                        slot,
+                        word: frozen,
+                    };
                     k += 1;
                     break;
                 }
             }
         }
         let next = t.next();
-        for &(bucket, slot, frozen) in &words[..k] {
-            self.copy(t, next, bucket, slot, frozen, g);
+        for &f in &words[..k] {
+            self.copy(t, next, f, g);
         }
         // Every frozen word is now copied or dropped: the home has moved.
         if ctrl_word.fetch_or(MOVED, Ordering::AcqRel) & MOVED == 0
@@ -1434,9 +1451,9 @@ impl Index {
         }
     }
 
-    /// Copies the item of the frozen word `frozen` (in `slot` of `bucket`
-    /// of `t`) into `next`, unless another mover did or is dropping it:
-    /// returns once the word is COPIED, or dropped from both tables.
+    /// Copies the item of the frozen word `f` (a slot of `t`) into `next`,
+    /// unless another mover did or is dropping it: returns once the word is
+    /// COPIED, or dropped from both tables.
     ///
     /// Movers may copy one word at once: the insert into `next` goes by the
     /// item's identity, so the commit protocol lets only one of them land
@@ -1447,16 +1464,8 @@ impl Index {
     /// such a writer changed the home's ctrl there after the slow mover
     /// read it (a writer acts only after MOVED, which the check had not
     /// seen), so the slow commit's CAS fails, and its retry sees the mark.
-    fn copy(
-        &self,
-        t: &Table,
-        next: &Table,
-        bucket: usize,
-        slot: usize,
-        frozen: Word,
-        g: &Guard<'_>,
-    ) {
-        let s = &t.buckets[bucket].slots[slot];
+    fn copy(&self, t: &Table, next: &Table, f: Slot, g: &Guard<'_>) {
+        let (s, frozen) = (&t.buckets[f.bucket].slots[f.slot], f.word);
         let item = frozen.item();
         // SAFETY: the word is committed in this index and frozen (it leaves
         // only by `drop_frozen`, whose retirement waits for `g`), and `g`
@@ -1467,7 +1476,7 @@ impl Index {
         loop {
             let w = s.load(LOAD);
             if w == frozen.0 | RES {
-                return self.drop_frozen(t, next, bucket, slot, frozen, nh, tag);
+                return self.drop_frozen(t, next, f, nh, tag);
             }
             if w != frozen.0 {
                 return; // COPIED, or dropped and freed
@@ -1513,18 +1522,8 @@ impl Index {
     /// after the bump finds every copy that did land, and removes it. The
     /// home cannot be MOVED while the word is DROPPING, so no writer has
     /// touched the key in `next`.
-    #[allow(clippy::too_many_arguments)]
-    fn drop_frozen(
-        &self,
-        t: &Table,
-        next: &Table,
-        bucket: usize,
-        slot: usize,
-        frozen: Word,
-        nh: usize,
-        tag: u16,
-    ) {
-        let item = frozen.item();
+    fn drop_frozen(&self, t: &Table, next: &Table, f: Slot, nh: usize, tag: u16) {
+        let (frozen, item) = (f.word, f.word.item());
         // PLANTED BUG (planted-drop-without-bump): search without bumping
         // the version, so a copy that checked the word just before the
         // mark still commits after the search, and the item is both in the
@@ -1534,17 +1533,17 @@ impl Index {
                 .ctrl
                 .fetch_add(VERSION_ONE, Ordering::AcqRel);
         }
-        while let (Some(f), _) = next.find_committed(nh, tag, &mut |it| it == item) {
-            let f = next.help_announce(f);
-            if next.remove_slot(f.bucket, f.slot, f.word).is_ok() {
+        while let (Some(c), _) = next.find_committed(nh, tag, &mut |it| it == item) {
+            let c = next.help_announce(c);
+            if next.remove_slot(c.bucket, c.slot, c.word).is_ok() {
                 break;
             }
         }
-        let s = &t.buckets[bucket].slots[slot];
+        let s = &t.buckets[f.bucket].slots[f.slot];
         if s.compare_exchange(frozen.0 | RES, BUSY, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            t.clear(bucket, slot, frozen);
+            t.clear(f.bucket, f.slot, frozen);
             self.push_orphan(item);
         }
     }

@@ -234,6 +234,16 @@ fn growth_against_lookups() {
     });
 }
 
+/// A one-bucket index holding key 1, already growing into two buckets.
+fn growing_with_key_1() -> (Arc<Slab>, Arc<Index>, Vec<Item>) {
+    let (s, index, its) = setup_with(&[(1, b'a')], &[]);
+    {
+        let local = index.local();
+        assert!(index.start_growth(&index.pin(&local)));
+    }
+    (s, index, its)
+}
+
 /// Settles the index from a second thread too, so that two movers race on
 /// its one home.
 fn mover(index: &Arc<Index>) -> thread::JoinHandle<()> {
@@ -248,11 +258,7 @@ fn mover(index: &Arc<Index>) -> thread::JoinHandle<()> {
 #[test]
 fn two_movers_then_a_remove() {
     run(|| {
-        let (_s, index, _its) = setup_with(&[(1, b'a')], &[]);
-        {
-            let local = index.local();
-            assert!(index.start_growth(&index.pin(&local)));
-        }
+        let (_s, index, _its) = growing_with_key_1();
         let slow = mover(&index);
         let i2 = index.clone();
         let remover = thread::spawn(move || {
@@ -277,11 +283,7 @@ fn two_movers_then_a_remove() {
 #[test]
 fn a_drop_against_a_copy() {
     run(|| {
-        let (_s, index, its) = setup_with(&[(1, b'a')], &[]);
-        {
-            let local = index.local();
-            assert!(index.start_growth(&index.pin(&local)));
-        }
+        let (_s, index, its) = growing_with_key_1();
         // The first copy attempt finds no room; the other may land.
         index.fail_copy(0);
         let a = mover(&index);
