@@ -163,6 +163,9 @@ pub struct Slab {
     /// The mapping `base` points into; unmapped when the slab drops.
     region: Region,
     page_size: usize,
+    /// `log2(page_size)` when the page size is a power of two (the
+    /// default): the page of an offset is then a shift, not a division.
+    page_shift: Option<u32>,
     /// Per page: `UNASSIGNED`, a class id, or `DRAINING | class`.
     page_state: Box<[AtomicU32]>,
     /// Per page: chunks counted back while draining.
@@ -277,6 +280,9 @@ impl Slab {
             len,
             region,
             page_size,
+            page_shift: page_size
+                .is_power_of_two()
+                .then(|| page_size.trailing_zeros()),
             page_state: (0..npages).map(|_| AtomicU32::new(UNASSIGNED)).collect(),
             drained: (0..npages).map(|_| AtomicU32::new(0)).collect(),
             generation: (0..npages)
@@ -481,10 +487,9 @@ impl Slab {
     /// a power of two (the default), else a division.
     #[inline]
     fn page_of_offset(&self, off: usize) -> usize {
-        if self.page_size.is_power_of_two() {
-            off >> self.page_size.trailing_zeros()
-        } else {
-            off / self.page_size
+        match self.page_shift {
+            Some(shift) => off >> shift,
+            None => off / self.page_size,
         }
     }
 
