@@ -202,6 +202,9 @@ impl Pool {
     }
 }
 
+/// Samples picked and prefetched together (K above this goes in batches).
+const SAMPLE_BATCH: usize = 8;
+
 /// The sampled policies' parameters, and the sampling itself: K samples a
 /// round into a per-thread pool, and the pool's worst still-valid
 /// candidate as the victim. The engine unlinks it.
@@ -247,32 +250,38 @@ impl Sampler {
         } else {
             self.pool_cap
         };
-        // Pick every sample first and prefetch their headers, so the K cache
-        // misses overlap instead of queueing.
-        let mut picks = [None; 64];
-        for p in picks.iter_mut().take(self.samples) {
-            *p = st.slab.sample(class, rng.next_u64());
-            if let Some(ch) = *p {
-                crate::prefetch(ch.ptr().as_ptr());
+        // Pick the samples first and prefetch their headers, so their cache
+        // misses overlap instead of queueing; in batches, so that the
+        // default five do not initialise an array for the largest K.
+        let mut left = self.samples;
+        while left > 0 {
+            let n = left.min(SAMPLE_BATCH);
+            left -= n;
+            let mut picks = [None; SAMPLE_BATCH];
+            for p in picks.iter_mut().take(n) {
+                *p = st.slab.sample(class, rng.next_u64());
+                if let Some(ch) = *p {
+                    crate::prefetch(ch.ptr().as_ptr());
+                }
             }
-        }
-        for &ch in picks.iter().take(self.samples).flatten() {
-            let Some(it) = st.live(ch, g) else {
-                continue;
-            };
-            // Score from the header first; read and hash the key only for a
-            // candidate the pool keeps.
-            let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, rng.next_u64());
-            if !pool.would_take(bad, cap) {
-                continue;
+            for &ch in picks.iter().take(n).flatten() {
+                let Some(it) = st.live(ch, g) else {
+                    continue;
+                };
+                // Score from the header first; read and hash the key only
+                // for a candidate the pool keeps.
+                let bad = badness(self.rank_policy(), it, now_ms, now, cas_now, rng.next_u64());
+                if !pool.would_take(bad, cap) {
+                    continue;
+                }
+                let c = Candidate {
+                    badness: bad,
+                    chunk: ch,
+                    cas: it.cas(),
+                    hash: st.hash(it.key()),
+                };
+                pool.offer(c, cap);
             }
-            let c = Candidate {
-                badness: bad,
-                chunk: ch,
-                cas: it.cas(),
-                hash: st.hash(it.key()),
-            };
-            pool.offer(c, cap);
         }
     }
 
@@ -336,6 +345,57 @@ mod tests {
         assert_eq!(p.pop().unwrap().badness, 7);
         assert_eq!(p.pop().unwrap().badness, 5);
         assert!(p.pop().is_none());
+    }
+
+    /// Random offers and pops against a plain model: the pool keeps the
+    /// `cap` worst distinct candidates offered, and pops them worst first.
+    #[test]
+    fn pool_matches_a_model() {
+        let mut rng = SplitMix64::new(7);
+        for cap in [1, 2, 5, 16] {
+            let mut p = Pool::default();
+            let mut model: Vec<(u64, usize)> = Vec::new(); // (badness, id)
+            for _ in 0..20_000 {
+                let r = rng.next_u64();
+                if r % 3 == 0 {
+                    let want = model.iter().map(|m| m.0).max();
+                    let got = p.pop().map(|c| c.badness);
+                    assert_eq!(got, want, "cap {cap}");
+                    if let Some(b) = got {
+                        let i = model.iter().position(|m| m.0 == b).unwrap();
+                        model.swap_remove(i);
+                    }
+                } else {
+                    // One score per id, distinct across ids, so that which
+                    // of two equal candidates goes cannot make the two
+                    // disagree later.
+                    let id = ((r >> 32) % 40) as usize + 1;
+                    let b = (id as u64 * 17) % 41;
+                    p.offer(cand(b, id), cap);
+                    if !model.iter().any(|m| m.1 == id) {
+                        if model.len() < cap {
+                            model.push((b, id));
+                        } else {
+                            let (i, min) = model
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|(_, m)| m.0)
+                                .map(|(i, m)| (i, m.0))
+                                .unwrap();
+                            if min < b {
+                                model[i] = (b, id);
+                            }
+                        }
+                    }
+                }
+                let mut a: Vec<u64> = p.entries.iter().map(|c| c.badness).collect();
+                let mut m: Vec<u64> = model.iter().map(|m| m.0).collect();
+                a.sort_unstable();
+                m.sort_unstable();
+                assert_eq!(a, m, "cap {cap}");
+                assert_eq!(p.peek_badness(), m.last().copied());
+            }
+        }
     }
 
     #[test]
