@@ -2,12 +2,14 @@
 //! server on 127.0.0.1:11212.
 
 use clap::{Args, Parser, Subcommand};
-use hotset::server::{self, ServerConfig};
-use hotset::{Cache, Config, Policy, ReclaimKind, SlabClasses};
-use std::net::IpAddr;
+use hotset::server;
+use hotset::{Cache, Policy};
 
 #[path = "cli/research.rs"]
 mod research;
+#[path = "cli/serve.rs"]
+mod serve;
+use serve::{parse_slot_ratio, ServeArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -142,106 +144,6 @@ struct GenArgs {
     quiet: bool,
 }
 
-#[derive(Args, Clone, Debug)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    listen: IpAddr,
-    /// TCP port (0 picks a free one and prints it).
-    #[arg(long, default_value_t = 11212)]
-    port: u16,
-    /// Item memory budget: bytes, or with k/m/g (KiB/MiB/GiB).
-    #[arg(long, default_value = "64MiB", value_parser = hotset::parse_size)]
-    memory: usize,
-    /// The largest budget `cache_memlimit` may set at run time (address
-    /// space is reserved for it, not committed); default four times
-    /// --memory.
-    #[arg(long, value_parser = hotset::parse_size)]
-    memory_max: Option<usize>,
-    /// Connections served at once; more are refused with an error.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    max_conns: u32,
-    /// Worker threads serving connections (memcached's -t); default: one
-    /// per core.
-    #[arg(short = 't', long, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    threads: Option<u32>,
-    /// Close a connection after this many seconds without a request
-    /// (memcached's idle_timeout); 0 never does.
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=86_400 * 30))]
-    idle_timeout: u32,
-    /// Require memcached's ASCII authentication: a file of `user:pass` lines.
-    /// A client's first command must be a `set` whose data is "user pass".
-    #[arg(long)]
-    auth_file: Option<std::path::PathBuf>,
-    /// Largest item (header + key + value): bytes, or with k/m/g.
-    #[arg(long, default_value = "1MiB", value_parser = hotset::parse_size)]
-    max_item_size: usize,
-    /// Slab class growth factor (memcached's -f).
-    #[arg(long, conflicts_with = "slab_classes")]
-    slab_growth: Option<f64>,
-    /// Explicit slab classes, e.g. 64,128,256,1024,4096.
-    #[arg(long, value_delimiter = ',')]
-    slab_classes: Option<Vec<usize>>,
-    /// Eviction policy: lru, lfu, fifo, random, hyperbolic (sampled), or
-    /// s3fifo, sieve, clock (queue-based).
-    #[arg(long, default_value = "lru")]
-    policy: Policy,
-    /// Items sampled per eviction.
-    #[arg(long, default_value_t = 5)]
-    samples: usize,
-    /// Eviction-pool size per thread and class (0 disables the pool).
-    #[arg(long, default_value_t = 16)]
-    evict_pool: usize,
-    /// Sweeper ticks per second (0 disables the sweeper).
-    #[arg(long, default_value_t = 10)]
-    sweep_hz: u32,
-    /// Reclamation backend: seize or crossbeam.
-    #[arg(long, default_value = "seize")]
-    reclaim: ReclaimKind,
-    /// Budget bytes per index slot at start (default: the engine's 1024).
-    /// The index grows by half whenever a new key finds its candidate
-    /// buckets full, so this only saves the first growths.
-    #[arg(long, value_parser = parse_slot_ratio)]
-    index_bytes_per_slot: Option<usize>,
-    /// More logging to stderr (-v connections and errors).
-    #[arg(short, action = clap::ArgAction::Count)]
-    verbose: u8,
-}
-
-/// `--index-bytes-per-slot`: a number of budget bytes per index slot, at
-/// least 8 (the slot's own size).
-fn parse_slot_ratio(s: &str) -> Result<usize, String> {
-    let n: usize = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
-    if n < 8 {
-        return Err(format!("{n} bytes per slot is below a slot's 8 bytes"));
-    }
-    Ok(n)
-}
-
-fn config(a: &ServeArgs) -> Config {
-    Config {
-        memory: a.memory,
-        memory_max: a.memory_max,
-        page_size: Config::page_size_for(a.max_item_size),
-        classes: match (&a.slab_classes, a.slab_growth) {
-            (Some(list), _) => SlabClasses::List(list.clone()),
-            (None, Some(f)) => SlabClasses::Growth(f),
-            (None, None) => Config::default().classes,
-        },
-        max_item_size: a.max_item_size,
-        policy: a.policy,
-        samples: a.samples,
-        evict_pool: a.evict_pool,
-        sweep_hz: a.sweep_hz,
-        reclaim: a.reclaim,
-        index_slots: a.index_bytes_per_slot.map(|b| a.memory / b),
-        ..Config::default()
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.cmd {
@@ -253,48 +155,53 @@ fn main() -> ExitCode {
         Some(Cmd::Loadgen(a)) => return loadgen(&a),
         None => cli.serve,
     };
+    let launch = match args.launch() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("hotset: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if launch.daemon {
+        if let Err(e) = serve::daemonize(args.verbose > 0) {
+            eprintln!("hotset: {e}");
+            return ExitCode::from(1);
+        }
+    }
     // Before any thread exists, so that only the signal thread gets them.
     server::block_shutdown_signals();
-    let cfg = config(&args);
-    let cache = match Cache::new(cfg.clone()) {
+    let cache = match Cache::new(launch.config.clone()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("hotset: {e}");
             return ExitCode::from(2);
         }
     };
-    let threads = args.threads.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |t| t as usize,
-    );
-    let auth = match args
-        .auth_file
-        .as_deref()
-        .map(server::read_users)
-        .transpose()
-    {
-        Ok(a) => a.map(std::sync::Arc::new),
-        Err(e) => {
-            eprintln!("hotset: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let scfg = ServerConfig {
-        listen: args.listen,
-        port: args.port,
-        max_conns: args.max_conns as usize,
-        threads,
-        idle_timeout: (args.idle_timeout > 0)
-            .then(|| std::time::Duration::from_secs(args.idle_timeout as u64)),
-        auth,
-        verbosity: args.verbose,
-    };
+    if let Some(level) = launch.automove {
+        cache.set_automove(level);
+    }
     if args.verbose > 0 {
-        for (k, v) in server::settings(&cache, &scfg, args.verbose as u32) {
+        for (k, v) in server::settings(&cache, &launch.server, args.verbose as u32) {
             eprintln!("hotset: {k} {v}");
         }
+        for o in &launch.ignored {
+            eprintln!("hotset: -o {o}: means nothing in hotset; ignored");
+        }
     }
-    match server::serve(cache, scfg) {
+    if let Some(p) = &launch.pidfile {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            eprintln!("hotset: -P {}: {e}", p.display());
+            return ExitCode::from(1);
+        }
+    }
+    let user = launch.user.clone();
+    let served = server::serve_with(cache, launch.server, move || {
+        serve::drop_privileges(user.as_deref())
+    });
+    if let Some(p) = &launch.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hotset: {e}");

@@ -269,6 +269,14 @@ impl Conn {
                             }
                         }
                         Ok(Request::Quit) => break Parsed::Close,
+                        // `-A`: memcached closes the connection and stops.
+                        Ok(Request::Shutdown) if self.authed && sh.cfg.shutdown_command => {
+                            if sh.cfg.verbosity > 0 {
+                                eprintln!("hotset: shutdown command received");
+                            }
+                            sh.stop();
+                            break Parsed::Close;
+                        }
                         Ok(req) => {
                             if !self.authed {
                                 out.extend_from_slice(reply::UNAUTHENTICATED);
@@ -503,7 +511,7 @@ fn execute(
             }
         }
         Request::Shutdown => {
-            // hotset stops on SIGINT or SIGTERM, never from the network.
+            // Without -A (with it, the connection loop stops the server).
             out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
         }
         Request::CacheDump { class, limit } => {

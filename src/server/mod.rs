@@ -14,12 +14,14 @@
 
 mod conn;
 mod detail;
+pub mod listen;
 mod meta;
 mod poll;
 mod stats;
 mod worker;
 
 use crate::Cache;
+use listen::ListenAddr;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -66,10 +68,15 @@ pub fn read_users(path: &std::path::Path) -> Result<Users, String> {
 /// How the server listens and limits connections.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// Address to bind (default 127.0.0.1).
-    pub listen: IpAddr,
-    /// TCP port (default 11212; 0 picks a free one).
+    /// Where to listen (memcached's `-l`; the CLI's default is 127.0.0.1).
+    pub listen: Vec<ListenAddr>,
+    /// TCP port of the entries that name none (default 11212; 0 picks a
+    /// free one).
     pub port: u16,
+    /// Each listener's accept backlog (memcached's `-b`, default 1024).
+    pub backlog: u32,
+    /// Whether the `shutdown` command stops the server (memcached's `-A`).
+    pub shutdown_command: bool,
     /// Connections served at once; one more is refused with
     /// `SERVER_ERROR too many open connections`.
     pub max_conns: usize,
@@ -99,7 +106,18 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
             cfg.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
         ),
         ("tcpport", cfg.port.to_string()),
-        ("interface", cfg.listen.to_string()),
+        ("udpport", "0".to_string()),
+        (
+            "interface",
+            cfg.listen
+                .iter()
+                .map(|l| l.display(cfg.port))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("tcp_backlog", cfg.backlog.to_string()),
+        ("binding_protocol", "ascii".to_string()),
+        ("shutdown_command", yes_no(cfg.shutdown_command).to_string()),
         ("item_size_max", cache.max_item_size().to_string()),
         ("slab_page_size", cache.page_size().to_string()),
     ];
@@ -128,6 +146,14 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
     s
 }
 
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
 /// Connection counters, shared by the listener and connection threads.
 pub(crate) struct Shared {
     pub(crate) cache: Cache,
@@ -149,6 +175,32 @@ pub(crate) struct Shared {
     /// off at start, as there). hotset walks the items when asked, so it
     /// costs nothing per store.
     pub(crate) sizes: std::sync::atomic::AtomicBool,
+    /// Set by SIGINT/SIGTERM, or by `shutdown` under `-A`: the listeners
+    /// stop accepting and `serve` returns.
+    pub(crate) stopping: AtomicBool,
+    /// The bound listeners' addresses, to wake their accept() on shutdown.
+    pub(crate) bound: Vec<SocketAddr>,
+}
+
+impl Shared {
+    /// Stops the server: marks it stopping and wakes every listener.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        for &a in &self.bound {
+            let wake = match a.ip() {
+                ip if ip.is_unspecified() => SocketAddr::new(
+                    if ip.is_ipv4() {
+                        IpAddr::from([127, 0, 0, 1])
+                    } else {
+                        IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+                    },
+                    a.port(),
+                ),
+                _ => a,
+            };
+            let _ = TcpStream::connect_timeout(&wake, std::time::Duration::from_secs(1));
+        }
+    }
 }
 
 /// Blocks SIGINT and SIGTERM in the calling thread and every thread it
@@ -169,16 +221,23 @@ pub fn block_shutdown_signals() {
 /// Binds the listener and serves until SIGINT or SIGTERM. Prints
 /// `hotset: listening on <addr>` (and flushes) once bound.
 pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
-    let listener = TcpListener::bind(SocketAddr::new(cfg.listen, cfg.port)).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot listen on {}:{}: {e}", cfg.listen, cfg.port),
-        )
-    })?;
-    let addr = listener.local_addr()?;
+    serve_with(cache, cfg, || Ok(()))
+}
+
+/// As [`serve`], running `ready` once every listener is bound and before
+/// any connection is served: the binary drops root privileges there.
+pub fn serve_with(
+    cache: Cache,
+    cfg: ServerConfig,
+    ready: impl FnOnce() -> Result<(), String>,
+) -> io::Result<()> {
+    let listeners = listen::bind_all(&cfg.listen, cfg.port, cfg.backlog)?;
+    let bound = listeners
+        .iter()
+        .map(|(l, _)| l.local_addr())
+        .collect::<io::Result<Vec<_>>>()?;
+    ready().map_err(io::Error::other)?;
     raise_fd_limit(cfg.max_conns);
-    let shutdown = Arc::new(AtomicBool::new(false));
-    spawn_signal_thread(shutdown.clone(), addr)?;
     let cfg_verbosity = cfg.verbosity as u32;
     let shared = Arc::new(Shared {
         cache,
@@ -195,25 +254,54 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
         stats_base: std::sync::Mutex::new(None),
         verbosity: std::sync::atomic::AtomicU32::new(cfg_verbosity),
         sizes: std::sync::atomic::AtomicBool::new(false),
+        stopping: AtomicBool::new(false),
+        bound,
     });
-    let workers = (0..shared.cfg.threads.max(1))
-        .map(|id| worker::spawn(shared.clone(), id))
-        .collect::<io::Result<Vec<_>>>()?;
-    let mut next = 0;
+    spawn_signal_thread(shared.clone())?;
+    let workers = Arc::new(
+        (0..shared.cfg.threads.max(1))
+            .map(|id| worker::spawn(shared.clone(), id))
+            .collect::<io::Result<Vec<_>>>()?,
+    );
     {
         let mut out = io::stdout().lock();
-        writeln!(out, "hotset: listening on {addr}")?;
+        for a in &shared.bound {
+            writeln!(out, "hotset: listening on {a}")?;
+        }
         out.flush()?;
     }
-    for stream in listener.incoming() {
-        if shutdown.load(Ordering::Relaxed) {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut others = Vec::new();
+    let mut listeners = listeners.into_iter();
+    let (first, _) = listeners.next().expect("bind_all binds at least one");
+    for (l, _) in listeners {
+        let (shared, workers, next) = (shared.clone(), workers.clone(), next.clone());
+        others.push(
+            std::thread::Builder::new()
+                .name("hotset-accept".into())
+                .spawn(move || accept_loop(&l, &shared, &workers, &next))?,
+        );
+    }
+    accept_loop(&first, &shared, &workers, &next);
+    for t in others {
+        let _ = t.join();
+    }
+    eprintln!("hotset: shutting down");
+    Ok(())
+}
+
+/// Accepts connections on `l` and hands them to the workers in turn, until
+/// the server stops.
+fn accept_loop(l: &TcpListener, shared: &Shared, workers: &[worker::Handle], next: &AtomicU64) {
+    for stream in l.incoming() {
+        if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
         match stream {
             Ok(s) => {
-                if admit(&shared, &s) {
-                    workers[next].hand(s);
-                    next = (next + 1) % workers.len();
+                if admit(shared, &s) {
+                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    workers[n % workers.len()].hand(s);
                 }
             }
             Err(e) => {
@@ -225,8 +313,6 @@ pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
             }
         }
     }
-    eprintln!("hotset: shutting down");
-    Ok(())
 }
 
 /// Counts a new connection in, or refuses it when `max_conns` are open.
@@ -265,7 +351,7 @@ fn raise_fd_limit(max_conns: usize) {
     }
 }
 
-fn spawn_signal_thread(shutdown: Arc<AtomicBool>, addr: SocketAddr) -> io::Result<()> {
+fn spawn_signal_thread(shared: Arc<Shared>) -> io::Result<()> {
     std::thread::Builder::new()
         .name("hotset-signals".into())
         .spawn(move || {
@@ -282,20 +368,7 @@ fn spawn_signal_thread(shutdown: Arc<AtomicBool>, addr: SocketAddr) -> io::Resul
                 sig
             };
             eprintln!("hotset: signal {sig} received");
-            shutdown.store(true, Ordering::Relaxed);
-            // Wake the listener's accept().
-            let wake = match addr.ip() {
-                ip if ip.is_unspecified() => SocketAddr::new(
-                    if ip.is_ipv4() {
-                        IpAddr::from([127, 0, 0, 1])
-                    } else {
-                        IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
-                    },
-                    addr.port(),
-                ),
-                _ => addr,
-            };
-            let _ = TcpStream::connect(wake);
+            shared.stop();
         })?;
     Ok(())
 }

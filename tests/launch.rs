@@ -1,0 +1,288 @@
+//! memcached's command line: its launch lines start hotset unchanged, and
+//! its flags mean what they mean there.
+
+mod common;
+
+use common::{free_port, TempDir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Starts `hotset` with exactly `args`, and returns it with the addresses
+/// it printed as listening (waiting for `want` of them).
+fn start(args: &[&str], want: usize) -> (Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hotset");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut addrs = Vec::new();
+    while addrs.len() < want {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "{args:?}: exited before listening"
+        );
+        if let Some(a) = line.trim().strip_prefix("hotset: listening on ") {
+            addrs.push(a.to_string());
+        }
+    }
+    (child, addrs)
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Sends `req` and reads until the reply ends with `end`.
+fn ask(s: &mut TcpStream, req: &str, end: &str) -> String {
+    s.write_all(req.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(end.as_bytes()) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+/// `stats settings` as (name, value) pairs.
+fn settings(s: &mut TcpStream) -> Vec<(String, String)> {
+    ask(s, "stats settings\r\n", "END\r\n")
+        .lines()
+        .filter_map(|l| l.strip_prefix("STAT "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn setting(all: &[(String, String)], name: &str) -> String {
+    all.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} in stats settings"))
+}
+
+fn set_get(s: &mut TcpStream) {
+    assert_eq!(ask(s, "set k 5 0 2\r\nhi\r\n", "\r\n"), "STORED\r\n");
+    assert_eq!(
+        ask(s, "get k\r\n", "END\r\n"),
+        "VALUE k 5 2\r\nhi\r\nEND\r\n"
+    );
+}
+
+fn stop(mut child: Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(child.wait().unwrap().success());
+}
+
+/// The uid `user` has in /etc/passwd.
+fn uid_of(user: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find(|l| l.split(':').next() == Some(user))
+        .and_then(|l| l.split(':').nth(2)?.parse().ok())
+}
+
+/// A process's effective uid, from /proc.
+fn euid(pid: u32) -> u32 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+/// memcached's systemd unit: `memcached -p ${PORT} -u ${USER} -m
+/// ${CACHESIZE} -c ${MAXCONN} $OPTIONS`, with the unit's defaults (USER
+/// nobody, CACHESIZE 64, MAXCONN 1024, no OPTIONS) and a free port.
+#[test]
+fn memcacheds_systemd_line_starts_hotset() {
+    let port = free_port().to_string();
+    let (child, addrs) = start(&["-p", &port, "-u", "nobody", "-m", "64", "-c", "1024"], 1);
+    assert_eq!(addrs, [format!("127.0.0.1:{port}")]);
+    let mut s = connect(&addrs[0]);
+    set_get(&mut s);
+    let st = settings(&mut s);
+    assert_eq!(setting(&st, "maxbytes"), (64u64 << 20).to_string());
+    assert_eq!(setting(&st, "maxconns"), "1024");
+    assert_eq!(setting(&st, "tcpport"), port);
+    // As root, -u drops to the user; otherwise memcached ignores it.
+    if euid(std::process::id()) == 0 {
+        let nobody = uid_of("nobody").expect("a nobody user");
+        assert_eq!(euid(child.id()), nobody, "-u nobody is not in effect");
+    }
+    stop(child);
+}
+
+/// The Docker library image's command: `memcached --conn-limit=1024
+/// --memory-limit=64 --threads=4`, on hotset's default port.
+#[test]
+fn the_docker_images_command_starts_hotset() {
+    let (child, addrs) = start(
+        &["--conn-limit=1024", "--memory-limit=64", "--threads=4"],
+        1,
+    );
+    assert_eq!(addrs, ["127.0.0.1:11212"]);
+    let mut s = connect(&addrs[0]);
+    set_get(&mut s);
+    let st = settings(&mut s);
+    assert_eq!(setting(&st, "maxbytes"), (64u64 << 20).to_string());
+    assert_eq!(setting(&st, "maxconns"), "1024");
+    assert_eq!(setting(&st, "num_threads"), "4");
+    stop(child);
+}
+
+/// `-l` takes lists and repeats; every listener serves the one cache.
+#[test]
+fn several_listeners_serve_one_cache() {
+    let (child, addrs) = start(
+        &[
+            "-p",
+            "0",
+            "-l",
+            "127.0.0.1,notls:127.0.0.1:0",
+            "-l",
+            "127.0.0.1:0",
+            "-b",
+            "64",
+        ],
+        3,
+    );
+    let mut a = connect(&addrs[0]);
+    set_get(&mut a);
+    for other in &addrs[1..] {
+        let mut b = connect(other);
+        assert_eq!(
+            ask(&mut b, "get k\r\n", "END\r\n"),
+            "VALUE k 5 2\r\nhi\r\nEND\r\n"
+        );
+    }
+    let st = settings(&mut a);
+    assert_eq!(setting(&st, "tcp_backlog"), "64");
+    assert_eq!(
+        setting(&st, "interface"),
+        "127.0.0.1:0,notls:127.0.0.1:0,127.0.0.1:0"
+    );
+    stop(child);
+}
+
+/// `shutdown` stops the server only under -A, as in memcached.
+#[test]
+fn shutdown_needs_enable_shutdown() {
+    let (child, addrs) = start(&["-p", "0"], 1);
+    let mut s = connect(&addrs[0]);
+    assert_eq!(
+        ask(&mut s, "shutdown\r\n", "\r\n"),
+        "ERROR: shutdown not enabled\r\n"
+    );
+    stop(child);
+
+    let (mut child, addrs) = start(&["-p", "0", "-A"], 1);
+    let mut s = connect(&addrs[0]);
+    s.write_all(b"shutdown\r\n").unwrap();
+    let mut rest = Vec::new();
+    assert!(s.read_to_end(&mut rest).is_ok(), "the connection closes");
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `-d -P FILE`: the command returns, the daemon serves, its pid is in the
+/// file, and the file goes when it stops.
+#[test]
+fn daemon_and_pidfile() {
+    let dir = TempDir::new("launch");
+    let pidfile = dir.join("hotset.pid");
+    let port = free_port().to_string();
+    let st = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args([
+            "-d",
+            "-P",
+            pidfile.to_str().unwrap(),
+            "-p",
+            &port,
+            "--sweep-hz",
+            "0",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "-d returns at once: {st:?}");
+    let t = Instant::now();
+    let mut s = loop {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())) {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the daemon never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    set_get(&mut s);
+    let pid = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let t = Instant::now();
+    while pidfile.exists() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// memcached's flags that hotset cannot honour yet, or whose values it
+/// cannot take, are refused with a reason, before anything starts.
+#[test]
+fn memcached_flags_hotset_refuses_say_why() {
+    for (args, why) in [
+        (&["-U", "11211"][..], "no UDP"),
+        (&["-B", "binary"], "text protocols only"),
+        (&["-o", "no_such_thing"], "unknown option"),
+        (&["-o", "hashpower=3"], "12 to 64"),
+        (&["-o", "idle_timeout"], "needs a value"),
+        (&["-o", "ssl_key=k.pem"], "TLS"),
+        (&["-l", "127.0.0.1:99999"], "not a port"),
+        (&["-M"], "not supported yet"),
+        (&["-u", "no-such-user-here", "-p", "0"], "no such user"),
+    ] {
+        if args[0] == "-u" && euid(std::process::id()) != 0 {
+            continue; // not root: memcached ignores -u, and so does hotset
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_hotset"))
+            .args(args)
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
