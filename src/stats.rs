@@ -125,6 +125,10 @@ counters! {
     SweepReclaimed => sweep_reclaimed,
     /// Stores refused for lack of memory.
     OutOfMemory => out_of_memory,
+    /// Stores refused because the item would pass the largest item size
+    /// (those the server refuses before the value arrives are the
+    /// server's to count).
+    TooLarge => too_large,
     /// Pages moved from one class to another.
     SlabReassigned => slab_reassigned,
     /// Live items of a draining page moved into a free chunk of their class

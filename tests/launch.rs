@@ -286,3 +286,94 @@ fn memcached_flags_hotset_refuses_say_why() {
         assert!(err.contains(why), "{args:?}: {err}");
     }
 }
+
+fn stat_of(s: &mut TcpStream, name: &str) -> String {
+    let all: Vec<(String, String)> = ask(s, "stats\r\n", "END\r\n")
+        .lines()
+        .filter_map(|l| l.strip_prefix("STAT "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    setting(&all, name)
+}
+
+fn num(s: &mut TcpStream, name: &str) -> u64 {
+    let v = stat_of(s, name);
+    v.parse()
+        .unwrap_or_else(|_| panic!("{name} {v:?} is not a count"))
+}
+
+/// The keys prometheus' memcached_exporter reads, with memcached's
+/// meanings, and `stats reset` clearing the counters among them.
+#[test]
+fn the_exporters_stats_are_there() {
+    let (child, addrs) = start(&["-p", "0", "-I", "2k", "--sweep-hz", "0"], 1);
+    let mut s = connect(&addrs[0]);
+    set_get(&mut s);
+    // One value refused by the server before it arrives, one by the engine
+    // (an append that pushes the item past 2 KiB).
+    let big = "x".repeat(4000);
+    assert!(ask(&mut s, &format!("set big 0 0 4000\r\n{big}\r\n"), "\r\n").contains("too large"));
+    // 2,027 bytes pass alone; appended to "hi" they do not.
+    let tail = "y".repeat(2027);
+    let r = ask(&mut s, &format!("append k 0 0 2027\r\n{tail}\r\n"), "\r\n");
+    assert!(r.starts_with("SERVER_ERROR"), "{r}");
+    assert_eq!(ask(&mut s, "touch k 100\r\n", "\r\n"), "TOUCHED\r\n");
+    let read = num(&mut s, "bytes_read");
+    assert!(read > 4000, "bytes_read {read}");
+    assert!(num(&mut s, "bytes_written") > 30);
+    assert_eq!(num(&mut s, "store_too_large"), 2);
+    assert_eq!(num(&mut s, "store_no_memory"), 0);
+    assert_eq!(num(&mut s, "cmd_touch"), 1);
+    assert_eq!(num(&mut s, "accepting_conns"), 1);
+    assert_eq!(num(&mut s, "listen_disabled_num"), 0);
+    assert!(num(&mut s, "connection_structures") >= 2);
+    for k in [
+        "conn_yields",
+        "get_expired",
+        "get_flushed",
+        "auth_cmds",
+        "auth_errors",
+    ] {
+        num(&mut s, k);
+    }
+    for k in ["rusage_user", "rusage_system"] {
+        let v = stat_of(&mut s, k);
+        let (sec, us) = v.split_once('.').unwrap_or_else(|| panic!("{k} {v}"));
+        assert!(sec.parse::<u64>().is_ok() && us.len() == 6, "{k} {v}");
+    }
+    assert_eq!(ask(&mut s, "stats reset\r\n", "\r\n"), "RESET\r\n");
+    assert!(
+        num(&mut s, "bytes_read") < 100,
+        "stats reset clears bytes_read"
+    );
+    assert_eq!(num(&mut s, "store_too_large"), 0);
+    let st = settings(&mut s);
+    for (k, v) in [
+        ("maxconns_fast", "yes"),
+        ("cas_enabled", "yes"),
+        ("binding_protocol", "ascii"),
+        ("domain_socket", "NULL"),
+        ("umask", "700"),
+        ("shutdown_command", "no"),
+        ("tcp_backlog", "1024"),
+    ] {
+        assert_eq!(setting(&st, k), v, "stats settings {k}");
+    }
+    stop(child);
+
+    // ASCII authentication: every attempt counts, failures apart.
+    let dir = TempDir::new("auth-stats");
+    let users = dir.join("users");
+    std::fs::write(&users, "alice:secret\n").unwrap();
+    let (child, addrs) = start(&["-p", "0", "-Y", users.to_str().unwrap()], 1);
+    let mut s = connect(&addrs[0]);
+    assert!(ask(&mut s, "set a 0 0 9\r\nalice bad\r\n", "\r\n").contains("authentication failure"));
+    assert_eq!(
+        ask(&mut s, "set a 0 0 12\r\nalice secret\r\n", "\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(num(&mut s, "auth_cmds"), 2);
+    assert_eq!(num(&mut s, "auth_errors"), 1);
+    stop(child);
+}

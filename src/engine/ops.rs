@@ -264,7 +264,11 @@ impl Engine {
         exp: u32,
     ) -> Result<Fresh<'_>, Error> {
         let vlen = value.len();
-        let class = self.class_for(key, vlen, flags)?;
+        let class = self.class_for(key, vlen, flags).inspect_err(|e| {
+            if *e == Error::TooLarge {
+                ctx.counters.inc(Ctr::TooLarge);
+            }
+        })?;
         let Some(chunk) = self.alloc(ctx, class) else {
             ctx.counters.inc(Ctr::OutOfMemory);
             return Err(Error::OutOfMemory);

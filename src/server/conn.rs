@@ -107,11 +107,13 @@ pub(super) struct Conn {
     authed: bool,
     /// When the client last sent a byte (for --idle-timeout).
     pub(super) last_read: Instant,
+    /// The serving worker's number (its counters in `Shared::per_worker`).
+    worker: usize,
 }
 
 impl Conn {
     /// A connection on a socket that is already non-blocking.
-    pub(super) fn new(sh: &Shared, s: TcpStream) -> Conn {
+    pub(super) fn new(sh: &Shared, s: TcpStream, worker: usize) -> Conn {
         Conn {
             s,
             inbuf: vec![0; READ_CHUNK],
@@ -124,12 +126,14 @@ impl Conn {
             closing: false,
             authed: sh.cfg.auth.is_none(),
             last_read: Instant::now(),
+            worker,
         }
     }
 
     /// Makes all the progress the socket allows: writes pending replies,
     /// answers complete requests, reads more. Returns what to wait for.
     pub(super) fn drive(&mut self, sh: &Shared) -> Step {
+        let ctr = &sh.per_worker[self.worker];
         let mut reads = 0;
         // The last read did not fill the space offered: the socket is most
         // likely drained, so skip the read that would only say so. Level-
@@ -139,7 +143,10 @@ impl Conn {
             if self.sent < self.out.len() {
                 match self.s.write(&self.out[self.sent..]) {
                     Ok(0) => return Step::Close(Err(io::ErrorKind::WriteZero.into())),
-                    Ok(n) => self.sent += n,
+                    Ok(n) => {
+                        self.sent += n;
+                        ctr.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         return Step::Wait(Interest::Write)
                     }
@@ -162,7 +169,13 @@ impl Conn {
                 Parsed::NeedInput if !self.out.is_empty() => continue,
                 Parsed::NeedInput => {}
             }
-            if drained || reads == READS_PER_WAKE {
+            if drained {
+                return Step::Wait(Interest::Read);
+            }
+            if reads == READS_PER_WAKE {
+                // Input may be waiting: the worker's other connections go
+                // first (memcached's yield after -R requests).
+                ctr.conn_yields.fetch_add(1, Ordering::Relaxed);
                 return Step::Wait(Interest::Read);
             }
             // Read at least a chunk, or all a pending data block still needs.
@@ -178,6 +191,7 @@ impl Conn {
             match self.s.read(&mut self.inbuf[self.filled..]) {
                 Ok(0) => return Step::Close(Ok(())), // end of file
                 Ok(n) => {
+                    ctr.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
                     self.filled += n;
                     self.last_read = Instant::now();
                     reads += 1;
@@ -230,6 +244,9 @@ impl Conn {
                             if bytes as usize > crate::MAX_VALUE_LEN
                                 || size > sh.cache.max_item_size()
                             {
+                                sh.per_worker[self.worker]
+                                    .too_large
+                                    .fetch_add(1, Ordering::Relaxed);
                                 if !b.silent {
                                     out.extend_from_slice(reply::TOO_LARGE);
                                 }
@@ -252,7 +269,7 @@ impl Conn {
                                     if self.authed {
                                         execute(sh, req, data, out, &mut 0);
                                     } else {
-                                        self.authed = authenticate(sh, data, out);
+                                        self.authed = authenticate(sh, self.worker, data, out);
                                     }
                                     pos += consumed + dc;
                                 }
@@ -335,7 +352,7 @@ impl Conn {
 
 /// Checks a `set`'s data, "user pass", against the auth file. Replies
 /// `STORED` and returns `true` on a match.
-fn authenticate(sh: &Shared, data: &[u8], out: &mut Vec<u8>) -> bool {
+fn authenticate(sh: &Shared, worker: usize, data: &[u8], out: &mut Vec<u8>) -> bool {
     let ok = sh.cfg.auth.as_ref().is_some_and(|users| {
         let data = data.strip_suffix(b"\r").unwrap_or(data);
         let Some(sp) = data.iter().position(|&b| b == b' ') else {
@@ -347,6 +364,11 @@ fn authenticate(sh: &Shared, data: &[u8], out: &mut Vec<u8>) -> bool {
             .iter()
             .fold(false, |hit, (u, p)| hit | (ct_eq(u, user) & ct_eq(p, pass)))
     });
+    let ctr = &sh.per_worker[worker];
+    ctr.auth_cmds.fetch_add(1, Ordering::Relaxed);
+    if !ok {
+        ctr.auth_errors.fetch_add(1, Ordering::Relaxed);
+    }
     out.extend_from_slice(if ok {
         reply::STORED
     } else {
@@ -578,6 +600,8 @@ fn execute(
         },
         Request::StatsReset => {
             *sh.stats_base.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.stats());
+            *sh.server_base.lock().unwrap_or_else(|p| p.into_inner()) =
+                super::ServerCounts::now(sh);
             sh.detail.clear();
             out.extend_from_slice(b"RESET\r\n");
         }

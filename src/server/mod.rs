@@ -118,6 +118,11 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ("tcp_backlog", cfg.backlog.to_string()),
         ("binding_protocol", "ascii".to_string()),
         ("shutdown_command", yes_no(cfg.shutdown_command).to_string()),
+        // A connection over the limit is refused at once, with an error.
+        ("maxconns_fast", "yes".to_string()),
+        ("cas_enabled", "yes".to_string()),
+        ("domain_socket", "NULL".to_string()),
+        ("umask", "700".to_string()),
         ("item_size_max", cache.max_item_size().to_string()),
         ("slab_page_size", cache.page_size().to_string()),
     ];
@@ -154,6 +159,67 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// A worker's own counters: only its thread writes them (so no cache line
+/// is written by two workers), and `stats` sums them.
+#[repr(align(128))]
+#[derive(Default)]
+pub(crate) struct WorkerCounters {
+    pub(crate) bytes_read: AtomicU64,
+    pub(crate) bytes_written: AtomicU64,
+    /// Times a connection with input maybe pending was set aside for the
+    /// worker's other connections (memcached's `conn_yields`).
+    pub(crate) conn_yields: AtomicU64,
+    /// Values refused for size before they arrived.
+    pub(crate) too_large: AtomicU64,
+    pub(crate) auth_cmds: AtomicU64,
+    pub(crate) auth_errors: AtomicU64,
+}
+
+/// The server's counters summed over the workers, at one moment.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ServerCounts {
+    pub(crate) bytes_read: u64,
+    pub(crate) bytes_written: u64,
+    pub(crate) conn_yields: u64,
+    pub(crate) too_large: u64,
+    pub(crate) auth_cmds: u64,
+    pub(crate) auth_errors: u64,
+    pub(crate) listen_disabled: u64,
+}
+
+impl ServerCounts {
+    /// The counts now.
+    pub(crate) fn now(sh: &Shared) -> ServerCounts {
+        let mut c = ServerCounts {
+            listen_disabled: sh.listen_disabled.load(Ordering::Relaxed),
+            ..ServerCounts::default()
+        };
+        for w in sh.per_worker.iter() {
+            let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            c.bytes_read += get(&w.bytes_read);
+            c.bytes_written += get(&w.bytes_written);
+            c.conn_yields += get(&w.conn_yields);
+            c.too_large += get(&w.too_large);
+            c.auth_cmds += get(&w.auth_cmds);
+            c.auth_errors += get(&w.auth_errors);
+        }
+        c
+    }
+
+    /// The counts since `base` (a `stats reset`).
+    pub(crate) fn since(self, base: ServerCounts) -> ServerCounts {
+        ServerCounts {
+            bytes_read: self.bytes_read.saturating_sub(base.bytes_read),
+            bytes_written: self.bytes_written.saturating_sub(base.bytes_written),
+            conn_yields: self.conn_yields.saturating_sub(base.conn_yields),
+            too_large: self.too_large.saturating_sub(base.too_large),
+            auth_cmds: self.auth_cmds.saturating_sub(base.auth_cmds),
+            auth_errors: self.auth_errors.saturating_sub(base.auth_errors),
+            listen_disabled: self.listen_disabled.saturating_sub(base.listen_disabled),
+        }
+    }
+}
+
 /// Connection counters, shared by the listener and connection threads.
 pub(crate) struct Shared {
     pub(crate) cache: Cache,
@@ -180,6 +246,15 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     /// The bound listeners' addresses, to wake their accept() on shutdown.
     pub(crate) bound: Vec<SocketAddr>,
+    /// Per worker, by worker number.
+    pub(crate) per_worker: Box<[WorkerCounters]>,
+    /// The server's counters at the last `stats reset`.
+    pub(crate) server_base: std::sync::Mutex<ServerCounts>,
+    /// Accepts that failed for want of descriptors, after which the
+    /// listener paused (memcached's `listen_disabled_num`).
+    pub(crate) listen_disabled: AtomicU64,
+    /// The most connections open at once.
+    pub(crate) conn_peak: AtomicU64,
 }
 
 impl Shared {
@@ -239,6 +314,7 @@ pub fn serve_with(
     ready().map_err(io::Error::other)?;
     raise_fd_limit(cfg.max_conns);
     let cfg_verbosity = cfg.verbosity as u32;
+    let cfg_threads = cfg.threads.max(1);
     let shared = Arc::new(Shared {
         cache,
         cfg,
@@ -255,6 +331,12 @@ pub fn serve_with(
         verbosity: std::sync::atomic::AtomicU32::new(cfg_verbosity),
         sizes: std::sync::atomic::AtomicBool::new(false),
         stopping: AtomicBool::new(false),
+        per_worker: (0..cfg_threads)
+            .map(|_| WorkerCounters::default())
+            .collect(),
+        server_base: std::sync::Mutex::new(ServerCounts::default()),
+        listen_disabled: AtomicU64::new(0),
+        conn_peak: AtomicU64::new(0),
         bound,
     });
     spawn_signal_thread(shared.clone())?;
@@ -305,6 +387,9 @@ fn accept_loop(l: &TcpListener, shared: &Shared, workers: &[worker::Handle], nex
                 }
             }
             Err(e) => {
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+                    shared.listen_disabled.fetch_add(1, Ordering::Relaxed);
+                }
                 if shared.cfg.verbosity > 0 {
                     eprintln!("hotset: accept: {e}");
                 }
@@ -330,6 +415,7 @@ fn admit(shared: &Shared, mut s: &TcpStream) -> bool {
         }
         return false;
     }
+    shared.conn_peak.fetch_max(n + 1, Ordering::Relaxed);
     shared.total_connections.fetch_add(1, Ordering::Relaxed);
     true
 }

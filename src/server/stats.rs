@@ -67,6 +67,11 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "time", sh.started_unix + uptime);
     stat(out, "version", env!("CARGO_PKG_VERSION"));
     stat(out, "pointer_size", usize::BITS);
+    let (user, system) = rusage();
+    stat(out, "rusage_user", user);
+    stat(out, "rusage_system", system);
+    let io = super::ServerCounts::now(sh)
+        .since(*sh.server_base.lock().unwrap_or_else(|p| p.into_inner()));
     let curr = sh.curr_connections.load(Ordering::Relaxed);
     stat(out, "threads", sh.cfg.threads);
     stat(out, "curr_connections", curr);
@@ -81,6 +86,13 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
         sh.rejected_connections.load(Ordering::Relaxed),
     );
     stat(out, "max_connections", sh.cfg.max_conns);
+    // memcached's count of connection objects it ever held at once, the
+    // listeners' among them.
+    stat(
+        out,
+        "connection_structures",
+        sh.conn_peak.load(Ordering::Relaxed) + sh.bound.len() as u64,
+    );
     stat(out, "idle_kicks", sh.idle_kicks.load(Ordering::Relaxed));
     stat(out, "cmd_get", s.cmd_get);
     stat(out, "cmd_set", s.cmd_set);
@@ -101,7 +113,20 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "cas_badval", s.cas_badval);
     stat(out, "touch_hits", s.touch_hits);
     stat(out, "touch_misses", s.touch_misses);
+    stat(out, "store_too_large", s.too_large + io.too_large);
+    stat(out, "store_no_memory", s.out_of_memory);
+    stat(out, "auth_cmds", io.auth_cmds);
+    stat(out, "auth_errors", io.auth_errors);
+    stat(out, "bytes_read", io.bytes_read);
+    stat(out, "bytes_written", io.bytes_written);
     stat(out, "limit_maxbytes", s.limit_maxbytes);
+    stat(
+        out,
+        "accepting_conns",
+        u8::from(!sh.stopping.load(Ordering::Relaxed)),
+    );
+    stat(out, "listen_disabled_num", io.listen_disabled);
+    stat(out, "conn_yields", io.conn_yields);
     stat(out, "bytes", s.bytes);
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);
@@ -164,4 +189,18 @@ fn items(sh: &Shared, out: &mut Vec<u8>) {
         stat(out, format_args!("items:{id}:number"), c.items);
         stat(out, format_args!("items:{id}:evicted"), c.evictions);
     }
+}
+
+/// The process's user and system CPU time, as memcached prints them
+/// (seconds.microseconds).
+fn rusage() -> (String, String) {
+    // SAFETY: getrusage fills the zeroed local it is given a pointer to;
+    // rusage is plain integers, for which zero is valid.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }

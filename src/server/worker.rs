@@ -59,6 +59,7 @@ pub(super) fn spawn(sh: Arc<Shared>, id: usize) -> io::Result<Handle> {
         .spawn(move || {
             let mut w = Worker {
                 sh,
+                id,
                 ep,
                 queue: q,
                 wake: wake_rx,
@@ -77,6 +78,8 @@ pub(super) fn spawn(sh: Arc<Shared>, id: usize) -> io::Result<Handle> {
 
 struct Worker {
     sh: Arc<Shared>,
+    /// This worker's number: its counters in `Shared::per_worker`.
+    id: usize,
     ep: Epoll,
     queue: Arc<Mutex<Vec<TcpStream>>>,
     wake: UnixStream,
@@ -152,7 +155,7 @@ impl Worker {
                 continue;
             }
             let slot = Some(Slot {
-                conn: Conn::new(&self.sh, s),
+                conn: Conn::new(&self.sh, s, self.id),
                 interest: Interest::Read,
             });
             if token == self.slots.len() {
