@@ -195,14 +195,15 @@ fn errors_reply_and_the_connection_goes_on() {
     exchange(
         &mut s,
         b"set k 0 0 3\r\nabcde\r\n",
-        b"CLIENT_ERROR bad data chunk\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
     );
-    // As memcached: with noreply, even the error is not sent (the get
-    // shows the connection read on past the bad block).
+    // As memcached: with noreply, the bad chunk's error is not sent; the
+    // rest of its line ("\r\n" after the two bytes read past the data) is
+    // an empty command, ERROR; the get shows the connection read on.
     exchange(
         &mut s,
         b"set k 0 0 3 noreply\r\nabcde\r\nget k\r\n",
-        b"END\r\n",
+        b"ERROR\r\nEND\r\n",
     );
     let long_key = "k".repeat(251);
     exchange(
@@ -856,7 +857,7 @@ fn auth_file_requires_memcached_ascii_authentication() {
     exchange(
         &mut other,
         b"set a 0 0 5\r\nbob pw\r\n",
-        b"CLIENT_ERROR bad data chunk\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
     );
     exchange(&mut other, b"set a 0 0 6\r\nbob pw\r\n", b"STORED\r\n");
     exchange(&mut other, b"get k\r\n", b"VALUE k 0 1\r\nx\r\nEND\r\n");

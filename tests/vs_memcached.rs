@@ -127,6 +127,13 @@ fn corpus() -> Vec<Vec<u8>> {
         b"\tget k\r\n",
         b"get\tk\r\n",
         b"set k 0 0 1\r\n\x00\r\nget k\r\n",
+        // Bad data chunks: the rest of the chunk's line is a command to
+        // memcached, so an empty one answers ERROR, noreply or not.
+        b"set k 0 0 1 noreply\r\nxx\r\n",
+        b"set k 0 0 1 noreply\r\nxxx\r\nget k\r\n",
+        b"set k 0 0 1\r\nxx\r\nget k\r\n",
+        b"set k 0 0 1\r\nxxxx\r\n",
+        b"set k 0 0 1 noreply\r\nx\r\r\nget k\r\n",
         b"STATS\r\n",
         // Bad numbers.
         b"set k abc 0 1\r\nx\r\n",

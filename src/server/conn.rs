@@ -109,6 +109,9 @@ pub(super) struct Conn {
     pub(super) last_read: Instant,
     /// The serving worker's number (its counters in `Shared::per_worker`).
     worker: usize,
+    /// A data block just failed its `\r\n` check: an empty line next is
+    /// the rest of its line, answered `ERROR` as memcached does.
+    after_bad_chunk: bool,
 }
 
 impl Conn {
@@ -127,6 +130,7 @@ impl Conn {
             authed: sh.cfg.auth.is_none(),
             last_read: Instant::now(),
             worker,
+            after_bad_chunk: false,
         }
     }
 
@@ -227,97 +231,109 @@ impl Conn {
                     Frame::TooLong => break Parsed::Close,
                     // An empty line is skipped: `echo -e "…\r\n" | nc` sends
                     // one after the data (memcached would answer ERROR).
-                    Frame::Line { len: 0, consumed } => pos += consumed,
-                    Frame::Line { len, consumed } => match parse(&avail[..len]) {
-                        Ok(req) if req.block().is_some() => {
-                            let Some(b) = req.block() else {
-                                break Parsed::Close;
-                            };
-                            let (key, bytes) = (b.key, b.bytes);
-                            if !self.authed && !b.authenticates {
-                                out.extend_from_slice(reply::UNAUTHENTICATED);
-                                pos += consumed;
-                                self.state = State::drop_block(bytes);
-                                continue;
-                            }
-                            let size = crate::footprint(key.len(), bytes as usize, b.flags);
-                            if bytes as usize > crate::MAX_VALUE_LEN
-                                || size > sh.cache.max_item_size()
-                            {
-                                sh.per_worker[self.worker]
-                                    .too_large
-                                    .fetch_add(1, Ordering::Relaxed);
-                                if !b.silent {
-                                    out.extend_from_slice(reply::TOO_LARGE);
+                    // Right after a bad data chunk it is what is left of the
+                    // chunk's line, which memcached parses as a command, and
+                    // so answers ERROR, noreply or not.
+                    Frame::Line { len: 0, consumed } => {
+                        pos += consumed;
+                        if std::mem::take(&mut self.after_bad_chunk) {
+                            out.extend_from_slice(reply::ERROR);
+                        }
+                    }
+                    Frame::Line { len, consumed } => {
+                        self.after_bad_chunk = false;
+                        match parse(&avail[..len]) {
+                            Ok(req) if req.block().is_some() => {
+                                let Some(b) = req.block() else {
+                                    break Parsed::Close;
+                                };
+                                let (key, bytes) = (b.key, b.bytes);
+                                if !self.authed && !b.authenticates {
+                                    out.extend_from_slice(reply::UNAUTHENTICATED);
+                                    pos += consumed;
+                                    self.state = State::drop_block(bytes);
+                                    continue;
                                 }
-                                if b.drops_old && self.authed {
-                                    // memcached drops the old value.
-                                    sh.cache.delete(key);
-                                }
-                                pos += consumed;
-                                self.state = State::drop_block(bytes);
-                                continue;
-                            }
-                            let bytes = bytes as usize;
-                            match data_end(&avail[consumed..], bytes) {
-                                Ok(None) => {
-                                    self.need = consumed + bytes + 2;
-                                    break Parsed::NeedInput;
-                                }
-                                Ok(Some(dc)) => {
-                                    let data = &avail[consumed..consumed + bytes];
-                                    if self.authed {
-                                        execute(sh, req, data, out, &mut 0);
-                                    } else {
-                                        self.authed = authenticate(sh, self.worker, data, out);
-                                    }
-                                    pos += consumed + dc;
-                                }
-                                Err(()) => {
-                                    // memcached reads the block and the two
-                                    // bytes after it, refuses it (silently
-                                    // under noreply), and goes on from there.
+                                let size = crate::footprint(key.len(), bytes as usize, b.flags);
+                                if bytes as usize > crate::MAX_VALUE_LEN
+                                    || size > sh.cache.max_item_size()
+                                {
+                                    sh.per_worker[self.worker]
+                                        .too_large
+                                        .fetch_add(1, Ordering::Relaxed);
                                     if !b.silent {
-                                        out.extend_from_slice(reply::BAD_DATA_CHUNK);
+                                        out.extend_from_slice(reply::TOO_LARGE);
                                     }
-                                    pos += consumed + bytes;
-                                    self.state = State::drop_bytes(2);
+                                    if b.drops_old && self.authed {
+                                        // memcached drops the old value.
+                                        sh.cache.delete(key);
+                                    }
+                                    pos += consumed;
+                                    self.state = State::drop_block(bytes);
+                                    continue;
+                                }
+                                let bytes = bytes as usize;
+                                match data_end(&avail[consumed..], bytes) {
+                                    Ok(None) => {
+                                        self.need = consumed + bytes + 2;
+                                        break Parsed::NeedInput;
+                                    }
+                                    Ok(Some(dc)) => {
+                                        let data = &avail[consumed..consumed + bytes];
+                                        if self.authed {
+                                            execute(sh, req, data, out, &mut 0);
+                                        } else {
+                                            self.authed = authenticate(sh, self.worker, data, out);
+                                        }
+                                        pos += consumed + dc;
+                                    }
+                                    Err(()) => {
+                                        // memcached reads the block and the two
+                                        // bytes after it, refuses it (silently
+                                        // under noreply), and goes on from there.
+                                        if !b.silent {
+                                            out.extend_from_slice(reply::BAD_DATA_CHUNK);
+                                        }
+                                        pos += consumed + bytes;
+                                        self.state = State::drop_bytes(2);
+                                        self.after_bad_chunk = true;
+                                    }
+                                }
+                            }
+                            Ok(Request::Quit) => break Parsed::Close,
+                            // `-A`: memcached closes the connection and stops.
+                            Ok(Request::Shutdown) if self.authed && sh.cfg.shutdown_command => {
+                                if sh.cfg.verbosity > 0 {
+                                    eprintln!("hotset: shutdown command received");
+                                }
+                                sh.stop();
+                                break Parsed::Close;
+                            }
+                            Ok(req) => {
+                                if !self.authed {
+                                    out.extend_from_slice(reply::UNAUTHENTICATED);
+                                } else if !execute(sh, req, &[], out, &mut self.resume) {
+                                    // A multi-get stopped at OUT_FLUSH: keep its
+                                    // line, and resume after the keys answered.
+                                    break Parsed::OutFull;
+                                }
+                                pos += consumed;
+                            }
+                            Err(e) => {
+                                pos += consumed;
+                                match e {
+                                    ParseError::Unknown => out.extend_from_slice(reply::ERROR),
+                                    ParseError::Client(r) => reply::client_error(out, r),
+                                    ParseError::ClientThenDrop(r, n) => {
+                                        reply::client_error(out, r);
+                                        self.state = State::drop_bytes(n as u64);
+                                    }
+                                    ParseError::Silent => {}
+                                    ParseError::Http => break Parsed::Close,
                                 }
                             }
                         }
-                        Ok(Request::Quit) => break Parsed::Close,
-                        // `-A`: memcached closes the connection and stops.
-                        Ok(Request::Shutdown) if self.authed && sh.cfg.shutdown_command => {
-                            if sh.cfg.verbosity > 0 {
-                                eprintln!("hotset: shutdown command received");
-                            }
-                            sh.stop();
-                            break Parsed::Close;
-                        }
-                        Ok(req) => {
-                            if !self.authed {
-                                out.extend_from_slice(reply::UNAUTHENTICATED);
-                            } else if !execute(sh, req, &[], out, &mut self.resume) {
-                                // A multi-get stopped at OUT_FLUSH: keep its
-                                // line, and resume after the keys answered.
-                                break Parsed::OutFull;
-                            }
-                            pos += consumed;
-                        }
-                        Err(e) => {
-                            pos += consumed;
-                            match e {
-                                ParseError::Unknown => out.extend_from_slice(reply::ERROR),
-                                ParseError::Client(r) => reply::client_error(out, r),
-                                ParseError::ClientThenDrop(r, n) => {
-                                    reply::client_error(out, r);
-                                    self.state = State::drop_bytes(n as u64);
-                                }
-                                ParseError::Silent => {}
-                                ParseError::Http => break Parsed::Close,
-                            }
-                        }
-                    },
+                    }
                 },
                 State::Drop { left, skip_line } => {
                     let take = (*left).min(avail.len() as u64) as usize;
