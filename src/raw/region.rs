@@ -5,6 +5,13 @@
 //! committed by the OS only as it is touched) aligned to 2 MiB and advised
 //! `MADV_HUGEPAGE`, which matters where transparent huge pages are in
 //! `madvise` mode (the kernel ignores the advice where THP is off).
+//!
+//! A range given back to the OS ([`Region::discard`]) is advised
+//! `MADV_NOHUGEPAGE` first: otherwise khugepaged may collapse the huge page
+//! around it (by default it does so with up to 511 of its 512 small pages
+//! missing) and commit the memory again. A range taken back into use is
+//! advised `MADV_HUGEPAGE` again ([`Region::rehuge`]), and the kernel merges
+//! it back into its neighbours' mapping.
 
 use std::ptr::NonNull;
 
@@ -74,30 +81,51 @@ impl Region {
     /// Nobody reads or writes the range while this runs, and nothing relies
     /// on what it held.
     pub(crate) unsafe fn discard(&self, off: usize, len: usize) {
-        let inside = off
-            .checked_add(len)
-            .is_some_and(|end| end <= self.map_len - HUGE);
-        if !inside {
+        let Some((start, end)) = self.inner_pages(off, len) else {
             return;
-        }
-        let os = os_page();
-        let start = off.next_multiple_of(os);
-        let end = (off + len) / os * os;
-        if start >= end {
-            return;
-        }
+        };
         // SAFETY: [start, end) lies inside the range (rounded inwards to
         // whole OS pages), hence inside the mapping, and nobody uses it
-        // (the caller's promise). MADV_DONTNEED on private anonymous memory
-        // drops the pages, which then read as zeros; a failure only leaves
-        // them committed.
+        // (the caller's promise). MADV_NOHUGEPAGE only changes paging
+        // advice (a failure, such as too many mappings, leaves the range
+        // collapsible, no worse than before); MADV_DONTNEED on private
+        // anonymous memory drops the pages, which then read as zeros; a
+        // failure only leaves them committed.
+        unsafe {
+            let p = self.base.as_ptr().add(start) as *mut libc::c_void;
+            libc::madvise(p, end - start, libc::MADV_NOHUGEPAGE);
+            libc::madvise(p, end - start, libc::MADV_DONTNEED);
+        };
+    }
+
+    /// Advises huge pages again for a range [`Region::discard`] gave back,
+    /// now taken back into use (the OS pages inside `[off, off + len)`, as
+    /// there). Changes paging advice only.
+    pub(crate) fn rehuge(&self, off: usize, len: usize) {
+        let Some((start, end)) = self.inner_pages(off, len) else {
+            return;
+        };
+        // SAFETY: [start, end) lies inside the mapping; madvise only changes
+        // paging advice, and its failure is harmless.
         unsafe {
             libc::madvise(
                 self.base.as_ptr().add(start) as *mut libc::c_void,
                 end - start,
-                libc::MADV_DONTNEED,
+                libc::MADV_HUGEPAGE,
             )
         };
+    }
+
+    /// The whole OS pages inside `[off, off + len)`, if the range is in the
+    /// region and holds any.
+    fn inner_pages(&self, off: usize, len: usize) -> Option<(usize, usize)> {
+        let inside = off
+            .checked_add(len)
+            .is_some_and(|end| end <= self.map_len - HUGE);
+        let os = os_page();
+        let start = off.next_multiple_of(os);
+        let end = off.saturating_add(len) / os * os;
+        (inside && start < end).then_some((start, end))
     }
 
     /// Start of the region (2 MiB-aligned).
@@ -111,5 +139,54 @@ impl Drop for Region {
         // SAFETY: unmaps exactly the mapping made in `new`; nothing points
         // into it any more (its owner is being dropped).
         unsafe { libc::munmap(self.map.as_ptr() as *mut libc::c_void, self.map_len) };
+    }
+}
+
+#[cfg(all(test, not(hotset_loom)))]
+mod tests {
+    use super::*;
+
+    /// The `VmFlags` of the mapping that holds address `a`, from smaps.
+    fn vm_flags(a: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) =
+                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                    {
+                        inside = lo <= a && a < hi;
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(f) = line.strip_prefix("VmFlags:") {
+                    return f.trim().to_string();
+                }
+            }
+        }
+        panic!("no mapping holds {a:#x}");
+    }
+
+    #[test]
+    fn a_discarded_range_is_not_collapsed_back_and_rehuge_undoes_it() {
+        let r = Region::new(8 << 20).unwrap();
+        let base = r.base().as_ptr() as usize;
+        let at = |off: usize| vm_flags(base + off);
+        assert!(at(2 << 20).split(' ').any(|f| f == "hg"), "{}", at(2 << 20));
+        // SAFETY: nothing uses the region.
+        unsafe { r.discard(2 << 20, 1 << 20) };
+        let flags = at(2 << 20);
+        assert!(flags.split(' ').any(|f| f == "nh"), "discarded: {flags}");
+        assert!(!flags.split(' ').any(|f| f == "hg"), "discarded: {flags}");
+        assert!(
+            at(3 << 20).split(' ').any(|f| f == "hg"),
+            "its neighbour keeps the advice"
+        );
+        r.rehuge(2 << 20, 1 << 20);
+        let flags = at(2 << 20);
+        assert!(flags.split(' ').any(|f| f == "hg"), "reused: {flags}");
     }
 }

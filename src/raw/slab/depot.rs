@@ -159,7 +159,11 @@ impl Slab {
                 return false;
             } else if let Some(p) = pool.released.pop() {
                 pool.owned += 1;
-                // Only whole OS pages of it were zeroed.
+                // Only whole OS pages of it were zeroed; its huge-page
+                // advice is restored below, outside the lock.
+                drop(pool);
+                self.region
+                    .rehuge(p as usize * self.page_size, self.page_size);
                 (p as usize, true)
             } else {
                 let f = self.fresh.load(Ordering::Relaxed);
