@@ -377,3 +377,48 @@ fn the_exporters_stats_are_there() {
     assert_eq!(num(&mut s, "auth_errors"), 1);
     stop(child);
 }
+
+/// `-s PATH -a MASK`: a Unix socket with those permissions, instead of TCP;
+/// removed on a clean exit. A path that is not a socket is refused.
+#[test]
+fn a_unix_socket_replaces_tcp() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    let dir = TempDir::new("unix");
+    let path = dir.join("hotset.sock");
+    let p = path.to_str().unwrap();
+    let (child, addrs) = start(&["-s", p, "-a", "0660"], 1);
+    assert_eq!(addrs, [format!("unix:{p}")]);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o660, "{mode:o}");
+    let mut s = UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut ask = |req: &str, end: &str| {
+        s.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(end.as_bytes()) {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    };
+    assert_eq!(ask("set k 0 0 2\r\nhi\r\n", "\r\n"), "STORED\r\n");
+    assert_eq!(ask("get k\r\n", "END\r\n"), "VALUE k 0 2\r\nhi\r\nEND\r\n");
+    let st = ask("stats settings\r\n", "END\r\n");
+    assert!(st.contains(&format!("STAT domain_socket {p}\r\n")), "{st}");
+    assert!(st.contains("STAT umask 660\r\n"), "{st}");
+    stop(child);
+    assert!(!path.exists(), "the socket is removed on exit");
+
+    std::fs::write(&path, "not a socket").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(["-s", p])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a socket"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+}

@@ -92,12 +92,12 @@ pub struct ServeArgs {
     /// accepted and logged under -v; an unknown one is refused.
     #[arg(short = 'o', long, value_delimiter = ',')]
     extended: Vec<String>,
-    /// Unix socket (memcached's -s): not supported yet.
-    #[arg(short = 's', long)]
+    /// Serve a Unix socket at this path instead of TCP (memcached's -s).
+    #[arg(short = 's', long, conflicts_with = "listen")]
     unix_socket: Option<PathBuf>,
-    /// Unix socket permissions (memcached's -a): not supported yet.
-    #[arg(short = 'a', long)]
-    unix_mask: Option<String>,
+    /// The Unix socket's permissions, in octal (memcached's -a).
+    #[arg(short = 'a', long, default_value = "0700", value_parser = parse_mask, requires = "unix_socket")]
+    unix_mask: u32,
     /// Answer "out of memory" instead of evicting (memcached's -M): not
     /// supported yet.
     #[arg(short = 'M', long)]
@@ -169,6 +169,14 @@ fn parse_megabytes(s: &str) -> Result<usize, String> {
             .ok_or_else(|| format!("-m {s}: too large")),
         Err(_) => hotset::parse_size(s),
     }
+}
+
+/// `-a`: permissions in octal, as memcached reads them.
+fn parse_mask(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim(), 8)
+        .ok()
+        .filter(|&m| m <= 0o777)
+        .ok_or_else(|| format!("-a {s}: expected octal permissions, 0 to 777"))
 }
 
 /// `--index-bytes-per-slot`: a number of budget bytes per index slot, at
@@ -243,8 +251,6 @@ impl ServeArgs {
     /// configuration. Errors name the flag.
     pub fn launch(&self) -> Result<Launch, String> {
         let unsupported = [
-            (self.unix_socket.is_some(), "-s/--unix-socket"),
-            (self.unix_mask.is_some(), "-a/--unix-mask"),
             (self.disable_evictions, "-M/--disable-evictions"),
             (self.disable_cas, "-C/--disable-cas"),
             (self.max_reqs_per_event.is_some(), "-R/--max-reqs-per-event"),
@@ -361,6 +367,8 @@ impl ServeArgs {
             port: self.port,
             backlog: self.listen_backlog,
             shutdown_command: self.enable_shutdown,
+            unix_socket: self.unix_socket.clone(),
+            unix_mask: self.unix_mask,
             max_conns: self.max_conns as usize,
             threads,
             idle_timeout: idle_timeout

@@ -12,11 +12,11 @@
 
 use super::detail::Op;
 use super::poll::Interest;
+use super::stream::Stream;
 use super::Shared;
 use crate::protocol::{self, data_end, frame, parse, reply, Frame, ParseError, Request, StoreCmd};
 use crate::{Error, Stored};
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -85,7 +85,7 @@ pub(super) enum Step {
 
 /// A client connection and its buffers.
 pub(super) struct Conn {
-    pub(super) s: TcpStream,
+    pub(super) s: Stream,
     /// `inbuf[..filled]` holds unparsed input, starting with a request line
     /// (or what `state` says). The buffer stays initialized between reads,
     /// so a read never pays to zero the space it reads into.
@@ -116,7 +116,7 @@ pub(super) struct Conn {
 
 impl Conn {
     /// A connection on a socket that is already non-blocking.
-    pub(super) fn new(sh: &Shared, s: TcpStream, worker: usize) -> Conn {
+    pub(super) fn new(sh: &Shared, s: Stream, worker: usize) -> Conn {
         Conn {
             s,
             inbuf: vec![0; READ_CHUNK],
@@ -145,7 +145,7 @@ impl Conn {
         let mut drained = false;
         loop {
             if self.sent < self.out.len() {
-                match self.s.write(&self.out[self.sent..]) {
+                match (&self.s).write(&self.out[self.sent..]) {
                     Ok(0) => return Step::Close(Err(io::ErrorKind::WriteZero.into())),
                     Ok(n) => {
                         self.sent += n;

@@ -114,7 +114,7 @@ pub fn bind_all(
             }
             let l = TcpListener::bind(sa)
                 .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {sa}: {e}")))?;
-            set_backlog(&l, backlog)?;
+            set_backlog(l.as_raw_fd(), backlog)?;
             seen.push(l.local_addr()?);
             out.push((l, a.clone()));
         }
@@ -129,11 +129,13 @@ pub fn bind_all(
 }
 
 /// Sets a bound, listening socket's accept backlog (memcached's `-b`):
-/// on Linux, `listen` on a listening socket changes its backlog.
-fn set_backlog(l: &TcpListener, backlog: u32) -> io::Result<()> {
+/// on Linux, `listen` on a listening socket changes its backlog. `fd` is a
+/// listener's, open for the call.
+pub(crate) fn set_backlog(fd: std::os::fd::RawFd, backlog: u32) -> io::Result<()> {
     let n = backlog.min(i32::MAX as u32) as libc::c_int;
-    // SAFETY: `listen` on a descriptor `l` owns and keeps open for the call.
-    if unsafe { libc::listen(l.as_raw_fd(), n) } != 0 {
+    // SAFETY: `listen` on an open descriptor (the caller's listener); it
+    // touches nothing else.
+    if unsafe { libc::listen(fd, n) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -18,15 +18,16 @@ pub mod listen;
 mod meta;
 mod poll;
 mod stats;
+mod stream;
 mod worker;
 
 use crate::Cache;
 use listen::ListenAddr;
 use std::io::{self, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
+use stream::{Bound, Listener, Stream};
 
 /// `(user, password)` pairs that may authenticate.
 pub type Users = Vec<(Vec<u8>, Vec<u8>)>;
@@ -77,6 +78,10 @@ pub struct ServerConfig {
     pub backlog: u32,
     /// Whether the `shutdown` command stops the server (memcached's `-A`).
     pub shutdown_command: bool,
+    /// Serve a Unix socket at this path instead of TCP (memcached's `-s`).
+    pub unix_socket: Option<std::path::PathBuf>,
+    /// The Unix socket's permissions (memcached's `-a`, default 0700).
+    pub unix_mask: u32,
     /// Connections served at once; one more is refused with
     /// `SERVER_ERROR too many open connections`.
     pub max_conns: usize,
@@ -109,11 +114,15 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ("udpport", "0".to_string()),
         (
             "interface",
-            cfg.listen
-                .iter()
-                .map(|l| l.display(cfg.port))
-                .collect::<Vec<_>>()
-                .join(","),
+            match cfg.unix_socket {
+                Some(_) => "NULL".to_string(),
+                None => cfg
+                    .listen
+                    .iter()
+                    .map(|l| l.display(cfg.port))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            },
         ),
         ("tcp_backlog", cfg.backlog.to_string()),
         ("binding_protocol", "ascii".to_string()),
@@ -121,8 +130,13 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         // A connection over the limit is refused at once, with an error.
         ("maxconns_fast", "yes".to_string()),
         ("cas_enabled", "yes".to_string()),
-        ("domain_socket", "NULL".to_string()),
-        ("umask", "700".to_string()),
+        (
+            "domain_socket",
+            cfg.unix_socket
+                .as_ref()
+                .map_or("NULL".to_string(), |p| p.display().to_string()),
+        ),
+        ("umask", format!("{:o}", cfg.unix_mask)),
         ("item_size_max", cache.max_item_size().to_string()),
         ("slab_page_size", cache.page_size().to_string()),
     ];
@@ -244,8 +258,8 @@ pub(crate) struct Shared {
     /// Set by SIGINT/SIGTERM, or by `shutdown` under `-A`: the listeners
     /// stop accepting and `serve` returns.
     pub(crate) stopping: AtomicBool,
-    /// The bound listeners' addresses, to wake their accept() on shutdown.
-    pub(crate) bound: Vec<SocketAddr>,
+    /// Where the listeners are, to wake their accept() on shutdown.
+    pub(crate) bound: Vec<Bound>,
     /// Per worker, by worker number.
     pub(crate) per_worker: Box<[WorkerCounters]>,
     /// The server's counters at the last `stats reset`.
@@ -261,19 +275,8 @@ impl Shared {
     /// Stops the server: marks it stopping and wakes every listener.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
-        for &a in &self.bound {
-            let wake = match a.ip() {
-                ip if ip.is_unspecified() => SocketAddr::new(
-                    if ip.is_ipv4() {
-                        IpAddr::from([127, 0, 0, 1])
-                    } else {
-                        IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
-                    },
-                    a.port(),
-                ),
-                _ => a,
-            };
-            let _ = TcpStream::connect_timeout(&wake, std::time::Duration::from_secs(1));
+        for b in &self.bound {
+            stream::wake(b);
         }
     }
 }
@@ -306,11 +309,21 @@ pub fn serve_with(
     cfg: ServerConfig,
     ready: impl FnOnce() -> Result<(), String>,
 ) -> io::Result<()> {
-    let listeners = listen::bind_all(&cfg.listen, cfg.port, cfg.backlog)?;
-    let bound = listeners
-        .iter()
-        .map(|(l, _)| l.local_addr())
-        .collect::<io::Result<Vec<_>>>()?;
+    let listeners: Vec<(Listener, Bound)> = match &cfg.unix_socket {
+        // As memcached: a Unix socket replaces the network listeners.
+        Some(path) => {
+            let l = stream::bind_unix(path, cfg.unix_mask, cfg.backlog)?;
+            vec![(Listener::Unix(l), Bound::Unix(path.clone()))]
+        }
+        None => listen::bind_all(&cfg.listen, cfg.port, cfg.backlog)?
+            .into_iter()
+            .map(|(l, _)| {
+                let a = l.local_addr()?;
+                Ok((Listener::Tcp(l), Bound::Tcp(a)))
+            })
+            .collect::<io::Result<_>>()?,
+    };
+    let bound: Vec<Bound> = listeners.iter().map(|(_, b)| b.clone()).collect();
     ready().map_err(io::Error::other)?;
     raise_fd_limit(cfg.max_conns);
     let cfg_verbosity = cfg.verbosity as u32;
@@ -368,14 +381,18 @@ pub fn serve_with(
     for t in others {
         let _ = t.join();
     }
+    if let Some(p) = &shared.cfg.unix_socket {
+        let _ = std::fs::remove_file(p);
+    }
     eprintln!("hotset: shutting down");
     Ok(())
 }
 
 /// Accepts connections on `l` and hands them to the workers in turn, until
 /// the server stops.
-fn accept_loop(l: &TcpListener, shared: &Shared, workers: &[worker::Handle], next: &AtomicU64) {
-    for stream in l.incoming() {
+fn accept_loop(l: &Listener, shared: &Shared, workers: &[worker::Handle], next: &AtomicU64) {
+    loop {
+        let stream = l.accept();
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
@@ -401,7 +418,7 @@ fn accept_loop(l: &TcpListener, shared: &Shared, workers: &[worker::Handle], nex
 }
 
 /// Counts a new connection in, or refuses it when `max_conns` are open.
-fn admit(shared: &Shared, mut s: &TcpStream) -> bool {
+fn admit(shared: &Shared, mut s: &Stream) -> bool {
     let n = shared.curr_connections.fetch_add(1, Ordering::AcqRel);
     if n as usize >= shared.cfg.max_conns {
         shared.curr_connections.fetch_sub(1, Ordering::AcqRel);

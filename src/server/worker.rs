@@ -8,9 +8,9 @@
 
 use super::conn::{Conn, Step};
 use super::poll::{Epoll, Events, Interest};
+use super::stream::Stream;
 use super::Shared;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -26,13 +26,13 @@ const IDLE_RELEASE: Duration = Duration::from_millis(100);
 
 /// The listener's side of a worker.
 pub(super) struct Handle {
-    queue: Arc<Mutex<Vec<TcpStream>>>,
+    queue: Arc<Mutex<Vec<Stream>>>,
     wake: UnixStream,
 }
 
 impl Handle {
     /// Gives `s` to the worker.
-    pub(super) fn hand(&self, s: TcpStream) {
+    pub(super) fn hand(&self, s: Stream) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(s);
         // A full wake socket means a wakeup is already pending.
         let _ = (&self.wake).write(&[1]);
@@ -81,7 +81,7 @@ struct Worker {
     /// This worker's number: its counters in `Shared::per_worker`.
     id: usize,
     ep: Epoll,
-    queue: Arc<Mutex<Vec<TcpStream>>>,
+    queue: Arc<Mutex<Vec<Stream>>>,
     wake: UnixStream,
     /// Connections by token; `free` lists the empty slots.
     slots: Vec<Option<Slot>>,
@@ -143,7 +143,7 @@ impl Worker {
         while matches!((&self.wake).read(&mut drain), Ok(n) if n > 0) {}
         let new = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
         for s in new {
-            let setup = s.set_nonblocking(true).and_then(|()| s.set_nodelay(true));
+            let setup = s.set_nonblocking().and_then(|()| s.set_nodelay());
             let token = self.free.pop().unwrap_or(self.slots.len());
             let added = setup.and_then(|()| self.ep.add(&s, token as u64, Interest::Read));
             if let Err(e) = added {
@@ -203,10 +203,10 @@ impl Worker {
             return;
         };
         if self.sh.cfg.verbosity > 0 {
-            match (slot.conn.s.peer_addr(), why) {
-                (Ok(p), Err(e)) => eprintln!("hotset: {p}: {e}"),
-                (Ok(p), Ok(())) => eprintln!("hotset: {p}: closed"),
-                _ => {}
+            let p = slot.conn.s.peer();
+            match why {
+                Err(e) => eprintln!("hotset: {p}: {e}"),
+                Ok(()) => eprintln!("hotset: {p}: closed"),
             }
         }
         drop(slot);
