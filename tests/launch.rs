@@ -422,3 +422,27 @@ fn a_unix_socket_replaces_tcp() {
     assert!(err.contains("not a socket"), "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
 }
+
+/// `-R N`: a pipelined connection is served N requests per wakeup, then
+/// yields (counted in conn_yields), and every request is still answered.
+#[test]
+fn reqs_per_event_yields_and_answers_everything() {
+    let (child, addrs) = start(&["-p", "0", "-R", "5"], 1);
+    let mut s = connect(&addrs[0]);
+    set_get(&mut s);
+    let batch = "get k\r\n".repeat(100);
+    let version = format!("VERSION {}\r\n", env!("CARGO_PKG_VERSION"));
+    let all = ask(&mut s, &format!("{batch}version\r\n"), &version);
+    assert_eq!(all.matches("VALUE k 5 2\r\nhi\r\nEND\r\n").count(), 100);
+    assert!(
+        num(&mut s, "conn_yields") >= 19,
+        "100 requests at 5 a wakeup"
+    );
+    assert_eq!(setting(&settings(&mut s), "reqs_per_event"), "5");
+    stop(child);
+    let out = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(["-R", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "-R 0 is refused");
+}

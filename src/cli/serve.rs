@@ -105,10 +105,10 @@ pub struct ServeArgs {
     /// No CAS uniques (memcached's -C): not supported yet.
     #[arg(short = 'C', long)]
     disable_cas: bool,
-    /// Requests served per connection before yielding (memcached's -R):
-    /// not supported yet.
-    #[arg(short = 'R', long)]
-    max_reqs_per_event: Option<u32>,
+    /// Requests a connection is served per wakeup before the worker's
+    /// other connections go (memcached's -R).
+    #[arg(short = 'R', long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    max_reqs_per_event: u32,
     /// Smallest item's key + value + flags space (memcached's -n): not
     /// supported yet.
     #[arg(short = 'n', long)]
@@ -253,7 +253,6 @@ impl ServeArgs {
         let unsupported = [
             (self.disable_evictions, "-M/--disable-evictions"),
             (self.disable_cas, "-C/--disable-cas"),
-            (self.max_reqs_per_event.is_some(), "-R/--max-reqs-per-event"),
             (self.slab_min_size.is_some(), "-n/--slab-min-size"),
             (self.memory_file.is_some(), "-e/--memory-file"),
             (self.enable_ssl, "-Z/--enable-ssl"),
@@ -367,6 +366,7 @@ impl ServeArgs {
             port: self.port,
             backlog: self.listen_backlog,
             shutdown_command: self.enable_shutdown,
+            reqs_per_event: self.max_reqs_per_event,
             unix_socket: self.unix_socket.clone(),
             unix_mask: self.unix_mask,
             max_conns: self.max_conns as usize,

@@ -70,6 +70,8 @@ enum Parsed {
     NeedInput,
     /// `OUT_FLUSH` bytes of replies are pending: write them, then go on.
     OutFull,
+    /// The wakeup's request budget is spent: write the replies, then yield.
+    Yield,
     /// Close once the pending replies are written (quit, a line too long,
     /// HTTP, the binary protocol).
     Close,
@@ -109,6 +111,12 @@ pub(super) struct Conn {
     pub(super) last_read: Instant,
     /// The serving worker's number (its counters in `Shared::per_worker`).
     worker: usize,
+    /// Requests this connection may still be served in this wakeup
+    /// (memcached's `-R`, renewed at each [`Conn::drive`]).
+    budget: u32,
+    /// The budget ran out: once the replies are written, let the worker's
+    /// other connections go first.
+    yield_due: bool,
     /// A data block just failed its `\r\n` check: an empty line next is
     /// the rest of its line, answered `ERROR` as memcached does.
     after_bad_chunk: bool,
@@ -130,6 +138,8 @@ impl Conn {
             authed: sh.cfg.auth.is_none(),
             last_read: Instant::now(),
             worker,
+            budget: 0,
+            yield_due: false,
             after_bad_chunk: false,
         }
     }
@@ -138,6 +148,8 @@ impl Conn {
     /// answers complete requests, reads more. Returns what to wait for.
     pub(super) fn drive(&mut self, sh: &Shared) -> Step {
         let ctr = &sh.per_worker[self.worker];
+        self.budget = sh.cfg.reqs_per_event;
+        self.yield_due = false;
         let mut reads = 0;
         // The last read did not fill the space offered: the socket is most
         // likely drained, so skip the read that would only say so. Level-
@@ -164,8 +176,20 @@ impl Conn {
             if self.closing {
                 return Step::Close(Ok(()));
             }
+            if self.yield_due {
+                // Input is waiting in the buffer, where epoll cannot see
+                // it: wait for the socket to be writable, which it is at
+                // once, so the connection comes round again after the
+                // worker's others (memcached's yield, the same trick).
+                ctr.conn_yields.fetch_add(1, Ordering::Relaxed);
+                return Step::Wait(Interest::Write);
+            }
             match self.parse(sh) {
                 Parsed::OutFull => continue,
+                Parsed::Yield => {
+                    self.yield_due = true;
+                    continue;
+                }
                 Parsed::Close => {
                     self.closing = true;
                     continue;
@@ -240,7 +264,9 @@ impl Conn {
                             out.extend_from_slice(reply::ERROR);
                         }
                     }
+                    Frame::Line { .. } if self.budget == 0 => break Parsed::Yield,
                     Frame::Line { len, consumed } => {
+                        self.budget -= 1;
                         self.after_bad_chunk = false;
                         match parse(&avail[..len]) {
                             Ok(req) if req.block().is_some() => {

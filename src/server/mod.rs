@@ -78,6 +78,9 @@ pub struct ServerConfig {
     pub backlog: u32,
     /// Whether the `shutdown` command stops the server (memcached's `-A`).
     pub shutdown_command: bool,
+    /// Requests a connection is served per wakeup before the worker's
+    /// other connections go (memcached's `-R`, default 20; at least 1).
+    pub reqs_per_event: u32,
     /// Serve a Unix socket at this path instead of TCP (memcached's `-s`).
     pub unix_socket: Option<std::path::PathBuf>,
     /// The Unix socket's permissions (memcached's `-a`, default 0700).
@@ -125,6 +128,7 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
             },
         ),
         ("tcp_backlog", cfg.backlog.to_string()),
+        ("reqs_per_event", cfg.reqs_per_event.to_string()),
         ("binding_protocol", "ascii".to_string()),
         ("shutdown_command", yes_no(cfg.shutdown_command).to_string()),
         // A connection over the limit is refused at once, with an error.
