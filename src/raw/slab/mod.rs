@@ -605,9 +605,13 @@ impl Slab {
     }
 
     /// Pages in classes over the limit, not counting those already on
-    /// their way out (draining or completed, which will be released).
+    /// their way out (draining or completed, which will be released). A
+    /// page a reassign sends to a class is in flight but not on its way
+    /// out: it lands in that class.
     fn over_limit(&self, pool: &Pool) -> usize {
-        pool.owned.saturating_sub(pool.limit + self.in_flight(pool))
+        let directed = self.directed.load(std::sync::atomic::Ordering::Relaxed);
+        let leaving = self.in_flight(pool).saturating_sub(directed);
+        pool.owned.saturating_sub(pool.limit + leaving)
     }
 
     /// Pages draining or completed: out of their class, not yet in the pool.
@@ -942,6 +946,24 @@ mod tests {
             "the drained page serves class 2"
         );
         assert_eq!(s.class_pages(2), 1);
+    }
+
+    /// A page a reassign sends to another class stays in the classes: a
+    /// lower limit must still drain one more page for it (it was counted as
+    /// leaving, and a shrink stopped one page short). A page drained to
+    /// the pool is leaving.
+    #[test]
+    fn a_page_on_its_way_to_a_class_is_not_counted_as_leaving() {
+        for (to, excess) in [(Some(1), 1), (None, 0)] {
+            let s = slab(3, 1024);
+            let mut mag = Magazine::new();
+            let all: Vec<Chunk> =
+                std::iter::from_fn(|| s.alloc(0, &mut mag).map(FreeChunk::into_chunk)).collect();
+            assert_eq!((all.len(), s.class_pages(0)), (48, 3));
+            s.drain(0, 0, 1, to).unwrap();
+            assert_eq!(s.set_limit(2), excess, "drained to {to:?}");
+            assert_eq!(s.excess_pages(), excess, "drained to {to:?}");
+        }
     }
 }
 
