@@ -188,18 +188,25 @@ fn main() -> ExitCode {
             eprintln!("hotset: -o {o}: means nothing in hotset; ignored");
         }
     }
-    if let Some(p) = &launch.pidfile {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            eprintln!("hotset: -P {}: {e}", p.display());
-            return ExitCode::from(1);
-        }
-    }
     let user = launch.user.clone();
+    let unix = launch.server.unix_socket.clone();
+    let pidfile = launch.pidfile.clone();
     let served = server::serve_with(cache, launch.server, move || {
-        serve::drop_privileges(user.as_deref())
+        serve::drop_privileges(user.as_deref(), unix.as_deref())?;
+        // After dropping root, as memcached does, so that the same user
+        // can remove it at exit.
+        if let Some(p) = &pidfile {
+            std::fs::write(p, format!("{}\n", std::process::id()))
+                .map_err(|e| format!("-P {}: {e}", p.display()))?;
+        }
+        Ok(())
     });
     if let Some(p) = &launch.pidfile {
-        let _ = std::fs::remove_file(p);
+        if let Err(e) = std::fs::remove_file(p) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                eprintln!("hotset: -P {}: cannot remove it: {e}", p.display());
+            }
+        }
     }
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -150,6 +150,8 @@ fn the_docker_images_command_starts_hotset() {
 fn several_listeners_serve_one_cache() {
     let (child, addrs) = start(
         &[
+            "-o",
+            "slab_reassign,slab_automove",
             "-p",
             "0",
             "-l",
@@ -172,6 +174,11 @@ fn several_listeners_serve_one_cache() {
     }
     let st = settings(&mut a);
     assert_eq!(setting(&st, "tcp_backlog"), "64");
+    assert_eq!(
+        setting(&st, "slab_automove"),
+        "1",
+        "a bare -o slab_automove is 1"
+    );
     assert_eq!(
         setting(&st, "interface"),
         "127.0.0.1:0,notls:127.0.0.1:0,127.0.0.1:0"
@@ -411,6 +418,19 @@ fn a_unix_socket_replaces_tcp() {
     assert!(st.contains("STAT umask 660\r\n"), "{st}");
     stop(child);
     assert!(!path.exists(), "the socket is removed on exit");
+
+    // As root, -u hands the socket to the user: clients still connect,
+    // and so does the server's own wake-up, so SIGTERM still stops it.
+    if euid(std::process::id()) == 0 {
+        let (child, _) = start(&["-s", p, "-u", "nobody"], 1);
+        let mut c = UnixStream::connect(&path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"version\r\n").unwrap();
+        let mut buf = [0u8; 64];
+        assert!(c.read(&mut buf).unwrap() > 0);
+        stop(child);
+        let _ = std::fs::remove_file(&path); // nobody may not remove it here
+    }
 
     std::fs::write(&path, "not a socket").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_hotset"))

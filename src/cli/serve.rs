@@ -96,7 +96,7 @@ pub struct ServeArgs {
     #[arg(short = 's', long, conflicts_with = "listen")]
     unix_socket: Option<PathBuf>,
     /// The Unix socket's permissions, in octal (memcached's -a).
-    #[arg(short = 'a', long, default_value = "0700", value_parser = parse_mask, requires = "unix_socket")]
+    #[arg(short = 'a', long, default_value = "0700", value_parser = parse_mask)]
     unix_mask: u32,
     /// Answer "out of memory" instead of evicting (memcached's -M): not
     /// supported yet.
@@ -314,6 +314,8 @@ impl ServeArgs {
                     }
                     idle_timeout = Some(num(86_400 * 30)? as u32);
                 }
+                // Bare, memcached turns it on (level 1).
+                "slab_automove" if value.is_none() => automove = Some(1),
                 "slab_automove" => automove = Some(num(2)? as u8),
                 "hashpower" => {
                     if self.index_bytes_per_slot.is_some() {
@@ -397,8 +399,14 @@ impl ServeArgs {
 }
 
 /// Runs the rest of the process as `user` if it is root (memcached's -u):
-/// its groups, then its gid, then its uid. Not root: nothing to do.
-pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
+/// its groups, then its gid, then its uid. A Unix socket bound as root
+/// (`unix_socket`) is handed to the user first, or neither its clients
+/// under `-a`'s owner bits nor the server's own shutdown wake-up could
+/// connect to it. Not root: nothing to do.
+pub fn drop_privileges(
+    user: Option<&str>,
+    unix_socket: Option<&std::path::Path>,
+) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(());
@@ -426,6 +434,10 @@ pub fn drop_privileges(user: Option<&str>) -> Result<(), String> {
         return Err(format!("-u {user}: no such user"));
     }
     let (uid, gid) = (pw.pw_uid, pw.pw_gid);
+    if let Some(path) = unix_socket {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(|e| format!("-s {}: cannot hand it to {user}: {e}", path.display()))?;
+    }
     // SAFETY: plain system calls on integers (setgroups with a null list
     // of length 0 clears the supplementary groups).
     let ok = unsafe {

@@ -201,9 +201,9 @@ impl Conn {
                 return Step::Wait(Interest::Read);
             }
             if reads == READS_PER_WAKE {
-                // Input may be waiting: the worker's other connections go
-                // first (memcached's yield after -R requests).
-                ctr.conn_yields.fetch_add(1, Ordering::Relaxed);
+                // Input may be waiting in the socket: the worker's other
+                // connections go first, and epoll reports it after them.
+                // (Not a conn_yield: memcached counts only -R's.)
                 return Step::Wait(Interest::Read);
             }
             // Read at least a chunk, or all a pending data block still needs.

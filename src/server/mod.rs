@@ -328,8 +328,9 @@ pub fn serve_with(
             .collect::<io::Result<_>>()?,
     };
     let bound: Vec<Bound> = listeners.iter().map(|(_, b)| b.clone()).collect();
-    ready().map_err(io::Error::other)?;
+    // While still root, if started so: the hard limit binds after.
     raise_fd_limit(cfg.max_conns);
+    ready().map_err(io::Error::other)?;
     let cfg_verbosity = cfg.verbosity as u32;
     let cfg_threads = cfg.threads.max(1);
     let shared = Arc::new(Shared {

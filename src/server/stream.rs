@@ -107,8 +107,9 @@ impl Listener {
 /// Binds a Unix socket at `path` with permissions `mask` (memcached's `-s`
 /// and `-a`): a socket left there by an earlier run is replaced, anything
 /// else at the path is an error. The socket is created under a umask that
-/// leaves it `mask` from the start, as memcached does (the umask is
-/// process-wide, so this runs before the server starts its threads).
+/// leaves it `mask` from the start, as memcached does. The umask is
+/// process-wide: this runs before the server's threads start, and the
+/// threads already running (the cache's sweeper) create no files.
 pub(crate) fn bind_unix(path: &Path, mask: u32, backlog: u32) -> io::Result<UnixListener> {
     use std::os::unix::fs::FileTypeExt;
     let named = |e: io::Error| io::Error::new(e.kind(), format!("-s {}: {e}", path.display()));
