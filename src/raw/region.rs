@@ -75,12 +75,14 @@ impl Region {
     /// Gives the memory of the OS pages inside `[off, off + len)` back to
     /// the OS: they read as zeros from then on, and are committed again as
     /// they are touched. The rest of the range (OS pages it shares with its
-    /// neighbours) is left alone, as is a range outside the region.
+    /// neighbours) is left alone, as is a range outside the region. With
+    /// `nohuge`, the range is first advised `MADV_NOHUGEPAGE`, which splits
+    /// the mapping (the caller bounds how many such ranges exist).
     ///
     /// # Safety
     /// Nobody reads or writes the range while this runs, and nothing relies
     /// on what it held.
-    pub(crate) unsafe fn discard(&self, off: usize, len: usize) {
+    pub(crate) unsafe fn discard(&self, off: usize, len: usize, nohuge: bool) {
         let Some((start, end)) = self.inner_pages(off, len) else {
             return;
         };
@@ -93,7 +95,9 @@ impl Region {
         // failure only leaves them committed.
         unsafe {
             let p = self.base.as_ptr().add(start) as *mut libc::c_void;
-            libc::madvise(p, end - start, libc::MADV_NOHUGEPAGE);
+            if nohuge {
+                libc::madvise(p, end - start, libc::MADV_NOHUGEPAGE);
+            }
             libc::madvise(p, end - start, libc::MADV_DONTNEED);
         };
     }
@@ -177,7 +181,7 @@ mod tests {
         let at = |off: usize| vm_flags(base + off);
         assert!(at(2 << 20).split(' ').any(|f| f == "hg"), "{}", at(2 << 20));
         // SAFETY: nothing uses the region.
-        unsafe { r.discard(2 << 20, 1 << 20) };
+        unsafe { r.discard(2 << 20, 1 << 20, true) };
         let flags = at(2 << 20);
         assert!(flags.split(' ').any(|f| f == "nh"), "discarded: {flags}");
         assert!(!flags.split(' ').any(|f| f == "hg"), "discarded: {flags}");

@@ -157,13 +157,16 @@ impl Slab {
                 (p as usize, true)
             } else if pool.owned >= pool.limit {
                 return false;
-            } else if let Some(p) = pool.released.pop() {
+            } else if let Some((p, nohuge)) = pool.released.pop() {
                 pool.owned += 1;
+                pool.nohuge -= nohuge as usize;
                 // Only whole OS pages of it were zeroed; its huge-page
                 // advice is restored below, outside the lock.
                 drop(pool);
-                self.region
-                    .rehuge(p as usize * self.page_size, self.page_size);
+                if nohuge {
+                    self.region
+                        .rehuge(p as usize * self.page_size, self.page_size);
+                }
                 (p as usize, true)
             } else {
                 let f = self.fresh.load(Ordering::Relaxed);

@@ -143,12 +143,22 @@ struct Pool {
     /// Drained pages that await a new class (their memory is committed).
     spare: Vec<u32>,
     /// Pages whose memory went back to the OS when the budget shrank; they
-    /// read as zeros, and are reused before fresh ones.
-    released: Vec<u32>,
+    /// read as zeros, and are reused before fresh ones. With each, whether
+    /// it was advised `MADV_NOHUGEPAGE` (see `MAX_NOHUGE`).
+    released: Vec<(u32, bool)>,
+    /// Released pages advised `MADV_NOHUGEPAGE` now.
+    nohuge: usize,
     owned: usize,
     /// Pages the budget allows now, at most the slab's page count.
     limit: usize,
 }
+
+/// Released pages advised `MADV_NOHUGEPAGE` at most at once. Each advice
+/// splits the region's mapping (up to two more mappings), and a process may
+/// hold 65,530 (`vm.max_map_count`'s default) before every `mmap` fails;
+/// past this many, a released page is only dropped, and khugepaged may
+/// commit it again by collapsing its huge page.
+const MAX_NOHUGE: usize = 8192;
 
 /// Source of [`Slab::id`]s (0 is never one).
 static NEXT_SLAB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -575,13 +585,15 @@ impl Slab {
     /// The page is in no class and no list, and nobody reads it until the
     /// pool hands it out again.
     unsafe fn release_page(&self, pool: &mut Pool, page: u32) {
+        let nohuge = pool.nohuge < MAX_NOHUGE;
+        pool.nohuge += nohuge as usize;
         // SAFETY: the page lies inside the region; nobody uses it (the
         // caller's promise).
         unsafe {
             self.region
-                .discard(page as usize * self.page_size, self.page_size)
+                .discard(page as usize * self.page_size, self.page_size, nohuge)
         };
-        pool.released.push(page);
+        pool.released.push((page, nohuge));
         pool.owned -= 1;
         self.moving
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
