@@ -163,7 +163,9 @@ fn main() -> ExitCode {
         }
     };
     if launch.daemon {
-        if let Err(e) = serve::daemonize(args.verbose > 0) {
+        // SAFETY: main has started no thread yet: the cache, the server and
+        // the signal thread all start below.
+        if let Err(e) = unsafe { serve::daemonize(args.verbose > 0) } {
             eprintln!("hotset: {e}");
             return ExitCode::from(1);
         }

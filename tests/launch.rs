@@ -40,7 +40,7 @@ fn connect(addr: &str) -> TcpStream {
 }
 
 /// Sends `req` and reads until the reply ends with `end`.
-fn ask(s: &mut TcpStream, req: &str, end: &str) -> String {
+fn ask(s: &mut (impl Read + Write), req: &str, end: &str) -> String {
     s.write_all(req.as_bytes()).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -400,20 +400,12 @@ fn a_unix_socket_replaces_tcp() {
     assert_eq!(mode & 0o777, 0o660, "{mode:o}");
     let mut s = UnixStream::connect(&path).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut ask = |req: &str, end: &str| {
-        s.write_all(req.as_bytes()).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !got.ends_with(end.as_bytes()) {
-            let n = s.read(&mut buf).unwrap();
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-        }
-        String::from_utf8(got).unwrap()
-    };
-    assert_eq!(ask("set k 0 0 2\r\nhi\r\n", "\r\n"), "STORED\r\n");
-    assert_eq!(ask("get k\r\n", "END\r\n"), "VALUE k 0 2\r\nhi\r\nEND\r\n");
-    let st = ask("stats settings\r\n", "END\r\n");
+    assert_eq!(ask(&mut s, "set k 0 0 2\r\nhi\r\n", "\r\n"), "STORED\r\n");
+    assert_eq!(
+        ask(&mut s, "get k\r\n", "END\r\n"),
+        "VALUE k 0 2\r\nhi\r\nEND\r\n"
+    );
+    let st = ask(&mut s, "stats settings\r\n", "END\r\n");
     assert!(st.contains(&format!("STAT domain_socket {p}\r\n")), "{st}");
     assert!(st.contains("STAT umask 660\r\n"), "{st}");
     stop(child);

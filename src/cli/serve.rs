@@ -463,10 +463,14 @@ fn zeroed_passwd() -> libc::passwd {
 
 /// Detaches into the background (memcached's -d): forks, starts a new
 /// session, changes to /, and points stdin, stdout and stderr at
-/// /dev/null unless `verbose`. Call it before any thread starts.
-pub fn daemonize(verbose: bool) -> Result<(), String> {
-    // SAFETY: called while the process has one thread (main, before the
-    // cache or server starts any), so forking is sound.
+/// /dev/null unless `verbose`.
+///
+/// # Safety
+/// The process has one thread: only the calling thread would go on in the
+/// child, holding whatever locks the others held.
+pub unsafe fn daemonize(verbose: bool) -> Result<(), String> {
+    // SAFETY: the process has one thread (the caller's promise), so the
+    // child that goes on is whole.
     if unsafe { libc::daemon(0, verbose as libc::c_int) } != 0 {
         return Err(format!("-d: {}", std::io::Error::last_os_error()));
     }
