@@ -40,6 +40,15 @@ pub struct Config {
     /// Largest item (header + key + value) accepted, default 1 MiB. Capped by
     /// the largest class.
     pub max_item_size: usize,
+    /// The smallest chunk of [`SlabClasses::Growth`] classes, rounded up
+    /// to 8 bytes (memcached's `-n` is this less the item header); `None`:
+    /// 64. The factor's chain starts from it.
+    pub smallest_chunk: Option<usize>,
+    /// Whether a full class evicts live items to make room (memcached's
+    /// `-M` turns it off). Without evictions a store into a full class
+    /// reclaims only expired or flushed items, takes no page from another
+    /// class, and otherwise fails with out of memory.
+    pub evictions: bool,
     /// Eviction policy.
     pub policy: Policy,
     /// Chunks sampled per eviction round (K, default 5).
@@ -78,6 +87,8 @@ impl Default for Config {
             page_size: DEFAULT_PAGE_SIZE,
             classes: SlabClasses::Growth(DEFAULT_GROWTH),
             max_item_size: DEFAULT_PAGE_SIZE,
+            smallest_chunk: None,
+            evictions: true,
             policy: Policy::Lru,
             samples: 5,
             evict_pool: 16,
@@ -100,6 +111,8 @@ impl fmt::Debug for Config {
             .field("page_size", &self.page_size)
             .field("classes", &self.classes)
             .field("max_item_size", &self.max_item_size)
+            .field("smallest_chunk", &self.smallest_chunk)
+            .field("evictions", &self.evictions)
             .field("policy", &self.policy)
             .field("samples", &self.samples)
             .field("evict_pool", &self.evict_pool)

@@ -325,6 +325,64 @@ fn out_of_memory_is_reported_and_loses_nothing() {
 }
 
 #[test]
+fn without_evictions_a_full_cache_refuses_and_keeps_every_item() {
+    for policy in [Policy::Lru, Policy::S3Fifo, Policy::Sieve] {
+        let clock = ManualClock::new();
+        let c = Cache::new(Config {
+            memory: 2 << 20,
+            evictions: false,
+            policy,
+            sweep_hz: 0,
+            clock: Some(Arc::new(clock.clone())),
+            ..Config::default()
+        })
+        .unwrap();
+        let v = [7u8; 1000];
+        let fill = |from: usize, exptime: i64| -> usize {
+            let mut i = from;
+            loop {
+                match c.set(format!("k{i}").as_bytes(), &v, 0, exptime) {
+                    Ok(_) => i += 1,
+                    Err(Error::OutOfMemory) => return i,
+                    Err(e) => panic!("{policy}: {e}"),
+                }
+                assert!(i < from + 100_000, "{policy}: never full");
+            }
+        };
+        // Full of items that expire in 10 s.
+        let n = fill(0, 10);
+        assert!(n > 1000, "{policy}: only {n} items fit 2 MiB");
+        for i in 0..n {
+            assert!(
+                get(&c, format!("k{i}").as_bytes()).is_some(),
+                "{policy}: k{i} lost"
+            );
+        }
+        let s = c.stats();
+        assert_eq!(s.evictions, 0, "{policy}");
+        assert!(s.out_of_memory >= 1, "{policy}");
+        // Live: nothing goes, nothing more stores.
+        assert_eq!(fill(n, 10), n, "{policy}: stored into a full cache");
+        // Expired, they make room: most of a fill's worth stores again.
+        clock.advance_secs(11);
+        let m = fill(n, 0) - n;
+        assert!(m > n / 2, "{policy}: {m} stored after {n} expired");
+        for i in n..n + m {
+            assert!(
+                get(&c, format!("k{i}").as_bytes()).is_some(),
+                "{policy}: k{i} lost"
+            );
+        }
+        assert_eq!(c.stats().evictions, 0, "{policy}");
+        // Flushed items make room too.
+        c.flush_all(0);
+        let f = fill(n + m, 0) - (n + m);
+        assert!(f > n / 2, "{policy}: {f} stored after flush_all");
+        assert_eq!(c.stats().evictions, 0, "{policy}");
+    }
+}
+
+#[test]
 fn calls_from_inside_a_get_callback_work() {
     both(|c, _| {
         c.set(b"a", b"1", 0, 0).unwrap();

@@ -277,7 +277,12 @@ fn memcached_flags_hotset_refuses_say_why() {
         (&["-o", "idle_timeout"], "needs a value"),
         (&["-o", "ssl_key=k.pem"], "TLS"),
         (&["-l", "127.0.0.1:99999"], "not a port"),
-        (&["-M"], "not supported yet"),
+        (&["-e", "/dev/shm/x"], "not supported yet"),
+        (&["-n", "0"], "slab-min-size"),
+        (
+            &["-n", "48", "--slab-classes", "64,128"],
+            "cannot be used with",
+        ),
         (&["-u", "no-such-user-here", "-p", "0"], "no such user"),
     ] {
         if args[0] == "-u" && euid(std::process::id()) != 0 {
@@ -457,4 +462,59 @@ fn reqs_per_event_yields_and_answers_everything() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "-R 0 is refused");
+}
+
+/// -M, -C and -n mean what they mean in memcached: a full cache refuses
+/// instead of evicting, CAS uniques read 0 and never match, and the
+/// smallest chunk holds -n bytes beyond the header.
+#[test]
+fn no_evictions_no_cas_and_the_smallest_chunk() {
+    let port = free_port().to_string();
+    let (child, addrs) = start(&["-p", &port, "-M", "-C", "-n", "100", "-m", "2"], 1);
+    let mut s = connect(&addrs[0]);
+    let all = settings(&mut s);
+    assert_eq!(setting(&all, "evictions"), "off");
+    assert_eq!(setting(&all, "cas_enabled"), "no");
+    assert_eq!(setting(&all, "chunk_size"), "100");
+    // memcached -C: gets shows 0, cas always finds a mismatch.
+    assert_eq!(ask(&mut s, "set a 0 0 1\r\nx\r\n", "\r\n"), "STORED\r\n");
+    let slabs = ask(&mut s, "stats slabs\r\n", "END\r\n");
+    let first = slabs.lines().find(|l| l.contains(":chunk_size "));
+    assert!(
+        first.is_some_and(|l| l.ends_with(":chunk_size 120")),
+        "{slabs}"
+    );
+    assert_eq!(
+        ask(&mut s, "gets a\r\n", "END\r\n"),
+        "VALUE a 0 1 0\r\nx\r\nEND\r\n"
+    );
+    assert_eq!(ask(&mut s, "cas a 0 0 1 0\r\ny\r\n", "\r\n"), "EXISTS\r\n");
+    assert_eq!(
+        ask(&mut s, "cas b 0 0 1 5\r\ny\r\n", "\r\n"),
+        "NOT_FOUND\r\n"
+    );
+    assert_eq!(ask(&mut s, "mg a c v\r\n", "x\r\n"), "VA 1 c0\r\nx\r\n");
+    assert_eq!(ask(&mut s, "ms a 1 C5\r\nq\r\n", "\r\n"), "EX\r\n");
+    // memcached -M: fill 2 MB, then every store is refused, nothing evicted.
+    let v = "v".repeat(1000);
+    let mut stored = 0;
+    let mut refused = 0;
+    for i in 0..4000 {
+        match ask(&mut s, &format!("set k{i} 0 0 1000\r\n{v}\r\n"), "\r\n").as_str() {
+            "STORED\r\n" => stored += 1,
+            "SERVER_ERROR out of memory storing object\r\n" => refused += 1,
+            r => panic!("set k{i}: {r:?}"),
+        }
+    }
+    assert!(
+        stored > 500 && refused > 1000,
+        "{stored} stored, {refused} refused"
+    );
+    assert_eq!(num(&mut s, "evictions"), 0);
+    assert_eq!(num(&mut s, "store_no_memory"), refused);
+    for i in (0..4000).filter(|i| i % 7 == 0) {
+        let r = ask(&mut s, &format!("get k{i}\r\n"), "END\r\n");
+        assert!(r.starts_with("VALUE") || i >= stored, "k{i} lost");
+    }
+    stop(child);
 }

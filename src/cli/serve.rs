@@ -98,20 +98,25 @@ pub struct ServeArgs {
     /// The Unix socket's permissions, in octal (memcached's -a).
     #[arg(short = 'a', long, default_value = "0700", value_parser = parse_mask)]
     unix_mask: u32,
-    /// Answer "out of memory" instead of evicting (memcached's -M): not
-    /// supported yet.
+    /// Never evict a live item: a store that finds no room answers
+    /// "SERVER_ERROR out of memory storing object" (memcached's -M).
+    /// Expired and flushed items are still reclaimed.
     #[arg(short = 'M', long)]
     disable_evictions: bool,
-    /// No CAS uniques (memcached's -C): not supported yet.
+    /// No CAS uniques for clients (memcached's -C): gets shows 0 and every
+    /// cas finds a mismatch. Items keep theirs internally, so this saves
+    /// no memory in hotset.
     #[arg(short = 'C', long)]
     disable_cas: bool,
     /// Requests a connection is served per wakeup before the worker's
     /// other connections go (memcached's -R).
     #[arg(short = 'R', long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     max_reqs_per_event: u32,
-    /// Smallest item's key + value + flags space (memcached's -n): not
-    /// supported yet.
-    #[arg(short = 'n', long)]
+    /// The smallest chunk's room for key, value and flags, beyond the
+    /// 20-byte item header (memcached's -n); the smallest chunk is at least
+    /// 64 bytes. Growth classes start from it.
+    #[arg(short = 'n', long, conflicts_with = "slab_classes",
+          value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     slab_min_size: Option<u32>,
     /// Keep item memory in this file for warm restarts (memcached's -e):
     /// not supported yet.
@@ -251,9 +256,6 @@ impl ServeArgs {
     /// configuration. Errors name the flag.
     pub fn launch(&self) -> Result<Launch, String> {
         let unsupported = [
-            (self.disable_evictions, "-M/--disable-evictions"),
-            (self.disable_cas, "-C/--disable-cas"),
-            (self.slab_min_size.is_some(), "-n/--slab-min-size"),
             (self.memory_file.is_some(), "-e/--memory-file"),
             (self.enable_ssl, "-Z/--enable-ssl"),
         ];
@@ -284,6 +286,8 @@ impl ServeArgs {
                 (None, None) => Config::default().classes,
             },
             max_item_size: self.max_item_size,
+            smallest_chunk: self.slab_min_size.map(|n| hotset::HEADER_SIZE + n as usize),
+            evictions: !self.disable_evictions,
             policy: self.policy,
             samples: self.samples,
             evict_pool: self.evict_pool,
@@ -329,8 +333,13 @@ impl ServeArgs {
                     config.index_slots = Some(1usize << p);
                 }
                 "slab_sizes" => {
-                    if self.slab_classes.is_some() || self.slab_growth.is_some() {
-                        return Err("-o slab_sizes: give it, -f or --slab-classes, not two".into());
+                    if self.slab_classes.is_some()
+                        || self.slab_growth.is_some()
+                        || self.slab_min_size.is_some()
+                    {
+                        return Err(
+                            "-o slab_sizes: give it, -f, -n or --slab-classes, not two".into()
+                        );
                     }
                     let v = value.ok_or("-o slab_sizes needs a value (e.g. 64-128-256)")?;
                     let list = v
@@ -378,6 +387,7 @@ impl ServeArgs {
                 .map(|t| std::time::Duration::from_secs(t as u64)),
             auth,
             verbosity: self.verbose,
+            cas: !self.disable_cas,
         };
         let pidfile = match &self.pidfile {
             // Absolute, as -d changes directory to /.

@@ -39,6 +39,10 @@ const LIMBO_FLUSH: usize = 2;
 /// period up for a pass), then evicts after all. Under a model checker,
 /// which has no clock, it waits two attempts.
 const LIMBO_PATIENCE: Duration = Duration::from_millis(50);
+/// Without evictions, a store into a full class looks at this many random
+/// chunks of it for expired or flushed items before it gives up (memcached
+/// looks at five items at its LRU's tail).
+const REAP_SAMPLES: usize = 32;
 
 impl Engine {
     /// Empties this thread's magazines and forgets its eviction candidates
@@ -107,7 +111,19 @@ impl Engine {
                             limbo_deadline.get_or_insert_with(|| Instant::now() + LIMBO_PATIENCE);
                         Instant::now() < *d
                     };
-                if !waiting && (attempt % 16 == 0 || (seize && attempt < 8)) {
+                if !self.evictions {
+                    // Only the dead may go, and no page leaves another
+                    // class (its items would go with it). Nothing dead and
+                    // nothing on its way back: out of memory at once.
+                    if !waiting
+                        && attempt % 16 == 0
+                        && self.reap(ctx, &g, class, batch) == 0
+                        && limbo == 0
+                    {
+                        self.retire_batch(ctx, &g);
+                        return None;
+                    }
+                } else if !waiting && (attempt % 16 == 0 || (seize && attempt < 8)) {
                     let got = self.evict(ctx, &g, class, batch);
                     ctx.since_rebalance += got as u64;
                     let every = match self.automove.load(std::sync::atomic::Ordering::Relaxed) {
@@ -165,6 +181,33 @@ impl Engine {
         }
     }
 
+    /// Without evictions: unlinks up to `want` expired or flushed items of
+    /// `class` found among [`REAP_SAMPLES`] of its chunks, picked at
+    /// random. Returns how many.
+    fn reap(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, class: u8, want: usize) -> usize {
+        let now = now_secs(self.clock.now_ms());
+        let mut done = 0;
+        for _ in 0..REAP_SAMPLES {
+            if done >= want {
+                break;
+            }
+            let rnd = ctx.rand();
+            let Some(ch) = self.store.slab.sample(class, rnd) else {
+                continue;
+            };
+            let Some(it) = self.store.live(ch, g) else {
+                continue;
+            };
+            if let Some(why) = self.dead(it, now) {
+                let hash = self.hash(it.key());
+                if self.unlink_item(ctx, g, it, hash, why) {
+                    done += 1;
+                }
+            }
+        }
+        done
+    }
+
     /// Unlinks an item reached through the slab, by its exact index word.
     /// Returns whether this thread unlinked it (and retired it).
     pub(crate) fn unlink_item(
@@ -195,8 +238,10 @@ impl Engine {
     }
 
     /// A new key found its candidate buckets full: evict their worst item by
-    /// the policy (expired items first).
-    pub(crate) fn evict_from_bucket(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64) {
+    /// the policy (expired items first; only those without evictions).
+    /// Returns false when nothing could go: every slot busy, or, without
+    /// evictions, every item live.
+    pub(crate) fn evict_from_bucket(&self, ctx: &mut ThreadCtx, g: &Guard<'_>, hash: u64) -> bool {
         let now_ms = self.clock.now_ms();
         let now = now_secs(now_ms);
         let cas_now = self.cas_blocks.load(Ordering::Relaxed);
@@ -217,7 +262,8 @@ impl Engine {
                 };
                 (bad, f)
             })
-            .max_by_key(|(bad, _)| *bad);
+            .max_by_key(|(bad, _)| *bad)
+            .filter(|(bad, _)| self.evictions || *bad == u64::MAX);
         match victim {
             Some((_, f)) => {
                 if let Some(gone) = self.store.remove(&f, g) {
@@ -231,9 +277,14 @@ impl Engine {
                     };
                     self.unlinked(ctx, g, gone, why);
                 }
+                true
             }
-            // Every slot is mid-insert or mid-removal: let them finish.
-            None => yield_now(),
+            None => {
+                // Every slot mid-insert or mid-removal (let them finish), or
+                // every item live without evictions.
+                yield_now();
+                false
+            }
         }
     }
 }

@@ -201,6 +201,8 @@ pub(crate) struct Engine {
     /// (every [`crate::evict`] rebalance period), 2 checks on every
     /// eviction. A std atomic: a setting, it orders nothing.
     pub(crate) automove: std::sync::atomic::AtomicU8,
+    /// Whether a full class may evict live items (`Config::evictions`).
+    pub(crate) evictions: bool,
 }
 
 impl Engine {
@@ -214,7 +216,11 @@ impl Engine {
             )));
         }
         let classes = match &cfg.classes {
-            SlabClasses::Growth(f) => Classes::geometric(*f, cfg.page_size),
+            SlabClasses::Growth(f) => Classes::geometric(
+                *f,
+                cfg.smallest_chunk.unwrap_or(crate::raw::slab::MIN_CHUNK),
+                cfg.page_size,
+            ),
             SlabClasses::List(l) => Classes::explicit(l),
         }
         .map_err(|e| ConfigError(e.0))?;
@@ -274,6 +280,7 @@ impl Engine {
             norphans: AtomicUsize::new(0),
             closing: std::sync::atomic::AtomicBool::new(false),
             automove: std::sync::atomic::AtomicU8::new(1),
+            evictions: cfg.evictions,
         }))
     }
 }

@@ -16,6 +16,11 @@ use crate::stats::Ctr;
 use crate::sync::{fence, Ordering};
 use crate::ttl::{expiry, now_secs};
 
+/// Without evictions, a new key whose candidate index buckets stay full of
+/// live items after this many tries (each yields to a growth that may be
+/// under way) is refused with out of memory.
+const FULL_TRIES: u32 = 64;
+
 /// How a read-modify-write ended.
 pub(crate) enum Rmw {
     /// The key is absent (or expired).
@@ -344,6 +349,7 @@ impl Engine {
         }
         let g = self.store.index.pin(&ctx.local);
         // Each path that does not publish `it` discards it.
+        let mut full_tries = 0;
         let (r, cas) = loop {
             let now = now_secs(self.clock.now_ms());
             let existing = match cond {
@@ -361,7 +367,17 @@ impl Engine {
                         }
                         Insert::Full(back) => {
                             it = back;
-                            self.evict_from_bucket(ctx, &g, hash);
+                            if !self.evict_from_bucket(ctx, &g, hash) && !self.evictions {
+                                // A growth under way makes room soon; a
+                                // table at its cap never does.
+                                full_tries += 1;
+                                if full_tries > FULL_TRIES {
+                                    self.discard(ctx, &g, it);
+                                    self.maybe_retire(ctx, &g);
+                                    ctx.counters.inc(Ctr::OutOfMemory);
+                                    return Err(Error::OutOfMemory);
+                                }
+                            }
                             continue;
                         }
                         Insert::Exists(f, back) => {

@@ -464,7 +464,14 @@ fn execute(
                     return false;
                 }
                 let hit = c.get_with(k, |r| {
-                    reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), seed)
+                    reply::value(
+                        out,
+                        k,
+                        r.flags,
+                        r.value,
+                        with_cas.then(|| sh.shown_cas(r.cas)),
+                        seed,
+                    )
                 });
                 sh.detail.record(k, Op::Get(hit.is_some()));
             }
@@ -482,7 +489,14 @@ fn execute(
                     return false;
                 }
                 let hit = c.get_and_touch_with(k, exptime, |r| {
-                    reply::value(out, k, r.flags, r.value, with_cas.then_some(r.cas), false)
+                    reply::value(
+                        out,
+                        k,
+                        r.flags,
+                        r.value,
+                        with_cas.then(|| sh.shown_cas(r.cas)),
+                        false,
+                    )
                 });
                 sh.detail.record(k, Op::Get(hit.is_some()));
             }
@@ -505,7 +519,7 @@ fn execute(
                 StoreCmd::Replace => c.replace(key, data, flags, exptime),
                 StoreCmd::Append => c.append(key, data),
                 StoreCmd::Prepend => c.prepend(key, data),
-                StoreCmd::Cas => c.cas(key, data, flags, exptime, cas),
+                StoreCmd::Cas => c.cas(key, data, flags, exptime, sh.asked_cas(cas)),
             };
             store_reply(out, r, noreply);
         }

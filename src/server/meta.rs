@@ -78,7 +78,7 @@ pub(super) fn execute(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>)
                     format_args!(
                         " exp={exp} la={} cas={} fetch={} cls={} size={}\r\n",
                         d.idle_secs,
-                        d.cas,
+                        sh.shown_cas(d.cas),
                         if d.fetched { "yes" } else { "no" },
                         d.class,
                         d.footprint
@@ -91,9 +91,9 @@ pub(super) fn execute(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>)
         Cmd::Set => set(sh, m, data, out),
         Cmd::Delete => {
             let r = if m.invalidate {
-                c.invalidate(m.key(), m.cas, m.ttl)
+                c.invalidate(m.key(), m.cas.map(|x| sh.asked_cas(x)), m.ttl)
             } else {
-                c.delete_if(m.key(), m.cas)
+                c.delete_if(m.key(), m.cas.map(|x| sh.asked_cas(x)))
             };
             let code: &[u8] = match r {
                 Stored::Stored if m.quiet => return,
@@ -128,7 +128,7 @@ fn get(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
                 b'T' => t_now = h.ttl,
                 b's' => num(out, b's', h.value.len() as u64),
                 b't' => ttl(out, t_now),
-                b'c' => num(out, b'c', h.cas),
+                b'c' => num(out, b'c', sh.shown_cas(h.cas)),
                 b'f' => num(out, b'f', h.flags as u64),
                 b'l' => num(out, b'l', h.idle_secs),
                 b'h' => num(out, b'h', h.fetched as u64),
@@ -174,7 +174,7 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         m.client_flags,
         exptime,
         mode,
-        m.cas,
+        m.cas.map(|x| sh.asked_cas(x)),
         m.invalidate,
     ) {
         Ok((Stored::Stored, _)) if m.quiet => return,
@@ -191,7 +191,7 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(code);
     for t in m.flags() {
         match t[0] {
-            b'c' => num(out, b'c', cas),
+            b'c' => num(out, b'c', sh.shown_cas(cas)),
             _ => echo(out, m, t),
         }
     }
@@ -202,7 +202,7 @@ fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
     let op = ArithOp {
         incr: m.incr(),
         delta: m.delta,
-        cas: m.cas,
+        cas: m.cas.map(|x| sh.asked_cas(x)),
         vivify: m.vivify.map(|exp| (m.initial, exp)),
         touch: m.ttl,
     };
@@ -220,7 +220,7 @@ fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
             let mut t_now = a.ttl_before;
             for t in m.flags() {
                 match t[0] {
-                    b'c' => num(out, b'c', a.cas),
+                    b'c' => num(out, b'c', sh.shown_cas(a.cas)),
                     b't' => ttl(out, t_now),
                     b'T' => t_now = a.ttl,
                     b'N' if a.created => t_now = a.ttl,

@@ -96,6 +96,10 @@ pub struct ServerConfig {
     pub auth: Option<Arc<Users>>,
     /// 0 quiet, 1 connections and errors, 2 every refused request.
     pub verbosity: u8,
+    /// Whether clients see CAS uniques (memcached's `-C` turns them off):
+    /// off, every reply's CAS reads 0 and every compare-and-swap finds a
+    /// mismatch, as in memcached. The items keep theirs for the engine.
+    pub cas: bool,
 }
 
 /// The settings a server runs with, as `stats settings` names them
@@ -133,7 +137,7 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ("shutdown_command", yes_no(cfg.shutdown_command).to_string()),
         // A connection over the limit is refused at once, with an error.
         ("maxconns_fast", "yes".to_string()),
-        ("cas_enabled", "yes".to_string()),
+        ("cas_enabled", yes_no(cfg.cas).to_string()),
         (
             "domain_socket",
             cfg.unix_socket
@@ -142,6 +146,13 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ),
         ("umask", format!("{:o}", cfg.unix_mask)),
         ("item_size_max", cache.max_item_size().to_string()),
+        // memcached's -n: the smallest chunk's room beyond the item header.
+        (
+            "chunk_size",
+            cache.class_sizes()[0]
+                .saturating_sub(crate::HEADER_SIZE)
+                .to_string(),
+        ),
         ("slab_page_size", cache.page_size().to_string()),
     ];
     match &c.classes {
@@ -157,7 +168,10 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
     }
     s.extend([
         ("slab_classes", cache.class_sizes().len().to_string()),
-        ("evictions", "on".to_string()),
+        (
+            "evictions",
+            if c.evictions { "on" } else { "off" }.to_string(),
+        ),
         ("hotset_policy", c.policy.to_string()),
         ("hotset_samples", c.samples.to_string()),
         ("hotset_evict_pool", c.evict_pool.to_string()),
@@ -276,6 +290,27 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A CAS unique as a client sees it: 0 under `-C`.
+    #[inline]
+    pub(crate) fn shown_cas(&self, cas: u64) -> u64 {
+        if self.cfg.cas {
+            cas
+        } else {
+            0
+        }
+    }
+
+    /// A client's expected CAS unique as the engine compares it: under
+    /// `-C` 0, which no item has, so every compare fails as in memcached.
+    #[inline]
+    pub(crate) fn asked_cas(&self, cas: u64) -> u64 {
+        if self.cfg.cas {
+            cas
+        } else {
+            0
+        }
+    }
+
     /// Stops the server: marks it stopping and wakes every listener.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);

@@ -36,27 +36,30 @@ pub struct Classes {
 }
 
 impl Classes {
-    /// Sizes from [`MIN_CHUNK`] up to `largest` (which is always the last
-    /// class): every multiple of [`CHUNK_ALIGN`] up to [`FINE_UP_TO`], then
-    /// those of a chain growing by `factor` from [`MIN_CHUNK`], each rounded
-    /// up to [`CHUNK_ALIGN`] (at 1.25: 312, 384, 480, 600, …).
-    pub fn geometric(factor: f64, largest: usize) -> Result<Classes, ClassError> {
+    /// Sizes from `smallest` (at least [`MIN_CHUNK`], rounded up to
+    /// [`CHUNK_ALIGN`]) up to `largest` (which is always the last class):
+    /// every multiple of [`CHUNK_ALIGN`] up to [`FINE_UP_TO`], then those of
+    /// a chain growing by `factor` from `smallest`, each rounded up to
+    /// [`CHUNK_ALIGN`] (from 64 at 1.25: 312, 384, 480, 600, …).
+    pub fn geometric(factor: f64, smallest: usize, largest: usize) -> Result<Classes, ClassError> {
         if !(factor.is_finite() && factor > 1.0 && factor <= 16.0) {
             return Err(ClassError(format!(
                 "slab growth factor must be in (1, 16], got {factor}"
             )));
         }
-        if largest < MIN_CHUNK {
+        if largest < smallest.max(MIN_CHUNK) {
             return Err(ClassError(format!(
-                "largest class {largest} is below the {MIN_CHUNK}-byte minimum"
+                "largest class {largest} is below the smallest, {}",
+                smallest.max(MIN_CHUNK)
             )));
         }
-        let mut sizes: Vec<usize> = (MIN_CHUNK..=FINE_UP_TO.min(largest - 1))
+        let smallest = smallest.max(MIN_CHUNK).next_multiple_of(CHUNK_ALIGN);
+        let mut sizes: Vec<usize> = (smallest..=FINE_UP_TO.min(largest - 1))
             .step_by(CHUNK_ALIGN)
             .collect();
-        // The factor's classes are the ones it makes from MIN_CHUNK (as
-        // memcached's do from its smallest), those above the fine ones.
-        let mut s = MIN_CHUNK as f64;
+        // The factor's classes are the ones it makes from the smallest (as
+        // memcached's do), those above the fine ones.
+        let mut s = smallest as f64;
         while (s as usize) < largest {
             let size = (s as usize).next_multiple_of(CHUNK_ALIGN);
             if size >= largest {
@@ -131,7 +134,7 @@ mod tests {
     #[test]
     fn geometric_default() {
         for f in [1.25, crate::config::DEFAULT_GROWTH] {
-            let c = Classes::geometric(f, 1 << 20).unwrap();
+            let c = Classes::geometric(f, MIN_CHUNK, 1 << 20).unwrap();
             let s = c.sizes();
             // Every multiple of 8 up to 256: a 136-byte item fits exactly.
             assert_eq!(&s[..25], &(64..=256).step_by(8).collect::<Vec<_>>()[..]);
@@ -144,6 +147,17 @@ mod tests {
             assert!(s.iter().all(|x| x % 8 == 0));
             assert!(s.len() <= MAX_CLASSES, "{f}: {} classes", s.len());
         }
+    }
+
+    #[test]
+    fn geometric_from_a_larger_smallest() {
+        let c = Classes::geometric(2.0, 100, 1 << 20).unwrap();
+        let s = c.sizes();
+        assert_eq!(&s[..3], &[104, 112, 120]);
+        // The chain doubles from 104: 208 is fine-stepped, then 416, 832….
+        assert_eq!(s[s.iter().position(|&x| x > 256).unwrap()], 416);
+        assert!(Classes::geometric(2.0, 2 << 20, 1 << 20).is_err());
+        assert_eq!(Classes::geometric(2.0, 0, 1 << 20).unwrap().sizes()[0], 64);
     }
 
     #[test]
@@ -162,7 +176,7 @@ mod tests {
         assert!(Classes::explicit(&[128, 64]).is_err());
         assert!(Classes::explicit(&[60]).is_err());
         assert!(Classes::explicit(&[72, 100]).is_err());
-        assert!(Classes::geometric(1.0, 1 << 20).is_err());
-        assert!(Classes::geometric(f64::NAN, 1 << 20).is_err());
+        assert!(Classes::geometric(1.0, MIN_CHUNK, 1 << 20).is_err());
+        assert!(Classes::geometric(f64::NAN, MIN_CHUNK, 1 << 20).is_err());
     }
 }
