@@ -25,28 +25,49 @@ pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle
     let period = Duration::from_secs(1) / hz;
     std::thread::Builder::new()
         .name("hotset-sweeper".into())
-        .spawn(move || loop {
-            std::thread::park_timeout(period);
-            let Some(e) = weak.upgrade() else { return };
-            if e.closing.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            let budget = e.sweep_budget;
-            e.with_ctx(|e, ctx| {
-                e.sweep(ctx, usize::MAX, Some(Instant::now() + budget));
-                // Page moves finish even on an idle cache: a lowered
-                // memory limit is met, and drained pages pass their grace
-                // period and reach the pool, a reassign's class or the OS.
-                if e.store.slab.excess_pages() > 0 {
-                    e.shrink(ctx);
-                } else if e.store.slab.pages_in_flight() > 0 {
-                    e.collect(ctx, 1);
+        .spawn(move || {
+            // Whether pages were on their way out at the last tick.
+            let mut moving = false;
+            loop {
+                std::thread::park_timeout(period);
+                let Some(e) = weak.upgrade() else { return };
+                if e.closing.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
                 }
-            });
-            // Leave no state behind in case this was the last tick.
-            drop(e);
+                let budget = e.sweep_budget;
+                e.with_ctx(|e, ctx| {
+                    e.sweep(ctx, usize::MAX, Some(Instant::now() + budget));
+                    // Page moves finish even on an idle cache: a lowered
+                    // memory limit is met, and drained pages pass their grace
+                    // period and reach the pool, a reassign's class or the OS.
+                    if e.store.slab.excess_pages() > 0 {
+                        moving = true;
+                        e.shrink(ctx);
+                    } else if e.store.slab.pages_in_flight() > 0 {
+                        moving = true;
+                        e.collect(ctx, 1);
+                    } else if std::mem::take(&mut moving) {
+                        // A shrink or a move just finished: what the heap freed
+                        // meanwhile (the movers' lists, connections' buffers)
+                        // goes back to the OS too.
+                        trim_heap();
+                    }
+                });
+                // Leave no state behind in case this was the last tick.
+                drop(e);
+            }
         })
         .expect("hotset: cannot spawn the sweeper thread")
+}
+
+/// Returns the allocator's free memory to the OS (glibc keeps what its
+/// per-thread arenas freed, unless asked).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 impl Engine {
