@@ -9,35 +9,13 @@
 
 mod common;
 
-use common::Server;
+use common::{python_with, Server};
 use std::path::PathBuf;
 use std::process::Command;
 
 /// The pinned versions `.ci/run` installs.
 const PYMEMCACHE: &str = "4.0.0";
 const META_MEMCACHE: &str = "4.3.0";
-
-/// A Python that can import `module`.
-fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("HOTSET_PYTHON")
-        .map_or_else(|| root.join("target/pyenv/bin/python"), PathBuf::from);
-    let ok = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    common::skip_unless_ci(
-        test,
-        &format!(
-            "no {module}=={pin} at {} (target/pyenv/bin/pip install {module}=={pin})",
-            python.display()
-        ),
-    );
-    None
-}
 
 /// Runs `tests/clients/<script>` against a fresh server.
 fn run_script(python: PathBuf, script: &str) {

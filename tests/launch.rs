@@ -275,7 +275,7 @@ fn memcached_flags_hotset_refuses_say_why() {
         (&["-o", "no_such_thing"], "unknown option"),
         (&["-o", "hashpower=3"], "12 to 64"),
         (&["-o", "idle_timeout"], "needs a value"),
-        (&["-o", "ssl_key=k.pem"], "TLS"),
+        (&["-Z", "-o", "ssl_key=k.pem"], "ssl_chain_cert"),
         (&["-l", "127.0.0.1:99999"], "not a port"),
         (&["-e", "/dev/shm/x"], "not supported yet"),
         (&["-n", "0"], "slab-min-size"),

@@ -5,6 +5,7 @@
 
 use clap::Args;
 use hotset::server::listen::{parse_listen, ListenAddr};
+use hotset::server::tls::TlsSettings;
 use hotset::server::ServerConfig;
 use hotset::{Config, Policy, ReclaimKind, SlabClasses};
 use std::path::PathBuf;
@@ -122,7 +123,9 @@ pub struct ServeArgs {
     /// not supported yet.
     #[arg(short = 'e', long)]
     memory_file: Option<PathBuf>,
-    /// TLS (memcached's -Z): not supported yet.
+    /// TLS on every listener but -l notls:… ones (memcached's -Z), with
+    /// -o ssl_chain_cert=FILE[,ssl_key=FILE][,ssl_ca_cert=FILE]
+    /// [,ssl_verify_mode=0-3][,ssl_min_version=2|3][,ssl_session_cache].
     #[arg(short = 'Z', long)]
     enable_ssl: bool,
     /// Eviction policy: lru, lfu, fifo, random, hyperbolic (sampled), or
@@ -237,28 +240,22 @@ const IGNORED: &[&str] = &[
     "no_inline_ascii_resp",
 ];
 
-/// Extended options hotset will take once the features land; refused with
-/// that reason until then.
-const NOT_YET: &[(&str, &str)] = &[
-    ("ssl_chain_cert", "TLS"),
-    ("ssl_key", "TLS"),
-    ("ssl_ca_cert", "TLS"),
-    ("ssl_verify_mode", "TLS"),
-    ("ssl_min_version", "TLS"),
-    ("ssl_keyformat", "TLS"),
-    ("ssl_ciphers", "TLS"),
-    ("ssl_session_cache", "TLS"),
-    ("ssl_kernel_tls", "TLS"),
+/// memcached's TLS options that mean nothing with rustls, and why; each is
+/// accepted and logged.
+const TLS_IGNORED: &[(&str, &str)] = &[
+    (
+        "ssl_ciphers",
+        "rustls chooses among its own suites, each AEAD with forward secrecy",
+    ),
+    ("ssl_wbuf_size", "rustls sizes its own buffers"),
+    ("ssl_kernel_tls", "rustls encrypts in user space"),
 ];
 
 impl ServeArgs {
     /// Checks the flags together and builds the cache's and server's
     /// configuration. Errors name the flag.
     pub fn launch(&self) -> Result<Launch, String> {
-        let unsupported = [
-            (self.memory_file.is_some(), "-e/--memory-file"),
-            (self.enable_ssl, "-Z/--enable-ssl"),
-        ];
+        let unsupported = [(self.memory_file.is_some(), "-e/--memory-file")];
         if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
             return Err(format!("{flag} is not supported yet"));
         }
@@ -299,6 +296,14 @@ impl ServeArgs {
         let mut idle_timeout = self.idle_timeout;
         let mut automove = None;
         let mut ignored = Vec::new();
+        let mut tls = TlsSettings {
+            chain_cert: PathBuf::new(),
+            key: None,
+            ca_cert: None,
+            verify_mode: 0,
+            min_version: 2,
+            session_cache: false,
+        };
         for opt in self.extended.iter().filter(|o| !o.trim().is_empty()) {
             let (key, value) = match opt.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -349,14 +354,43 @@ impl ServeArgs {
                         .map_err(|_| format!("-o slab_sizes={v}: expected sizes joined by -"))?;
                     config.classes = SlabClasses::List(list);
                 }
-                k if IGNORED.contains(&k) => ignored.push(opt.trim().to_string()),
-                k => {
-                    if let Some((_, what)) = NOT_YET.iter().find(|(n, _)| *n == k) {
-                        return Err(format!("-o {k}: {what} is not supported yet"));
+                "ssl_chain_cert" | "ssl_key" | "ssl_ca_cert" => {
+                    let v = value
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| format!("-o {key} needs a file"))?;
+                    let path = Some(PathBuf::from(v));
+                    match key {
+                        "ssl_chain_cert" => tls.chain_cert = PathBuf::from(v),
+                        "ssl_key" => tls.key = path,
+                        _ => tls.ca_cert = path,
                     }
-                    return Err(format!("-o {k}: unknown option"));
                 }
+                "ssl_verify_mode" => tls.verify_mode = num(3)? as u8,
+                "ssl_min_version" => match num(3)? {
+                    v @ 2..=3 => tls.min_version = v as u8,
+                    v => {
+                        return Err(format!(
+                            "-o ssl_min_version={v}: rustls speaks TLS 1.2 and 1.3 only \
+                             (2 or 3)"
+                        ))
+                    }
+                },
+                // memcached's numbers: 1 is PEM (2 DER, 3 an engine).
+                "ssl_keyformat" => {
+                    if num(3)? != 1 {
+                        return Err("-o ssl_keyformat: only 1 (PEM) is read".into());
+                    }
+                }
+                "ssl_session_cache" => tls.session_cache = true,
+                k if IGNORED.contains(&k) => ignored.push(opt.trim().to_string()),
+                k => match TLS_IGNORED.iter().find(|(n, _)| *n == k) {
+                    Some((_, why)) => ignored.push(format!("{} ({why})", opt.trim())),
+                    None => return Err(format!("-o {k}: unknown option")),
+                },
             }
+        }
+        if self.enable_ssl && tls.chain_cert.as_os_str().is_empty() {
+            return Err("-Z needs the server's certificate: -o ssl_chain_cert=FILE".into());
         }
         let mut listen: Vec<ListenAddr> = self.listen.iter().flatten().cloned().collect();
         if listen.is_empty() {
@@ -388,6 +422,7 @@ impl ServeArgs {
             auth,
             verbosity: self.verbose,
             cas: !self.disable_cas,
+            tls: self.enable_ssl.then_some(tls),
         };
         let pidfile = match &self.pidfile {
             // Absolute, as -d changes directory to /.

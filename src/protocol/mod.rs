@@ -233,6 +233,11 @@ pub enum Request<'a> {
     Shutdown,
     /// version.
     Version,
+    /// refresh_certs [noreply]: reload the TLS certificates.
+    RefreshCerts {
+        /// Send no reply.
+        noreply: bool,
+    },
     /// verbosity <level> [noreply].
     Verbosity {
         /// The level.
@@ -689,6 +694,8 @@ pub fn parse(line: &[u8]) -> Result<Request<'_>, ParseError> {
             })
         }
         b"shutdown" => Ok(Request::Shutdown),
+        // memcached takes any arguments, and reads a last `noreply`.
+        b"refresh_certs" => Ok(Request::RefreshCerts { noreply }),
         b"cache_memlimit" => {
             want(nt == 3 || nt == 4)?;
             match strtoul(args[0]) {

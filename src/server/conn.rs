@@ -157,7 +157,7 @@ impl Conn {
         let mut drained = false;
         loop {
             if self.sent < self.out.len() {
-                match (&self.s).write(&self.out[self.sent..]) {
+                match self.s.write(&self.out[self.sent..]) {
                     Ok(0) => return Step::Close(Err(io::ErrorKind::WriteZero.into())),
                     Ok(n) => {
                         self.sent += n;
@@ -173,6 +173,15 @@ impl Conn {
             }
             self.out.clear();
             self.sent = 0;
+            // What a TLS layer still holds of the replies.
+            match self.s.flush_tls() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Step::Wait(Interest::Write)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Step::Close(Err(e)),
+            }
             if self.closing {
                 return Step::Close(Ok(()));
             }
@@ -198,13 +207,13 @@ impl Conn {
                 Parsed::NeedInput => {}
             }
             if drained {
-                return Step::Wait(Interest::Read);
+                return self.wait_for_input();
             }
             if reads == READS_PER_WAKE {
                 // Input may be waiting in the socket: the worker's other
                 // connections go first, and epoll reports it after them.
                 // (Not a conn_yield: memcached counts only -R's.)
-                return Step::Wait(Interest::Read);
+                return self.wait_for_input();
             }
             // Read at least a chunk, or all a pending data block still needs.
             let want = self.need.saturating_sub(self.filled).max(READ_CHUNK);
@@ -225,12 +234,21 @@ impl Conn {
                     reads += 1;
                     drained = n < space;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Step::Wait(Interest::Read)
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.wait_for_input(),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Step::Close(Err(e)),
             }
+        }
+    }
+
+    /// Waits for input: readability, unless a TLS layer holds work the
+    /// socket will not announce (then writability, which comes at once).
+    #[inline]
+    fn wait_for_input(&self) -> Step {
+        if self.s.hidden_work() {
+            Step::Wait(Interest::Write)
+        } else {
+            Step::Wait(Interest::Read)
         }
     }
 
@@ -591,6 +609,20 @@ fn execute(
         Request::Shutdown => {
             // Without -A (with it, the connection loop stops the server).
             out.extend_from_slice(b"ERROR: shutdown not enabled\r\n");
+        }
+        Request::RefreshCerts { noreply } => {
+            // memcached's replies: OK, or its error line, noreply or not.
+            match sh.refresh_certs() {
+                Ok(()) if noreply => {}
+                Ok(()) => out.extend_from_slice(reply::OK),
+                Err(e) => {
+                    if sh.cfg.verbosity > 0 {
+                        eprintln!("hotset: refresh_certs: {e}");
+                    }
+                    out.extend_from_slice(e.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
         }
         Request::CacheDump { class, limit } => {
             // memcached's layout and its 2 MiB bound on the reply.

@@ -19,6 +19,7 @@ mod meta;
 mod poll;
 mod stats;
 mod stream;
+pub mod tls;
 mod worker;
 
 use crate::Cache;
@@ -100,6 +101,9 @@ pub struct ServerConfig {
     /// off, every reply's CAS reads 0 and every compare-and-swap finds a
     /// mismatch, as in memcached. The items keep theirs for the engine.
     pub cas: bool,
+    /// TLS on every TCP listener but `notls:` ones (memcached's `-Z`);
+    /// needs the `tls` feature.
+    pub tls: Option<tls::TlsSettings>,
 }
 
 /// The settings a server runs with, as `stats settings` names them
@@ -145,6 +149,52 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
                 .map_or("NULL".to_string(), |p| p.display().to_string()),
         ),
         ("umask", format!("{:o}", cfg.unix_mask)),
+        ("ssl_enabled", yes_no(cfg.tls.is_some()).to_string()),
+        (
+            "ssl_chain_cert",
+            cfg.tls
+                .as_ref()
+                .map_or("(null)".into(), |t| t.chain_cert.display().to_string()),
+        ),
+        (
+            "ssl_key",
+            match &cfg.tls {
+                Some(t) => t
+                    .key
+                    .as_ref()
+                    .unwrap_or(&t.chain_cert)
+                    .display()
+                    .to_string(),
+                None => "(null)".into(),
+            },
+        ),
+        (
+            "ssl_verify_mode",
+            cfg.tls.as_ref().map_or(0, |t| t.verify_mode).to_string(),
+        ),
+        // PEM, as memcached numbers it.
+        ("ssl_keyformat", "1".to_string()),
+        // rustls' own suites: every one AEAD with forward secrecy.
+        ("ssl_ciphers", "NULL".to_string()),
+        (
+            "ssl_ca_cert",
+            cfg.tls
+                .as_ref()
+                .and_then(|t| t.ca_cert.as_ref())
+                .map_or("NULL".into(), |p| p.display().to_string()),
+        ),
+        (
+            "ssl_session_cache",
+            yes_no(cfg.tls.as_ref().is_some_and(|t| t.session_cache)).to_string(),
+        ),
+        ("ssl_kernel_tls", "no".to_string()),
+        (
+            "ssl_min_version",
+            cfg.tls
+                .as_ref()
+                .map_or("tlsv1.2", |t| t.min_version_name())
+                .to_string(),
+        ),
         ("item_size_max", cache.max_item_size().to_string()),
         // memcached's -n: the smallest chunk's room beyond the item header.
         (
@@ -287,6 +337,9 @@ pub(crate) struct Shared {
     pub(crate) listen_disabled: AtomicU64,
     /// The most connections open at once.
     pub(crate) conn_peak: AtomicU64,
+    /// The certificates of the TLS listeners (with `-Z`).
+    #[cfg(feature = "tls")]
+    pub(crate) certs: Option<Arc<tls::Certs>>,
 }
 
 impl Shared {
@@ -309,6 +362,16 @@ impl Shared {
         } else {
             0
         }
+    }
+
+    /// `refresh_certs`: reloads the TLS certificates for new connections.
+    /// The error is memcached's line.
+    pub(crate) fn refresh_certs(&self) -> Result<(), String> {
+        #[cfg(feature = "tls")]
+        if let Some(c) = &self.certs {
+            return c.refresh();
+        }
+        Err("Error TLS not enabled".into())
     }
 
     /// Stops the server: marks it stopping and wakes every listener.
@@ -348,21 +411,41 @@ pub fn serve_with(
     cfg: ServerConfig,
     ready: impl FnOnce() -> Result<(), String>,
 ) -> io::Result<()> {
-    let listeners: Vec<(Listener, Bound)> = match &cfg.unix_socket {
+    // The certificates load first: a bad one is a start-up error.
+    #[cfg(feature = "tls")]
+    let certs = match &cfg.tls {
+        Some(t) => Some(Arc::new(
+            tls::Certs::new(t.clone()).map_err(io::Error::other)?,
+        )),
+        None => None,
+    };
+    #[cfg(not(feature = "tls"))]
+    if cfg.tls.is_some() {
+        return Err(io::Error::other(
+            "-Z: this hotset was built without the tls feature",
+        ));
+    }
+    // Each listener, where it is, and whether it speaks TLS.
+    let listeners: Vec<(Listener, Bound, bool)> = match &cfg.unix_socket {
         // As memcached: a Unix socket replaces the network listeners.
         Some(path) => {
             let l = stream::bind_unix(path, cfg.unix_mask, cfg.backlog)?;
-            vec![(Listener::Unix(l), Bound::Unix(path.clone()))]
+            vec![(Listener::Unix(l), Bound::Unix(path.clone()), false)]
         }
         None => listen::bind_all(&cfg.listen, cfg.port, cfg.backlog)?
             .into_iter()
-            .map(|(l, _)| {
-                let a = l.local_addr()?;
-                Ok((Listener::Tcp(l), Bound::Tcp(a)))
+            .map(|(l, a)| {
+                let at = l.local_addr()?;
+                Ok((
+                    Listener::Tcp(l),
+                    Bound::Tcp(at),
+                    cfg.tls.is_some() && !a.notls,
+                ))
             })
             .collect::<io::Result<_>>()?,
     };
-    let bound: Vec<Bound> = listeners.iter().map(|(_, b)| b.clone()).collect();
+    let bound: Vec<Bound> = listeners.iter().map(|(_, b, _)| b.clone()).collect();
+    let tls_bound: Vec<bool> = listeners.iter().map(|(_, _, t)| *t).collect();
     // While still root, if started so: the hard limit binds after.
     raise_fd_limit(cfg.max_conns);
     ready().map_err(io::Error::other)?;
@@ -391,6 +474,8 @@ pub fn serve_with(
         listen_disabled: AtomicU64::new(0),
         conn_peak: AtomicU64::new(0),
         bound,
+        #[cfg(feature = "tls")]
+        certs,
     });
     spawn_signal_thread(shared.clone())?;
     let workers = Arc::new(
@@ -400,24 +485,25 @@ pub fn serve_with(
     );
     {
         let mut out = io::stdout().lock();
-        for a in &shared.bound {
-            writeln!(out, "hotset: listening on {a}")?;
+        for (a, tls) in shared.bound.iter().zip(tls_bound) {
+            let with = if tls { " with TLS" } else { "" };
+            writeln!(out, "hotset: listening{with} on {a}")?;
         }
         out.flush()?;
     }
     let next = Arc::new(AtomicU64::new(0));
     let mut others = Vec::new();
     let mut listeners = listeners.into_iter();
-    let (first, _) = listeners.next().expect("bind_all binds at least one");
-    for (l, _) in listeners {
+    let (first, _, first_tls) = listeners.next().expect("bind_all binds at least one");
+    for (l, _, tls) in listeners {
         let (shared, workers, next) = (shared.clone(), workers.clone(), next.clone());
         others.push(
             std::thread::Builder::new()
                 .name("hotset-accept".into())
-                .spawn(move || accept_loop(&l, &shared, &workers, &next))?,
+                .spawn(move || accept_loop(&l, tls, &shared, &workers, &next))?,
         );
     }
-    accept_loop(&first, &shared, &workers, &next);
+    accept_loop(&first, first_tls, &shared, &workers, &next);
     for t in others {
         let _ = t.join();
     }
@@ -428,17 +514,33 @@ pub fn serve_with(
     Ok(())
 }
 
-/// Accepts connections on `l` and hands them to the workers in turn, until
-/// the server stops.
-fn accept_loop(l: &Listener, shared: &Shared, workers: &[worker::Handle], next: &AtomicU64) {
+/// Accepts connections on `l` (a TLS listener if `tls`) and hands them to
+/// the workers in turn, until the server stops.
+fn accept_loop(
+    l: &Listener,
+    tls: bool,
+    shared: &Shared,
+    workers: &[worker::Handle],
+    next: &AtomicU64,
+) {
     loop {
         let stream = l.accept();
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
         match stream {
-            Ok(s) => {
-                if admit(shared, &s) {
+            Ok(mut s) => {
+                if admit(shared, &mut s, tls) {
+                    let s = match secure(shared, s, tls) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
+                            if shared.cfg.verbosity > 0 {
+                                eprintln!("hotset: cannot start TLS: {e}");
+                            }
+                            continue;
+                        }
+                    };
                     let n = next.fetch_add(1, Ordering::Relaxed) as usize;
                     workers[n % workers.len()].hand(s);
                 }
@@ -457,13 +559,31 @@ fn accept_loop(l: &Listener, shared: &Shared, workers: &[worker::Handle], next: 
     }
 }
 
-/// Counts a new connection in, or refuses it when `max_conns` are open.
-fn admit(shared: &Shared, mut s: &Stream) -> bool {
+/// A TLS listener's connection gets its TLS layer.
+fn secure(shared: &Shared, s: Stream, tls: bool) -> io::Result<Stream> {
+    match (s, tls) {
+        #[cfg(feature = "tls")]
+        (Stream::Tcp(sock), true) => match &shared.certs {
+            Some(c) => Ok(Stream::Tls(Box::new(c.accept(sock)?))),
+            None => Err(io::Error::other("no certificates")),
+        },
+        (s, _) => {
+            let _ = shared;
+            Ok(s)
+        }
+    }
+}
+
+/// Counts a new connection in, or refuses it when `max_conns` are open
+/// (with memcached's error, unless the client expects TLS).
+fn admit(shared: &Shared, s: &mut Stream, tls: bool) -> bool {
     let n = shared.curr_connections.fetch_add(1, Ordering::AcqRel);
     if n as usize >= shared.cfg.max_conns {
         shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
         shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = s.write_all(crate::protocol::reply::TOO_MANY_CONNECTIONS);
+        if !tls {
+            let _ = s.write_all(crate::protocol::reply::TOO_MANY_CONNECTIONS);
+        }
         if shared.cfg.verbosity > 0 {
             eprintln!(
                 "hotset: refused a connection: {} open",

@@ -117,6 +117,16 @@ fn general(sh: &Shared, out: &mut Vec<u8>) {
     stat(out, "store_no_memory", s.out_of_memory);
     stat(out, "auth_cmds", io.auth_cmds);
     stat(out, "auth_errors", io.auth_errors);
+    #[cfg(feature = "tls")]
+    if let Some(c) = &sh.certs {
+        stat(
+            out,
+            "ssl_handshake_errors",
+            c.handshake_errors
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        stat(out, "time_since_server_cert_refresh", c.age_secs());
+    }
     stat(out, "bytes_read", io.bytes_read);
     stat(out, "bytes_written", io.bytes_written);
     stat(out, "limit_maxbytes", s.limit_maxbytes);

@@ -1,5 +1,5 @@
-//! Sockets the server accepts on and serves: TCP, or a Unix socket
-//! (memcached's `-s`).
+//! Sockets the server accepts on and serves: TCP, TLS over TCP
+//! (memcached's `-Z`), or a Unix socket (memcached's `-s`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<super::tls::TlsStream>),
 }
 
 impl Stream {
@@ -19,6 +21,8 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_nonblocking(true),
             Stream::Unix(s) => s.set_nonblocking(true),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.set_nonblocking(true),
         }
     }
 
@@ -28,16 +32,45 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_nodelay(true),
             Stream::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.set_nodelay(true),
+        }
+    }
+
+    /// Sends what a TLS layer still holds; `WouldBlock` if the socket
+    /// takes no more. Nothing to do on a plain socket.
+    #[inline]
+    pub(crate) fn flush_tls(&mut self) -> io::Result<()> {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush_tls(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a TLS layer holds input already read from the socket, or
+    /// output not yet sent: work that the socket's readiness will not
+    /// announce.
+    #[inline]
+    pub(crate) fn hidden_work(&self) -> bool {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.hidden_work(),
+            _ => false,
         }
     }
 
     /// The peer, for logs.
     pub(crate) fn peer(&self) -> String {
+        let tcp = |s: &TcpStream| {
+            s.peer_addr()
+                .map_or_else(|_| "a closed connection".into(), |a| a.to_string())
+        };
         match self {
-            Stream::Tcp(s) => s
-                .peer_addr()
-                .map_or_else(|_| "a closed connection".into(), |a| a.to_string()),
+            Stream::Tcp(s) => tcp(s),
             Stream::Unix(_) => "a unix socket client".into(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => format!("{} (TLS)", tcp(&t.sock)),
         }
     }
 }
@@ -47,19 +80,23 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
         }
     }
 }
 
-impl Write for &Stream {
+impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match *self {
-            Stream::Tcp(s) => (&*s).write(buf),
-            Stream::Unix(s) => (&*s).write(buf),
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.flush_tls()
     }
 }
 
@@ -68,6 +105,8 @@ impl AsRawFd for Stream {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock.as_raw_fd(),
         }
     }
 }

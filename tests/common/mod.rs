@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -155,6 +156,28 @@ pub fn reference_trace() -> Option<std::path::PathBuf> {
     skip_unless_ci(
         "this test",
         &format!("no reference trace at {}", path.display()),
+    );
+    None
+}
+
+/// A Python that can import `module`.
+pub fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("HOTSET_PYTHON")
+        .map_or_else(|| root.join("target/pyenv/bin/python"), PathBuf::from);
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    skip_unless_ci(
+        test,
+        &format!(
+            "no {module}=={pin} at {} (target/pyenv/bin/pip install {module}=={pin})",
+            python.display()
+        ),
     );
     None
 }
