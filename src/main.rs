@@ -76,6 +76,10 @@ struct LoadgenArgs {
     /// Count get hits per window of this many records: a miss-ratio curve.
     #[arg(long)]
     series: Option<usize>,
+    /// Speak TLS to the server (memcached -Z, hotset -Z), trusting the CA
+    /// certificates in this PEM file; the server's name is --server's host.
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
     /// Report directory.
     #[arg(long)]
     out: std::path::PathBuf,
@@ -294,6 +298,7 @@ fn loadgen(a: &LoadgenArgs) -> ExitCode {
         once: a.once,
         series: a.series,
         spec,
+        tls_ca: a.tls_ca.clone(),
     };
     let r = match run(&cfg) {
         Ok(r) => r,

@@ -1,6 +1,7 @@
 //! One connection: requests queued and written, replies read and parsed.
 
 use super::pattern;
+use crate::server::stream::Stream;
 use crate::workload::trace::{Op, Record};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -22,9 +23,54 @@ pub(super) struct Pending {
     pub(super) value_size: u32,
 }
 
+/// Opens a run's connections: TCP, or TLS over it.
+pub(super) struct Connector {
+    addr: String,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::server::tls::ClientTls>,
+}
+
+impl Connector {
+    pub(super) fn new(cfg: &super::LoadConfig) -> Result<Connector, String> {
+        #[cfg(feature = "tls")]
+        let tls = cfg
+            .tls_ca
+            .as_deref()
+            .map(crate::server::tls::client_config)
+            .transpose()?;
+        #[cfg(not(feature = "tls"))]
+        if cfg.tls_ca.is_some() {
+            return Err("--tls-ca: this hotset was built without the tls feature".into());
+        }
+        Ok(Connector {
+            addr: cfg.server.clone(),
+            #[cfg(feature = "tls")]
+            tls,
+        })
+    }
+
+    /// A connected, non-blocking stream.
+    fn open(&self) -> Result<Stream, String> {
+        let addr = &self.addr;
+        let s = TcpStream::connect(addr).map_err(|e| format!("connect to {addr}: {e}"))?;
+        s.set_nodelay(true).map_err(|e| format!("{addr}: {e}"))?;
+        s.set_nonblocking(true)
+            .map_err(|e| format!("{addr}: {e}"))?;
+        #[cfg(feature = "tls")]
+        if let Some(cfg) = &self.tls {
+            let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let t = crate::server::tls::TlsStream::client(s, cfg.clone(), host)
+                .map_err(|e| format!("{addr}: TLS: {e}"))?;
+            return Ok(Stream::Tls(Box::new(t)));
+        }
+        Ok(Stream::Tcp(s))
+    }
+}
+
 /// A connection's state.
 pub(super) struct Conn {
-    pub(super) s: TcpStream,
+    pub(super) s: Stream,
     pub(super) out: Vec<u8>,
     pub(super) out_pos: usize,
     pub(super) inbuf: Vec<u8>,
@@ -44,13 +90,9 @@ pub(super) enum Reply {
 }
 
 impl Conn {
-    pub(super) fn open(addr: &str, cursor: usize, stride: usize) -> Result<Conn, String> {
-        let s = TcpStream::connect(addr).map_err(|e| format!("connect to {addr}: {e}"))?;
-        s.set_nodelay(true).map_err(|e| format!("{addr}: {e}"))?;
-        s.set_nonblocking(true)
-            .map_err(|e| format!("{addr}: {e}"))?;
+    pub(super) fn open(to: &Connector, cursor: usize, stride: usize) -> Result<Conn, String> {
         Ok(Conn {
-            s,
+            s: to.open()?,
             out: Vec::new(),
             out_pos: 0,
             inbuf: Vec::new(),
@@ -124,6 +166,14 @@ impl Conn {
         if self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
+            // What a TLS layer still holds goes when the socket takes it
+            // (`Worker::wait` asks for writability meanwhile).
+            match self.s.flush_tls() {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                    return Err(format!("write: {e}"))
+                }
+                _ => {}
+            }
         }
         Ok(moved)
     }

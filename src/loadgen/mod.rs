@@ -68,6 +68,9 @@ pub struct LoadConfig {
     pub series: Option<usize>,
     /// The workload.
     pub spec: Spec,
+    /// Speak TLS, trusting the CA certificates in this PEM file; the
+    /// server's name is `server`'s host part (needs the `tls` feature).
+    pub tls_ca: Option<std::path::PathBuf>,
 }
 
 /// Per-operation results.

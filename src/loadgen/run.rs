@@ -1,7 +1,7 @@
 //! A whole run: records generated, the keys prefilled, threads started,
 //! and their results merged.
 
-use super::connection::Conn;
+use super::connection::{Conn, Connector};
 use super::worker::{new_worker, Worker};
 use super::{LoadConfig, LoadReport, OpResult, MAX_RECORDS};
 use crate::workload::trace::{Op, Record};
@@ -22,8 +22,9 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
     if records.is_empty() {
         return Err("the workload has no operations".into());
     }
+    let to = &Connector::new(cfg)?;
     if cfg.prefill {
-        let (errors, first) = prefill(cfg, &records, threads)?;
+        let (errors, first) = prefill(to, &records, threads)?;
         if errors > 0 {
             eprintln!(
                 "hotset loadgen: prefill: {errors} stores refused, first: {}",
@@ -44,8 +45,8 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
                     let mine = (t..cfg.conns).step_by(threads);
                     let conns = mine
                         .map(|c| match cfg.once {
-                            true => Conn::open(&cfg.server, c, cfg.conns),
-                            false => Conn::open(&cfg.server, c * records.len() / cfg.conns, 1),
+                            true => Conn::open(to, c, cfg.conns),
+                            false => Conn::open(to, c * records.len() / cfg.conns, 1),
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     let mut w = new_worker(conns);
@@ -109,7 +110,7 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, String> {
 /// do not stop it: they are counted, and the first is kept. A broken
 /// connection or a wrong value does.
 fn prefill(
-    cfg: &LoadConfig,
+    to: &Connector,
     records: &[Record],
     threads: usize,
 ) -> Result<(u64, Option<String>), String> {
@@ -129,7 +130,7 @@ fn prefill(
             .chunks(chunk.max(1))
             .map(|part| {
                 s.spawn(move || -> Result<(u64, Option<String>), String> {
-                    let mut w = new_worker(vec![Conn::open(&cfg.server, 0, 1)?]);
+                    let mut w = new_worker(vec![Conn::open(to, 0, 1)?]);
                     let far = Instant::now() + Duration::from_secs(3600);
                     w.drive(part, 64, None, far, false, Some(part.len()))?;
                     if w.verify_failures > 0 {

@@ -106,7 +106,12 @@ impl Worker {
             .iter()
             .map(|c| libc::pollfd {
                 fd: c.s.as_raw_fd(),
-                events: libc::POLLIN | if c.out.is_empty() { 0 } else { libc::POLLOUT },
+                events: libc::POLLIN
+                    | if c.out.is_empty() && !c.s.hidden_work() {
+                        0
+                    } else {
+                        libc::POLLOUT
+                    },
                 revents: 0,
             })
             .collect();

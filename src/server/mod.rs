@@ -18,7 +18,7 @@ pub mod listen;
 mod meta;
 mod poll;
 mod stats;
-mod stream;
+pub(crate) mod stream;
 pub mod tls;
 mod worker;
 

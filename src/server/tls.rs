@@ -49,15 +49,17 @@ impl TlsSettings {
 }
 
 #[cfg(feature = "tls")]
-pub(crate) use imp::{Certs, TlsStream};
+pub(crate) use imp::{client_config, Certs, ClientTls, TlsStream};
 
 #[cfg(feature = "tls")]
 mod imp {
     use super::TlsSettings;
     use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::ServerName;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
-    use rustls::{RootCertStore, ServerConfig, ServerConnection};
+    use rustls::ServerConnection;
+    use rustls::{ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig};
     use std::io::{self, Read, Write};
     use std::net::TcpStream;
     use std::path::Path;
@@ -117,22 +119,45 @@ mod imp {
             let conn = ServerConnection::new(cfg).map_err(io::Error::other)?;
             Ok(TlsStream {
                 sock,
-                conn,
+                conn: Connection::Server(conn),
                 full: false,
-                certs: self.clone(),
+                certs: Some(self.clone()),
             })
         }
+    }
+
+    /// A client's TLS configuration (the load generator's).
+    pub(crate) type ClientTls = Arc<ClientConfig>;
+
+    /// A client's configuration that trusts the CA certificates in the PEM
+    /// file `ca`.
+    pub(crate) fn client_config(ca: &Path) -> Result<ClientTls, String> {
+        let named = |e: String| format!("--tls-ca {}: {e}", ca.display());
+        let mut roots = RootCertStore::empty();
+        for c in read_certs(ca).map_err(named)? {
+            roots.add(c).map_err(|e| named(e.to_string()))?;
+        }
+        let cfg = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Arc::new(cfg))
+    }
+
+    /// ring: it builds with a C compiler alone (aws-lc needs more, and
+    /// minutes of CI). Its key exchanges are the classical ones (X25519,
+    /// P-256, P-384), what memcached offers through OpenSSL 3.0; rustls
+    /// deprecates it for want of post-quantum ones.
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        #[allow(deprecated)]
+        Arc::new(rustls::crypto::ring::default_provider())
     }
 
     /// A server configuration from the files, as memcached's errors name
     /// them.
     fn build(s: &TlsSettings) -> Result<ServerConfig, String> {
-        // ring: it builds with a C compiler alone (aws-lc needs more, and
-        // minutes of CI). Its key exchanges are the classical ones
-        // (X25519, P-256, P-384), what memcached offers through OpenSSL
-        // 3.0; rustls deprecates it for want of post-quantum ones.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = provider();
         let versions: &[&rustls::SupportedProtocolVersion] = if s.min_version >= 3 {
             &[&rustls::version::TLS13]
         } else {
@@ -198,17 +223,37 @@ mod imp {
         Ok(certs)
     }
 
-    /// A TLS connection over a non-blocking socket.
+    /// A TLS connection over a non-blocking socket: the server's side of a
+    /// client's, or (for the load generator) a client's.
     pub(crate) struct TlsStream {
         pub(crate) sock: TcpStream,
-        conn: ServerConnection,
+        conn: Connection,
         /// The last read filled the caller's buffer: more plaintext may be
         /// decrypted already, where epoll cannot see it.
         full: bool,
-        certs: Arc<Certs>,
+        /// The server's certificates, which count failed handshakes.
+        certs: Option<Arc<Certs>>,
     }
 
     impl TlsStream {
+        /// A client's side over `sock`, checking that the server is `name`
+        /// (a DNS name or an IP address).
+        pub(crate) fn client(
+            sock: TcpStream,
+            cfg: Arc<ClientConfig>,
+            name: &str,
+        ) -> io::Result<TlsStream> {
+            let name = ServerName::try_from(name.to_string())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let conn = ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+            Ok(TlsStream {
+                sock,
+                conn: Connection::Client(conn),
+                full: false,
+                certs: None,
+            })
+        }
+
         /// Sends the records rustls has queued; `WouldBlock` when the
         /// socket takes no more.
         pub(crate) fn flush_tls(&mut self) -> io::Result<()> {
@@ -233,8 +278,8 @@ mod imp {
                 return Ok(false);
             }
             if let Err(e) = self.conn.process_new_packets() {
-                if self.conn.is_handshaking() {
-                    self.certs.handshake_errors.fetch_add(1, Ordering::Relaxed);
+                if let (true, Some(c)) = (self.conn.is_handshaking(), &self.certs) {
+                    c.handshake_errors.fetch_add(1, Ordering::Relaxed);
                 }
                 // The alert rustls queued, if the socket takes it.
                 let _ = self.flush_tls();
@@ -289,6 +334,10 @@ mod imp {
             // write's worth.
             self.flush_tls()?;
             let n = self.conn.writer().write(buf)?;
+            if n == 0 && !buf.is_empty() {
+                // rustls holds all it will before the handshake ends.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             match self.flush_tls() {
                 Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
                 _ => Ok(n),
