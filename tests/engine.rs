@@ -382,6 +382,46 @@ fn without_evictions_a_full_cache_refuses_and_keeps_every_item() {
     }
 }
 
+/// Without evictions a class still takes a page from a class that holds
+/// none of its items (draining it evicts nothing).
+#[test]
+fn without_evictions_an_emptied_class_gives_up_its_pages() {
+    let clock = ManualClock::new();
+    let c = Cache::new(Config {
+        memory: 4 << 20,
+        evictions: false,
+        sweep_hz: 0,
+        clock: Some(Arc::new(clock.clone())),
+        ..Config::default()
+    })
+    .unwrap();
+    let mut small = 0;
+    while c
+        .set(format!("s{small}").as_bytes(), &[1u8; 100], 0, 0)
+        .is_ok()
+    {
+        small += 1;
+    }
+    assert!(small > 10_000, "{small}");
+    assert_eq!(
+        c.set(b"big0", &[2u8; 10_000], 0, 0),
+        Err(Error::OutOfMemory)
+    );
+    c.flush_all(0);
+    let mut big = 0;
+    while big < 200
+        && c.set(format!("big{big}").as_bytes(), &[2u8; 10_000], 0, 0)
+            .is_ok()
+    {
+        big += 1;
+    }
+    assert!(
+        big >= 100,
+        "only {big} 10 KB items after the small ones were flushed"
+    );
+    assert_eq!(c.stats().evictions, 0);
+}
+
 #[test]
 fn calls_from_inside_a_get_callback_work() {
     both(|c, _| {

@@ -180,7 +180,7 @@ fn several_listeners_serve_one_cache() {
         "a bare -o slab_automove is 1"
     );
     assert_eq!(
-        setting(&st, "interface"),
+        setting(&st, "inter"),
         "127.0.0.1:0,notls:127.0.0.1:0,127.0.0.1:0"
     );
     stop(child);
@@ -495,6 +495,14 @@ fn no_evictions_no_cas_and_the_smallest_chunk() {
     );
     assert_eq!(ask(&mut s, "mg a c v\r\n", "x\r\n"), "VA 1 c0\r\nx\r\n");
     assert_eq!(ask(&mut s, "ms a 1 C5\r\nq\r\n", "\r\n"), "EX\r\n");
+    // Meta commands compare with 0, every item's CAS as clients see it:
+    // C0 matches, anything else does not (a stale set included).
+    assert_eq!(ask(&mut s, "ms a 1 C5 I\r\nq\r\n", "\r\n"), "EX\r\n");
+    assert_eq!(ask(&mut s, "ms a 1 MA C0\r\nz\r\n", "\r\n"), "HD\r\n");
+    assert_eq!(ask(&mut s, "mg a v\r\n", "xz\r\n"), "VA 2\r\nxz\r\n");
+    assert_eq!(ask(&mut s, "md a C7\r\n", "\r\n"), "EX\r\n");
+    assert_eq!(ask(&mut s, "md a C0\r\n", "\r\n"), "HD\r\n");
+    assert_eq!(ask(&mut s, "set a 0 0 1\r\nx\r\n", "\r\n"), "STORED\r\n");
     // memcached -M: fill 2 MB, then every store is refused, nothing evicted.
     let v = "v".repeat(1000);
     let mut stored = 0;

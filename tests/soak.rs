@@ -209,7 +209,7 @@ const OWN_KEYS: u64 = 1_500;
 /// A client of the admin soak: sets, deletes and gets its own keys only,
 /// and remembers what it last wrote to each, so that a get must return
 /// exactly that version or miss (flushed, expired, evicted, or a set
-/// refused for memory, which keeps the old value). A value that is torn,
+/// refused for memory, which drops the old value). A value that is torn,
 /// another key's, or older than the last write is wrong.
 fn own_client(port: u16, t: u64, end: Instant) -> (u64, u64, Vec<String>) {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -238,6 +238,8 @@ fn own_client(port: u16, t: u64, end: Instant) -> (u64, u64, Vec<String>) {
                     latest[k] = Some(version);
                 } else {
                     assert!(line.starts_with("SERVER_ERROR out of memory"), "{line:?}");
+                    // As memcached, a refused set drops the old value.
+                    latest[k] = None;
                 }
             }
             4 => {

@@ -208,3 +208,59 @@ fn bad_certificates_are_start_up_errors() {
         assert!(err.contains(why), "{opts}: {err}");
     }
 }
+
+/// A client that sends its last request and its close_notify together (as
+/// `SSL_shutdown` after a write does) gets its reply and the server's
+/// close, not a connection left waiting for input that will never come.
+#[test]
+fn close_notify_with_the_last_request_is_answered_and_closed() {
+    use std::io::{Read, Write};
+    let (mut child, tls, _) = start(&["-o", "ssl_chain_cert=server.pem,ssl_key=server.key"]);
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(certs().join("ca.pem")).unwrap();
+    for c in rustls::pki_types::pem::PemObject::pem_slice_iter(&ca) {
+        let c: rustls::pki_types::CertificateDer = c.unwrap();
+        roots.add(c).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", tls)).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    conn.writer()
+        .write_all(b"set k 0 0 2\r\nhi\r\nget k\r\n")
+        .unwrap();
+    conn.send_close_notify();
+    while conn.wants_write() {
+        conn.write_tls(&mut sock).unwrap();
+    }
+    let mut got = Vec::new();
+    loop {
+        match conn.read_tls(&mut sock) {
+            Ok(0) => break,
+            Ok(_) => {
+                let st = conn.process_new_packets().unwrap();
+                let mut buf = vec![0; st.plaintext_bytes_to_read()];
+                conn.reader().read_exact(&mut buf).unwrap();
+                got.extend_from_slice(&buf);
+                if st.peer_has_closed() {
+                    break;
+                }
+            }
+            Err(e) => panic!("no close from the server: {e}; got {got:?}"),
+        }
+    }
+    assert_eq!(got, b"STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+}

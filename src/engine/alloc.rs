@@ -39,6 +39,11 @@ const LIMBO_FLUSH: usize = 2;
 /// period up for a pass), then evicts after all. Under a model checker,
 /// which has no clock, it waits two attempts.
 const LIMBO_PATIENCE: Duration = Duration::from_millis(50);
+/// Without evictions, a store whose class has chunks on their way back from
+/// the reclaimer waits this many rounds for them (each a flush and a
+/// yield), not the allocation's whole patience: a full cache answers at
+/// once, as memcached's `-M` does.
+const NO_EVICT_ROUNDS: usize = 8;
 /// Without evictions, a store into a full class looks at this many random
 /// chunks of it for expired or flushed items before it gives up (memcached
 /// looks at five items at its LRU's tail).
@@ -112,14 +117,16 @@ impl Engine {
                         Instant::now() < *d
                     };
                 if !self.evictions {
-                    // Only the dead may go, and no page leaves another
-                    // class (its items would go with it). Nothing dead and
-                    // nothing on its way back: out of memory at once.
-                    if !waiting
-                        && attempt % 16 == 0
-                        && self.reap(ctx, &g, class, batch) == 0
-                        && limbo == 0
-                    {
+                    // Only the dead may go, and a page leaves only a class
+                    // with no items. Nothing dead, no such page and nothing
+                    // on its way back: out of memory at once; chunks on
+                    // their way back are waited for a few rounds only.
+                    let reaped =
+                        !waiting && attempt % 16 == 0 && self.reap(ctx, &g, class, batch) > 0;
+                    if !reaped && !drained {
+                        drained = self.rebalance(ctx, &g, class);
+                    }
+                    if !reaped && !drained && (limbo == 0 || attempt >= NO_EVICT_ROUNDS) {
                         self.retire_batch(ctx, &g);
                         return None;
                     }
@@ -142,7 +149,9 @@ impl Engine {
                     }
                 }
                 self.retire_batch(ctx, &g);
-                if !seize || attempt >= 8 || waiting {
+                // (Without evictions there is no next batch to evict
+                // instead: every round flushes.)
+                if !seize || attempt >= 8 || waiting || !self.evictions {
                     g.flush();
                 }
             }

@@ -53,6 +53,15 @@ impl Engine {
             // all may still start one.
             return false;
         }
+        if !self.evictions {
+            // Without evictions only a class that holds pages but no items
+            // gives one up: draining it evicts nothing.
+            let items = self.class_items();
+            let empty = (0..n as u8).find(|&c| {
+                c != class && items[c as usize] == 0 && self.store.slab.class_pages(c) > 0
+            });
+            return empty.is_some_and(|d| self.drain_page(ctx, g, d, 0, None));
+        }
         // A class with no page takes one from a class that holds pages but
         // no items (one item grown through the classes by appends leaves
         // such a trail, a page each; with fine classes there are more

@@ -331,12 +331,13 @@ impl Engine {
         }
         let mut it = match self.build(ctx, key, value, flags, exp) {
             Ok(it) => it,
-            Err(Error::TooLarge)
+            Err(e @ (Error::TooLarge | Error::OutOfMemory))
                 if cond == Cond::Any && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
             {
-                // memcached drops the old value when a set is refused for size.
+                // memcached drops the old value when a set is refused, for
+                // size or for memory: a later get must not find it stale.
                 self.delete(ctx, key);
-                return Err(Error::TooLarge);
+                return Err(e);
             }
             Err(e) => return Err(e),
         };

@@ -26,8 +26,8 @@ pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle
     std::thread::Builder::new()
         .name("hotset-sweeper".into())
         .spawn(move || {
-            // Whether pages were on their way out at the last tick.
-            let mut moving = false;
+            // Whether a shrink was under way at the last tick.
+            let mut shrinking = false;
             loop {
                 std::thread::park_timeout(period);
                 let Some(e) = weak.upgrade() else { return };
@@ -41,15 +41,14 @@ pub(crate) fn spawn_sweeper(e: &Arc<Engine>, hz: u32) -> std::thread::JoinHandle
                     // memory limit is met, and drained pages pass their grace
                     // period and reach the pool, a reassign's class or the OS.
                     if e.store.slab.excess_pages() > 0 {
-                        moving = true;
+                        shrinking = true;
                         e.shrink(ctx);
                     } else if e.store.slab.pages_in_flight() > 0 {
-                        moving = true;
                         e.collect(ctx, 1);
-                    } else if std::mem::take(&mut moving) {
-                        // A shrink or a move just finished: what the heap freed
-                        // meanwhile (the movers' lists, connections' buffers)
-                        // goes back to the OS too.
+                    } else if std::mem::take(&mut shrinking) {
+                        // A shrink just finished: what the heap freed
+                        // meanwhile (the movers' lists, connections'
+                        // buffers) goes back to the OS too.
                         trim_heap();
                     }
                 });

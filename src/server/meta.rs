@@ -91,9 +91,9 @@ pub(super) fn execute(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>)
         Cmd::Set => set(sh, m, data, out),
         Cmd::Delete => {
             let r = if m.invalidate {
-                c.invalidate(m.key(), m.cas.map(|x| sh.asked_cas(x)), m.ttl)
+                c.invalidate(m.key(), sh.asked_meta_cas(m.cas), m.ttl)
             } else {
-                c.delete_if(m.key(), m.cas.map(|x| sh.asked_cas(x)))
+                c.delete_if(m.key(), sh.asked_meta_cas(m.cas))
             };
             let code: &[u8] = match r {
                 Stored::Stored if m.quiet => return,
@@ -174,7 +174,7 @@ fn set(sh: &Shared, m: &Meta<'_>, data: &[u8], out: &mut Vec<u8>) {
         m.client_flags,
         exptime,
         mode,
-        m.cas.map(|x| sh.asked_cas(x)),
+        sh.asked_meta_cas(m.cas),
         m.invalidate,
     ) {
         Ok((Stored::Stored, _)) if m.quiet => return,
@@ -202,7 +202,7 @@ fn arith(sh: &Shared, m: &Meta<'_>, out: &mut Vec<u8>) {
     let op = ArithOp {
         incr: m.incr(),
         delta: m.delta,
-        cas: m.cas.map(|x| sh.asked_cas(x)),
+        cas: sh.asked_meta_cas(m.cas),
         vivify: m.vivify.map(|exp| (m.initial, exp)),
         touch: m.ttl,
     };

@@ -123,8 +123,9 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ),
         ("tcpport", cfg.port.to_string()),
         ("udpport", "0".to_string()),
+        // memcached's key for -l ("inter"), every listener here.
         (
-            "interface",
+            "inter",
             match cfg.unix_socket {
                 Some(_) => "NULL".to_string(),
                 None => cfg
@@ -149,6 +150,17 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
                 .map_or("NULL".to_string(), |p| p.display().to_string()),
         ),
         ("umask", format!("{:o}", cfg.unix_mask)),
+        ("stat_key_prefix", ":".to_string()),
+        ("auth_enabled_sasl", "no".to_string()),
+        ("auth_enabled_ascii", yes_no(cfg.auth.is_some()).to_string()),
+        // A page moves between classes whenever one needs it.
+        ("slab_reassign", "yes".to_string()),
+        ("flush_enabled", "yes".to_string()),
+        ("dump_enabled", "yes".to_string()),
+        ("hash_algorithm", "foldhash".to_string()),
+        ("track_sizes", "no".to_string()),
+        // Warm restarts are still to come.
+        ("memory_file", "(null)".to_string()),
         ("ssl_enabled", yes_no(cfg.tls.is_some()).to_string()),
         (
             "ssl_chain_cert",
@@ -353,14 +365,26 @@ impl Shared {
         }
     }
 
-    /// A client's expected CAS unique as the engine compares it: under
-    /// `-C` 0, which no item has, so every compare fails as in memcached.
+    /// A `cas` command's expected CAS unique as the engine compares it:
+    /// under `-C` one no item has (nor sorts after), so the compare fails,
+    /// as memcached's does.
     #[inline]
     pub(crate) fn asked_cas(&self, cas: u64) -> u64 {
         if self.cfg.cas {
             cas
         } else {
-            0
+            u64::MAX
+        }
+    }
+
+    /// A meta command's `C` as the engine compares it: under `-C` every
+    /// item's CAS reads 0, so `C0` matches whatever is there (no
+    /// condition) and any other value none, as in memcached.
+    #[inline]
+    pub(crate) fn asked_meta_cas(&self, cas: Option<u64>) -> Option<u64> {
+        match cas {
+            Some(c) if !self.cfg.cas => (c != 0).then_some(u64::MAX),
+            c => c,
         }
     }
 

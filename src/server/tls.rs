@@ -121,6 +121,7 @@ mod imp {
                 sock,
                 conn: Connection::Server(conn),
                 full: false,
+                peer_closed: false,
                 certs: Some(self.clone()),
             })
         }
@@ -231,6 +232,9 @@ mod imp {
         /// The last read filled the caller's buffer: more plaintext may be
         /// decrypted already, where epoll cannot see it.
         full: bool,
+        /// The peer's close_notify came with the last plaintext returned:
+        /// the next read is the end.
+        peer_closed: bool,
         /// The server's certificates, which count failed handshakes.
         certs: Option<Arc<Certs>>,
     }
@@ -245,11 +249,15 @@ mod imp {
         ) -> io::Result<TlsStream> {
             let name = ServerName::try_from(name.to_string())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let conn = ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+            let mut conn = ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+            // Requests queued before the handshake ends wait in rustls,
+            // however many: the load generator queues a pipeline's worth.
+            conn.set_buffer_limit(None);
             Ok(TlsStream {
                 sock,
                 conn: Connection::Client(conn),
                 full: false,
+                peer_closed: false,
                 certs: None,
             })
         }
@@ -268,19 +276,37 @@ mod imp {
         /// Whether work is waiting that the socket's readiness will not
         /// announce: plaintext not yet read, or records not yet sent.
         pub(crate) fn hidden_work(&self) -> bool {
-            self.full || self.conn.wants_write()
+            self.full || self.peer_closed || self.conn.wants_write()
+        }
+
+        /// Counts a handshake that failed, on the server's side.
+        fn handshake_failed(&self) {
+            if let (true, Some(c)) = (self.conn.is_handshaking(), &self.certs) {
+                c.handshake_errors.fetch_add(1, Ordering::Relaxed);
+            }
         }
 
         /// Feeds what the socket has to rustls. `Ok(false)` at the end of
         /// the stream.
         fn pull(&mut self) -> io::Result<bool> {
-            if self.conn.read_tls(&mut self.sock)? == 0 {
-                return Ok(false);
+            match self.conn.read_tls(&mut self.sock) {
+                Ok(0) => {
+                    self.handshake_failed();
+                    return Ok(false);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) {
+                        self.handshake_failed();
+                    }
+                    return Err(e);
+                }
             }
             if let Err(e) = self.conn.process_new_packets() {
-                if let (true, Some(c)) = (self.conn.is_handshaking(), &self.certs) {
-                    c.handshake_errors.fetch_add(1, Ordering::Relaxed);
-                }
+                self.handshake_failed();
                 // The alert rustls queued, if the socket takes it.
                 let _ = self.flush_tls();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
@@ -296,14 +322,20 @@ mod imp {
 
     impl Read for TlsStream {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.peer_closed {
+                self.peer_closed = false;
+                return Ok(0);
+            }
             let mut n = 0;
             loop {
                 while n < buf.len() {
                     match self.conn.reader().read(&mut buf[n..]) {
-                        // The client's close_notify: the end (now, or at
-                        // the next read).
+                        // The peer's close_notify: the end, now or (after
+                        // what came with it) at the next read, which
+                        // `hidden_work` brings about.
                         Ok(0) => {
                             self.full = false;
+                            self.peer_closed = n > 0;
                             return Ok(n);
                         }
                         Ok(k) => n += k,
@@ -338,10 +370,10 @@ mod imp {
                 // rustls holds all it will before the handshake ends.
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            match self.flush_tls() {
-                Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-                _ => Ok(n),
-            }
+            // rustls took the bytes: whatever the socket says now, the
+            // next write or flush reports.
+            let _ = self.flush_tls();
+            Ok(n)
         }
 
         fn flush(&mut self) -> io::Result<()> {

@@ -110,7 +110,7 @@ def clients(tls_port, plain_port, certs):
     check("notls listener", plain.get("a"), b"hello")
     settings = plain.stats("settings")
     check("ssl_enabled", settings.get(b"ssl_enabled"), b"yes")
-    check("interface lists both", settings.get(b"interface").count(b","), 1)
+    check("interface lists both", settings.get(b"inter").count(b","), 1)
     s.close()
     print(f"ok: {checks} checks")
 
