@@ -18,7 +18,8 @@ trap stop_servers EXIT
 
 # start_server memcached|hotset PORT [ARGS...]: a fresh server (memcached
 # -t 2 -m MEMORY_MB, or hotset --memory MEMORY_MB MiB) with ARGS, once it accepts
-# connections. Its pid is the last of PIDS.
+# connections (within START_TRIES tenths of a second, default 100). Its pid
+# is the last of PIDS.
 start_server() {
   local kind=$1 port=$2
   shift 2
@@ -28,7 +29,7 @@ start_server() {
     "$BIN" --memory "${MEMORY_MB}MiB" --port "$port" "$@" >/dev/null &
   fi
   PIDS+=($!)
-  for _ in $(seq 100); do
+  for _ in $(seq "${START_TRIES:-100}"); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     sleep 0.1
   done

@@ -13,6 +13,7 @@ use crate::stats::Stats;
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::engine::warm::WarmStart;
 pub use crate::engine::{
     ArithHit, ArithOp, Error, GetOpts, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode, Stored,
 };
@@ -20,22 +21,72 @@ pub use crate::engine::{
 /// The cache. Cheap to share: wrap it in an `Arc`, or use scoped threads.
 pub struct Cache {
     engine: Arc<Engine>,
-    sweeper: Option<std::thread::JoinHandle<()>>,
+    /// The sweeper thread; taken (stopped) by a save.
+    sweeper: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The configuration the cache was built from (for `config`).
     cfg: Config,
+    /// How the start went, with a memory file.
+    warm: Option<WarmStart>,
 }
 
 impl Cache {
-    /// Builds a cache. Starts a sweeper thread when `sweep_hz > 0`.
+    /// Builds a cache. Starts a sweeper thread when `sweep_hz > 0`. With
+    /// [`Config::memory_file`], the earlier run's items come back if it
+    /// saved them ([`Cache::warm_start`] says how it went).
     pub fn new(cfg: Config) -> Result<Cache, ConfigError> {
-        let engine = Engine::new(&cfg)?;
+        let (engine, warm) = match &cfg.memory_file {
+            Some(path) => {
+                let (e, w) = crate::engine::warm::start(&cfg, path)?;
+                (e, Some(w))
+            }
+            None => (Engine::new(&cfg)?, None),
+        };
         let sweeper =
             (cfg.sweep_hz > 0).then(|| crate::engine::spawn_sweeper(&engine, cfg.sweep_hz));
         Ok(Cache {
             engine,
-            sweeper,
+            sweeper: std::sync::Mutex::new(sweeper),
             cfg,
+            warm,
         })
+    }
+
+    /// With a memory file: whether the earlier items came back, or why
+    /// the cache started empty.
+    pub fn warm_start(&self) -> Option<&WarmStart> {
+        self.warm.as_ref()
+    }
+
+    /// Saves what the next start needs to serve this cache's items again
+    /// (memcached's SIGUSR1 with `-e`): a meta file beside the memory file.
+    /// It stops the sweeper first, for good. Call it with nothing else
+    /// using the cache; the next start checks the items against what was
+    /// saved, and starts clean if they differ.
+    pub fn save_warm(&self) -> Result<(), String> {
+        let path = self
+            .cfg
+            .memory_file
+            .as_deref()
+            .ok_or("the cache has no memory file")?;
+        self.stop_sweeper();
+        self.engine
+            .with_ctx(|e, ctx| e.save_warm(ctx, &self.cfg, path))
+    }
+
+    /// Stops the sweeper thread and waits for it.
+    fn stop_sweeper(&self) {
+        let h = self
+            .sweeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = h {
+            self.engine
+                .closing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            h.thread().unpark();
+            let _ = h.join();
+        }
     }
 
     /// Looks a key up and, on a hit, calls `f` with the value in place while
@@ -368,13 +419,7 @@ impl Cache {
 impl Drop for Cache {
     fn drop(&mut self) {
         self.release_thread();
-        if let Some(h) = self.sweeper.take() {
-            self.engine
-                .closing
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            h.thread().unpark();
-            let _ = h.join();
-        }
+        self.stop_sweeper();
     }
 }
 

@@ -71,6 +71,10 @@ pub struct Config {
     pub clock: Option<Arc<dyn Clock>>,
     /// The reclamation backend.
     pub reclaim: ReclaimKind,
+    /// Keep the slab's pages in this file (memcached's `-e`; put it on
+    /// tmpfs), so that [`crate::Cache::save_warm`] lets the next start with
+    /// the same settings serve the same items. `None`: anonymous memory.
+    pub memory_file: Option<std::path::PathBuf>,
     /// Seed for the key hasher and the samplers' random streams. `None`
     /// draws one at random for each cache, so that keys chosen to collide in
     /// one process's buckets do not collide in another's. `Some` makes every
@@ -98,6 +102,7 @@ impl Default for Config {
             index_max_slots: None,
             clock: None,
             reclaim: ReclaimKind::default(),
+            memory_file: None,
             seed: None,
         }
     }
@@ -122,6 +127,7 @@ impl fmt::Debug for Config {
             .field("index_max_slots", &self.index_max_slots)
             .field("clock", &self.clock)
             .field("reclaim", &self.reclaim)
+            .field("memory_file", &self.memory_file)
             .field("seed", &self.seed)
             .finish()
     }

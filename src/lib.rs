@@ -128,7 +128,7 @@ pub(crate) fn prefetch_write(p: *const u8) {
 
 pub use cache::{
     ArithHit, ArithOp, Cache, Error, GetOpts, Hit, ItemRef, MetaArith, MetaDebug, MetaHit, SetMode,
-    Stored,
+    Stored, WarmStart,
 };
 pub use clock::{Clock, CoarseClock, ManualClock};
 pub use config::{parse_size, Config, ConfigError, SlabClasses};

@@ -183,6 +183,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match cache.warm_start() {
+        Some(hotset::WarmStart::Restored { items, refused }) => {
+            eprintln!("hotset: warm restart: {items} items restored ({refused} refused)")
+        }
+        Some(hotset::WarmStart::Clean(why)) => {
+            eprintln!("hotset: warm restart: starting clean: {why}")
+        }
+        None => {}
+    }
     if let Some(level) = launch.automove {
         cache.set_automove(level);
     }

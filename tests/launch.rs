@@ -277,7 +277,7 @@ fn memcached_flags_hotset_refuses_say_why() {
         (&["-o", "idle_timeout"], "needs a value"),
         (&["-Z", "-o", "ssl_key=k.pem"], "ssl_chain_cert"),
         (&["-l", "127.0.0.1:99999"], "not a port"),
-        (&["-e", "/dev/shm/x"], "not supported yet"),
+        (&["-e", "/no/such/dir/mem"], "-e /no/such/dir/mem"),
         (&["-n", "0"], "slab-min-size"),
         (
             &["-n", "48", "--slab-classes", "64,128"],

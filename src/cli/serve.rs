@@ -119,8 +119,9 @@ pub struct ServeArgs {
     #[arg(short = 'n', long, conflicts_with = "slab_classes",
           value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     slab_min_size: Option<u32>,
-    /// Keep item memory in this file for warm restarts (memcached's -e):
-    /// not supported yet.
+    /// Keep item memory in this file, on tmpfs (memcached's -e): SIGUSR1
+    /// saves it, and the next start with the same settings serves the same
+    /// items.
     #[arg(short = 'e', long)]
     memory_file: Option<PathBuf>,
     /// TLS on every listener but -l notls:… ones (memcached's -Z), with
@@ -255,10 +256,6 @@ impl ServeArgs {
     /// Checks the flags together and builds the cache's and server's
     /// configuration. Errors name the flag.
     pub fn launch(&self) -> Result<Launch, String> {
-        let unsupported = [(self.memory_file.is_some(), "-e/--memory-file")];
-        if let Some((_, flag)) = unsupported.iter().find(|(on, _)| *on) {
-            return Err(format!("{flag} is not supported yet"));
-        }
         if self.udp_port != 0 {
             return Err(format!(
                 "-U {}: hotset has no UDP (only -U 0 is accepted)",
@@ -291,6 +288,13 @@ impl ServeArgs {
             sweep_hz: self.sweep_hz,
             reclaim: self.reclaim,
             index_slots: self.index_bytes_per_slot.map(|b| memory / b),
+            // Absolute, as -d changes directory to /.
+            memory_file: match &self.memory_file {
+                Some(p) => {
+                    Some(std::path::absolute(p).map_err(|e| format!("-e {}: {e}", p.display()))?)
+                }
+                None => None,
+            },
             ..Config::default()
         };
         let mut idle_timeout = self.idle_timeout;

@@ -44,6 +44,9 @@ pub(crate) struct ThreadCtx {
     /// The CAS block in use: `[cas_next, cas_end)`.
     pub(crate) cas_next: u64,
     pub(crate) cas_end: u64,
+    /// A warm restart's CAS unique for the next item built (0: none; see
+    /// `warm.rs`).
+    pub(crate) restoring_cas: u64,
     /// The `Slab::drain_generation` this thread's magazines and pools agree
     /// with.
     pub(crate) drain_seen: u64,
@@ -79,6 +82,7 @@ impl ThreadCtx {
             rng: SplitMix64::with_stream(e.seed, ordinal),
             cas_next: 0,
             cas_end: 0,
+            restoring_cas: 0,
             drain_seen: e.store.slab.drain_generation(),
             since_rebalance: 0,
             scratch: Vec::new(),

@@ -28,6 +28,7 @@ mod queued;
 mod retire;
 mod sampled;
 mod sweep;
+pub(crate) mod warm;
 
 pub(crate) use ctx::{release as release_thread, ThreadCtx};
 pub(crate) use sweep::spawn_sweeper;
@@ -208,6 +209,15 @@ pub(crate) struct Engine {
 impl Engine {
     /// The engine for `cfg`, which is validated here.
     pub(crate) fn new(cfg: &Config) -> Result<Arc<Engine>, ConfigError> {
+        Engine::new_in(cfg, None)
+    }
+
+    /// As [`Engine::new`], the slab's pages in `file` if given (see
+    /// `warm.rs`).
+    pub(crate) fn new_in(
+        cfg: &Config,
+        file: Option<std::fs::File>,
+    ) -> Result<Arc<Engine>, ConfigError> {
         cfg.validate()?;
         if cfg.max_item_size < crate::raw::item::HEADER_SIZE + 2 {
             return Err(ConfigError(format!(
@@ -225,8 +235,8 @@ impl Engine {
         }
         .map_err(|e| ConfigError(e.0))?;
         let ceiling = cfg.ceiling(classes.sizes()[0]);
-        let slab =
-            Slab::new(cfg.memory, ceiling, cfg.page_size, classes).map_err(|e| ConfigError(e.0))?;
+        let slab = Slab::new_in(cfg.memory, ceiling, cfg.page_size, classes, file)
+            .map_err(|e| ConfigError(e.0))?;
         // The index starts small and grows with its items (raw/index.rs);
         // the ghost is sized once, for the items a budget of
         // memcached-typical ones holds.

@@ -284,7 +284,10 @@ impl Engine {
             value,
             flags,
             exptime: exp,
-            cas: ctx.next_cas(self),
+            cas: match std::mem::take(&mut ctx.restoring_cas) {
+                0 => ctx.next_cas(self),
+                restored => restored,
+            },
             atime: now_ms as u32,
             freq: initial_freq(self.policy),
             qbits: 0,

@@ -567,9 +567,104 @@ impl<'g> Held<'g> {
     }
 }
 
+/// An item as the bytes of a saved slab chunk hold it: a warm restart reads
+/// them from an earlier run's memory file, and trusts nothing in them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavedItem<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The value.
+    pub value: &'a [u8],
+    /// Client flags.
+    pub flags: u32,
+    /// CAS unique (never 0).
+    pub cas: u64,
+    /// Expiry in the earlier run's clock seconds; 0 = never.
+    pub exptime: u32,
+    /// The flush generation it was built in.
+    pub gen: u8,
+    /// Whether it is a stale copy (meta protocol).
+    pub stale: bool,
+}
+
+impl<'a> SavedItem<'a> {
+    /// The item at the start of `chunk` (one whole chunk), if the chunk
+    /// holds a live item whose header fits it: LIVE set, a key of 1 to
+    /// [`MAX_KEY_LEN`] bytes, key and value inside the chunk, a CAS unique.
+    pub fn parse(chunk: &'a [u8]) -> Option<SavedItem<'a>> {
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_ne_bytes(chunk.get(at..at + 4)?.try_into().ok()?))
+        };
+        let meta = Meta::unpack(u64::from_ne_bytes(chunk.get(..8)?.try_into().ok()?));
+        let vword = u32_at(VLEN_AT)?;
+        if vword & LIVE == 0 {
+            return None;
+        }
+        let klen = meta.klen as usize;
+        if klen == 0 || klen > MAX_KEY_LEN {
+            return None;
+        }
+        let has_flags = meta.bits as u64 & HAS_FLAGS != 0;
+        let key_at = HEADER_SIZE + if has_flags { 4 } else { 0 };
+        let vlen = (vword & !VLEN_BITS) as usize;
+        let key = chunk.get(key_at..key_at + klen)?;
+        let value = chunk.get(key_at + klen..key_at.checked_add(klen + vlen)?)?;
+        let flags = if has_flags { u32_at(HEADER_SIZE)? } else { 0 };
+        let cas = (meta.cas_hi as u64) << 32 | u32_at(CAS_AT)? as u64;
+        if cas == 0 || (has_flags && flags == 0) {
+            return None;
+        }
+        Some(SavedItem {
+            key,
+            value,
+            flags,
+            cas,
+            exptime: u32_at(EXPTIME_AT)?,
+            gen: (meta.bits >> GEN_SHIFT) % FLUSH_GENS,
+            stale: vword & STALE != 0,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_item_is_read_back_and_garbage_is_not() {
+        let mut chunk = vec![0u64; 16]; // 128 bytes, 8-aligned
+        let p = NonNull::new(chunk.as_mut_ptr() as *mut u8).unwrap();
+        let new = NewItem {
+            key: b"key",
+            value: b"value",
+            flags: 9,
+            exptime: 77,
+            cas: (5 << 32) | 3,
+            atime: 1,
+            freq: 0,
+            qbits: 0,
+            gen: 2,
+        };
+        // SAFETY: the chunk is this test's, 128 bytes, 8-aligned, and the
+        // item's 32 bytes fit it.
+        let it = unsafe { Item::write(p, 128, &new) };
+        let bytes = |c: &Vec<u64>| c.iter().flat_map(|w| w.to_ne_bytes()).collect::<Vec<u8>>();
+        assert_eq!(SavedItem::parse(&bytes(&chunk)), None, "not LIVE yet");
+        it.mark_live();
+        let b = bytes(&chunk);
+        let s = SavedItem::parse(&b).unwrap();
+        assert_eq!(
+            (s.key, s.value, s.flags, s.cas, s.exptime, s.gen, s.stale),
+            (&b"key"[..], &b"value"[..], 9, (5 << 32) | 3, 77, 2, false)
+        );
+        assert_eq!(SavedItem::parse(&b[..30]), None, "cut short");
+        let mut long = b.clone();
+        long[VLEN_AT] = 200; // a value longer than the chunk
+        assert_eq!(SavedItem::parse(&long), None);
+        let mut nokey = b.clone();
+        nokey[5] = 0; // klen 0
+        assert_eq!(SavedItem::parse(&nokey), None);
+    }
 
     #[test]
     fn cas_order_survives_the_wrap() {

@@ -34,11 +34,12 @@ use std::sync::Arc;
 pub(crate) fn slab(chunks: usize) -> Arc<Slab> {
     let page = 64 * chunks;
     Arc::new(
-        Slab::new(
+        Slab::new_in(
             page,
             page,
             page,
             Classes::explicit(&[64]).expect("one class"),
+            None,
         )
         .expect("slab"),
     )

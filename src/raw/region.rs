@@ -29,11 +29,15 @@ fn os_page() -> usize {
     }
 }
 
-/// An owned, zeroed, 2 MiB-aligned anonymous mapping.
+/// An owned, zeroed, 2 MiB-aligned mapping: anonymous, or a file's
+/// (memcached's `-e`, for warm restarts).
 pub(crate) struct Region {
     map: NonNull<u8>,
     map_len: usize,
     base: NonNull<u8>,
+    /// The file the region maps, shared: what is written to the region is
+    /// in the file.
+    file: Option<std::fs::File>,
 }
 
 // SAFETY: the region is plain memory; whoever hands out pointers into it is
@@ -69,7 +73,50 @@ impl Region {
         // SAFETY: [base, base + len) lies inside the mapping; madvise only
         // changes paging behaviour, and its failure is harmless.
         unsafe { libc::madvise(base.as_ptr() as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
-        Some(Region { map, map_len, base })
+        Some(Region {
+            map,
+            map_len,
+            base,
+            file: None,
+        })
+    }
+
+    /// Maps `len` bytes of `file` (emptied and sized to `len` first, so it
+    /// reads as zeros) shared, at a 2 MiB-aligned address: the region's
+    /// contents are the file's.
+    pub(crate) fn in_file(len: usize, file: std::fs::File) -> std::io::Result<Region> {
+        use std::os::fd::AsRawFd;
+        file.set_len(0)?;
+        file.set_len(len as u64)?;
+        let mut r = Region::new(len)
+            .ok_or_else(|| std::io::Error::other(format!("cannot reserve {len} bytes")))?;
+        // SAFETY: maps the file over [base, base + len), which lies inside
+        // the reservation `r` owns (MAP_FIXED replaces that part of it), so
+        // no other mapping is touched; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                r.base.as_ptr() as *mut libc::c_void,
+                len.max(1),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: as in `new`: paging advice on the region's own range.
+        unsafe {
+            libc::madvise(p, len.max(1), libc::MADV_HUGEPAGE);
+        }
+        r.file = Some(file);
+        Ok(r)
+    }
+
+    /// The file the region maps, if any.
+    pub(crate) fn file(&self) -> Option<&std::fs::File> {
+        self.file.as_ref()
     }
 
     /// Gives the memory of the OS pages inside `[off, off + len)` back to
@@ -100,6 +147,21 @@ impl Region {
             }
             libc::madvise(p, end - start, libc::MADV_DONTNEED);
         };
+        if let Some(f) = &self.file {
+            // A file's pages stay in its cache (tmpfs: in memory) until the
+            // range is punched out of it; it then reads as zeros.
+            use std::os::fd::AsRawFd;
+            // SAFETY: fallocate on the region's own open file, within its
+            // length; a failure only leaves the pages in the file.
+            unsafe {
+                libc::fallocate(
+                    f.as_raw_fd(),
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    start as libc::off_t,
+                    (end - start) as libc::off_t,
+                );
+            }
+        }
     }
 
     /// Advises huge pages again for a range [`Region::discard`] gave back,
@@ -138,6 +200,64 @@ impl Region {
     }
 }
 
+/// A file mapped read-only and private: an earlier run's memory file, for
+/// a warm restart to read (`engine/warm.rs`).
+pub(crate) struct FileView {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl FileView {
+    /// Maps all of `file` (an empty file maps nothing).
+    pub(crate) fn map(file: &std::fs::File) -> std::io::Result<FileView> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| std::io::Error::other("the file is too large to map"))?;
+        if len == 0 {
+            return Ok(FileView {
+                ptr: NonNull::dangling(),
+                len: 0,
+            });
+        }
+        // SAFETY: a private read-only mapping of an open file, at no hint
+        // address; the result is checked against MAP_FAILED.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(p as *mut u8).ok_or_else(|| std::io::Error::other("null map"))?;
+        Ok(FileView { ptr, len })
+    }
+
+    /// The file's bytes, as mapped.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: [ptr, ptr + len) is the mapping this view owns (or empty),
+        // readable, and private: this process never writes it. (Another
+        // process shrinking the file under it would raise SIGBUS, as for
+        // any mapped file; a warm restart unlinks the path first.)
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for FileView {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmaps exactly the mapping made in `map`, which no
+            // borrow outlives (`bytes` borrows `self`).
+            unsafe { libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.len) };
+        }
+    }
+}
+
 impl Drop for Region {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`; nothing points
@@ -172,6 +292,40 @@ mod tests {
             }
         }
         panic!("no mapping holds {a:#x}");
+    }
+
+    #[test]
+    fn a_file_region_is_the_file_and_a_discard_punches_it() {
+        use std::io::Read;
+        let path = std::env::temp_dir().join(format!("hotset-region-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let len = 4 << 20;
+        let r = Region::in_file(len, f).unwrap();
+        assert_eq!(r.base().as_ptr() as usize % HUGE, 0);
+        // SAFETY: the region is this test's alone, and [0, 2 MiB) inside it.
+        unsafe { std::ptr::write_bytes(r.base().as_ptr(), 7, 2 << 20) };
+        let mut back = Vec::new();
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back.len(), len);
+        assert!(back[..2 << 20].iter().all(|&b| b == 7) && back[2 << 20..].iter().all(|&b| b == 0));
+        // SAFETY: nothing uses the range.
+        unsafe { r.discard(1 << 20, 1 << 20, false) };
+        let back = std::fs::read(&path).unwrap();
+        assert!(back[..1 << 20].iter().all(|&b| b == 7));
+        assert!(back[1 << 20..2 << 20].iter().all(|&b| b == 0), "punched");
+        let view = FileView::map(&std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(view.bytes()[5], 7);
+        drop(r);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

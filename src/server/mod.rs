@@ -159,8 +159,12 @@ pub fn settings(cache: &Cache, cfg: &ServerConfig, verbosity: u32) -> Vec<(&'sta
         ("dump_enabled", "yes".to_string()),
         ("hash_algorithm", "foldhash".to_string()),
         ("track_sizes", "no".to_string()),
-        // Warm restarts are still to come.
-        ("memory_file", "(null)".to_string()),
+        (
+            "memory_file",
+            c.memory_file
+                .as_ref()
+                .map_or("(null)".into(), |p| p.display().to_string()),
+        ),
         ("ssl_enabled", yes_no(cfg.tls.is_some()).to_string()),
         (
             "ssl_chain_cert",
@@ -352,6 +356,13 @@ pub(crate) struct Shared {
     /// The certificates of the TLS listeners (with `-Z`).
     #[cfg(feature = "tls")]
     pub(crate) certs: Option<Arc<tls::Certs>>,
+    /// SIGUSR1 came: once the listeners stop, the workers pause and the
+    /// cache is saved for a warm restart (with a memory file).
+    pub(crate) save_on_stop: AtomicBool,
+    /// Set to make the workers stop serving after their current wakeup.
+    pub(crate) pausing: AtomicBool,
+    /// Workers that stopped for it.
+    pub(crate) paused: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -407,8 +418,9 @@ impl Shared {
     }
 }
 
-/// Blocks SIGINT and SIGTERM in the calling thread and every thread it
-/// spawns from now on, so that only the thread in [`serve`] receives them.
+/// Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread and every
+/// thread it spawns from now on, so that only the thread in [`serve`]
+/// receives them.
 /// Call it first in `main`, before anything spawns a thread.
 pub fn block_shutdown_signals() {
     // SAFETY: sigset manipulation on a local set, then pthread_sigmask on the
@@ -418,11 +430,13 @@ pub fn block_shutdown_signals() {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
-/// Binds the listener and serves until SIGINT or SIGTERM. Prints
+/// Binds the listener and serves until SIGINT or SIGTERM, or SIGUSR1,
+/// which saves a cache in a memory file for a warm restart first. Prints
 /// `hotset: listening on <addr>` (and flushes) once bound.
 pub fn serve(cache: Cache, cfg: ServerConfig) -> io::Result<()> {
     serve_with(cache, cfg, || Ok(()))
@@ -500,6 +514,9 @@ pub fn serve_with(
         bound,
         #[cfg(feature = "tls")]
         certs,
+        save_on_stop: AtomicBool::new(false),
+        pausing: AtomicBool::new(false),
+        paused: std::sync::atomic::AtomicUsize::new(0),
     });
     spawn_signal_thread(shared.clone())?;
     let workers = Arc::new(
@@ -531,11 +548,42 @@ pub fn serve_with(
     for t in others {
         let _ = t.join();
     }
+    if shared.save_on_stop.load(Ordering::Acquire) {
+        pause_and_save(&shared, &workers);
+    }
     if let Some(p) = &shared.cfg.unix_socket {
         let _ = std::fs::remove_file(p);
     }
     eprintln!("hotset: shutting down");
     Ok(())
+}
+
+/// SIGUSR1's end: the workers answer what their current wakeup read and
+/// stop, then, with a memory file, the cache is saved for a warm restart.
+fn pause_and_save(shared: &Shared, workers: &[worker::Handle]) {
+    shared.pausing.store(true, Ordering::Release);
+    for w in workers {
+        w.wake();
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while shared.paused.load(Ordering::Acquire) < workers.len() {
+        if Instant::now() >= deadline {
+            eprintln!("hotset: a worker did not stop within 10 s; saving anyway");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    if shared.cache.config().memory_file.is_none() {
+        return;
+    }
+    let t = Instant::now();
+    match shared.cache.save_warm() {
+        Ok(()) => eprintln!(
+            "hotset: saved for a warm restart in {:.3} s",
+            t.elapsed().as_secs_f64()
+        ),
+        Err(e) => eprintln!("hotset: cannot save for a warm restart: {e}"),
+    }
 }
 
 /// Accepts connections on `l` (a TLS listener if `tls`) and hands them to
@@ -650,11 +698,17 @@ fn spawn_signal_thread(shared: Arc<Shared>) -> io::Result<()> {
                 libc::sigemptyset(&mut set);
                 libc::sigaddset(&mut set, libc::SIGINT);
                 libc::sigaddset(&mut set, libc::SIGTERM);
+                libc::sigaddset(&mut set, libc::SIGUSR1);
                 let mut sig: libc::c_int = 0;
                 libc::sigwait(&set, &mut sig);
                 sig
             };
             eprintln!("hotset: signal {sig} received");
+            if sig == libc::SIGUSR1 {
+                // memcached's graceful stop: no new connections, the
+                // requests in flight answered, then (with -e) a save.
+                shared.save_on_stop.store(true, Ordering::Release);
+            }
             shared.stop();
         })?;
     Ok(())

@@ -34,6 +34,11 @@ impl Handle {
     /// Gives `s` to the worker.
     pub(super) fn hand(&self, s: Stream) {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+        self.wake();
+    }
+
+    /// Wakes the worker (to see `Shared::pausing`).
+    pub(super) fn wake(&self) {
         // A full wake socket means a wakeup is already pending.
         let _ = (&self.wake).write(&[1]);
     }
@@ -125,6 +130,15 @@ impl Worker {
                     self.adopt();
                 } else {
                     self.drive(token as usize);
+                }
+            }
+            if self.sh.pausing.load(Ordering::Acquire) {
+                // A save is coming (SIGUSR1): the requests of this wakeup
+                // are answered; serve nothing more, and say so.
+                self.sh.cache.release_thread();
+                self.sh.paused.fetch_add(1, Ordering::AcqRel);
+                loop {
+                    std::thread::park();
                 }
             }
             if let (Some(limit), Some(every)) = (idle, check_every) {

@@ -34,16 +34,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("start hotset");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        let port = listening_port(&mut child);
         Server { child, port }
     }
 
@@ -64,6 +55,20 @@ impl Server {
         s.read_to_end(&mut out).unwrap();
         out
     }
+}
+
+/// The port of the first `hotset: listening on …` line a server spawned
+/// with its stdout piped prints.
+pub fn listening_port(child: &mut Child) -> u16 {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
 }
 
 impl Drop for Server {

@@ -234,12 +234,15 @@ unsafe impl Sync for Slab {}
 impl Slab {
     /// A slab that may use `budget / page_size` pages (at least one), and
     /// reserves address space for `ceiling / page_size`, the most that
-    /// [`Slab::set_limit`] can raise it to.
-    pub fn new(
+    /// [`Slab::set_limit`] can raise it to. With `file`, the pages are in
+    /// it (emptied first): what the slab holds is in the file, for a warm
+    /// restart to read.
+    pub fn new_in(
         budget: usize,
         ceiling: usize,
         page_size: usize,
         classes: Classes,
+        file: Option<std::fs::File>,
     ) -> Result<Slab, ClassError> {
         if page_size < MIN_CHUNK || page_size % CHUNK_ALIGN != 0 {
             return Err(ClassError(format!(
@@ -265,8 +268,12 @@ impl Slab {
             )));
         }
         let len = npages * page_size;
-        let region = Region::new(len)
-            .ok_or_else(|| ClassError(format!("cannot reserve {len} bytes for the slab")))?;
+        let region = match file {
+            None => Region::new(len)
+                .ok_or_else(|| ClassError(format!("cannot reserve {len} bytes for the slab")))?,
+            Some(f) => Region::in_file(len, f)
+                .map_err(|e| ClassError(format!("cannot map the memory file: {e}")))?,
+        };
         let base = region.base();
         let classes_len = classes.sizes().len();
         let classes_state = classes
@@ -837,6 +844,19 @@ impl Slab {
         self.fresh.load(Ordering::Acquire)
     }
 
+    /// Each page's class, `u32::MAX` for a page in none (spare, released,
+    /// draining, never used): what a warm restart needs to read the pages.
+    pub fn page_classes(&self) -> Vec<u32> {
+        (0..self.page_state.len())
+            .map(|p| self.page_class(p).map_or(u32::MAX, u32::from))
+            .collect()
+    }
+
+    /// The memory file, if the slab is in one.
+    pub fn file(&self) -> Option<&std::fs::File> {
+        self.region.file()
+    }
+
     /// Model-checking hook: the caller is about to write the whole chunk it
     /// owns. Under loom this is a tracked mutable access, so a chunk handed to
     /// two owners, or reused while a reader can see it, is a reported race.
@@ -865,11 +885,12 @@ mod tests {
     use super::*;
 
     fn slab(pages: usize, page: usize) -> Slab {
-        Slab::new(
+        Slab::new_in(
             pages * page,
             pages * page,
             page,
             Classes::explicit(&[64, 128, 256]).unwrap(),
+            None,
         )
         .unwrap()
     }
