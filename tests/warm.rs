@@ -126,7 +126,7 @@ fn fill(port: u16) -> Vec<u64> {
 
 /// Every item stored by `fill` is served as it was (those of 1 s excepted,
 /// expired by now): value, flags, CAS unique, and a TTL still running.
-fn check_all(port: u16, cas: &[u64]) {
+fn check_all(port: u16, cas: &[u64], gone: u64) {
     let mut c = conn(port);
     for (i, cas) in cas.iter().enumerate() {
         c.get_mut()
@@ -150,11 +150,18 @@ fn check_all(port: u16, cas: &[u64]) {
         c.read_exact(&mut got).unwrap();
         assert_eq!(&got[..v.len()], &v[..], "k{i}: value");
     }
-    // New stores get CAS uniques above every restored one.
-    c.get_mut().write_all(b"ms new 1 c\r\nx\r\n").unwrap();
+    // New stores get CAS uniques above every one handed out before, those
+    // of items deleted since included.
+    c.get_mut()
+        .write_all(b"mg gone v\r\nms new 1 c\r\nx\r\n")
+        .unwrap();
+    assert_eq!(line(&mut c), "EN\r\n");
     let l = line(&mut c);
     let new: u64 = l.trim_end().strip_prefix("HD c").unwrap().parse().unwrap();
-    assert!(new > *cas.iter().max().unwrap(), "{new}");
+    assert!(
+        new > gone && gone > *cas.iter().max().unwrap(),
+        "{new} {gone}"
+    );
 }
 
 /// A directory for the memory file (memcached's is on tmpfs; any
@@ -171,6 +178,18 @@ fn a_saved_cache_comes_back_whole() {
     let (child, port, rx) = start(&file, &["-m", "64"]);
     assert!(line_with(&rx, "hotset: warm restart:").contains("starting clean: no memory file yet"));
     let cas = fill(port);
+    // An item stored last and deleted: its CAS unique is the highest
+    // handed out, and must not be handed out again after the restart.
+    let mut c = conn(port);
+    c.get_mut().write_all(b"ms gone 1 c\r\nx\r\n").unwrap();
+    let gone: u64 = line(&mut c)
+        .trim_end()
+        .strip_prefix("HD c")
+        .unwrap()
+        .parse()
+        .unwrap();
+    c.get_mut().write_all(b"md gone\r\n").unwrap();
+    assert_eq!(line(&mut c), "HD\r\n");
     std::thread::sleep(Duration::from_millis(2100)); // the 1 s TTLs pass
     save(child);
     let (mut child, port, rx) = start(&file, &["-m", "64"]);
@@ -180,7 +199,7 @@ fn a_saved_cache_comes_back_whole() {
         l.contains(&format!("{restored} items restored (0 refused)")),
         "{l}"
     );
-    check_all(port, &cas);
+    check_all(port, &cas, gone);
     // The save is used once: a crash now leaves no meta, and the next
     // start is clean.
     child.kill().unwrap();
@@ -298,6 +317,29 @@ fn a_crash_starts_clean() {
     assert!(l.contains("starting clean"), "{l}");
     let mut c = conn(port);
     c.get_mut().write_all(b"mg k3 v\r\n").unwrap();
+    assert_eq!(line(&mut c), "EN\r\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A delayed flush_all that fell due before the save empties the cache
+/// then, as it would have at the next request: the restart does not undo
+/// it.
+#[test]
+fn an_overdue_flush_all_is_not_undone() {
+    let (_t, file) = dir("warm-flush");
+    let (child, port, _rx) = start(&file, &["-m", "64"]);
+    fill(port);
+    let mut c = conn(port);
+    c.get_mut().write_all(b"flush_all 1\r\n").unwrap();
+    assert_eq!(line(&mut c), "OK\r\n");
+    std::thread::sleep(Duration::from_millis(2100));
+    save(child);
+    let (mut child, port, rx) = start(&file, &["-m", "64"]);
+    let l = line_with(&rx, "hotset: warm restart:");
+    assert!(l.contains(" 0 items restored"), "{l}");
+    let mut c = conn(port);
+    c.get_mut().write_all(b"mg k5 v\r\n").unwrap();
     assert_eq!(line(&mut c), "EN\r\n");
     child.kill().unwrap();
     child.wait().unwrap();

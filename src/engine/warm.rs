@@ -26,7 +26,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The meta file's first bytes (and its format's version).
-const MAGIC: &[u8; 8] = b"HSWARM01";
+const MAGIC: &[u8; 8] = b"HSWARM02";
 /// The index is walked this many buckets per pin.
 const WALK_SLICE: usize = 4096;
 
@@ -54,9 +54,34 @@ struct Meta {
     pages: Vec<u32>,
     origin_unix: u64,
     gen: u8,
+    /// The engine's CAS counter: uniques go on from here, above every one
+    /// handed out before (deleted items' included).
+    cas_next: u64,
     items: u64,
     digest: u64,
     file_len: u64,
+}
+
+/// A new file readable by this user only (cached values are in it),
+/// never through a link left at the path.
+fn private_new(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Makes a rename or removal in `file`'s directory durable (a memory file
+/// on a disk; on tmpfs it is a no-op).
+fn sync_dir(file: &Path) {
+    if let Some(dir) = file.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
 }
 
 /// The meta file of a memory file.
@@ -70,9 +95,11 @@ fn hasher() -> foldhash::fast::FixedState {
     foldhash::fast::FixedState::with_seed(0x68_6f74_7365_7477)
 }
 
-/// One item's share of the digest.
-fn item_hash(key: &[u8], value: &[u8], flags: u32, cas: u64, exptime: u32) -> u64 {
-    hasher().hash_one((key, value, flags, cas, exptime))
+/// One item's share of the digest: everything a restore reads of it.
+fn item_hash(it: &SavedItem<'_>) -> u64 {
+    hasher().hash_one((
+        it.key, it.value, it.flags, it.cas, it.exptime, it.gen, it.stale,
+    ))
 }
 
 /// What must match for the earlier pages to be read: the budget, the
@@ -98,6 +125,7 @@ impl Meta {
             self.pages.len() as u64,
             self.origin_unix,
             self.gen as u64,
+            self.cas_next,
             self.items,
             self.digest,
             self.file_len,
@@ -130,9 +158,9 @@ impl Meta {
         });
         let mut next = || words.next().ok_or("the meta file is truncated");
         let (settings, page_size, nsizes, npages) = (next()?, next()?, next()?, next()?);
-        let (origin_unix, gen, items, digest, file_len) =
-            (next()?, next()?, next()?, next()?, next()?);
-        let tail = rest.get(9 * 8..).ok_or("the meta file is truncated")?;
+        let (origin_unix, gen, cas_next, items, digest, file_len) =
+            (next()?, next()?, next()?, next()?, next()?, next()?);
+        let tail = rest.get(10 * 8..).ok_or("the meta file is truncated")?;
         let n = (nsizes as usize)
             .checked_add(npages as usize)
             .filter(|&n| n.checked_mul(4) == Some(tail.len()))
@@ -148,7 +176,9 @@ impl Meta {
             sizes: all[..nsizes as usize].to_vec(),
             pages: all[nsizes as usize..].to_vec(),
             origin_unix,
-            gen: gen as u8,
+            gen: u8::try_from(gen)
+                .map_err(|_| "the meta file's flush generation is out of range")?,
+            cas_next,
             items,
             digest,
             file_len,
@@ -173,7 +203,6 @@ impl Meta {
 impl Engine {
     /// Count and digest of the items in the index.
     fn index_digest(&self, ctx: &mut ThreadCtx) -> (u64, u64) {
-        self.store.index.settle(&self.store.index.pin(&ctx.local));
         let (mut items, mut digest) = (0u64, 0u64);
         let mut i = 0;
         while i < self.store.index.buckets() {
@@ -183,13 +212,15 @@ impl Engine {
                 for f in self.store.index.announced(bi, &g) {
                     let h = f.item();
                     items += 1;
-                    digest = digest.wrapping_add(item_hash(
-                        h.key(),
-                        h.value(),
-                        h.flags(),
-                        h.cas(),
-                        h.exptime(),
-                    ));
+                    digest = digest.wrapping_add(item_hash(&SavedItem {
+                        key: h.key(),
+                        value: h.value(),
+                        flags: h.flags(),
+                        cas: h.cas(),
+                        exptime: h.exptime(),
+                        gen: h.flush_gen(),
+                        stale: h.swr_bits() & crate::raw::item::STALE != 0,
+                    }));
                 }
             }
             i = end;
@@ -212,11 +243,14 @@ impl Engine {
             .slab
             .file()
             .ok_or("the cache is not in a memory file")?;
+        // An overdue delayed flush_all happens now, not after the restart.
+        self.due_flush(ctx, self.clock.now_ms());
         {
-            // Items a growth could not place are unlinked but still LIVE
-            // in their chunks: retire them, so that the pages hold only
-            // what the index does.
+            // Finish a growth under way, then retire the items it could
+            // not place (unlinked, but still LIVE in their chunks), so
+            // that the pages hold only what the index does.
             let g = self.store.index.pin(&ctx.local);
+            self.store.index.settle(&g);
             self.retire_orphans(ctx, &g);
             self.retire_batch(ctx, &g);
         }
@@ -235,6 +269,7 @@ impl Engine {
             pages: self.store.slab.page_classes(),
             origin_unix: self.clock.origin_unix_secs(),
             gen: self.flush_gen(),
+            cas_next: self.cas_blocks.load(crate::sync::Ordering::Relaxed),
             items,
             digest,
             file_len: file.metadata().map_err(|e| e.to_string())?.len(),
@@ -246,11 +281,13 @@ impl Engine {
             PathBuf::from(p)
         };
         let named = |e: std::io::Error| format!("{}: {e}", to.display());
-        let mut f = std::fs::File::create(&tmp).map_err(named)?;
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = private_new(&tmp).map_err(named)?;
         f.write_all(&meta.encode()).map_err(named)?;
         f.sync_all().map_err(named)?;
         file.sync_all().map_err(named)?;
         std::fs::rename(&tmp, &to).map_err(named)?;
+        sync_dir(path);
         Ok(())
     }
 
@@ -260,7 +297,7 @@ impl Engine {
         let (mut items, mut digest) = (0u64, 0u64);
         for it in meta.items(data) {
             items += 1;
-            digest = digest.wrapping_add(item_hash(it.key, it.value, it.flags, it.cas, it.exptime));
+            digest = digest.wrapping_add(item_hash(&it));
         }
         if (items, digest) != (meta.items, meta.digest) {
             return Err(format!(
@@ -282,11 +319,11 @@ impl Engine {
             let exptime = match it.exptime {
                 0 => 0,
                 e => {
-                    let abs = meta.origin_unix + e as u64 - 1;
+                    let abs = meta.origin_unix.saturating_add(e as u64 - 1);
                     if abs <= now_unix {
                         continue; // expired meanwhile
                     }
-                    abs as i64
+                    abs.min(i64::MAX as u64) as i64
                 }
             };
             max_cas = max_cas.max(it.cas);
@@ -297,9 +334,12 @@ impl Engine {
             }
             ctx.restoring_cas = 0;
         }
-        // Uniques go on from above the earlier run's.
-        self.cas_blocks
-            .fetch_max(max_cas + 1, crate::sync::Ordering::Relaxed);
+        // Uniques go on from where the earlier run's counter stood: above
+        // every unique it handed out, those of items gone since included.
+        self.cas_blocks.fetch_max(
+            meta.cas_next.max(max_cas + 1),
+            crate::sync::Ordering::Relaxed,
+        );
         Ok((stored, refused))
     }
 }
@@ -314,35 +354,53 @@ pub(crate) fn start(
 ) -> Result<(std::sync::Arc<Engine>, WarmStart), crate::config::ConfigError> {
     let err = |e: String| crate::config::ConfigError(format!("-e {}: {e}", path.display()));
     let meta_file = meta_path(path);
-    let meta = match std::fs::read(&meta_file) {
-        Ok(b) => Meta::decode(&b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(if path.exists() {
-            "no save beside the memory file (the last run did not end with SIGUSR1, or crashed)"
-                .to_string()
-        } else {
-            "no memory file yet".to_string()
-        }),
-        Err(e) => Err(format!("cannot read {}: {e}", meta_file.display())),
-    };
+    let meta = read_meta(&meta_file, path);
     // The earlier pages, read-only: the mapping outlives the path.
     let earlier = match &meta {
         Ok(_) => std::fs::File::open(path)
-            .and_then(|f| FileView::map(&f))
+            .and_then(|f| {
+                let used = std::os::unix::fs::MetadataExt::blocks(&f.metadata()?) * 512;
+                Ok((FileView::map(&f)?, used))
+            })
             .map_err(|e| format!("cannot read the memory file: {e}")),
         Err(e) => Err(e.clone()),
     };
+    // The new file must be able to grow to the budget (a full tmpfs under
+    // a shared mapping is a SIGBUS), and a restore holds both files until
+    // it ends.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let free = crate::raw::region::free_space(dir).map_err(|e| err(e.to_string()))?;
+    let budget = cfg.memory as u64;
+    let earlier = match earlier {
+        Ok((_, used)) if free < budget && free + used >= budget => Err(format!(
+            "not enough room for the earlier file and the new one ({} MiB free, {} MiB held \
+             by the earlier file, {} MiB budget)",
+            free >> 20,
+            used >> 20,
+            budget >> 20
+        )),
+        e => e.map(|(view, _)| view),
+    };
+    let held = match &earlier {
+        Err(_) => {
+            std::fs::metadata(path).map_or(0, |m| std::os::unix::fs::MetadataExt::blocks(&m) * 512)
+        }
+        Ok(_) => 0,
+    };
+    if free + held < budget {
+        return Err(err(format!(
+            "its file system has {} MiB free, and the budget is {} MiB",
+            (free + held) >> 20,
+            budget >> 20
+        )));
+    }
     let fresh = {
         let mut p = path.as_os_str().to_owned();
         p.push(".new");
         PathBuf::from(p)
     };
     let _ = std::fs::remove_file(&fresh);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&fresh)
-        .map_err(|e| err(format!("{}: {e}", fresh.display())))?;
+    let file = private_new(&fresh).map_err(|e| err(format!("{}: {e}", fresh.display())))?;
     let engine = match Engine::new_in(cfg, Some(file)) {
         Ok(e) => e,
         Err(e) => {
@@ -350,14 +408,37 @@ pub(crate) fn start(
             return Err(e);
         }
     };
-    std::fs::rename(&fresh, path).map_err(|e| err(e.to_string()))?;
+    if let Err(e) = std::fs::rename(&fresh, path) {
+        let _ = std::fs::remove_file(&fresh);
+        return Err(err(e.to_string()));
+    }
     // From here the meta stands for nothing: whatever follows (a crash
     // included), it must never be paired with these pages again.
-    let _ = std::fs::remove_file(&meta_file);
+    match std::fs::remove_file(&meta_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(err(format!(
+                "cannot remove {}: {e}; remove it before starting",
+                meta_file.display()
+            )))
+        }
+        _ => sync_dir(path),
+    }
     let outcome = match (meta, earlier) {
         (Ok(meta), Ok(view)) => {
             let data = view.bytes();
-            if meta.settings != settings(cfg, &engine) {
+            let sizes: Vec<u32> = engine
+                .store
+                .slab
+                .classes()
+                .sizes()
+                .iter()
+                .map(|&s| s as u32)
+                .collect();
+            if meta.settings != settings(cfg, &engine)
+                || meta.page_size != engine.store.slab.page_size() as u64
+                || meta.sizes != sizes
+                || meta.pages.len() != engine.store.slab.total_pages()
+            {
                 WarmStart::Clean(
                     "the settings differ from the saved run's (memory, classes, page or item size)"
                         .into(),
@@ -378,4 +459,34 @@ pub(crate) fn start(
         (Err(why), _) | (_, Err(why)) => WarmStart::Clean(why),
     };
     Ok((engine, outcome))
+}
+
+/// The meta file beside `path`, decoded, or why there is none to use. A
+/// file larger than any meta can be is not read.
+fn read_meta(meta_file: &Path, path: &Path) -> Result<Meta, String> {
+    use std::io::Read;
+    let f = match std::fs::File::open(meta_file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(if path.exists() {
+                "no save beside the memory file (the last run did not end with SIGUSR1, or \
+                 crashed)"
+                    .to_string()
+            } else {
+                "no memory file yet".to_string()
+            })
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", meta_file.display())),
+    };
+    // Ten words, the classes, a word per page of the largest budget: far
+    // below this.
+    const MAX_META: u64 = 64 << 20;
+    let mut b = Vec::new();
+    f.take(MAX_META + 1)
+        .read_to_end(&mut b)
+        .map_err(|e| format!("cannot read {}: {e}", meta_file.display()))?;
+    if b.len() as u64 > MAX_META {
+        return Err("the meta file is too large to be one".into());
+    }
+    Meta::decode(&b)
 }

@@ -200,6 +200,23 @@ impl Region {
     }
 }
 
+/// Bytes free to an unprivileged writer on the file system holding `dir`.
+pub(crate) fn free_space(dir: &std::path::Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other("a path with a NUL byte"))?;
+    // SAFETY: statvfs with a valid C string and a zeroed struct it fills;
+    // the result is checked.
+    let st = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        st
+    };
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
 /// A file mapped read-only and private: an earlier run's memory file, for
 /// a warm restart to read (`engine/warm.rs`).
 pub(crate) struct FileView {
@@ -242,8 +259,10 @@ impl FileView {
     pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: [ptr, ptr + len) is the mapping this view owns (or empty),
         // readable, and private: this process never writes it. (Another
-        // process shrinking the file under it would raise SIGBUS, as for
-        // any mapped file; a warm restart unlinks the path first.)
+        // process writing the file under it would show through pages not
+        // yet read, and shrinking it would raise SIGBUS, as for any mapped
+        // file: a warm restart maps the file once the run that saved it has
+        // stopped writing, and then replaces its path.)
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }

@@ -568,8 +568,10 @@ fn pause_and_save(shared: &Shared, workers: &[worker::Handle]) {
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
     while shared.paused.load(Ordering::Acquire) < workers.len() {
         if Instant::now() >= deadline {
-            eprintln!("hotset: a worker did not stop within 10 s; saving anyway");
-            break;
+            // A save taken while a worker writes would not be what the
+            // next start reads.
+            eprintln!("hotset: a worker did not stop within 10 s; not saving");
+            return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
     }

@@ -73,6 +73,8 @@ pub(super) fn spawn(sh: Arc<Shared>, id: usize) -> io::Result<Handle> {
             };
             if let Err(e) = w.run() {
                 eprintln!("hotset: worker {id} stopped: {e}");
+                // It serves nothing more: as good as paused for a save.
+                w.sh.paused.fetch_add(1, Ordering::AcqRel);
             }
         })?;
     Ok(Handle {
