@@ -139,7 +139,7 @@ pub(crate) enum Why {
 /// Budget bytes per index slot at start: room for a budget's worth of
 /// 1 KiB items at a load of 1. Smaller items grow the index (by half at a
 /// time) as they come, whenever a new key finds its candidate buckets full.
-const INDEX_START_BYTES_PER_SLOT: usize = 1024;
+pub(crate) const INDEX_START_BYTES_PER_SLOT: usize = 1024;
 /// The index grows to at most this many slots per chunk of the smallest
 /// class in the largest budget (`--memory-max`): two, a load of 1/2 if
 /// every chunk held an item. Past it, a full candidate set evicts.

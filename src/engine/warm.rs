@@ -401,7 +401,14 @@ pub(crate) fn start(
     };
     let _ = std::fs::remove_file(&fresh);
     let file = private_new(&fresh).map_err(|e| err(format!("{}: {e}", fresh.display())))?;
-    let engine = match Engine::new_in(cfg, Some(file)) {
+    // An index sized for the items to come back saves its growths (it
+    // grows near a load of 2/3; twice the items leaves it at 1/2).
+    let mut sized = cfg.clone();
+    if let (Ok(m), None) = (&meta, cfg.index_slots) {
+        let want = usize::try_from(m.items).unwrap_or(0).saturating_mul(2);
+        sized.index_slots = Some(want.max(cfg.memory / crate::engine::INDEX_START_BYTES_PER_SLOT));
+    }
+    let engine = match Engine::new_in(&sized, Some(file)) {
         Ok(e) => e,
         Err(e) => {
             let _ = std::fs::remove_file(&fresh);
