@@ -115,6 +115,12 @@ fn settings(cfg: &Config, e: &Engine) -> u64 {
     ))
 }
 
+/// The slab's chunk sizes, as the meta records them.
+fn class_sizes(e: &Engine) -> Vec<u32> {
+    let sizes = e.store.slab.classes().sizes();
+    sizes.iter().map(|&s| s as u32).collect()
+}
+
 impl Meta {
     fn encode(&self) -> Vec<u8> {
         let mut b = MAGIC.to_vec();
@@ -258,14 +264,7 @@ impl Engine {
         let meta = Meta {
             settings: settings(cfg, self),
             page_size: self.store.slab.page_size() as u64,
-            sizes: self
-                .store
-                .slab
-                .classes()
-                .sizes()
-                .iter()
-                .map(|&s| s as u32)
-                .collect(),
+            sizes: class_sizes(self),
             pages: self.store.slab.page_classes(),
             origin_unix: self.clock.origin_unix_secs(),
             gen: self.flush_gen(),
@@ -360,7 +359,12 @@ pub(crate) fn start(
         Ok(_) => std::fs::File::open(path)
             .and_then(|f| {
                 let used = std::os::unix::fs::MetadataExt::blocks(&f.metadata()?) * 512;
-                Ok((FileView::map(&f)?, used))
+                // SAFETY: the run that wrote the file stopped writing before
+                // it saved (every worker paused, the sweeper joined) and
+                // exited; the file is its owner's alone (0600), and -e's
+                // contract, as memcached's, is that one server uses it.
+                let view = unsafe { FileView::map(&f)? };
+                Ok((view, used))
             })
             .map_err(|e| format!("cannot read the memory file: {e}")),
         Err(e) => Err(e.clone()),
@@ -433,17 +437,9 @@ pub(crate) fn start(
     let outcome = match (meta, earlier) {
         (Ok(meta), Ok(view)) => {
             let data = view.bytes();
-            let sizes: Vec<u32> = engine
-                .store
-                .slab
-                .classes()
-                .sizes()
-                .iter()
-                .map(|&s| s as u32)
-                .collect();
             if meta.settings != settings(cfg, &engine)
                 || meta.page_size != engine.store.slab.page_size() as u64
-                || meta.sizes != sizes
+                || meta.sizes != class_sizes(&engine)
                 || meta.pages.len() != engine.store.slab.total_pages()
             {
                 WarmStart::Clean(

@@ -226,7 +226,11 @@ pub(crate) struct FileView {
 
 impl FileView {
     /// Maps all of `file` (an empty file maps nothing).
-    pub(crate) fn map(file: &std::fs::File) -> std::io::Result<FileView> {
+    ///
+    /// # Safety
+    /// Nobody writes to or shrinks the file while the view lives: its
+    /// bytes are handed out as a shared slice.
+    pub(crate) unsafe fn map(file: &std::fs::File) -> std::io::Result<FileView> {
         use std::os::fd::AsRawFd;
         let len = usize::try_from(file.metadata()?.len())
             .map_err(|_| std::io::Error::other("the file is too large to map"))?;
@@ -258,11 +262,9 @@ impl FileView {
     /// The file's bytes, as mapped.
     pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: [ptr, ptr + len) is the mapping this view owns (or empty),
-        // readable, and private: this process never writes it. (Another
-        // process writing the file under it would show through pages not
-        // yet read, and shrinking it would raise SIGBUS, as for any mapped
-        // file: a warm restart maps the file once the run that saved it has
-        // stopped writing, and then replaces its path.)
+        // readable, and private: this process never writes it, and nobody
+        // else writes or shrinks the file while the view lives (`map`'s
+        // contract).
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
@@ -341,7 +343,9 @@ mod tests {
         let back = std::fs::read(&path).unwrap();
         assert!(back[..1 << 20].iter().all(|&b| b == 7));
         assert!(back[1 << 20..2 << 20].iter().all(|&b| b == 0), "punched");
-        let view = FileView::map(&std::fs::File::open(&path).unwrap()).unwrap();
+        // SAFETY: only this test uses the file, and the region writes
+        // nothing more while the view lives.
+        let view = unsafe { FileView::map(&std::fs::File::open(&path).unwrap()) }.unwrap();
         assert_eq!(view.bytes()[5], 7);
         drop(r);
         let _ = std::fs::remove_file(&path);
