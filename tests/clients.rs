@@ -11,7 +11,6 @@ mod common;
 
 use common::{python_with, Server};
 use std::path::PathBuf;
-use std::process::Command;
 
 /// The pinned versions `.ci/run` installs.
 const PYMEMCACHE: &str = "4.0.0";
@@ -20,21 +19,7 @@ const META_MEMCACHE: &str = "4.3.0";
 /// Runs `tests/clients/<script>` against a fresh server.
 fn run_script(python: PathBuf, script: &str) {
     let srv = Server::start(&[]);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/clients")
-        .join(script);
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(srv.port.to_string())
-        .output()
-        .expect("run python");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.starts_with("ok:"),
-        "{} against hotset:\n{text}",
-        script.display()
-    );
+    common::run_client_script(&python, script, &[&srv.port.to_string()]);
 }
 
 #[test]

@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{python_with, TempDir};
+use common::{python_with, Spawned, TempDir};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 fn certs() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tls")
@@ -18,7 +18,7 @@ fn certs() -> PathBuf {
 
 /// A server with `-Z`, a TLS listener and a plaintext one (`notls:`), both
 /// on free ports; returns it with the TLS port and the plaintext one.
-fn start(extra: &[&str]) -> (Child, u16, u16) {
+fn start(extra: &[&str]) -> (Spawned, u16, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hotset"))
         .args(["-l", "notls:127.0.0.1:0", "-l", "127.0.0.1:0", "-Z"])
         .args(extra)
@@ -39,23 +39,12 @@ fn start(extra: &[&str]) -> (Child, u16, u16) {
             plain = Some(port(a));
         }
     }
-    (child, tls.unwrap(), plain.unwrap())
+    (Spawned(child), tls.unwrap(), plain.unwrap())
 }
 
 /// Runs `tls_check.py` with `args`, expecting "ok:".
 fn check(python: PathBuf, args: &[&str]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/tls_check.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("run python");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.starts_with("ok:"),
-        "tls_check.py {args:?}:\n{text}"
-    );
+    common::run_client_script(&python, "tls_check.py", args);
 }
 
 fn python(test: &str) -> Option<PathBuf> {

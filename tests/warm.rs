@@ -6,17 +6,17 @@
 
 mod common;
 
-use common::TempDir;
+use common::{Spawned, TempDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A server on a free port with its memory in `file`; returns it, its
 /// port, and its stderr lines as they come.
-fn start(file: &Path, extra: &[&str]) -> (Child, u16, mpsc::Receiver<String>) {
+fn start(file: &Path, extra: &[&str]) -> (Spawned, u16, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hotset"))
         .args(["-p", "0", "--sweep-hz", "0", "-e"])
         .arg(file)
@@ -33,7 +33,7 @@ fn start(file: &Path, extra: &[&str]) -> (Child, u16, mpsc::Receiver<String>) {
         }
     });
     let port = common::listening_port(&mut child);
-    (child, port, rx)
+    (Spawned(child), port, rx)
 }
 
 /// The first stderr line that starts with `prefix`, within 10 s.
@@ -50,7 +50,7 @@ fn line_with(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
 }
 
 /// SIGUSR1, then waits for a clean exit.
-fn save(mut child: Child) {
+fn save(mut child: Spawned) {
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args(["-USR1", &pid])

@@ -186,3 +186,46 @@ pub fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// Runs `tests/clients/<script>` with `args` under `python`, and expects
+/// it to succeed and print "ok:" first.
+pub fn run_client_script(python: &std::path::Path, script: &str, args: &[&str]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let out = Command::new(python)
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.starts_with("ok:"),
+        "{script} {args:?}:\n{text}"
+    );
+}
+
+/// A spawned server that is killed when dropped, so that a failing test
+/// leaves no process behind.
+pub struct Spawned(pub Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
