@@ -526,3 +526,32 @@ fn no_evictions_no_cas_and_the_smallest_chunk() {
     }
     stop(child);
 }
+
+/// A server whose stderr and stdout were closed (its supervisor gone)
+/// still stops on SIGTERM: its logging never takes the signal thread down.
+#[test]
+fn sigterm_stops_a_server_whose_stderr_is_closed() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(["-p", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start hotset");
+    common::listening_port(&mut child); // and closes stdout
+    drop(child.stderr.take());
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no exit 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

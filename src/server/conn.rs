@@ -348,7 +348,7 @@ impl Conn {
                             // `-A`: memcached closes the connection and stops.
                             Ok(Request::Shutdown) if self.authed && sh.cfg.shutdown_command => {
                                 if sh.cfg.verbosity > 0 {
-                                    eprintln!("hotset: shutdown command received");
+                                    log!("hotset: shutdown command received");
                                 }
                                 sh.stop();
                                 break Parsed::Close;
@@ -617,7 +617,7 @@ fn execute(
                 Ok(()) => out.extend_from_slice(reply::OK),
                 Err(e) => {
                     if sh.cfg.verbosity > 0 {
-                        eprintln!("hotset: refresh_certs: {e}");
+                        log!("hotset: refresh_certs: {e}");
                     }
                     out.extend_from_slice(e.as_bytes());
                     out.extend_from_slice(b"\r\n");

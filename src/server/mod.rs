@@ -12,6 +12,15 @@
 //! connection's buffers are bounded, so a client that never reads its
 //! replies costs its own buffers and stalls nobody.
 
+/// `eprintln!` that never panics: a server whose stderr was closed (its
+/// supervisor gone) keeps serving, and still stops on a signal.
+macro_rules! log {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod conn;
 mod detail;
 pub mod listen;
@@ -554,7 +563,7 @@ pub fn serve_with(
     if let Some(p) = &shared.cfg.unix_socket {
         let _ = std::fs::remove_file(p);
     }
-    eprintln!("hotset: shutting down");
+    log!("hotset: shutting down");
     Ok(())
 }
 
@@ -570,7 +579,7 @@ fn pause_and_save(shared: &Shared, workers: &[worker::Handle]) {
         if Instant::now() >= deadline {
             // A save taken while a worker writes would not be what the
             // next start reads.
-            eprintln!("hotset: a worker did not stop within 10 s; not saving");
+            log!("hotset: a worker did not stop within 10 s; not saving");
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -580,11 +589,11 @@ fn pause_and_save(shared: &Shared, workers: &[worker::Handle]) {
     }
     let t = Instant::now();
     match shared.cache.save_warm() {
-        Ok(()) => eprintln!(
+        Ok(()) => log!(
             "hotset: saved for a warm restart in {:.3} s",
             t.elapsed().as_secs_f64()
         ),
-        Err(e) => eprintln!("hotset: cannot save for a warm restart: {e}"),
+        Err(e) => log!("hotset: cannot save for a warm restart: {e}"),
     }
 }
 
@@ -610,7 +619,7 @@ fn accept_loop(
                         Err(e) => {
                             shared.curr_connections.fetch_sub(1, Ordering::AcqRel);
                             if shared.cfg.verbosity > 0 {
-                                eprintln!("hotset: cannot start TLS: {e}");
+                                log!("hotset: cannot start TLS: {e}");
                             }
                             continue;
                         }
@@ -624,7 +633,7 @@ fn accept_loop(
                     shared.listen_disabled.fetch_add(1, Ordering::Relaxed);
                 }
                 if shared.cfg.verbosity > 0 {
-                    eprintln!("hotset: accept: {e}");
+                    log!("hotset: accept: {e}");
                 }
                 // Out of descriptors or similar: back off instead of spinning.
                 std::thread::sleep(std::time::Duration::from_millis(10));
@@ -659,7 +668,7 @@ fn admit(shared: &Shared, s: &mut Stream, tls: bool) -> bool {
             let _ = s.write_all(crate::protocol::reply::TOO_MANY_CONNECTIONS);
         }
         if shared.cfg.verbosity > 0 {
-            eprintln!(
+            log!(
                 "hotset: refused a connection: {} open",
                 shared.cfg.max_conns
             );
@@ -705,13 +714,14 @@ fn spawn_signal_thread(shared: Arc<Shared>) -> io::Result<()> {
                 libc::sigwait(&set, &mut sig);
                 sig
             };
-            eprintln!("hotset: signal {sig} received");
             if sig == libc::SIGUSR1 {
                 // memcached's graceful stop: no new connections, the
                 // requests in flight answered, then (with -e) a save.
                 shared.save_on_stop.store(true, Ordering::Release);
             }
             shared.stop();
+            // After stopping: a stderr nobody reads must not hold it up.
+            log!("hotset: signal {sig} received");
         })?;
     Ok(())
 }

@@ -72,7 +72,7 @@ pub(super) fn spawn(sh: Arc<Shared>, id: usize) -> io::Result<Handle> {
                 free: Vec::new(),
             };
             if let Err(e) = w.run() {
-                eprintln!("hotset: worker {id} stopped: {e}");
+                log!("hotset: worker {id} stopped: {e}");
                 // It serves nothing more: as good as paused for a save.
                 w.sh.paused.fetch_add(1, Ordering::AcqRel);
             }
@@ -164,7 +164,7 @@ impl Worker {
             let added = setup.and_then(|()| self.ep.add(&s, token as u64, Interest::Read));
             if let Err(e) = added {
                 if self.sh.cfg.verbosity > 0 {
-                    eprintln!("hotset: cannot serve a connection: {e}");
+                    log!("hotset: cannot serve a connection: {e}");
                 }
                 self.free.push(token);
                 self.sh.curr_connections.fetch_sub(1, Ordering::AcqRel);
@@ -221,8 +221,8 @@ impl Worker {
         if self.sh.cfg.verbosity > 0 {
             let p = slot.conn.s.peer();
             match why {
-                Err(e) => eprintln!("hotset: {p}: {e}"),
-                Ok(()) => eprintln!("hotset: {p}: closed"),
+                Err(e) => log!("hotset: {p}: {e}"),
+                Ok(()) => log!("hotset: {p}: closed"),
             }
         }
         drop(slot);
