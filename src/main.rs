@@ -90,7 +90,8 @@ struct ReplayArgs {
     /// A workload spec (TOML); its trace is generated first.
     #[arg(long, conflicts_with = "trace", required_unless_present = "trace")]
     workload: Option<std::path::PathBuf>,
-    /// A trace file (native, oracleGeneral or twitter; .zst allowed).
+    /// A trace file (native, oracleGeneral, lcs, vscsi or twitter; .zst
+    /// allowed; lcs and native known by their magic).
     #[arg(long)]
     trace: Option<std::path::PathBuf>,
     /// Engine policies, comma-separated (default: the spec's, else lru).
@@ -143,6 +144,14 @@ struct GenArgs {
     /// times), for running the same trace through libCacheSim.
     #[arg(long)]
     oracle_general: Option<std::path::PathBuf>,
+    /// Also write the trace as libCacheSim's lcs here (`.zst` compresses
+    /// it): each record a request at clock time = its index, with its op,
+    /// TTL and next-access time.
+    #[arg(long)]
+    lcs: Option<std::path::PathBuf>,
+    /// The lcs version --lcs writes: 1 to 8 (3 is the first with TTLs).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=8))]
+    lcs_version: u64,
     /// No progress output.
     #[arg(long)]
     quiet: bool,
@@ -265,8 +274,17 @@ fn gen(a: &GenArgs) -> ExitCode {
                 spec.name,
                 a.out.display()
             );
-            if let Some(path) = &a.oracle_general {
-                match hotset::workload::trace::native_to_oracle_general(&a.out, path) {
+            use hotset::workload::trace::{native_to_lcs, native_to_oracle_general};
+            let also = [
+                a.oracle_general
+                    .as_ref()
+                    .map(|p| (p, native_to_oracle_general(&a.out, p))),
+                a.lcs
+                    .as_ref()
+                    .map(|p| (p, native_to_lcs(&a.out, p, a.lcs_version))),
+            ];
+            for (path, written) in also.into_iter().flatten() {
+                match written {
                     Ok(n) => eprintln!("hotset: wrote {n} requests to {}", path.display()),
                     Err(e) => {
                         eprintln!("hotset: {e}");

@@ -179,6 +179,31 @@ fn fuzz_oracle_general_reader() {
 }
 
 #[test]
+fn fuzz_lcs_and_vscsi_readers() {
+    use hotset::workload::{lcs, vscsi};
+    fuzz("lcs and vscsi", "block", |b| {
+        let mut n = 0usize;
+        if lcs::each_lcs(b, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .is_ok()
+        {
+            assert!(n <= b.len().saturating_sub(lcs::HEADER) / 24);
+        }
+        let mut n = 0usize;
+        if vscsi::each_vscsi(b, |_, _| {
+            n += 1;
+            Ok(())
+        })
+        .is_ok()
+        {
+            assert!(n <= b.len() / 32);
+        }
+    });
+}
+
+#[test]
 fn fuzz_native_reader() {
     fuzz("native", "native", |b| {
         if let Ok(recs) = trace::parse_native(b) {

@@ -17,10 +17,12 @@ pub struct Input {
     /// The trace file.
     #[arg(long)]
     trace: PathBuf,
-    /// Trace format: oracleGeneral, twitter (CSV), native, delimited (a
-    /// table; see --columns), tsv, ssv (space-separated) or keys (one per
-    /// line); guessed from the file name if omitted. A .zst suffix is
-    /// decompressed.
+    /// Trace format: oracleGeneral, lcs (libCacheSim's, v1 to v8), vscsi,
+    /// twitter (CSV), native, delimited (a table; see --columns), tsv, ssv
+    /// (space-separated) or keys (one per line); if omitted, lcs and native
+    /// are known by their magic numbers, the others by the file name
+    /// (.vscsi, .csv, .keys), and oracleGeneral is the default. A .zst
+    /// suffix is decompressed.
     #[arg(long)]
     format: Option<Format>,
     /// A delimited trace's columns, 1-based: key=N (required), and any of

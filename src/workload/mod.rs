@@ -3,9 +3,11 @@
 
 mod error;
 pub mod gen;
+pub mod lcs;
 pub mod spec;
 pub mod text;
 pub mod trace;
+pub mod vscsi;
 mod zipf;
 
 pub use zipf::{fnv64, ScrambledZipf, Zipf};

@@ -1,6 +1,7 @@
-//! Trace readers: libCacheSim's `oracleGeneral`, the Twitter cache-trace CSV,
-//! and hotset's native format. Any of them may be zstd-compressed (a `.zst`
-//! suffix). Readers stream: memory grows only with the requests they return.
+//! Trace readers: libCacheSim's `oracleGeneral` and lcs (`lcs.rs`), vscsi
+//! block traces (`vscsi.rs`), the Twitter cache-trace CSV, text tables
+//! (`text.rs`) and hotset's native format. Any of them may be
+//! zstd-compressed (a `.zst` suffix). Readers stream: memory grows only with the requests they return.
 //! Corrupt or truncated input is an error that names the byte offset or the
 //! line, never a panic.
 //!
@@ -36,6 +37,10 @@ pub use super::error::TraceError;
 pub enum Format {
     /// libCacheSim's oracleGeneral.
     OracleGeneral,
+    /// libCacheSim's lcs, versions 1 to 8.
+    Lcs,
+    /// vscsi block traces (MSR, CloudPhysics).
+    Vscsi,
     /// The Twitter cache-trace CSV.
     TwitterCsv,
     /// hotset's native format.
@@ -55,6 +60,8 @@ impl std::str::FromStr for Format {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "oracleGeneral" | "oracle" => Ok(Format::OracleGeneral),
+            "lcs" => Ok(Format::Lcs),
+            "vscsi" => Ok(Format::Vscsi),
             "twitter" | "csv" | "twitter-csv" => Ok(Format::TwitterCsv),
             "native" | "hotset" => Ok(Format::Native),
             "delimited" | "tsv" | "ssv" => Ok(Format::Delimited(Delimited {
@@ -75,23 +82,37 @@ impl std::str::FromStr for Format {
             })),
             "keys" => Ok(Format::Keys { numeric: false }),
             _ => Err(format!(
-                "unknown trace format {s:?} (oracleGeneral, twitter, native, delimited, tsv, ssv, keys)"
+                "unknown trace format {s:?} (oracleGeneral, lcs, vscsi, twitter, native, delimited, tsv, ssv, keys)"
             )),
         }
     }
 }
 
 impl Format {
-    /// Guesses the format from a file name.
+    /// Guesses the format: an lcs or native file by its magic number,
+    /// others by their name (`.csv`, `.keys`, `.vscsi`), and oracleGeneral
+    /// when nothing tells.
     pub fn guess(path: &Path) -> Format {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let name = name.strip_suffix(".zst").unwrap_or(name);
-        if name.ends_with(".csv") {
+        let mut first = [0u8; 8];
+        let sniffed = open(path)
+            .and_then(|mut r| read_record(&mut r, &mut first, 0, "trace"))
+            .unwrap_or(false);
+        if sniffed && lcs::is_lcs(&first) {
+            Format::Lcs
+        } else if sniffed && &first == NATIVE_MAGIC {
+            Format::Native
+        } else if name.ends_with(".csv") {
             Format::TwitterCsv
         } else if name.ends_with(".hst") || name.ends_with(".native") {
             Format::Native
         } else if name.ends_with(".keys") {
             Format::Keys { numeric: false }
+        } else if name.ends_with(".vscsi") {
+            Format::Vscsi
+        } else if name.ends_with(".lcs") {
+            Format::Lcs
         } else {
             Format::OracleGeneral
         }
@@ -172,7 +193,7 @@ fn open(path: &Path) -> Result<Box<dyn Read>, TraceError> {
 }
 
 /// Reads exactly `buf.len()` bytes; `Ok(false)` at a clean end of input.
-fn read_record(
+pub(super) fn read_record(
     r: &mut dyn Read,
     buf: &mut [u8],
     offset: u64,
@@ -267,6 +288,7 @@ pub fn parse_native(mut r: impl Read) -> Result<Vec<Record>, TraceError> {
 
 pub use super::text::parse_twitter_csv;
 use super::text::{parse_delimited, parse_keys, Columns, Delimited, Delimiter};
+use super::{lcs, vscsi};
 
 /// Fills in next-access times (1-based), for formats that lack them.
 pub fn compute_next(t: &mut [Req]) {
@@ -283,10 +305,37 @@ pub fn compute_next(t: &mut [Req]) {
 /// it is, any other format (sizes only) as gets of 16-byte keys with the
 /// request's size as the value size (at most 1 MiB).
 pub fn load_records(path: &Path) -> Result<Vec<Record>, TraceError> {
+    let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
+    let record = |key: u64, size: u64, ttl: u32, op: Op| Record {
+        key,
+        key_size: 16,
+        value_size: size.clamp(1, 1 << 20) as u32,
+        ttl,
+        op,
+    };
     match Format::guess(path) {
         Format::Native => std::fs::File::open(path)
             .map_err(|e| TraceError(format!("{}: {e}", path.display())))
             .and_then(|f| parse_native(std::io::BufReader::new(f))),
+        Format::Lcs => {
+            let mut out = Vec::new();
+            lcs::each_lcs(open(path)?, |_, r| {
+                let op = lcs::op_of(r.op).unwrap_or(Op::Get);
+                out.push(record(r.id, r.size, r.ttl, op));
+                Ok(())
+            })
+            .map_err(at)?;
+            Ok(out)
+        }
+        Format::Vscsi => {
+            let mut out = Vec::new();
+            vscsi::each_vscsi(open(path)?, |_, io| {
+                out.push(record(io.lbn, io.len.into(), 0, io.op));
+                Ok(())
+            })
+            .map_err(at)?;
+            Ok(out)
+        }
         f => read(path, f).map(|reqs| {
             reqs.iter()
                 .map(|r| Record {
@@ -305,11 +354,62 @@ pub fn load_records(path: &Path) -> Result<Vec<Record>, TraceError> {
 /// `out` (next-access times computed); returns the requests written.
 pub fn native_to_oracle_general(native: &Path, out: &Path) -> Result<usize, TraceError> {
     let t = read(native, Format::Native)?;
-    std::fs::File::create(out)
-        .map(std::io::BufWriter::new)
+    create(out)
         .and_then(|f| write_oracle_general(&t, f))
         .map_err(|e| TraceError(format!("{}: {e}", out.display())))?;
     Ok(t.len())
+}
+
+/// Creates a file, through a zstd encoder if its name ends in `.zst`.
+fn create(path: &Path) -> std::io::Result<Box<dyn std::io::Write>> {
+    let f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    if path.extension().is_some_and(|e| e == "zst") {
+        Ok(Box::new(
+            zstd::stream::write::Encoder::new(f, 3)?.auto_finish(),
+        ))
+    } else {
+        Ok(Box::new(f))
+    }
+}
+
+/// Rewrites the native trace at `native` as libCacheSim's lcs of `version`
+/// at `out` (`.zst` compresses it): request `i` at clock time `i`, with
+/// its op, TTL and next-access time; returns the requests written.
+pub fn native_to_lcs(native: &Path, out: &Path, version: u64) -> Result<usize, TraceError> {
+    let recs = read_native_file(native)?;
+    let mut t: Vec<Req> = recs.iter().map(native_req).collect();
+    compute_next(&mut t);
+    let reqs: Vec<lcs::LcsReq> = recs
+        .iter()
+        .zip(&t)
+        .enumerate()
+        .map(|(i, (r, q))| lcs::LcsReq {
+            time: u32::try_from(i).unwrap_or(u32::MAX),
+            id: q.id,
+            size: q.size,
+            op: lcs::code_of(r.op),
+            tenant: 0,
+            ttl: r.ttl,
+            next: q.next,
+        })
+        .collect();
+    create(out)
+        .and_then(|w| lcs::write_lcs(version, &reqs, w))
+        .map_err(|e| TraceError(format!("{}: {e}", out.display())))?;
+    Ok(reqs.len())
+}
+
+fn read_native_file(path: &Path) -> Result<Vec<Record>, TraceError> {
+    parse_native(open(path)?).map_err(|e| TraceError(format!("{}: {e}", path.display())))
+}
+
+/// A native record as a simulator request (no next-access time yet).
+fn native_req(r: &Record) -> Req {
+    Req {
+        id: r.key,
+        size: r.value_size.max(1) as u64,
+        next: -1,
+    }
 }
 
 /// A trace's name in reports: its file name.
@@ -324,6 +424,33 @@ pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
     let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
     match format {
         Format::OracleGeneral => parse_oracle_general(r).map_err(at),
+        Format::Lcs => {
+            let mut t = Vec::new();
+            lcs::each_lcs(r, |_, q| {
+                t.push(Req {
+                    id: q.id,
+                    size: q.size,
+                    next: q.next,
+                });
+                Ok(())
+            })
+            .map_err(at)?;
+            Ok(t)
+        }
+        Format::Vscsi => {
+            let mut t = Vec::new();
+            vscsi::each_vscsi(r, |_, io| {
+                t.push(Req {
+                    id: io.lbn,
+                    size: io.len.into(),
+                    next: -1,
+                });
+                Ok(())
+            })
+            .map_err(at)?;
+            compute_next(&mut t);
+            Ok(t)
+        }
         Format::TwitterCsv => {
             let mut t = parse_twitter_csv(r).map_err(at)?;
             compute_next(&mut t);
@@ -341,14 +468,7 @@ pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
         }
         Format::Native => {
             let recs = parse_native(r).map_err(at)?;
-            let mut t: Vec<Req> = recs
-                .iter()
-                .map(|r| Req {
-                    id: r.key,
-                    size: r.value_size.max(1) as u64,
-                    next: -1,
-                })
-                .collect();
+            let mut t: Vec<Req> = recs.iter().map(native_req).collect();
             compute_next(&mut t);
             Ok(t)
         }

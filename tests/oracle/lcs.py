@@ -4,7 +4,8 @@ oracle for hotset's exact simulators.
     python lcs.py TRACE UNIT POLICY=SIZE[,SIZE...] [POLICY=...]
     python lcs.py --serve
 
-TRACE is an oracleGeneral file; UNIT is `objects` or `bytes`; POLICY is a
+TRACE is an oracleGeneral file, or `lcs:PATH` or `vscsi:PATH` for the
+package's lcs and vscsi readers; UNIT is `objects` or `bytes`; POLICY is a
 hotset policy name. Prints one line per run: `policy size misses miss_bytes`,
 or `policy size crashed SIGNAL` where the package's C core crashes.
 With `--serve` it reads such argument lines from standard input, one job per
@@ -74,7 +75,12 @@ def job(path, unit, runs):
         print(f"unit must be objects or bytes, not {unit!r}", file=sys.stderr)
         return 2
     params = lcs.ReaderInitParam(ignore_obj_size=(unit == "objects"))
-    reader = lcs.TraceReader(path, lcs.TraceType.ORACLE_GENERAL_TRACE, params)
+    kind, _, rest = path.partition(":")
+    types = {"lcs": lcs.TraceType.LCS_TRACE, "vscsi": lcs.TraceType.VSCSI_TRACE}
+    if kind in types:
+        reader = lcs.TraceReader(rest, types[kind], params)
+    else:
+        reader = lcs.TraceReader(path, lcs.TraceType.ORACLE_GENERAL_TRACE, params)
     n = 0
     total_bytes = 0
     for req in reader:
