@@ -397,7 +397,7 @@ fn replay(a: &ReplayArgs) -> ExitCode {
     let progress = hotset::report::progress::Progress::new("replay runs", runs, a.quiet);
     let live = replay(&records, &cfg, |_| progress.inc(1));
     progress.finish();
-    let exact = match compare_exact(&records, &live, &cfg.compare_exact, cfg.cache_aside) {
+    let exact = match compare_exact(&records, &live, &cfg) {
         Ok(rows) => rows,
         Err(e) => return fail(format!("--compare-exact: {e}")),
     };

@@ -418,6 +418,85 @@ pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
     c
 }
 
+/// KRR's exponent on K: the stack swaps as if each eviction drew K^1.4
+/// samples, the correction of the model's reference implementation (its
+/// `K_EXP`), which its authors fitted to K-sampled LRU.
+pub const KRR_K_EXP: f64 = 1.4;
+
+/// The miss-ratio curve of K-sampled LRU without a pool (evict the least
+/// recently used of K random residents), in one pass, in objects: KRR
+/// (Yang, Wang and Wang, ICPP '21).
+///
+/// KRR keeps a probabilistic stack: a cache of size C holds the top C
+/// objects. An access at depth d (or a new object, at the bottom) moves to
+/// the top; the object it displaces sinks, and at each depth m below it
+/// (m < d) swaps places with the object there with probability
+/// 1 − ((m − 1)/m)^K', where K' = K^[`KRR_K_EXP`]; the last one sunk takes
+/// depth d. Only the swap depths change, and the next one after depth i is
+/// drawn directly (P(next > j) = (i/j)^K'), so an access costs
+/// O(K' log d), on two dense arrays. `seed` picks the draws.
+pub fn krr(trace: &[Req], samples: usize, seed: u64) -> Curve {
+    let k = (samples.max(1) as f64).powf(KRR_K_EXP);
+    let mut rng = crate::rng::SplitMix64::new(seed);
+    // Objects get dense numbers; `stack[depth - 1]` is an object's number,
+    // `depth_of[number]` its depth - 1.
+    let mut number: Map<u32> = map();
+    let mut stack: Vec<u32> = Vec::new();
+    let mut depth_of: Vec<u32> = Vec::new();
+    let mut hist: Vec<(f64, f64)> = Vec::new();
+    let (mut cold, mut bytes) = ((0.0, 0.0), 0u64);
+    for r in trace {
+        bytes += r.size;
+        let next = stack.len() as u32;
+        let o = *number.entry(r.id).or_insert(next);
+        let d = if o == next {
+            stack.push(o);
+            depth_of.push(next);
+            cold.0 += 1.0;
+            cold.1 += r.size as f64;
+            stack.len()
+        } else {
+            let d = depth_of[o as usize] as usize + 1;
+            if d >= hist.len() {
+                hist.resize(d + 1, (0.0, 0.0));
+            }
+            hist[d].0 += 1.0;
+            hist[d].1 += r.size as f64;
+            d
+        };
+        if d == 1 {
+            continue;
+        }
+        let mut sinking = stack[0];
+        stack[0] = o;
+        depth_of[o as usize] = 0;
+        let mut i = 1.0f64;
+        loop {
+            let u = rng.unit().max(f64::MIN_POSITIVE);
+            let j = (i * u.powf(-1.0 / k)).floor() + 1.0;
+            if j >= d as f64 {
+                break;
+            }
+            let at = j as usize - 1;
+            std::mem::swap(&mut stack[at], &mut sinking);
+            depth_of[stack[at] as usize] = at as u32;
+            i = j;
+        }
+        stack[d - 1] = sinking;
+        depth_of[sinking as usize] = d as u32 - 1;
+    }
+    let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
+        .into_iter()
+        .enumerate()
+        .filter(|e| e.1 .0 > 0.0)
+        .map(|(d, w)| (d as u64, w))
+        .unzip();
+    let mut c = Curve::from_steps(Unit::Objects, trace.len() as u64, dists, w);
+    c.cold = cold;
+    c.total = (trace.len() as f64, bytes as f64);
+    c
+}
+
 /// How SHARDS picks its sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sampling {

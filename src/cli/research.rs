@@ -85,6 +85,18 @@ pub struct ParamArgs {
     /// MQ's ghost (Qout), a multiple of the cache.
     #[arg(long, default_value_t = 4.0, help_heading = "Policy parameters")]
     mq_ghost: f64,
+    /// sampled-lru's (and krr's) samples per eviction, K: 1 to 64.
+    #[arg(long, default_value_t = 5, help_heading = "Policy parameters")]
+    samples: usize,
+    /// sampled-lru's eviction pool, 0 (none) to 1024; the live engine
+    /// keeps 16.
+    #[arg(long, default_value_t = 16, help_heading = "Policy parameters")]
+    pool: usize,
+    /// The seed of every random choice: sampled-lru's and krr's draws, and
+    /// which spatial sample shards and miniature take (0, the default,
+    /// hashes the id alone), to see how much an answer depends on them.
+    #[arg(long, default_value_t = 0, help_heading = "Policy parameters")]
+    sample_seed: u64,
 }
 
 impl ParamArgs {
@@ -100,6 +112,9 @@ impl ParamArgs {
             mq_queues: self.mq_queues,
             mq_lifetime: self.mq_lifetime,
             mq_ghost: self.mq_ghost,
+            samples: self.samples,
+            pool: self.pool,
+            sample_seed: self.sample_seed,
         };
         p.check()?;
         Ok(p)
@@ -200,12 +215,12 @@ fn print_rows(t: &Loaded, rows: &[SimRow]) {
         t.unit.name()
     );
     println!(
-        "{:<8} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10} {:>10}",
+        "{:<11} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10} {:>10}",
         "policy", "method", "rate", "cache_size", "unit", "misses", "miss_ratio", "byte_miss"
     );
     for r in rows {
         println!(
-            "{:<8} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10.4} {:>10.4}",
+            "{:<11} {:<12} {:>8} {:>12} {:>10} {:>12} {:>10.4} {:>10.4}",
             r.policy,
             r.kind,
             r.sampling_rate,
@@ -223,7 +238,8 @@ pub struct SimulateArgs {
     #[command(flatten)]
     input: Input,
     /// Policies, comma-separated: lru, fifo, clock, sieve, s3fifo, belady,
-    /// arc, lfu, lfuda, gdsf, twoq, slru, wtinylfu, mq, lirs, clockpro.
+    /// arc, lfu, lfuda, gdsf, twoq, slru, wtinylfu, mq, lirs, clockpro,
+    /// sampled-lru.
     #[arg(
         long,
         value_delimiter = ',',
@@ -294,7 +310,9 @@ pub struct MrcArgs {
     /// shards-fixed: SHARDS tracking at most --max-objects objects.
     /// miniature: each of --policies simulated on a sample at --rate, at
     /// sizes scaled by it.
-    #[arg(long, default_value = "exact", value_parser = ["exact", "shards", "shards-fixed", "miniature"])]
+    /// krr: the curve of sampled-lru without a pool (--samples K, --pool
+    /// 0), KRR's probabilistic stack; in objects.
+    #[arg(long, default_value = "exact", value_parser = ["exact", "shards", "shards-fixed", "miniature", "krr"])]
     method: String,
     /// The sampling rate of shards and miniature, in (0, 1].
     #[arg(long, default_value_t = 0.01)]
@@ -320,11 +338,6 @@ pub struct MrcArgs {
     /// sampled one.
     #[arg(long)]
     compare: bool,
-    /// Which spatial sample shards and miniature take: each seed hashes ids
-    /// differently (0, the default, hashes the id alone), to see how much
-    /// an estimate depends on the objects it sampled.
-    #[arg(long, default_value_t = 0)]
-    sample_seed: u64,
 }
 
 /// `hotset mrc`: a miss-ratio curve in one pass.
@@ -338,10 +351,14 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
     if a.max_objects == 0 {
         return fail("--max-objects must be at least 1");
     }
-    let t = match a.input.load() {
+    let mut t = match a.input.load() {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    if a.method == "krr" {
+        // KRR models sampled LRU without a pool; --compare simulates that.
+        t.params.pool = 0;
+    }
     let start = std::time::Instant::now();
     let method = a.method.as_str();
     let (kind, curve): (&'static str, Option<Curve>) = match method {
@@ -352,7 +369,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 &t.trace,
                 t.unit,
                 Sampling::Rate(a.rate),
-                a.sample_seed,
+                t.params.sample_seed,
             )),
         ),
         "shards-fixed" => (
@@ -361,8 +378,17 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 &t.trace,
                 t.unit,
                 Sampling::Fixed(a.max_objects),
-                a.sample_seed,
+                t.params.sample_seed,
             )),
+        ),
+        "krr" if t.unit == Unit::Bytes => {
+            return fail(
+                "--method krr is in objects (KRR's stack counts objects); drop --unit bytes",
+            )
+        }
+        "krr" => (
+            "krr",
+            Some(mrc::krr(&t.trace, t.params.samples, t.params.sample_seed)),
         ),
         _ => ("miniature", None),
     };
@@ -370,7 +396,14 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
     // each size beside LRU's curve.
     let policies: Vec<Exact> = match kind {
         "shards" | "shards-fixed" => vec![Exact::Lru],
+        "krr" => vec![Exact::SampledLru],
         _ => a.policies.clone(),
+    };
+    // The policy whose curve `curve` is.
+    let curved = if kind == "krr" {
+        Exact::SampledLru
+    } else {
+        Exact::Lru
     };
     // The smallest size every method can answer exactly or estimate: in
     // bytes mode the largest object (below it LRU is not a stack
@@ -391,13 +424,13 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
     let rate = curve.as_ref().map_or(a.rate, |c| c.rate);
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    if kind != "exact" && a.sample_seed != 0 {
-        notes.push(format!("sample seed {}", a.sample_seed));
+    if kind != "exact" && t.params.sample_seed != 0 {
+        notes.push(format!("sample seed {}", t.params.sample_seed));
     }
     match &curve {
         Some(c) => {
-            // LRU's rows, from the curve (shards always has LRU alone).
-            let lru = if policies.contains(&Exact::Lru) {
+            // The curve's rows (shards has LRU alone, krr sampled LRU).
+            let lru = if policies.contains(&curved) {
                 &sizes[..]
             } else {
                 &[][..]
@@ -414,7 +447,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                         run(Exact::Lru, s, t.unit, &t.trace),
                     ));
                 } else {
-                    rows.push(row(Exact::Lru, kind, rate, s, t.unit, c.counts(s, t.bytes)));
+                    rows.push(row(curved, kind, rate, s, t.unit, c.counts(s, t.bytes)));
                 }
             }
             let others: Vec<(Exact, u64)> = policies
@@ -438,7 +471,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
             }
         }
         None => {
-            let sampled = mrc::sample(&t.trace, a.rate, a.sample_seed);
+            let sampled = mrc::sample(&t.trace, a.rate, t.params.sample_seed);
             let cells: Vec<(Exact, u64)> = policies
                 .iter()
                 .flat_map(|&p| {
@@ -474,7 +507,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
             .iter()
             .map(|r| (r.policy.parse().expect("a policy's own name"), r.cache_size))
             .collect();
-        let exact: Vec<Counts> = if curve.is_some() {
+        let exact: Vec<Counts> = if curve.is_some() && kind != "krr" {
             let e = mrc::exact_lru(&t.trace, t.unit);
             full.iter()
                 .map(|&(_, s)| {

@@ -14,6 +14,7 @@ mod clockpro;
 mod frequency;
 mod lirs;
 mod list;
+mod sampled;
 mod segmented;
 mod tinylfu;
 
@@ -91,11 +92,16 @@ pub enum Exact {
     /// non-resident test entries on one clock with three hands. hotset's
     /// own; the package's `ClockPro` is not comparable.
     ClockPro,
+    /// Sampled LRU as the live engine runs it: evict the least recently
+    /// used of K random residents, through an eviction pool of N
+    /// (`Params::samples`, `pool`, `sample_seed`). hotset's own; the
+    /// package has none.
+    SampledLru,
 }
 
 impl Exact {
     /// Every policy.
-    pub const ALL: [Exact; 16] = [
+    pub const ALL: [Exact; 17] = [
         Exact::Lru,
         Exact::Fifo,
         Exact::Clock,
@@ -112,6 +118,7 @@ impl Exact {
         Exact::Mq,
         Exact::Lirs,
         Exact::ClockPro,
+        Exact::SampledLru,
     ];
 
     /// The name on the command line and in reports.
@@ -133,6 +140,7 @@ impl Exact {
             Exact::Mq => "mq",
             Exact::Lirs => "lirs",
             Exact::ClockPro => "clockpro",
+            Exact::SampledLru => "sampled-lru",
         }
     }
 }
@@ -235,6 +243,12 @@ pub struct Params {
     pub mq_lifetime: u64,
     /// MQ's ghost (Qout), as a multiple of the cache (4).
     pub mq_ghost: f64,
+    /// Sampled LRU's samples per eviction, K (5, the live engine's).
+    pub samples: usize,
+    /// Sampled LRU's eviction pool, N (16, the live engine's; 0: none).
+    pub pool: usize,
+    /// Sampled LRU's random seed.
+    pub sample_seed: u64,
 }
 
 impl Default for Params {
@@ -250,6 +264,9 @@ impl Default for Params {
             mq_queues: 8,
             mq_lifetime: 10_000,
             mq_ghost: 4.0,
+            samples: 5,
+            pool: 16,
+            sample_seed: 0,
         }
     }
 }
@@ -294,6 +311,12 @@ impl Params {
         if self.mq_lifetime == 0 {
             return Err("--mq-lifetime must be at least 1".into());
         }
+        if !(1..=64).contains(&self.samples) {
+            return Err(format!("--samples {} must be 1 to 64", self.samples));
+        }
+        if self.pool > 1024 {
+            return Err(format!("--pool {} must be 0 to 1024", self.pool));
+        }
         Ok(())
     }
 }
@@ -319,17 +342,13 @@ pub fn simulate_with(
 /// comparing get miss ratios with the live engine).
 pub fn simulate_counting(
     policy: Exact,
+    params: &Params,
     capacity: u64,
     unit: Unit,
     trace: &[Req],
     counted: impl Fn(usize) -> bool,
 ) -> Counts {
-    run(
-        Sim::new(policy, &Params::default(), capacity),
-        unit,
-        trace,
-        counted,
-    )
+    run(Sim::new(policy, params, capacity), unit, trace, counted)
 }
 
 fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool) -> Counts {
@@ -403,6 +422,7 @@ enum Sim {
     Mq(Box<frequency::Mq>),
     Lirs(Box<lirs::Lirs>),
     ClockPro(clockpro::ClockPro),
+    Sampled(sampled::SampledLru),
 }
 
 impl Sim {
@@ -423,6 +443,12 @@ impl Sim {
             Exact::WTinyLfu => Sim::WTinyLfu(tinylfu::WTinyLfu::new(cap, p.wtinylfu_window)),
             Exact::Lirs => Sim::Lirs(Box::new(lirs::Lirs::new(cap))),
             Exact::ClockPro => Sim::ClockPro(clockpro::ClockPro::new(cap)),
+            Exact::SampledLru => Sim::Sampled(sampled::SampledLru::new(
+                cap,
+                p.samples,
+                p.pool,
+                p.sample_seed,
+            )),
             Exact::Mq => Sim::Mq(Box::new(frequency::Mq::new(
                 cap,
                 p.mq_queues,
@@ -451,6 +477,7 @@ impl Sim {
             Sim::Mq(s) => s.access(id, size),
             Sim::Lirs(s) => s.access(id, size),
             Sim::ClockPro(s) => s.access(id, size),
+            Sim::Sampled(s) => s.access(id, size),
         }
     }
 }

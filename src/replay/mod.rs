@@ -6,7 +6,7 @@
 //! push forward, so TTLs in the trace mean the same on any machine. With
 //! `cache_aside`, a get miss is followed by a set of the key.
 
-use crate::policy::{simulate_counting, Exact, Req, Unit};
+use crate::policy::{simulate_counting, Exact, Params, Req, Unit};
 use crate::workload::spec::Spec;
 use crate::workload::trace::{compute_next, Op, Record};
 use crate::{Cache, Config, ManualClock, Policy};
@@ -314,16 +314,22 @@ pub fn exact_comparable(trace: &[Record], cache_aside: bool) -> Result<(), Strin
 /// memory (else of the live LRU run, else of the first run), counting get
 /// misses only (sets update the cache as accesses). Refused, with the
 /// reason, where [`exact_comparable`] says the comparison would be wrong.
+/// `sampled-lru` samples and pools as the live engine was told to.
 pub fn compare_exact(
     trace: &[Record],
     live: &[LiveRow],
-    policies: &[Exact],
-    cache_aside: bool,
+    cfg: &ReplayConfig,
 ) -> Result<Vec<ExactRow>, String> {
+    let policies = &cfg.compare_exact;
     if policies.is_empty() {
         return Ok(Vec::new());
     }
-    exact_comparable(trace, cache_aside)?;
+    exact_comparable(trace, cfg.cache_aside)?;
+    let params = Params {
+        samples: cfg.samples,
+        pool: cfg.evict_pool,
+        ..Params::default()
+    };
     let mut reqs: Vec<Req> = trace
         .iter()
         .map(|r| Req {
@@ -355,7 +361,7 @@ pub fn compare_exact(
                 eprintln!("hotset: no exact {p} row at {memory} bytes of memory: {e} objects");
                 continue;
             }
-            let c = simulate_counting(p, items.max(1), Unit::Objects, &reqs, |i| {
+            let c = simulate_counting(p, &params, items.max(1), Unit::Objects, &reqs, |i| {
                 trace[i].op == Op::Get
             });
             out.push(ExactRow {
