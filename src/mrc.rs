@@ -141,7 +141,7 @@ impl Curve {
             misses: (self.miss_ratio(size) * self.requests as f64).round() as u64,
             bytes,
             miss_bytes: (self.byte_miss_ratio(size) * bytes as f64).round() as u64,
-            fallbacks: 0,
+            ..Counts::default()
         }
     }
 
@@ -637,6 +637,7 @@ pub fn miniature(policy: Exact, params: &Params, size: u64, unit: Unit, s: &Samp
         bytes: s.bytes,
         miss_bytes: scale(c.miss_bytes, s.bytes),
         fallbacks: c.fallbacks,
+        ..Counts::default()
     }
 }
 

@@ -283,6 +283,32 @@ fn hotset_gen_writes_lcs_that_counts_as_its_oracle_general() {
     for (a, b) in recs.iter().zip(&native) {
         assert_eq!((a.key, a.op, a.ttl), (b.key, b.op, b.ttl));
     }
+    // Its TTLs simulate; oracleGeneral has none to.
+    let ttl = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args([
+            "simulate",
+            "--use-ttl",
+            "--policies",
+            "lru,s3fifo",
+            "--quiet",
+            "--trace",
+        ])
+        .arg(&lcs)
+        .output()
+        .unwrap();
+    assert!(
+        ttl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ttl.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ttl.stdout).contains("exact+ttl"));
+    let no_ttl = Command::new(env!("CARGO_BIN_EXE_hotset"))
+        .args(["simulate", "--use-ttl", "--trace"])
+        .arg(&og)
+        .output()
+        .unwrap();
+    assert_eq!(no_ttl.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_ttl.stderr).contains("carry no TTLs"));
     let bad = Command::new(env!("CARGO_BIN_EXE_hotset"))
         .args(["simulate", "--format", "lcs", "--trace"])
         .arg(&og)

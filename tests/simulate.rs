@@ -307,3 +307,129 @@ fn clockpro_resists_scans_and_loops() {
     // LIRS, which CLOCK-Pro approximates, misses 0.34 here.
     assert!(pro.miss_ratio() < 0.45, "CLOCK-Pro: {}", pro.miss_ratio());
 }
+
+/// A reference LRU or FIFO with TTLs, as plain as can be: a vector in
+/// recency (or insertion) order, newest last; returns (misses, expired).
+fn reference_ttl(t: &[Req], timed: &[hotset::policy::Timed], cap: usize, lru: bool) -> (u64, u64) {
+    // (id, expiry or 0)
+    let mut q: Vec<(u64, u64)> = Vec::new();
+    let (mut misses, mut expired) = (0, 0);
+    for (r, tm) in t.iter().zip(timed) {
+        let now = u64::from(tm.time);
+        if let Some(i) = q.iter().position(|e| e.0 == r.id) {
+            if q[i].1 != 0 && q[i].1 < now {
+                q.remove(i);
+                expired += 1;
+            } else {
+                if lru {
+                    let e = q.remove(i);
+                    q.push(e);
+                }
+                continue;
+            }
+        }
+        misses += 1;
+        if q.len() == cap {
+            q.remove(0);
+        }
+        let exp = if tm.ttl == 0 {
+            0
+        } else {
+            now + u64::from(tm.ttl)
+        };
+        q.push((r.id, exp));
+    }
+    (misses, expired)
+}
+
+fn ttl_trace(seed: u64, n: usize) -> (Vec<Req>, Vec<hotset::policy::Timed>) {
+    let mut rng = hotset::rng::SplitMix64::new(seed);
+    let objects = 5 + rng.below(60);
+    let mut t: Vec<Req> = (0..n)
+        .map(|_| Req {
+            id: rng.below(objects),
+            size: 1 + rng.below(9),
+            next: 0,
+        })
+        .collect();
+    hotset::workload::trace::compute_next(&mut t);
+    let timed = (0..n)
+        .map(|i| hotset::policy::Timed {
+            time: (i / 3) as u32,
+            ttl: [0, 1, 4, 30][rng.below(4) as usize],
+        })
+        .collect();
+    (t, timed)
+}
+
+#[test]
+fn ttls_expire_as_a_plain_reference_model_expires_them() {
+    use hotset::policy::{simulate_ttl, simulate_with, Params, Timed};
+    let p = Params::default();
+    for seed in 0..200 {
+        let (t, timed) = ttl_trace(seed, 600);
+        for cap in [1u64, 3, 10, 40] {
+            for (policy, lru) in [(Exact::Lru, true), (Exact::Fifo, false)] {
+                let c = simulate_ttl(policy, &p, cap, Unit::Objects, &t, &timed);
+                let (misses, expired) = reference_ttl(&t, &timed, cap as usize, lru);
+                assert_eq!(
+                    (c.misses, c.expired),
+                    (misses, expired),
+                    "{policy} seed {seed} cap {cap}"
+                );
+            }
+        }
+        // No TTLs, or none that can pass: the same counts as without.
+        for ttl in [0, u32::MAX / 2] {
+            let none: Vec<Timed> = timed.iter().map(|x| Timed { ttl, ..*x }).collect();
+            for policy in [
+                Exact::Lru,
+                Exact::Fifo,
+                Exact::Clock,
+                Exact::Sieve,
+                Exact::S3Fifo,
+                Exact::SampledLru,
+            ] {
+                for unit in [Unit::Objects, Unit::Bytes] {
+                    let c = simulate_ttl(policy, &p, 20, unit, &t, &none);
+                    let want = simulate_with(policy, &p, 20, unit, &t);
+                    assert_eq!(c, want, "{policy} seed {seed} {unit:?} ttl {ttl}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_expired_object_always_misses_and_only_ttl_policies_run() {
+    use hotset::policy::{check_ttl, simulate_ttl, Params, Timed};
+    for policy in Exact::ALL {
+        if check_ttl(policy).is_err() {
+            continue;
+        }
+        for seed in 0..50 {
+            let (t, timed) = ttl_trace(seed, 400);
+            let c = simulate_ttl(policy, &Params::default(), 50, Unit::Objects, &t, &timed);
+            assert!(c.expired <= c.misses, "{policy}");
+            // Every object with a TTL of 1 at time 0, asked for again at
+            // time 5: each second request finds it expired.
+            let t2: Vec<Req> = (0..20u64)
+                .chain(0..20)
+                .map(|id| Req {
+                    id,
+                    size: 1,
+                    next: -1,
+                })
+                .collect();
+            let timed2: Vec<Timed> = (0..40)
+                .map(|i| Timed {
+                    time: if i < 20 { 0 } else { 5 },
+                    ttl: 1,
+                })
+                .collect();
+            let c = simulate_ttl(policy, &Params::default(), 50, Unit::Objects, &t2, &timed2);
+            assert_eq!((c.misses, c.expired), (40, 20), "{policy}");
+        }
+    }
+    assert!(check_ttl(Exact::Arc).unwrap_err().contains("lru"));
+}

@@ -3,10 +3,13 @@
 
 use clap::Args;
 use hotset::mrc::{self, Curve, Sampling};
-use hotset::policy::{simulate as run, simulate_with, Counts, Exact, Params, Req, Unit};
+use hotset::policy::{
+    check_ttl, simulate as run, simulate_ttl, simulate_with, Counts, Exact, Params, Req, Timed,
+    Unit,
+};
 use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
 use hotset::workload::text::{Columns, Delimiter};
-use hotset::workload::trace::{read, Format};
+use hotset::workload::trace::{read, read_timed, Format};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -159,9 +162,14 @@ impl Input {
     }
 
     fn load(&self) -> Result<Loaded, String> {
-        let params = self.params.params()?;
         let format = self.format()?;
         let trace = read(&self.trace, format).map_err(|e| e.to_string())?;
+        self.loaded(trace)
+    }
+
+    /// A trace read in, with these flags.
+    fn loaded(&self, trace: Vec<Req>) -> Result<Loaded, String> {
+        let params = self.params.params()?;
         let unit = if self.unit == "bytes" {
             Unit::Bytes
         } else {
@@ -250,6 +258,13 @@ pub struct SimulateArgs {
     /// working set (0.01); in the unit of --unit.
     #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1,0.2")]
     sizes: Vec<f64>,
+    /// Objects expire at their TTL, as in libCacheSim's `cachesim
+    /// --use-ttl`: a request after an object's time + TTL finds it expired
+    /// (counted apart, as `expired`) and misses. Needs a trace with TTLs
+    /// (lcs v3+, twitter, native) and lru, fifo, clock, sieve, s3fifo or
+    /// sampled-lru.
+    #[arg(long)]
+    use_ttl: bool,
 }
 
 /// The (policy × size) grid, every cell run in parallel.
@@ -269,10 +284,15 @@ fn grid(t: &Loaded, grid: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
 
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
 pub fn simulate(a: &SimulateArgs) -> ExitCode {
-    let t = match a.input.load() {
+    let (t, timed) = match load_timed(&a.input, a.use_ttl) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    if a.use_ttl {
+        if let Some(e) = a.policies.iter().find_map(|&p| check_ttl(p).err()) {
+            return fail(e);
+        }
+    }
     let sizes = match hotset::policy::cache_sizes(&a.sizes, t.working_set) {
         Ok(s) => s,
         Err(e) => return fail(e),
@@ -287,18 +307,53 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
             return fail(format!("{e} {}", t.unit.name()));
         }
     }
-    let counts = grid(&t, &cells, a.input.quiet);
+    let (kind, counts) = match &timed {
+        Some(timed) => {
+            let progress = Progress::new("simulate", cells.len() as u64, a.input.quiet);
+            let counts: Vec<Counts> = cells
+                .par_iter()
+                .map(|&(p, c)| {
+                    let r = simulate_ttl(p, &t.params, c, t.unit, &t.trace, timed);
+                    progress.inc(1);
+                    r
+                })
+                .collect();
+            progress.finish();
+            ("exact+ttl", counts)
+        }
+        None => ("exact", grid(&t, &cells, a.input.quiet)),
+    };
     let rows: Vec<SimRow> = cells
         .iter()
         .zip(counts)
-        .map(|(&(p, c), r)| row(p, "exact", 1.0, c, t.unit, r))
+        .map(|(&(p, c), r)| row(p, kind, 1.0, c, t.unit, r))
         .collect();
     if let Err(e) = a.input.write(&t, &rows, "miss-ratio.svg") {
         eprintln!("hotset: {e}");
         return ExitCode::from(1);
     }
     print_rows(&t, &rows);
+    if timed.is_some() {
+        println!(
+            "# expired: requests that found their object past its TTL (misses, not evictions)"
+        );
+        for r in &rows {
+            println!(
+                "# {} {} expired {}",
+                r.policy, r.cache_size, r.counts.expired
+            );
+        }
+    }
     ExitCode::SUCCESS
+}
+
+/// The trace, and with `use_ttl` each request's clock and TTL.
+fn load_timed(input: &Input, use_ttl: bool) -> Result<(Loaded, Option<Vec<Timed>>), String> {
+    if !use_ttl {
+        return Ok((input.load()?, None));
+    }
+    let (trace, timed) = read_timed(&input.trace, input.format()?).map_err(|e| e.to_string())?;
+    Ok((input.loaded(trace)?, Some(timed)))
 }
 
 #[derive(Args, Clone, Debug)]

@@ -205,6 +205,10 @@ pub struct Counts {
     /// package crashes or loops there). Zero for every other policy; when
     /// not zero, the package has no count to compare with.
     pub fallbacks: u64,
+    /// With TTLs ([`simulate_ttl`]): requests that found their object
+    /// expired (it was removed, and the request missed). Counted apart
+    /// from evictions; 0 without TTLs.
+    pub expired: u64,
 }
 
 impl Counts {
@@ -376,6 +380,85 @@ fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool)
     c
 }
 
+/// A request's clock and TTL, for [`simulate_ttl`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timed {
+    /// Clock time, in seconds.
+    pub time: u32,
+    /// TTL in seconds; 0 never expires.
+    pub ttl: u32,
+}
+
+/// Why `policy` cannot simulate TTLs, if it cannot: expiry removes an
+/// object, and only some simulators can remove one.
+pub fn check_ttl(policy: Exact) -> Result<(), String> {
+    if Sim::new(policy, &Params::default(), 1).can_remove() {
+        Ok(())
+    } else {
+        let ok: Vec<&str> = Exact::ALL
+            .iter()
+            .filter(|&&p| Sim::new(p, &Params::default(), 1).can_remove())
+            .map(|p| p.name())
+            .collect();
+        Err(format!(
+            "{policy} cannot simulate TTLs yet (--use-ttl runs {})",
+            ok.join(", ")
+        ))
+    }
+}
+
+/// [`simulate_with`], with objects that expire, as libCacheSim's
+/// `cachesim --use-ttl` expires them: an object inserted at time `t` with
+/// TTL `l > 0` expires at `t + l`; a request after that (`now > t + l`)
+/// finds it expired, removes it, misses and inserts it anew with its own
+/// TTL. A hit does not change the expiry. Expired objects nobody asks for
+/// stay until evicted (lazy expiry). Panics unless [`check_ttl`] accepts
+/// `policy`, or if `timed` is not as long as `trace`.
+pub fn simulate_ttl(
+    policy: Exact,
+    params: &Params,
+    capacity: u64,
+    unit: Unit,
+    trace: &[Req],
+    timed: &[Timed],
+) -> Counts {
+    assert_eq!(trace.len(), timed.len(), "one clock and TTL per request");
+    let mut sim = Sim::new(policy, params, capacity);
+    assert!(sim.can_remove(), "{}", check_ttl(policy).unwrap_err());
+    // Expiry of each object as last inserted (0: never).
+    let mut expiry: HashMap<u64, u64, foldhash::fast::FixedState> =
+        HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x77));
+    let mut c = Counts::default();
+    for (r, t) in trace.iter().zip(timed) {
+        let now = u64::from(t.time);
+        if let Some(&e) = expiry.get(&r.id) {
+            if e != 0 && e < now && sim.remove(r.id) {
+                c.expired += 1;
+            }
+        }
+        let size = match unit {
+            Unit::Objects => 1,
+            Unit::Bytes => r.size,
+        };
+        let hit = sim.access(r.id, size, r.next);
+        if !hit {
+            let e = if t.ttl == 0 {
+                0
+            } else {
+                now + u64::from(t.ttl)
+            };
+            expiry.insert(r.id, e);
+        }
+        c.requests += 1;
+        c.bytes += r.size;
+        if !hit {
+            c.misses += 1;
+            c.miss_bytes += r.size;
+        }
+    }
+    c
+}
+
 /// Cache sizes as `simulate` and `mrc` take them: absolute, or below 1 a
 /// fraction of the working set. A size that is not a positive number is an
 /// error.
@@ -455,6 +538,27 @@ impl Sim {
                 p.mq_lifetime,
                 p.mq_ghost,
             ))),
+        }
+    }
+
+    /// Whether [`Sim::remove`] works for this policy.
+    fn can_remove(&self) -> bool {
+        matches!(
+            self,
+            Sim::Queue(..) | Sim::Clock(_) | Sim::Sieve(_) | Sim::S3Fifo(_) | Sim::Sampled(_)
+        )
+    }
+
+    /// Removes a resident object (an expiry); returns whether it was one.
+    /// Only for the policies [`Sim::can_remove`] names.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            Sim::Queue(s, _) => s.q.take(id),
+            Sim::Clock(s) => s.q.take(id),
+            Sim::Sieve(s) => s.remove(id),
+            Sim::S3Fifo(s) => s.small.take(id) || s.main.take(id),
+            Sim::Sampled(s) => s.remove(id),
+            _ => false,
         }
     }
 
@@ -591,6 +695,19 @@ impl Sieve {
         }
         self.q.push_head(id, size, 0);
         false
+    }
+
+    /// Removes an object; a hand on it moves to its predecessor, as
+    /// libCacheSim's `Sieve_remove_obj` does.
+    fn remove(&mut self, id: u64) -> bool {
+        let Some(n) = self.q.get(id) else {
+            return false;
+        };
+        if self.hand == Some(n) {
+            self.hand = self.q.prev(n);
+        }
+        self.q.remove(n);
+        true
     }
 }
 

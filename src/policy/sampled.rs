@@ -146,15 +146,17 @@ impl SampledLru {
         self.pool.insert(at, c);
     }
 
-    fn remove(&mut self, id: u64) {
+    /// Removes an object; returns whether it was resident.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
         let Some(i) = self.at.remove(&id) else {
-            return;
+            return false;
         };
         let o = self.objs.swap_remove(i as usize);
         self.bytes -= o.size;
         if let Some(moved) = self.objs.get(i as usize) {
             self.at.insert(moved.id, i);
         }
+        true
     }
 }
 

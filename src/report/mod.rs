@@ -367,6 +367,7 @@ pub fn write_simulation(
                 "misses": r.counts.misses,
                 "miss_ratio": r.counts.miss_ratio(),
                 "byte_miss_ratio": r.counts.byte_miss_ratio(),
+                "expired": r.counts.expired,
             })
         })
         .collect();

@@ -7,7 +7,7 @@
 //! libCacheSim drops them.
 
 use super::error::TraceError;
-use crate::policy::Req;
+use crate::policy::{Req, Timed};
 use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Read};
 
@@ -69,6 +69,22 @@ fn number<T: std::str::FromStr>(f: &[u8], name: &str) -> Result<T, String> {
 /// lookup of its key, as libCacheSim counts; no next-access times.
 pub fn parse_twitter_csv(r: impl Read) -> Result<Vec<Req>, TraceError> {
     let mut out = Vec::new();
+    each_twitter(r, |q, _| out.push(q))?;
+    Ok(out)
+}
+
+/// [`parse_twitter_csv`], with each request's clock and TTL (seconds; a
+/// clock past `u32::MAX` is an error).
+pub fn parse_twitter_csv_timed(r: impl Read) -> Result<(Vec<Req>, Vec<Timed>), TraceError> {
+    let (mut out, mut timed) = (Vec::new(), Vec::new());
+    each_twitter(r, |q, t| {
+        out.push(q);
+        timed.push(t);
+    })?;
+    Ok((out, timed))
+}
+
+fn each_twitter(r: impl Read, mut f: impl FnMut(Req, Timed)) -> Result<(), TraceError> {
     each_line(r, "twitter csv", |_, l| {
         let first = l
             .iter()
@@ -79,18 +95,20 @@ pub fn parse_twitter_csv(r: impl Read) -> Result<Vec<Req>, TraceError> {
             return Err("expected 7 fields".into());
         }
         // rsplitn yields from the right: ttl, op, client, value_size, key_size, key.
-        number::<u64>(&l[..first], "timestamp")?;
-        number::<u64>(fields[0], "ttl")?;
+        let time: u32 = number(&l[..first], "timestamp")?;
+        let ttl: u32 = number(fields[0], "ttl")?;
         let value_size: u64 = number(fields[3], "value size")?;
         let key_size: u64 = number(fields[4], "key size")?;
-        out.push(Req {
-            id: key_id(fields[5]),
-            size: key_size.saturating_add(value_size).max(1),
-            next: -1,
-        });
+        f(
+            Req {
+                id: key_id(fields[5]),
+                size: key_size.saturating_add(value_size).max(1),
+                next: -1,
+            },
+            Timed { time, ttl },
+        );
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// How fields are separated.

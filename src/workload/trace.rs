@@ -19,7 +19,7 @@
 //! For the two formats without next-access times, they are computed after
 //! reading, so Bélády can run on any trace.
 
-use crate::policy::Req;
+use crate::policy::{Req, Timed};
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -29,6 +29,9 @@ const ORACLE_RECORD: usize = 24;
 pub const NATIVE_MAGIC: &[u8; 8] = b"HOTSETT1";
 /// Bytes per native record.
 pub const NATIVE_RECORD: usize = 18;
+/// Native records per second of clock where a clock is needed (TTLs in
+/// `simulate --use-ttl`, `gen --lcs`): replay's default `--op-rate`.
+pub const NATIVE_OP_RATE: u64 = 100_000;
 
 pub use super::error::TraceError;
 
@@ -89,6 +92,19 @@ impl std::str::FromStr for Format {
 }
 
 impl Format {
+    /// The format's name, as `--format` takes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::OracleGeneral => "oracleGeneral",
+            Format::Lcs => "lcs",
+            Format::Vscsi => "vscsi",
+            Format::TwitterCsv => "twitter",
+            Format::Native => "native",
+            Format::Delimited(_) => "delimited",
+            Format::Keys { .. } => "keys",
+        }
+    }
+
     /// Guesses the format: an lcs or native file by its magic number,
     /// others by their name (`.csv`, `.keys`, `.vscsi`), and oracleGeneral
     /// when nothing tells.
@@ -373,8 +389,9 @@ fn create(path: &Path) -> std::io::Result<Box<dyn std::io::Write>> {
 }
 
 /// Rewrites the native trace at `native` as libCacheSim's lcs of `version`
-/// at `out` (`.zst` compresses it): request `i` at clock time `i`, with
-/// its op, TTL and next-access time; returns the requests written.
+/// at `out` (`.zst` compresses it): request `i` at clock time
+/// `i / NATIVE_OP_RATE` seconds, with its op, TTL and next-access time;
+/// returns the requests written.
 pub fn native_to_lcs(native: &Path, out: &Path, version: u64) -> Result<usize, TraceError> {
     let recs = read_native_file(native)?;
     let mut t: Vec<Req> = recs.iter().map(native_req).collect();
@@ -384,7 +401,7 @@ pub fn native_to_lcs(native: &Path, out: &Path, version: u64) -> Result<usize, T
         .zip(&t)
         .enumerate()
         .map(|(i, (r, q))| lcs::LcsReq {
-            time: u32::try_from(i).unwrap_or(u32::MAX),
+            time: native_time(i),
             id: q.id,
             size: q.size,
             op: lcs::code_of(r.op),
@@ -397,6 +414,63 @@ pub fn native_to_lcs(native: &Path, out: &Path, version: u64) -> Result<usize, T
         .and_then(|w| lcs::write_lcs(version, &reqs, w))
         .map_err(|e| TraceError(format!("{}: {e}", out.display())))?;
     Ok(reqs.len())
+}
+
+/// The clock of native record `i`, in seconds.
+fn native_time(i: usize) -> u32 {
+    u32::try_from(i as u64 / NATIVE_OP_RATE).unwrap_or(u32::MAX)
+}
+
+/// Reads a trace with each request's clock and TTL, for TTL-aware
+/// simulation: lcs v3 and later, the Twitter CSV, and native traces
+/// (record `i` at `i / NATIVE_OP_RATE` seconds). Other formats carry no
+/// TTLs, and are an error that says so.
+pub fn read_timed(path: &Path, format: Format) -> Result<(Vec<Req>, Vec<Timed>), TraceError> {
+    let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
+    let (mut t, timed) = match format {
+        Format::Lcs => {
+            let (mut t, mut timed) = (Vec::new(), Vec::new());
+            let version = lcs::each_lcs(open(path)?, |_, q| {
+                t.push(Req {
+                    id: q.id,
+                    size: q.size,
+                    next: q.next,
+                });
+                timed.push(Timed {
+                    time: q.time,
+                    ttl: q.ttl,
+                });
+                Ok(())
+            })
+            .map_err(at)?;
+            if version < 3 {
+                return Err(at(TraceError(format!(
+                    "lcs v{version} carries no TTLs (v3 and later do)"
+                ))));
+            }
+            return Ok((t, timed));
+        }
+        Format::TwitterCsv => super::text::parse_twitter_csv_timed(open(path)?).map_err(at)?,
+        Format::Native => {
+            let recs = read_native_file(path)?;
+            let timed = (0..recs.len())
+                .zip(&recs)
+                .map(|(i, r)| Timed {
+                    time: native_time(i),
+                    ttl: r.ttl,
+                })
+                .collect();
+            (recs.iter().map(native_req).collect(), timed)
+        }
+        f => {
+            return Err(at(TraceError(format!(
+                "{} traces carry no TTLs (lcs v3+, twitter and native do)",
+                f.name()
+            ))))
+        }
+    };
+    compute_next(&mut t);
+    Ok((t, timed))
 }
 
 fn read_native_file(path: &Path) -> Result<Vec<Record>, TraceError> {
