@@ -164,18 +164,23 @@ impl Input {
     fn load(&self) -> Result<Loaded, String> {
         let format = self.format()?;
         let trace = read(&self.trace, format).map_err(|e| e.to_string())?;
-        self.loaded(trace)
+        self.loaded(trace, true)
     }
 
-    /// A trace read in, with these flags.
-    fn loaded(&self, trace: Vec<Req>) -> Result<Loaded, String> {
+    /// A trace read in, with these flags; its working set measured now, or
+    /// left at 0 for the caller to measure (beside other work).
+    fn loaded(&self, trace: Vec<Req>, measure: bool) -> Result<Loaded, String> {
         let params = self.params.params()?;
         let unit = if self.unit == "bytes" {
             Unit::Bytes
         } else {
             Unit::Objects
         };
-        let working_set = hotset::policy::working_set(&trace, unit);
+        let working_set = if measure {
+            hotset::policy::working_set(&trace, unit)
+        } else {
+            0
+        };
         let name = self
             .trace
             .file_name()
@@ -284,7 +289,10 @@ fn grid(t: &Loaded, grid: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
 
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
 pub fn simulate(a: &SimulateArgs) -> ExitCode {
-    let (t, timed) = match load_timed(&a.input, a.use_ttl) {
+    // With absolute sizes only, the working set (for the report) is
+    // measured beside the simulations rather than before them.
+    let absolute = a.sizes.iter().all(|&s| s >= 1.0);
+    let (mut t, timed) = match load_timed(&a.input, a.use_ttl, !absolute) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
@@ -307,7 +315,7 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
             return fail(format!("{e} {}", t.unit.name()));
         }
     }
-    let (kind, counts) = match &timed {
+    let run_cells = || match &timed {
         Some(timed) => {
             let progress = Progress::new("simulate", cells.len() as u64, a.input.quiet);
             let counts: Vec<Counts> = cells
@@ -323,6 +331,12 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
         }
         None => ("exact", grid(&t, &cells, a.input.quiet)),
     };
+    let (working_set, (kind, counts)) = if absolute {
+        rayon::join(|| hotset::policy::working_set(&t.trace, t.unit), run_cells)
+    } else {
+        (t.working_set, run_cells())
+    };
+    t.working_set = working_set;
     let rows: Vec<SimRow> = cells
         .iter()
         .zip(counts)
@@ -348,12 +362,18 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
 }
 
 /// The trace, and with `use_ttl` each request's clock and TTL.
-fn load_timed(input: &Input, use_ttl: bool) -> Result<(Loaded, Option<Vec<Timed>>), String> {
+fn load_timed(
+    input: &Input,
+    use_ttl: bool,
+    measure: bool,
+) -> Result<(Loaded, Option<Vec<Timed>>), String> {
+    let format = input.format()?;
     if !use_ttl {
-        return Ok((input.load()?, None));
+        let trace = read(&input.trace, format).map_err(|e| e.to_string())?;
+        return Ok((input.loaded(trace, measure)?, None));
     }
-    let (trace, timed) = read_timed(&input.trace, input.format()?).map_err(|e| e.to_string())?;
-    Ok((input.loaded(trace)?, Some(timed)))
+    let (trace, timed) = read_timed(&input.trace, format).map_err(|e| e.to_string())?;
+    Ok((input.loaded(trace, measure)?, Some(timed)))
 }
 
 #[derive(Args, Clone, Debug)]

@@ -478,13 +478,23 @@ pub fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> 
 /// The working set of a trace: its distinct objects, or their bytes (each
 /// at its first-seen size).
 pub fn working_set(trace: &[Req], unit: Unit) -> u64 {
-    let mut seen = std::collections::HashMap::new();
-    for r in trace {
-        seen.entry(r.id).or_insert(r.size);
-    }
+    let hasher = foldhash::fast::FixedState::with_seed(0x3e7);
     match unit {
-        Unit::Objects => seen.len() as u64,
-        Unit::Bytes => seen.values().sum(),
+        Unit::Objects => {
+            let mut seen =
+                std::collections::HashSet::with_capacity_and_hasher(trace.len() / 2, hasher);
+            for r in trace {
+                seen.insert(r.id);
+            }
+            seen.len() as u64
+        }
+        Unit::Bytes => {
+            let mut seen = HashMap::with_hasher(hasher);
+            for r in trace {
+                seen.entry(r.id).or_insert(r.size);
+            }
+            seen.values().sum()
+        }
     }
 }
 

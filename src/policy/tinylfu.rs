@@ -65,10 +65,20 @@ impl Sketch {
         }
     }
 
-    fn positions(&self, id: u64) -> impl Iterator<Item = u32> + '_ {
+    /// The ten counter positions of an id. `x % n` by Lemire's fast
+    /// modulus (exact for 32-bit `x` and `n`): a multiply, not a divide.
+    fn positions(&self, id: u64) -> [u32; HASHES as usize] {
         let a = xxh64_u64(id, 0x1234_5678) as u32;
         let b = xxh64_u64(id, 0x1234_4321) as u32;
-        (0..HASHES).map(move |i| a.wrapping_add(i.wrapping_mul(b)) % self.n)
+        // (n = 1 wraps m to 0, which gives 0: still x % 1.)
+        let m = (u64::MAX / u64::from(self.n)).wrapping_add(1);
+        let mut out = [0u32; HASHES as usize];
+        for (i, p) in out.iter_mut().enumerate() {
+            let x = a.wrapping_add((i as u32).wrapping_mul(b));
+            let low = m.wrapping_mul(u64::from(x));
+            *p = ((u128::from(low) * u128::from(self.n)) >> 64) as u32;
+        }
+        out
     }
 
     fn get(&self, p: u32) -> u32 {
@@ -80,14 +90,18 @@ impl Sketch {
     }
 
     fn estimate(&self, id: u64) -> u32 {
-        self.positions(id).map(|p| self.get(p)).min().unwrap_or(0)
+        self.least(&self.positions(id))
+    }
+
+    fn least(&self, ps: &[u32]) -> u32 {
+        ps.iter().map(|&p| self.get(p)).min().unwrap_or(0)
     }
 
     fn add(&mut self, id: u64) {
-        if self.estimate(id) == u32::MAX {
+        let ps = self.positions(id);
+        if self.least(&ps) == u32::MAX {
             return;
         }
-        let ps: Vec<u32> = self.positions(id).collect();
         for p in ps {
             if self.dense.is_empty() {
                 *self.sparse.entry(p).or_insert(0) += 1;
@@ -208,6 +222,38 @@ impl WTinyLfu {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_fast_modulus_is_the_modulus() {
+        let mut r = crate::rng::SplitMix64::new(5);
+        for n in [
+            1u32,
+            2,
+            3,
+            7,
+            20,
+            1000,
+            65_536,
+            1 << 31,
+            u32::MAX - 1,
+            u32::MAX,
+        ] {
+            let s = super::Sketch {
+                n,
+                dense: Vec::new(),
+                sparse: Default::default(),
+            };
+            for _ in 0..1000 {
+                let id = r.next_u64();
+                let a = super::xxh64_u64(id, 0x1234_5678) as u32;
+                let b = super::xxh64_u64(id, 0x1234_4321) as u32;
+                let want: Vec<u32> = (0..super::HASHES)
+                    .map(|i| a.wrapping_add(i.wrapping_mul(b)) % n)
+                    .collect();
+                assert_eq!(s.positions(id).to_vec(), want, "n {n}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -24,7 +24,7 @@
 //! drops them.
 
 use super::error::TraceError;
-use super::trace::{read_record, Op};
+use super::trace::{each_record, read_record, Op};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
@@ -149,10 +149,7 @@ pub fn each_lcs(
             return Err(bad(at, format!("negative {name} {v} in the header")));
         }
     }
-    let mut b = [0u8; 100];
-    let b = &mut b[..size];
-    let mut offset = HEADER as u64;
-    while read_record(&mut r, b, offset, "lcs")? {
+    each_record(r, size, HEADER as u64, "lcs", |offset, b| {
         let bad = |what: String| {
             TraceError(format!(
                 "lcs v{version}: {what} in the record at byte offset {offset}"
@@ -175,22 +172,22 @@ pub fn each_lcs(
             n if n < -1 => return Err(bad(format!("bad next_access_vtime {n}"))),
             n => n,
         };
-        if size_field != 0 {
-            f(
-                offset,
-                LcsReq {
-                    time: u32_at(b, 0),
-                    id: u64_at(b, 4),
-                    size: size_field as u64,
-                    op,
-                    tenant,
-                    ttl,
-                    next,
-                },
-            )?;
+        if size_field == 0 {
+            return Ok(());
         }
-        offset += size as u64;
-    }
+        f(
+            offset,
+            LcsReq {
+                time: u32_at(b, 0),
+                id: u64_at(b, 4),
+                size: size_field as u64,
+                op,
+                tenant,
+                ttl,
+                next,
+            },
+        )
+    })?;
     Ok(version)
 }
 

@@ -238,12 +238,54 @@ pub(super) fn read_record(
     Ok(true)
 }
 
+/// Calls `f(offset, record)` for each `size`-byte record of a stream whose
+/// first record is at byte `offset`, reading a megabyte at a time; a
+/// partial record at the end is an error naming its offset.
+pub(super) fn each_record(
+    mut r: impl Read,
+    size: usize,
+    mut offset: u64,
+    what: &str,
+    mut f: impl FnMut(u64, &[u8]) -> Result<(), TraceError>,
+) -> Result<(), TraceError> {
+    let mut buf = vec![0u8; size * (1usize << 20).div_ceil(size)];
+    let mut have = 0;
+    loop {
+        let n = loop {
+            match r.read(&mut buf[have..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(TraceError(format!(
+                        "{what}: at byte offset {}: {e}",
+                        offset + have as u64
+                    )))
+                }
+            }
+        };
+        have += n;
+        let whole = have / size * size;
+        for (i, rec) in buf[..whole].chunks_exact(size).enumerate() {
+            f(offset + (i * size) as u64, rec)?;
+        }
+        offset += whole as u64;
+        buf.copy_within(whole..have, 0);
+        have -= whole;
+        if n == 0 {
+            if have > 0 {
+                return Err(TraceError(format!(
+                    "{what}: truncated record at byte offset {offset} ({have} of {size} bytes)"
+                )));
+            }
+            return Ok(());
+        }
+    }
+}
+
 /// Parses an `oracleGeneral` stream.
-pub fn parse_oracle_general(mut r: impl Read) -> Result<Vec<Req>, TraceError> {
+pub fn parse_oracle_general(r: impl Read) -> Result<Vec<Req>, TraceError> {
     let mut out = Vec::new();
-    let mut b = [0u8; ORACLE_RECORD];
-    let mut offset = 0u64;
-    while read_record(&mut r, &mut b, offset, "oracleGeneral")? {
+    each_record(r, ORACLE_RECORD, 0, "oracleGeneral", |offset, b| {
         let id = u64::from_le_bytes(b[4..12].try_into().expect("8 bytes"));
         let size = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")) as u64;
         let next = i64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
@@ -255,8 +297,8 @@ pub fn parse_oracle_general(mut r: impl Read) -> Result<Vec<Req>, TraceError> {
         if size != 0 {
             out.push(Req { id, size, next });
         }
-        offset += ORACLE_RECORD as u64;
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -293,12 +335,10 @@ pub fn parse_native(mut r: impl Read) -> Result<Vec<Record>, TraceError> {
         ));
     }
     let mut out = Vec::new();
-    let mut b = [0u8; NATIVE_RECORD];
-    let mut offset = 8u64;
-    while read_record(&mut r, &mut b, offset, "native")? {
-        out.push(Record::decode(&b, offset)?);
-        offset += NATIVE_RECORD as u64;
-    }
+    each_record(r, NATIVE_RECORD, 8, "native", |offset, b| {
+        out.push(Record::decode(b, offset)?);
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -16,7 +16,7 @@
 //! when simulated); I/Os of length 0 are dropped.
 
 use super::error::TraceError;
-use super::trace::{read_record, Op};
+use super::trace::{each_record, Op};
 use std::io::Read;
 
 /// One vscsi I/O as a request.
@@ -108,27 +108,24 @@ pub fn each_vscsi(
         )
     })?;
     let size = record_size(version);
-    let mut r = (&head[..have]).chain(r);
-    let mut b = [0u8; 40];
-    let b = &mut b[..size];
-    let mut offset = 0u64;
-    while read_record(&mut r, b, offset, "vscsi")? {
+    let r = (&head[..have]).chain(r);
+    each_record(r, size, 0, "vscsi", |offset, b| {
         let (cmd, len, lbn, ts) = if version == 1 {
             (u16_at(b, 12), u32_at(b, 4), u64_at(b, 16), u64_at(b, 24))
         } else {
             (u16_at(b, 0), u32_at(b, 8), u64_at(b, 16), u64_at(b, 24))
         };
-        if len != 0 {
-            let io = Io {
-                time: u32::try_from(ts / 1_000_000).unwrap_or(u32::MAX),
-                lbn,
-                len,
-                op: op_of(cmd),
-            };
-            f(offset, io)?;
+        if len == 0 {
+            return Ok(());
         }
-        offset += size as u64;
-    }
+        let io = Io {
+            time: u32::try_from(ts / 1_000_000).unwrap_or(u32::MAX),
+            lbn,
+            len,
+            op: op_of(cmd),
+        };
+        f(offset, io)
+    })?;
     Ok(())
 }
 
