@@ -1,15 +1,9 @@
 //! The frequency-ordered policies: LFUDA, GDSF and MQ, as the libcachesim
 //! 0.3.5 package runs them.
 
-use super::list::{Buckets, List};
+use super::list::Buckets;
+use super::multilist::MultiList;
 use std::collections::HashMap;
-
-/// Per-object state: the priority key it is filed under, and its size.
-type Objs = HashMap<u64, (u64, u64), foldhash::fast::FixedState>;
-
-fn objs() -> Objs {
-    HashMap::with_hasher(foldhash::fast::FixedState::with_seed(13))
-}
 
 /// LFU with dynamic aging, in the package's form: objects are filed by a
 /// frequency key in per-key FIFO lists, and `min` is the key of the last
@@ -190,10 +184,10 @@ pub(super) struct Mq {
     lifetime: u64,
     now: u64,
     used: u64,
-    queues: Vec<List>,
-    /// id → (queue, expiry).
-    objs: Objs,
-    ghost: List,
+    /// MultiList `0..n` are MQ's, by frequency; queue `n` is the ghost
+    /// (Qout). An entry's `meta` is its frequency, its `stamp` its expiry.
+    qs: MultiList,
+    n: usize,
     ghost_cap: u64,
 }
 
@@ -204,62 +198,76 @@ fn mq_queue(freq: u32, n: usize) -> usize {
 
 impl Mq {
     pub(super) fn new(cap: u64, queues: usize, lifetime: u64, ghost: f64) -> Mq {
+        let n = queues.max(1);
         Mq {
             cap,
             lifetime,
             now: 0,
             used: 0,
-            queues: (0..queues.max(1)).map(|_| List::new()).collect(),
-            objs: objs(),
-            ghost: List::new(),
+            qs: MultiList::new(n + 1),
+            n,
             ghost_cap: (cap as f64 * ghost) as u64,
         }
     }
 
+    /// Each queue's tail past its expiry goes down one queue, with a new
+    /// expiry.
     fn adjust(&mut self) {
         self.now += 1;
-        for k in 1..self.queues.len() {
-            let Some(t) = self.queues[k].tail() else {
+        for k in 1..self.n {
+            let Some(t) = self.qs.tail(k) else {
                 continue;
             };
-            let id = self.queues[k].peek(t).id;
-            let Some(o) = self.objs.get_mut(&id) else {
-                continue;
-            };
-            if o.1 < self.now {
-                *o = ((k - 1) as u64, self.now + self.lifetime);
-                let n = self.queues[k].remove(t);
-                self.queues[k - 1].push_head(n.id, n.size, n.meta);
+            let e = self.qs.entry(t);
+            if e.stamp < self.now {
+                e.stamp = self.now + self.lifetime;
+                self.qs.move_to_head(t, k - 1);
             }
         }
     }
 
+    /// Evicts the tail of the lowest queue that has one into the ghost, a
+    /// FIFO of `ghost_cap` (an object larger than it is dropped).
     fn evict(&mut self) -> bool {
-        let Some(q) = self.queues.iter_mut().find(|q| q.len() > 0) else {
+        let Some(k) = (0..self.n).find(|&k| self.qs.len(k) > 0) else {
             return false;
         };
-        let Some(n) = q.pop_tail() else {
+        let Some(t) = self.qs.tail(k) else {
             return false;
         };
-        self.used -= n.size;
-        self.objs.remove(&n.id);
-        self.ghost.admit_fifo(self.ghost_cap, n.id, n.size, n.meta);
+        let size = self.qs.entry(t).size;
+        self.used -= size;
+        if size > self.ghost_cap {
+            self.qs.remove(t);
+            return true;
+        }
+        while self.qs.bytes(self.n) + size > self.ghost_cap {
+            match self.qs.tail(self.n) {
+                Some(g) => {
+                    self.qs.remove(g);
+                }
+                None => break,
+            }
+        }
+        self.qs.move_to_head(t, self.n);
         true
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(o) = self.objs.get_mut(&id) {
-            let q = o.0 as usize;
-            let n = self.queues[q].get(id).expect("an object is in its queue");
-            let node = self.queues[q].remove(n);
-            let freq = node.meta.saturating_add(1).min(i32::MAX as u32);
-            let to = mq_queue(freq, self.queues.len());
-            *o = (to as u64, self.now + self.lifetime);
-            self.queues[to].push_head(id, node.size, freq);
-            self.adjust();
-            return true;
+        let mut ghost = None;
+        if let Some(n) = self.qs.get(id) {
+            let e = self.qs.entry(n);
+            if (e.queue as usize) < self.n {
+                let freq = e.meta.saturating_add(1).min(i32::MAX as u32);
+                e.meta = freq;
+                e.stamp = self.now + self.lifetime;
+                let to = mq_queue(freq, self.n);
+                self.qs.move_to_head(n, to);
+                self.adjust();
+                return true;
+            }
+            ghost = Some(self.qs.remove(n).meta);
         }
-        let ghost = self.ghost.get(id).map(|g| self.ghost.remove(g).meta);
         if size > self.cap {
             return false;
         }
@@ -269,9 +277,9 @@ impl Mq {
             }
         }
         let freq = ghost.map_or(1, |f| f.saturating_add(1).min(i32::MAX as u32));
-        let q = mq_queue(freq, self.queues.len());
-        self.objs.insert(id, (q as u64, self.now + self.lifetime));
-        self.queues[q].push_head(id, size, freq);
+        let q = mq_queue(freq, self.n);
+        self.qs
+            .push_head(q, id, size, freq, self.now + self.lifetime);
         self.used += size;
         self.adjust();
         false

@@ -14,11 +14,13 @@ mod clockpro;
 mod frequency;
 mod lirs;
 mod list;
+mod multilist;
 mod sampled;
 mod segmented;
 mod tinylfu;
 
 use list::List;
+use multilist::MultiList;
 use std::collections::BinaryHeap;
 use std::collections::HashMap;
 use std::fmt;
@@ -903,24 +905,24 @@ impl Belady {
 struct Arc {
     cap: u64,
     p: f64,
-    t1: List,
-    t2: List,
-    b1: List,
-    b2: List,
+    /// Queues T1, T2, B1 and B2 (the last two ghosts).
+    l: MultiList,
     /// Where the last ghost hit was (the package's `curr_obj_in_L*_ghost`).
     hit_b1: bool,
     hit_b2: bool,
 }
+
+const T1: usize = 0;
+const T2: usize = 1;
+const B1: usize = 2;
+const B2: usize = 3;
 
 impl Arc {
     fn new(cap: u64) -> Arc {
         Arc {
             cap,
             p: 0.0,
-            t1: List::new(),
-            t2: List::new(),
-            b1: List::new(),
-            b2: List::new(),
+            l: MultiList::new(4),
             hit_b1: false,
             hit_b2: false,
         }
@@ -928,70 +930,70 @@ impl Arc {
 
     /// The paper's REPLACE: T1's or T2's tail to its ghost list.
     fn replace(&mut self) {
-        let t1 = self.t1.bytes as f64;
-        let demote_t1 = (self.t1.bytes > 0 && (t1 > self.p || (t1 == self.p && self.hit_b2)))
-            || self.t2.bytes == 0;
-        let (from, to) = if demote_t1 {
-            (&mut self.t1, &mut self.b1)
-        } else {
-            (&mut self.t2, &mut self.b2)
-        };
-        if let Some(t) = from.tail() {
-            let n = from.remove(t);
-            to.push_head(n.id, n.size, 0);
+        let t1 = self.l.bytes(T1) as f64;
+        let demote_t1 = (self.l.bytes(T1) > 0 && (t1 > self.p || (t1 == self.p && self.hit_b2)))
+            || self.l.bytes(T2) == 0;
+        let (from, to) = if demote_t1 { (T1, B1) } else { (T2, B2) };
+        if let Some(t) = self.l.tail(from) {
+            self.l.move_to_head(t, to);
+        }
+    }
+
+    /// Drops the tail of queue `q`, if any.
+    fn drop_tail(&mut self, q: usize) {
+        if let Some(t) = self.l.tail(q) {
+            self.l.remove(t);
         }
     }
 
     fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(n) = self.t1.get(id) {
-            let node = self.t1.remove(n);
-            self.t2.push_head(node.id, node.size, 0);
-            (self.hit_b1, self.hit_b2) = (false, false);
-            return true;
-        }
-        if let Some(n) = self.t2.get(id) {
-            self.t2.move_to_head(n);
-            (self.hit_b1, self.hit_b2) = (false, false);
-            return true;
-        }
         let mut ghost_hit = false;
-        if let Some(g) = self.b1.get(id) {
-            let d = (self.b2.bytes as f64 / self.b1.bytes as f64).max(1.0);
-            self.p = (self.p + d).min(self.cap as f64);
-            self.b1.remove(g);
-            (self.hit_b1, self.hit_b2, ghost_hit) = (true, false, true);
-        } else if let Some(g) = self.b2.get(id) {
-            let d = (self.b1.bytes as f64 / self.b2.bytes as f64).max(1.0);
-            self.p = (self.p - d).max(0.0);
-            self.b2.remove(g);
-            (self.hit_b1, self.hit_b2, ghost_hit) = (false, true, true);
+        if let Some(n) = self.l.get(id) {
+            let (b1, b2) = (self.l.bytes(B1) as f64, self.l.bytes(B2) as f64);
+            match self.l.peek(n).queue as usize {
+                T1 | T2 => {
+                    self.l.move_to_head(n, T2);
+                    (self.hit_b1, self.hit_b2) = (false, false);
+                    return true;
+                }
+                B1 => {
+                    self.p = (self.p + (b2 / b1).max(1.0)).min(self.cap as f64);
+                    self.l.remove(n);
+                    (self.hit_b1, self.hit_b2, ghost_hit) = (true, false, true);
+                }
+                _ => {
+                    self.p = (self.p - (b1 / b2).max(1.0)).max(0.0);
+                    self.l.remove(n);
+                    (self.hit_b1, self.hit_b2, ghost_hit) = (false, true, true);
+                }
+            }
         }
         if size > self.cap {
             return false;
         }
-        while self.t1.bytes + self.t2.bytes + size > self.cap {
+        while self.l.bytes(T1) + self.l.bytes(T2) + size > self.cap {
             if ghost_hit {
                 self.replace();
-            } else if self.t1.bytes + self.b1.bytes + size > self.cap {
-                if self.b1.bytes > 0 {
-                    self.b1.pop_tail();
+            } else if self.l.bytes(T1) + self.l.bytes(B1) + size > self.cap {
+                if self.l.bytes(B1) > 0 {
+                    self.drop_tail(B1);
                     self.replace();
                 } else {
-                    self.t1.pop_tail();
+                    self.drop_tail(T1);
                 }
             } else {
-                let all = self.t1.bytes + self.t2.bytes + self.b1.bytes + self.b2.bytes;
-                if all >= 2 * self.cap && self.b2.bytes > 0 {
-                    self.b2.pop_tail();
+                let all: u64 = (0..4).map(|q| self.l.bytes(q)).sum();
+                if all >= 2 * self.cap && self.l.bytes(B2) > 0 {
+                    self.drop_tail(B2);
                 }
                 self.replace();
             }
         }
         if ghost_hit {
-            self.t2.push_head(id, size, 0);
+            self.l.push_head(T2, id, size, 0, 0);
             (self.hit_b1, self.hit_b2) = (false, false);
         } else {
-            self.t1.push_head(id, size, 0);
+            self.l.push_head(T1, id, size, 0, 0);
         }
         false
     }

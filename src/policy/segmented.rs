@@ -2,6 +2,7 @@
 //! runs them.
 
 use super::list::List;
+use super::multilist::MultiList;
 
 /// 2Q (Johnson and Shasha, VLDB '94), the package's version with its default
 /// A1in = ⌊0.25·C⌋ and A1out = ⌊0.5·C⌋, Am = C − A1in:
@@ -91,7 +92,8 @@ impl TwoQ {
 pub(super) struct Slru {
     cap: u64,
     seg_caps: Vec<u64>,
-    segs: Vec<List>,
+    /// Queue `i` is segment `i`, lowest first.
+    segs: MultiList,
 }
 
 impl Slru {
@@ -104,7 +106,7 @@ impl Slru {
     pub(super) fn with_segments(cap: u64, seg_caps: Vec<u64>) -> Slru {
         Slru {
             cap,
-            segs: seg_caps.iter().map(|_| List::new()).collect(),
+            segs: MultiList::new(seg_caps.len()),
             seg_caps,
         }
     }
@@ -114,7 +116,7 @@ impl Slru {
     }
 
     pub(super) fn used(&self) -> u64 {
-        self.segs.iter().map(|s| s.bytes).sum()
+        (0..self.seg_caps.len()).map(|i| self.segs.bytes(i)).sum()
     }
 
     /// Whether an object of `size` may ever enter.
@@ -122,15 +124,23 @@ impl Slru {
         size <= self.cap && size <= self.seg_caps[0]
     }
 
+    /// The lowest segment that holds anything.
+    fn lowest(&self) -> Option<usize> {
+        (0..self.seg_caps.len()).find(|&i| self.segs.len(i) > 0)
+    }
+
     /// The id the next eviction takes.
     pub(super) fn victim(&self) -> Option<u64> {
-        let s = self.segs.iter().find(|s| s.len() > 0)?;
-        Some(s.peek(s.tail()?).id)
+        let t = self.segs.tail(self.lowest()?)?;
+        Some(self.segs.peek(t).id)
     }
 
     pub(super) fn evict(&mut self) -> bool {
-        match self.segs.iter_mut().find(|s| s.len() > 0) {
-            Some(s) => s.pop_tail().is_some(),
+        match self.lowest().and_then(|i| self.segs.tail(i)) {
+            Some(t) => {
+                self.segs.remove(t);
+                true
+            }
             None => false,
         }
     }
@@ -141,27 +151,29 @@ impl Slru {
             self.evict();
             return;
         }
-        let Some(n) = self.segs[i].pop_tail() else {
+        let Some(t) = self.segs.tail(i) else {
             return;
         };
-        self.segs[i - 1].push_head(n.id, n.size, 0);
-        while self.segs[i - 1].bytes > self.seg_caps[i - 1] {
+        self.segs.entry(t).meta = 0;
+        self.segs.move_to_head(t, i - 1);
+        while self.segs.bytes(i - 1) > self.seg_caps[i - 1] {
             self.cool(i - 1);
         }
     }
 
     /// A hit's update, if `id` is here; whether it was.
     pub(super) fn hit(&mut self, id: u64) -> bool {
-        let top = self.segs.len() - 1;
-        let Some((i, n)) = (0..=top).find_map(|i| Some((i, self.segs[i].get(id)?))) else {
+        let top = self.seg_caps.len() - 1;
+        let Some(n) = self.segs.get(id) else {
             return false;
         };
+        let i = self.segs.peek(n).queue as usize;
         if i == top {
-            self.segs[i].move_to_head(n);
+            self.segs.move_to_head(n, top);
         } else {
-            let node = self.segs[i].remove(n);
-            self.segs[i + 1].push_head(node.id, node.size, 0);
-            while self.segs[i + 1].bytes > self.seg_caps[i + 1] {
+            self.segs.entry(n).meta = 0;
+            self.segs.move_to_head(n, i + 1);
+            while self.segs.bytes(i + 1) > self.seg_caps[i + 1] {
                 self.cool(i + 1);
             }
         }
@@ -171,19 +183,20 @@ impl Slru {
     /// Inserts a new object into the lowest segment with room; if none has,
     /// evicts until the whole cache has room and inserts into segment 0.
     pub(super) fn insert(&mut self, id: u64, size: u64) {
-        let seg =
-            match (0..self.segs.len()).find(|&i| self.segs[i].bytes + size <= self.seg_caps[i]) {
-                Some(i) => i,
-                None => {
-                    while self.used() + size > self.cap {
-                        if !self.evict() {
-                            break;
-                        }
+        let seg = match (0..self.seg_caps.len())
+            .find(|&i| self.segs.bytes(i) + size <= self.seg_caps[i])
+        {
+            Some(i) => i,
+            None => {
+                while self.used() + size > self.cap {
+                    if !self.evict() {
+                        break;
                     }
-                    0
                 }
-            };
-        self.segs[seg].push_head(id, size, 0);
+                0
+            }
+        };
+        self.segs.push_head(seg, id, size, 0, 0);
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
