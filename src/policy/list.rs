@@ -40,10 +40,6 @@ impl List {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     pub(crate) fn get(&self, id: u64) -> Option<u32> {
         self.map.get(&id).copied()
     }

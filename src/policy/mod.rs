@@ -568,7 +568,7 @@ impl Sim {
             Sim::Queue(s, _) => s.q.take(id),
             Sim::Clock(s) => s.q.take(id),
             Sim::Sieve(s) => s.remove(id),
-            Sim::S3Fifo(s) => s.small.take(id) || s.main.take(id),
+            Sim::S3Fifo(s) => s.remove(id),
             Sim::Sampled(s) => s.remove(id),
             _ => false,
         }
@@ -744,14 +744,17 @@ struct S3Fifo {
     small_cap: u64,
     main_cap: u64,
     ghost_cap: u64,
-    small: List,
-    main: List,
-    ghost: List,
+    /// Queues small, main and ghost (an object is in one at most).
+    q: MultiList,
     /// Hits in small that move an object to main.
     threshold: u32,
     /// Whether anything was ever evicted.
     evicted: bool,
 }
+
+const SMALL: usize = 0;
+const MAIN: usize = 1;
+const GHOST: usize = 2;
 
 impl S3Fifo {
     fn new(cap: u64, p: &Params) -> S3Fifo {
@@ -764,71 +767,97 @@ impl S3Fifo {
             main_cap: cap - small_cap,
             ghost_cap: (cap as f64 * p.s3fifo_ghost) as u64,
             threshold: p.s3fifo_threshold,
-            small: List::new(),
-            main: List::new(),
-            ghost: List::new(),
+            q: MultiList::new(3),
             evicted: false,
         }
     }
 
     fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(n) = self.small.get(id) {
-            self.small.node(n).meta += 1;
-            return true;
-        }
-        let ghost_hit = self.ghost.take(id);
-        if let Some(n) = self.main.get(id) {
-            self.main.node(n).meta += 1;
-            return true;
+        let mut ghost_hit = false;
+        if let Some(n) = self.q.get(id) {
+            if self.q.peek(n).queue as usize == GHOST {
+                self.q.remove(n);
+                ghost_hit = true;
+            } else {
+                self.q.entry(n).meta += 1;
+                return true;
+            }
         }
         if size > self.cap || size > self.small_cap {
             return false;
         }
-        while self.small.bytes + self.main.bytes + size > self.cap {
+        while self.q.bytes(SMALL) + self.q.bytes(MAIN) + size > self.cap {
             self.evicted = true;
-            if self.main.bytes > self.main_cap || self.small.len() == 0 {
+            if self.q.bytes(MAIN) > self.main_cap || self.q.len(SMALL) == 0 {
                 self.evict_main();
             } else {
                 self.evict_small();
             }
         }
         if ghost_hit {
-            self.main.push_head(id, size, 0);
+            self.q.push_head(MAIN, id, size, 0, 0);
         } else if size >= self.small_cap {
             // Refused after making room, as the package does.
-        } else if !self.evicted && self.small.bytes >= self.small_cap {
-            self.main.push_head(id, size, 0);
+        } else if !self.evicted && self.q.bytes(SMALL) >= self.small_cap {
+            self.q.push_head(MAIN, id, size, 0, 0);
         } else {
-            self.small.push_head(id, size, 0);
+            self.q.push_head(SMALL, id, size, 0, 0);
         }
         false
     }
 
-    /// Evicts one object from small: tails seen twice move to main first.
+    /// Removes a resident object (small or main); whether it was one.
+    fn remove(&mut self, id: u64) -> bool {
+        match self.q.get(id) {
+            Some(n) if self.q.peek(n).queue as usize != GHOST => {
+                self.q.remove(n);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Evicts one object from small: tails seen twice move to main first;
+    /// the first that is not goes to the ghost, a FIFO of ids (an id larger
+    /// than the ghost is dropped).
     fn evict_small(&mut self) {
-        while let Some(t) = self.small.tail() {
-            let node = self.small.remove(t);
-            if node.meta >= self.threshold {
-                self.main.push_head(node.id, node.size, 0);
-            } else {
-                if self.ghost_cap > 0 {
-                    self.ghost.admit_fifo(self.ghost_cap, node.id, node.size, 0);
-                }
+        while let Some(t) = self.q.tail(SMALL) {
+            let e = self.q.entry(t);
+            let size = e.size;
+            let promote = e.meta >= self.threshold;
+            e.meta = 0;
+            if promote {
+                self.q.move_to_head(t, MAIN);
+                continue;
+            }
+            if self.ghost_cap == 0 || size > self.ghost_cap {
+                self.q.remove(t);
                 return;
             }
+            while self.q.bytes(GHOST) + size > self.ghost_cap {
+                match self.q.tail(GHOST) {
+                    Some(g) => {
+                        self.q.remove(g);
+                    }
+                    None => break,
+                }
+            }
+            self.q.move_to_head(t, GHOST);
+            return;
         }
     }
 
     /// Evicts one object from main: tails with frequency reinsert with
     /// min(f, 3) − 1.
     fn evict_main(&mut self) {
-        while let Some(t) = self.main.tail() {
-            let f = self.main.peek(t).meta;
+        while let Some(t) = self.q.tail(MAIN) {
+            let e = self.q.entry(t);
+            let f = e.meta;
             if f >= 1 {
-                self.main.node(t).meta = f.min(3) - 1;
-                self.main.move_to_head(t);
+                e.meta = f.min(3) - 1;
+                self.q.move_to_head(t, MAIN);
             } else {
-                self.main.remove(t);
+                self.q.remove(t);
                 return;
             }
         }
