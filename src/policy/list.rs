@@ -216,9 +216,17 @@ pub(crate) struct Buckets {
     nodes: Vec<Filed>,
     free: Vec<u32>,
     map: HashMap<u64, u32, foldhash::fast::FixedState>,
-    /// key → (newest, oldest) of its non-empty list.
+    /// (newest, oldest) of the non-empty list of each key below
+    /// [`LOW_KEYS`], and a bit per key that has one: LFU's frequencies
+    /// are mostly small, and these need no tree.
+    low: [(u32, u32); LOW_KEYS as usize],
+    low_mask: u64,
+    /// key → (newest, oldest) of its non-empty list, for larger keys.
     ends: std::collections::BTreeMap<u64, (u32, u32)>,
 }
+
+/// Keys kept in `Buckets::low`.
+const LOW_KEYS: u64 = 64;
 
 impl Buckets {
     pub(crate) fn new() -> Buckets {
@@ -226,7 +234,35 @@ impl Buckets {
             nodes: Vec::new(),
             free: Vec::new(),
             map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0xb0c4)),
+            low: [(NIL, NIL); LOW_KEYS as usize],
+            low_mask: 0,
             ends: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The ends of `key`'s list, if it has objects.
+    fn ends_of(&mut self, key: u64) -> Option<&mut (u32, u32)> {
+        if key < LOW_KEYS {
+            (self.low_mask >> key & 1 == 1).then(|| &mut self.low[key as usize])
+        } else {
+            self.ends.get_mut(&key)
+        }
+    }
+
+    fn set_ends(&mut self, key: u64, e: (u32, u32)) {
+        if key < LOW_KEYS {
+            self.low[key as usize] = e;
+            self.low_mask |= 1 << key;
+        } else {
+            self.ends.insert(key, e);
+        }
+    }
+
+    fn drop_ends(&mut self, key: u64) {
+        if key < LOW_KEYS {
+            self.low_mask &= !(1 << key);
+        } else {
+            self.ends.remove(&key);
         }
     }
 
@@ -239,17 +275,35 @@ impl Buckets {
     }
 
     pub(crate) fn contains_key(&self, key: u64) -> bool {
-        self.ends.contains_key(&key)
+        if key < LOW_KEYS {
+            self.low_mask >> key & 1 == 1
+        } else {
+            self.ends.contains_key(&key)
+        }
     }
 
     /// The smallest key with objects.
     pub(crate) fn first_key(&self) -> Option<u64> {
-        self.ends.keys().next().copied()
+        self.first_in(0..=u64::MAX)
     }
 
     /// The smallest key with objects in `range`.
     pub(crate) fn first_in(&self, range: std::ops::RangeInclusive<u64>) -> Option<u64> {
-        self.ends.range(range).next().map(|(&k, _)| k)
+        let (lo, hi) = (*range.start(), *range.end());
+        if lo > hi {
+            return None;
+        }
+        if lo < LOW_KEYS {
+            let m = self.low_mask >> lo;
+            if m != 0 {
+                let k = lo + u64::from(m.trailing_zeros());
+                return (k <= hi).then_some(k);
+            }
+        }
+        self.ends
+            .range(lo.max(LOW_KEYS)..=hi)
+            .next()
+            .map(|(&k, _)| k)
     }
 
     /// Files a new object as the newest of `key`.
@@ -280,17 +334,15 @@ impl Buckets {
         let f = &mut self.nodes[n as usize];
         f.key = key;
         f.newer = NIL;
-        match self.ends.get_mut(&key) {
+        f.older = NIL;
+        match self.ends_of(key) {
             Some(e) => {
                 let old_newest = e.0;
                 e.0 = n;
                 self.nodes[n as usize].older = old_newest;
                 self.nodes[old_newest as usize].newer = n;
             }
-            None => {
-                f.older = NIL;
-                self.ends.insert(key, (n, n));
-            }
+            None => self.set_ends(key, (n, n)),
         }
     }
 
@@ -305,9 +357,9 @@ impl Buckets {
         if older != NIL {
             self.nodes[older as usize].newer = newer;
         }
-        let e = self.ends.get_mut(&key).expect("a filed key has ends");
+        let e = self.ends_of(key).expect("a filed key has ends");
         if e.0 == n && e.1 == n {
-            self.ends.remove(&key);
+            self.drop_ends(key);
             return true;
         }
         if e.0 == n {
@@ -338,7 +390,7 @@ impl Buckets {
     /// Removes and returns the oldest (id, size) of `key`, and whether
     /// that list emptied.
     pub(crate) fn pop_oldest(&mut self, key: u64) -> Option<(u64, u64, bool)> {
-        let &(_, oldest) = self.ends.get(&key)?;
+        let (_, oldest) = *self.ends_of(key)?;
         let f = self.nodes[oldest as usize];
         let emptied = self.unlink(oldest);
         self.map.remove(&f.id);
