@@ -54,6 +54,19 @@ impl Lfuda {
         }
     }
 
+    /// Removes an object (an expiry), moving `min` on as a hit that
+    /// empties its list does; whether it was here.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        let Some((key, size)) = self.lists.get(id) else {
+            return false;
+        };
+        if self.lists.remove(id) && key == self.min {
+            self.raise_min();
+        }
+        self.used -= size;
+        true
+    }
+
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         if let Some((key, osize)) = self.lists.get(id) {
             // Keys grow geometrically (each hit adds `min`, which climbs
@@ -251,6 +264,18 @@ impl Mq {
         }
         self.qs.move_to_head(t, self.n);
         true
+    }
+
+    /// Removes a resident object (an expiry; the ghost keeps its ids);
+    /// whether it was one.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        match self.qs.get(id) {
+            Some(n) if (self.qs.peek(n).queue as usize) < self.n => {
+                self.used -= self.qs.remove(n).size;
+                true
+            }
+            _ => false,
+        }
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {

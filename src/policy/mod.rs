@@ -374,11 +374,7 @@ fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool)
             }
         }
     }
-    match &sim {
-        Sim::Lfuda(s) => c.fallbacks = s.fallbacks,
-        Sim::Lirs(s) => c.fallbacks = s.fallbacks,
-        _ => {}
-    }
+    c.fallbacks = sim.fallbacks();
     c
 }
 
@@ -458,6 +454,7 @@ pub fn simulate_ttl(
             c.miss_bytes += r.size;
         }
     }
+    c.fallbacks = sim.fallbacks();
     c
 }
 
@@ -553,11 +550,20 @@ impl Sim {
         }
     }
 
+    /// Evictions where the package fails and hotset chose for it.
+    fn fallbacks(&self) -> u64 {
+        match self {
+            Sim::Lfuda(s) => s.fallbacks,
+            Sim::Lirs(s) => s.fallbacks,
+            _ => 0,
+        }
+    }
+
     /// Whether [`Sim::remove`] works for this policy.
     fn can_remove(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Sim::Queue(..) | Sim::Clock(_) | Sim::Sieve(_) | Sim::S3Fifo(_) | Sim::Sampled(_)
+            Sim::Belady(_) | Sim::Gdsf(_) | Sim::Lirs(_) | Sim::ClockPro(_)
         )
     }
 
@@ -570,7 +576,14 @@ impl Sim {
             Sim::Sieve(s) => s.remove(id),
             Sim::S3Fifo(s) => s.remove(id),
             Sim::Sampled(s) => s.remove(id),
-            _ => false,
+            Sim::Arc(s) => s.remove(id),
+            Sim::Lfu(s) => s.remove(id),
+            Sim::Lfuda(s) => s.remove(id),
+            Sim::TwoQ(s) => s.remove(id),
+            Sim::Slru(s) => s.remove(id),
+            Sim::WTinyLfu(s) => s.remove(id),
+            Sim::Mq(s) => s.remove(id),
+            Sim::Belady(_) | Sim::Gdsf(_) | Sim::Lirs(_) | Sim::ClockPro(_) => false,
         }
     }
 
@@ -968,6 +981,18 @@ impl Arc {
         }
     }
 
+    /// Removes a resident object (an expiry: from T1 or T2; the ghosts
+    /// keep their ids); whether it was one.
+    fn remove(&mut self, id: u64) -> bool {
+        match self.l.get(id) {
+            Some(n) if (self.l.peek(n).queue as usize) <= T2 => {
+                self.l.remove(n);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Drops the tail of queue `q`, if any.
     fn drop_tail(&mut self, q: usize) {
         if let Some(t) = self.l.tail(q) {
@@ -1044,6 +1069,16 @@ impl Lfu {
             used: 0,
             lists: list::Buckets::new(),
         }
+    }
+
+    /// Removes an object (an expiry); whether it was here.
+    fn remove(&mut self, id: u64) -> bool {
+        let Some((_, size)) = self.lists.get(id) else {
+            return false;
+        };
+        self.lists.remove(id);
+        self.used -= size;
+        true
     }
 
     fn access(&mut self, id: u64, size: u64) -> bool {

@@ -26,6 +26,12 @@ pub(super) struct TwoQ {
 }
 
 impl TwoQ {
+    /// Removes a resident object (an expiry; A1out keeps its ids); whether
+    /// it was one.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        self.a1in.take(id) || self.am.take(id)
+    }
+
     pub(super) fn new(cap: u64, a_in: f64, a_out: f64) -> TwoQ {
         let in_cap = (cap as f64 * a_in) as u64;
         TwoQ {
@@ -158,6 +164,17 @@ impl Slru {
         self.segs.move_to_head(t, i - 1);
         while self.segs.bytes(i - 1) > self.seg_caps[i - 1] {
             self.cool(i - 1);
+        }
+    }
+
+    /// Removes an object (an expiry); whether it was here.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        match self.segs.get(id) {
+            Some(n) => {
+                self.segs.remove(n);
+                true
+            }
+            None => false,
         }
     }
 

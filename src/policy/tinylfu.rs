@@ -190,6 +190,12 @@ impl WTinyLfu {
         }
     }
 
+    /// Removes an object (an expiry; the sketch keeps its counts); whether
+    /// it was here.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        self.window.take(id) || self.main.remove(id)
+    }
+
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         if let Some(n) = self.window.get(id) {
             self.window.move_to_head(n);
