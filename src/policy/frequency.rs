@@ -3,7 +3,8 @@
 
 use super::list::Buckets;
 use super::multilist::MultiList;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// LFU with dynamic aging, in the package's form: objects are filed by a
 /// frequency key in per-key FIFO lists, and `min` is the key of the last
@@ -126,9 +127,12 @@ pub(super) struct Gdsf {
     now: u64,
     /// id → (frequency, stored size, priority bits, request time)
     objs: HashMap<u64, (u64, u64, u64, u64), foldhash::fast::FixedState>,
-    /// (priority bits, request time, id): a non-negative f64's bits order
-    /// as the value does.
-    queue: std::collections::BTreeSet<(u64, u64, u64)>,
+    /// (priority bits, request time, id), least first: a non-negative
+    /// f64's bits order as the value does. A hit pushes a new entry and
+    /// leaves the old one, stale (its time is not the object's), to be
+    /// skipped when it surfaces, or dropped when stale entries outnumber
+    /// live ones.
+    queue: BinaryHeap<Reverse<(u64, u64, u64)>>,
 }
 
 impl Gdsf {
@@ -139,7 +143,19 @@ impl Gdsf {
             last: 0.0,
             now: 0,
             objs: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(17)),
-            queue: std::collections::BTreeSet::new(),
+            queue: BinaryHeap::new(),
+        }
+    }
+
+    /// Rebuilds the queue from the live objects when stale entries
+    /// outnumber them.
+    fn compact(&mut self) {
+        if self.queue.len() > 2 * self.objs.len() + 1024 {
+            self.queue = self
+                .objs
+                .iter()
+                .map(|(&id, &(_, _, p, t))| Reverse((p, t, id)))
+                .collect();
         }
     }
 
@@ -149,27 +165,32 @@ impl Gdsf {
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         self.now += 1;
-        if let Some(&(f, osize, pri, t)) = self.objs.get(&id) {
-            self.queue.remove(&(pri, t, id));
+        if let Some(&(f, osize, _, _)) = self.objs.get(&id) {
             let p = self.priority(f + 1, osize);
-            self.queue.insert((p, self.now, id));
+            self.queue.push(Reverse((p, self.now, id)));
             self.objs.insert(id, (f + 1, osize, p, self.now));
+            self.compact();
             return true;
         }
         if size > self.cap {
             return false;
         }
         let p = self.priority(1, size);
-        self.queue.insert((p, self.now, id));
+        self.queue.push(Reverse((p, self.now, id)));
         self.objs.insert(id, (1, size, p, self.now));
         self.used += size;
         while self.used > self.cap {
-            let Some((pri, _, victim)) = self.queue.pop_first() else {
+            let Some(Reverse((pri, t, victim))) = self.queue.pop() else {
                 break;
             };
-            self.last = f64::from_bits(pri);
-            let (_, vsize, _, _) = self.objs.remove(&victim).expect("queued");
-            self.used -= vsize;
+            match self.objs.get(&victim) {
+                Some(&(_, vsize, _, vt)) if vt == t => {
+                    self.last = f64::from_bits(pri);
+                    self.objs.remove(&victim);
+                    self.used -= vsize;
+                }
+                _ => {} // stale
+            }
         }
         false
     }
