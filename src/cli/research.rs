@@ -266,8 +266,8 @@ pub struct SimulateArgs {
     /// Objects expire at their TTL, as in libCacheSim's `cachesim
     /// --use-ttl`: a request after an object's time + TTL finds it expired
     /// (counted apart, as `expired`) and misses. Needs a trace with TTLs
-    /// (lcs v3+, twitter, native), and any policy but belady, gdsf, lirs
-    /// and clockpro.
+    /// (lcs v3+, twitter, native, delimited with time= and ttl= columns),
+    /// and any policy but belady, gdsf, lirs and clockpro.
     #[arg(long)]
     use_ttl: bool,
 }

@@ -301,13 +301,42 @@ fn op_kind(op: &[u8]) -> Option<bool> {
 
 /// Parses a delimited trace.
 pub fn parse_delimited(r: impl Read, layout: &Delimited) -> Result<Vec<Req>, TraceError> {
+    let mut out = Vec::new();
+    each_delimited(r, layout, |q, _| out.push(q))?;
+    Ok(out)
+}
+
+/// [`parse_delimited`], with each request's clock and TTL: needs `time=`
+/// and `ttl=` columns (time in seconds, its fraction dropped; a TTL of 0
+/// or less never expires).
+pub fn parse_delimited_timed(
+    r: impl Read,
+    layout: &Delimited,
+) -> Result<(Vec<Req>, Vec<Timed>), TraceError> {
+    if layout.columns.time.is_none() || layout.columns.ttl.is_none() {
+        return Err(TraceError(
+            "delimited trace: TTLs need both a time= and a ttl= column".into(),
+        ));
+    }
+    let (mut out, mut timed) = (Vec::new(), Vec::new());
+    each_delimited(r, layout, |q, t| {
+        out.push(q);
+        timed.push(t);
+    })?;
+    Ok((out, timed))
+}
+
+fn each_delimited(
+    r: impl Read,
+    layout: &Delimited,
+    mut f: impl FnMut(Req, Timed),
+) -> Result<(), TraceError> {
     let c = layout.columns;
     let need = [Some(c.key), c.size, c.time, c.op, c.ttl]
         .into_iter()
         .flatten()
         .max()
         .unwrap_or(1);
-    let mut out = Vec::new();
     let mut fields = Vec::new();
     let mut header = layout.header;
     each_line(r, "delimited trace", |_, l| {
@@ -325,14 +354,17 @@ pub fn parse_delimited(r: impl Read, layout: &Delimited) -> Result<Vec<Req>, Tra
             let (a, b) = fields[col - 1];
             &l[a..b]
         };
+        let mut timed = Timed { time: 0, ttl: 0 };
         if let Some(t) = c.time {
-            number::<f64>(field(t), "time")
+            let secs = number::<f64>(field(t), "time")
                 .ok()
                 .filter(|t| t.is_finite())
                 .ok_or_else(|| format!("bad time {:?}", text(field(t))))?;
+            timed.time = secs.clamp(0.0, u32::MAX as f64) as u32;
         }
         if let Some(t) = c.ttl {
-            number::<i64>(field(t), "ttl")?;
+            let ttl = number::<i64>(field(t), "ttl")?;
+            timed.ttl = ttl.clamp(0, u32::MAX as i64) as u32;
         }
         if let Some(o) = c.op {
             match op_kind(field(o)) {
@@ -360,11 +392,10 @@ pub fn parse_delimited(r: impl Read, layout: &Delimited) -> Result<Vec<Req>, Tra
             None => 1,
         };
         if size > 0 {
-            out.push(Req { id, size, next: -1 });
+            f(Req { id, size, next: -1 }, timed);
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// Parses one key per line (size 1 each; surrounding blanks are not part
@@ -402,6 +433,21 @@ mod tests {
             header,
             numeric_keys: numeric,
         }
+    }
+
+    #[test]
+    fn delimited_clocks_and_ttls() {
+        let csv = b"a,10,0.5,30\nb,10,7.9,-1\nc,10,8,0\n";
+        let l = layout(",", "key=1,size=2,time=3,ttl=4", false, false);
+        let (t, timed) = parse_delimited_timed(&csv[..], &l).unwrap();
+        assert_eq!(t.len(), 3);
+        let got: Vec<(u32, u32)> = timed.iter().map(|x| (x.time, x.ttl)).collect();
+        assert_eq!(got, vec![(0, 30), (7, 0), (8, 0)]);
+        let no_ttl = layout(",", "key=1,size=2,time=3", false, false);
+        let e = parse_delimited_timed(&csv[..], &no_ttl)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("time= and a ttl="), "{e}");
     }
 
     #[test]

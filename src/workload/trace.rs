@@ -462,8 +462,9 @@ fn native_time(i: usize) -> u32 {
 }
 
 /// Reads a trace with each request's clock and TTL, for TTL-aware
-/// simulation: lcs v3 and later, the Twitter CSV, and native traces
-/// (record `i` at `i / NATIVE_OP_RATE` seconds). Other formats carry no
+/// simulation: lcs v3 and later, the Twitter CSV, delimited tables with
+/// time and TTL columns, and native traces (record `i` at
+/// `i / NATIVE_OP_RATE` seconds). Other formats carry no
 /// TTLs, and are an error that says so.
 pub fn read_timed(path: &Path, format: Format) -> Result<(Vec<Req>, Vec<Timed>), TraceError> {
     let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
@@ -491,6 +492,9 @@ pub fn read_timed(path: &Path, format: Format) -> Result<(Vec<Req>, Vec<Timed>),
             return Ok((t, timed));
         }
         Format::TwitterCsv => super::text::parse_twitter_csv_timed(open(path)?).map_err(at)?,
+        Format::Delimited(layout) => {
+            super::text::parse_delimited_timed(open(path)?, &layout).map_err(at)?
+        }
         Format::Native => {
             let recs = read_native_file(path)?;
             let timed = (0..recs.len())
@@ -504,7 +508,7 @@ pub fn read_timed(path: &Path, format: Format) -> Result<(Vec<Req>, Vec<Timed>),
         }
         f => {
             return Err(at(TraceError(format!(
-                "{} traces carry no TTLs (lcs v3+, twitter and native do)",
+                "{} traces carry no TTLs (lcs v3+, twitter, native and delimited tables with time= and ttl= columns do)",
                 f.name()
             ))))
         }
