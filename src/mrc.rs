@@ -98,6 +98,17 @@ impl Curve {
         Curve::from_steps(unit, requests, dists, w)
     }
 
+    /// From a dense histogram: `hist[d]` is the weight at distance `d`.
+    fn from_dense(unit: Unit, requests: u64, hist: Vec<(f64, f64)>) -> Curve {
+        let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
+            .into_iter()
+            .enumerate()
+            .filter(|e| e.1 .0 > 0.0)
+            .map(|(d, w)| (d as u64, w))
+            .unzip();
+        Curve::from_steps(unit, requests, dists, w)
+    }
+
     /// From distinct ascending distances and their weights.
     fn from_steps(unit: Unit, requests: u64, dists: Vec<u64>, w: Vec<(f64, f64)>) -> Curve {
         let mut tail = vec![(0.0, 0.0); w.len() + 1];
@@ -391,13 +402,7 @@ pub fn exact_lru(trace: &[Req], unit: Unit) -> Curve {
                 }
             }
         });
-        let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
-            .into_iter()
-            .enumerate()
-            .filter(|e| e.1 .0 > 0.0)
-            .map(|(d, w)| (d as u64, w))
-            .unzip();
-        Curve::from_steps(unit, trace.len() as u64, dists, w)
+        Curve::from_dense(unit, trace.len() as u64, hist)
     } else {
         let mut hist = Vec::with_capacity(trace.len());
         each_distance(trace, unit, |r, d| {
@@ -436,7 +441,7 @@ pub const KRR_K_EXP: f64 = 1.4;
 /// drawn directly (P(next > j) = (i/j)^K'), so an access costs
 /// O(K' log d), on two dense arrays. `seed` picks the draws.
 pub fn krr(trace: &[Req], samples: usize, seed: u64) -> Curve {
-    let k = (samples.max(1) as f64).powf(KRR_K_EXP);
+    let inv_k = -1.0 / (samples.max(1) as f64).powf(KRR_K_EXP);
     let mut rng = crate::rng::SplitMix64::new(seed);
     // Objects get dense numbers; `stack[depth - 1]` is an object's number,
     // `depth_of[number]` its depth - 1.
@@ -473,7 +478,7 @@ pub fn krr(trace: &[Req], samples: usize, seed: u64) -> Curve {
         let mut i = 1.0f64;
         loop {
             let u = rng.unit().max(f64::MIN_POSITIVE);
-            let j = (i * u.powf(-1.0 / k)).floor() + 1.0;
+            let j = (i * u.powf(inv_k)).floor() + 1.0;
             if j >= d as f64 {
                 break;
             }
@@ -485,13 +490,7 @@ pub fn krr(trace: &[Req], samples: usize, seed: u64) -> Curve {
         stack[d - 1] = sinking;
         depth_of[sinking as usize] = d as u32 - 1;
     }
-    let (dists, w): (Vec<u64>, Vec<(f64, f64)>) = hist
-        .into_iter()
-        .enumerate()
-        .filter(|e| e.1 .0 > 0.0)
-        .map(|(d, w)| (d as u64, w))
-        .unzip();
-    let mut c = Curve::from_steps(Unit::Objects, trace.len() as u64, dists, w);
+    let mut c = Curve::from_dense(Unit::Objects, trace.len() as u64, hist);
     c.cold = cold;
     c.total = (trace.len() as f64, bytes as f64);
     c

@@ -214,6 +214,17 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Counts one request of `size` bytes that hit or missed.
+    #[inline]
+    fn record(&mut self, size: u64, hit: bool) {
+        self.requests += 1;
+        self.bytes += size;
+        if !hit {
+            self.misses += 1;
+            self.miss_bytes += size;
+        }
+    }
+
     /// misses / requests.
     pub fn miss_ratio(&self) -> f64 {
         self.misses as f64 / self.requests.max(1) as f64
@@ -366,12 +377,7 @@ fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool)
         };
         let hit = sim.access(r.id, size, r.next);
         if counted(i) {
-            c.requests += 1;
-            c.bytes += r.size;
-            if !hit {
-                c.misses += 1;
-                c.miss_bytes += r.size;
-            }
+            c.record(r.size, hit);
         }
     }
     c.fallbacks = sim.fallbacks();
@@ -447,12 +453,7 @@ pub fn simulate_ttl(
             };
             expiry.insert(r.id, e);
         }
-        c.requests += 1;
-        c.bytes += r.size;
-        if !hit {
-            c.misses += 1;
-            c.miss_bytes += r.size;
-        }
+        c.record(r.size, hit);
     }
     c.fallbacks = sim.fallbacks();
     c

@@ -24,7 +24,7 @@
 //! drops them.
 
 use super::error::TraceError;
-use super::trace::{each_record, read_record, Op};
+use super::trace::{each_record, read_record, u32_at, u64_at, Op};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
@@ -93,16 +93,6 @@ pub fn code_of(op: Op) -> u8 {
         Op::Set => 3,
         Op::Delete => 9,
     }
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 /// Whether these first bytes of a file begin an lcs trace.

@@ -238,6 +238,23 @@ pub(super) fn read_record(
     Ok(true)
 }
 
+/// The little-endian `u16` at `at` of a record.
+pub(super) fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+/// The little-endian `u32` at `at` of a record.
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The little-endian `u64` at `at` of a record.
+pub(super) fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
 /// Calls `f(offset, record)` for each `size`-byte record of a stream whose
 /// first record is at byte `offset`, reading a megabyte at a time; a
 /// partial record at the end is an error naming its offset.

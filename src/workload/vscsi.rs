@@ -16,7 +16,7 @@
 //! when simulated); I/Os of length 0 are dropped.
 
 use super::error::TraceError;
-use super::trace::{each_record, Op};
+use super::trace::{each_record, u16_at, u32_at, u64_at, Op};
 use std::io::Read;
 
 /// One vscsi I/O as a request.
@@ -48,20 +48,6 @@ fn record_size(version: u8) -> usize {
     } else {
         32
     }
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
 }
 
 /// The version the first bytes of a file show (two records' worth, or
