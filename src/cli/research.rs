@@ -4,8 +4,8 @@
 use clap::Args;
 use hotset::mrc::{self, Curve, Sampling};
 use hotset::policy::{
-    check_ttl, simulate as run, simulate_ttl, simulate_with, Counts, Exact, Params, Req, Timed,
-    Unit,
+    check_ttl, simulate as run, simulate_cells, simulate_grid, Counts, Exact, Objects, Params, Req,
+    Timed, Unit,
 };
 use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
 use hotset::workload::text::{Columns, Delimiter};
@@ -131,6 +131,9 @@ struct Loaded {
     unit: Unit,
     /// Distinct objects, or their bytes (first-seen size).
     working_set: u64,
+    /// The trace's object numbers, where measuring the working set made
+    /// them before the simulations (else [`grid`] makes them beside).
+    objects: Option<Objects>,
     bytes: u64,
     name: String,
 }
@@ -167,8 +170,9 @@ impl Input {
         self.loaded(trace, true)
     }
 
-    /// A trace read in, with these flags; its working set measured now, or
-    /// left at 0 for the caller to measure (beside other work).
+    /// A trace read in, with these flags; its objects numbered and working
+    /// set measured now, or left for [`grid`] to do beside the
+    /// simulations (the working set 0 until then).
     fn loaded(&self, trace: Vec<Req>, measure: bool) -> Result<Loaded, String> {
         let params = self.params.params()?;
         let unit = if self.unit == "bytes" {
@@ -176,10 +180,11 @@ impl Input {
         } else {
             Unit::Objects
         };
-        let working_set = if measure {
-            hotset::policy::working_set(&trace, unit)
+        let (objects, working_set) = if measure {
+            let (o, ws) = Objects::number(&trace);
+            (Some(o), ws.of(unit))
         } else {
-            0
+            (None, 0)
         };
         let name = self
             .trace
@@ -191,6 +196,7 @@ impl Input {
             trace,
             unit,
             working_set,
+            objects,
             name,
         })
     }
@@ -272,25 +278,37 @@ pub struct SimulateArgs {
     use_ttl: bool,
 }
 
-/// The (policy × size) grid, every cell run in parallel.
-fn grid(t: &Loaded, grid: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
-    let progress = Progress::new("simulate", grid.len() as u64, quiet);
-    let out = grid
-        .par_iter()
-        .map(|&(p, c)| {
-            let r = simulate_with(p, &t.params, c, t.unit, &t.trace);
-            progress.inc(1);
-            r
-        })
-        .collect();
+/// The (policy × size) grid, every cell run in parallel (with `timed`,
+/// objects expire), over the trace's object numbers: those `t` has, or
+/// made beside the cells. Returns the working set (`t`'s, or measured by
+/// that numbering) and the cells' counts.
+fn grid(
+    t: &Loaded,
+    cells: &[(Exact, u64)],
+    timed: Option<&[Timed]>,
+    quiet: bool,
+) -> (u64, Vec<Counts>) {
+    let progress = Progress::new("simulate", cells.len() as u64, quiet);
+    let done = || progress.inc(1);
+    let out = match &t.objects {
+        Some(o) => {
+            let counts = simulate_cells(cells, &t.params, t.unit, &t.trace, o, timed, &done);
+            (t.working_set, counts)
+        }
+        None => {
+            let (ws, counts) = simulate_grid(cells, &t.params, t.unit, &t.trace, timed, &done);
+            (ws.of(t.unit), counts)
+        }
+    };
     progress.finish();
     out
 }
 
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
 pub fn simulate(a: &SimulateArgs) -> ExitCode {
-    // With absolute sizes only, the working set (for the report) is
-    // measured beside the simulations rather than before them.
+    // With absolute sizes only, the objects are numbered and the working
+    // set (for the report) measured beside the simulations rather than
+    // before them.
     let absolute = a.sizes.iter().all(|&s| s >= 1.0);
     let (mut t, timed) = match load_timed(&a.input, a.use_ttl, !absolute) {
         Ok(t) => t,
@@ -315,28 +333,13 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
             return fail(format!("{e} {}", t.unit.name()));
         }
     }
-    let run_cells = || match &timed {
-        Some(timed) => {
-            let progress = Progress::new("simulate", cells.len() as u64, a.input.quiet);
-            let counts: Vec<Counts> = cells
-                .par_iter()
-                .map(|&(p, c)| {
-                    let r = simulate_ttl(p, &t.params, c, t.unit, &t.trace, timed);
-                    progress.inc(1);
-                    r
-                })
-                .collect();
-            progress.finish();
-            ("exact+ttl", counts)
-        }
-        None => ("exact", grid(&t, &cells, a.input.quiet)),
-    };
-    let (working_set, (kind, counts)) = if absolute {
-        rayon::join(|| hotset::policy::working_set(&t.trace, t.unit), run_cells)
-    } else {
-        (t.working_set, run_cells())
-    };
+    let (working_set, counts) = grid(&t, &cells, timed.as_deref(), a.input.quiet);
     t.working_set = working_set;
+    let kind = if timed.is_some() {
+        "exact+ttl"
+    } else {
+        "exact"
+    };
     let rows: Vec<SimRow> = cells
         .iter()
         .zip(counts)
@@ -535,7 +538,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                         .map(move |&s| (p, s))
                 })
                 .collect();
-            for (&(p, s), counts) in others.iter().zip(grid(&t, &others, a.input.quiet)) {
+            for (&(p, s), counts) in others.iter().zip(grid(&t, &others, None, a.input.quiet).1) {
                 rows.push(row(p, kind, 1.0, s, t.unit, counts));
             }
             if c.resized > 0 {
@@ -594,7 +597,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 })
                 .collect()
         } else {
-            grid(&t, &full, a.input.quiet)
+            grid(&t, &full, None, a.input.quiet).1
         };
         for &p in &policies {
             let (est, want): (Vec<f64>, Vec<f64>) = rows

@@ -52,6 +52,11 @@ pub(super) struct ClockPro {
 }
 
 impl ClockPro {
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.ring.prefetch(id);
+    }
+
     pub(super) fn new(cap: u64) -> ClockPro {
         ClockPro {
             cap,

@@ -3,8 +3,9 @@
 
 use super::list::Buckets;
 use super::multilist::MultiList;
+use super::objects::slot;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 /// LFU with dynamic aging, in the package's form: objects are filed by a
 /// frequency key in per-key FIFO lists, and `min` is the key of the last
@@ -68,6 +69,11 @@ impl Lfuda {
         true
     }
 
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.lists.prefetch(id);
+    }
+
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         if let Some((key, osize)) = self.lists.get(id) {
             // Keys grow geometrically (each hit adds `min`, which climbs
@@ -125,8 +131,11 @@ pub(super) struct Gdsf {
     last: f64,
     /// Requests seen (the package's `n_req`: the tie-breaker).
     now: u64,
-    /// id → (frequency, stored size, priority bits, request time)
-    objs: HashMap<u64, (u64, u64, u64, u64), foldhash::fast::FixedState>,
+    /// By object number: (frequency, stored size, priority bits, request
+    /// time); size 0 = not cached.
+    objs: Vec<(u64, u64, u64, u64)>,
+    /// Objects cached.
+    live: usize,
     /// (priority bits, request time, id), least first: a non-negative
     /// f64's bits order as the value does. A hit pushes a new entry and
     /// leaves the old one, stale (its time is not the object's), to be
@@ -142,7 +151,8 @@ impl Gdsf {
             used: 0,
             last: 0.0,
             now: 0,
-            objs: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(17)),
+            objs: Vec::new(),
+            live: 0,
             queue: BinaryHeap::new(),
         }
     }
@@ -150,11 +160,10 @@ impl Gdsf {
     /// Rebuilds the queue from the live objects when stale entries
     /// outnumber them.
     fn compact(&mut self) {
-        if self.queue.len() > 2 * self.objs.len() + 1024 {
-            self.queue = self
-                .objs
-                .iter()
-                .map(|(&id, &(_, _, p, t))| Reverse((p, t, id)))
+        if self.queue.len() > 2 * self.live + 1024 {
+            self.queue = (self.objs.iter().enumerate())
+                .filter(|(_, o)| o.1 != 0)
+                .map(|(id, &(_, _, p, t))| Reverse((p, t, id as u64)))
                 .collect();
         }
     }
@@ -163,12 +172,18 @@ impl Gdsf {
         (self.last + freq as f64 * 1.0e6 / size as f64).to_bits()
     }
 
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        super::objects::prefetch_at(&self.objs, id);
+    }
+
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         self.now += 1;
-        if let Some(&(f, osize, _, _)) = self.objs.get(&id) {
+        let &mut (f, osize, _, _) = slot(&mut self.objs, id, (0, 0, 0, 0));
+        if osize != 0 {
             let p = self.priority(f + 1, osize);
             self.queue.push(Reverse((p, self.now, id)));
-            self.objs.insert(id, (f + 1, osize, p, self.now));
+            self.objs[id as usize] = (f + 1, osize, p, self.now);
             self.compact();
             return true;
         }
@@ -177,20 +192,20 @@ impl Gdsf {
         }
         let p = self.priority(1, size);
         self.queue.push(Reverse((p, self.now, id)));
-        self.objs.insert(id, (1, size, p, self.now));
+        self.objs[id as usize] = (1, size, p, self.now);
+        self.live += 1;
         self.used += size;
         while self.used > self.cap {
             let Some(Reverse((pri, t, victim))) = self.queue.pop() else {
                 break;
             };
-            match self.objs.get(&victim) {
-                Some(&(_, vsize, _, vt)) if vt == t => {
-                    self.last = f64::from_bits(pri);
-                    self.objs.remove(&victim);
-                    self.used -= vsize;
-                }
-                _ => {} // stale
-            }
+            let v = &mut self.objs[victim as usize];
+            if v.1 != 0 && v.3 == t {
+                self.last = f64::from_bits(pri);
+                self.used -= v.1;
+                v.1 = 0;
+                self.live -= 1;
+            } // else stale
         }
         false
     }
@@ -297,6 +312,11 @@ impl Mq {
             }
             _ => false,
         }
+    }
+
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.qs.prefetch(id);
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {

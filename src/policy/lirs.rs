@@ -47,6 +47,13 @@ pub(super) struct Lirs {
 }
 
 impl Lirs {
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.s.prefetch(id);
+        self.q.prefetch(id);
+        self.nh.prefetch(id);
+    }
+
     pub(super) fn new(cap: u64) -> Lirs {
         let hir_limit = ((0.01 * cap as f64) as u64).max(1);
         Lirs {

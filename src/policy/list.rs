@@ -1,7 +1,7 @@
 //! An index-based doubly linked list with an id → node map: the queue every
 //! list-based simulator is built on. Head = most recently inserted.
 
-use std::collections::HashMap;
+use super::objects::Slots;
 
 const NIL: u32 = u32::MAX;
 
@@ -19,7 +19,7 @@ pub(crate) struct Node {
 pub(crate) struct List {
     nodes: Vec<Node>,
     free: Vec<u32>,
-    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    map: Slots,
     head: u32,
     tail: u32,
     /// Sum of sizes in the list.
@@ -32,7 +32,7 @@ impl List {
         List {
             nodes: Vec::new(),
             free: Vec::new(),
-            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x5eed)),
+            map: Slots::new(),
             head: NIL,
             tail: NIL,
             bytes: 0,
@@ -41,7 +41,13 @@ impl List {
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<u32> {
-        self.map.get(&id).copied()
+        self.map.get(id)
+    }
+
+    /// Starts loading `id`'s map entry, for a [`List::get`] soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u64) {
+        self.map.prefetch(id);
     }
 
     pub(crate) fn node(&mut self, n: u32) -> &mut Node {
@@ -143,7 +149,7 @@ impl List {
     pub(crate) fn remove(&mut self, n: u32) -> Node {
         self.unlink(n);
         let node = self.nodes[n as usize];
-        self.map.remove(&node.id);
+        self.map.remove(node.id);
         self.free.push(n);
         self.bytes -= node.size;
         self.len -= 1;
@@ -215,7 +221,7 @@ struct Filed {
 pub(crate) struct Buckets {
     nodes: Vec<Filed>,
     free: Vec<u32>,
-    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    map: Slots,
     /// (newest, oldest) of the non-empty list of each key below
     /// [`LOW_KEYS`], and a bit per key that has one: LFU's frequencies
     /// are mostly small, and these need no tree.
@@ -233,7 +239,7 @@ impl Buckets {
         Buckets {
             nodes: Vec::new(),
             free: Vec::new(),
-            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0xb0c4)),
+            map: Slots::new(),
             low: [(NIL, NIL); LOW_KEYS as usize],
             low_mask: 0,
             ends: std::collections::BTreeMap::new(),
@@ -266,9 +272,15 @@ impl Buckets {
         }
     }
 
+    /// Starts loading `id`'s map entry, for a lookup soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u64) {
+        self.map.prefetch(id);
+    }
+
     /// `id`'s key and size, if it is filed.
     pub(crate) fn get(&self, id: u64) -> Option<(u64, u64)> {
-        self.map.get(&id).map(|&n| {
+        self.map.get(id).map(|n| {
             let f = &self.nodes[n as usize];
             (f.key, f.size)
         })
@@ -374,7 +386,7 @@ impl Buckets {
     /// Moves filed `id` to be the newest of `key`; whether its old key's
     /// list emptied.
     pub(crate) fn refile(&mut self, id: u64, key: u64) -> bool {
-        let n = self.map[&id];
+        let n = self.map.get(id).expect("filed");
         let emptied = self.unlink(n);
         self.link(n, key);
         emptied
@@ -382,7 +394,7 @@ impl Buckets {
 
     /// Removes filed `id`; whether its key's list emptied.
     pub(crate) fn remove(&mut self, id: u64) -> bool {
-        let n = self.map.remove(&id).expect("filed");
+        let n = self.map.remove(id).expect("filed");
         self.free.push(n);
         self.unlink(n)
     }
@@ -393,7 +405,7 @@ impl Buckets {
         let (_, oldest) = *self.ends_of(key)?;
         let f = self.nodes[oldest as usize];
         let emptied = self.unlink(oldest);
-        self.map.remove(&f.id);
+        self.map.remove(f.id);
         self.free.push(oldest);
         Some((f.id, f.size, emptied))
     }

@@ -15,14 +15,16 @@ mod frequency;
 mod lirs;
 mod list;
 mod multilist;
+mod objects;
 mod sampled;
 mod segmented;
 mod tinylfu;
 
 use list::List;
 use multilist::MultiList;
+use objects::slot;
+pub use objects::{Objects, WorkingSet};
 use std::collections::BinaryHeap;
-use std::collections::HashMap;
 use std::fmt;
 
 /// One request of a trace.
@@ -351,7 +353,7 @@ pub fn simulate_with(
     unit: Unit,
     trace: &[Req],
 ) -> Counts {
-    run(Sim::new(policy, params, capacity), unit, trace, |_| true)
+    simulate_counting(policy, params, capacity, unit, trace, |_| true)
 }
 
 /// Like [`simulate`], but only requests for which `counted(i)` holds enter
@@ -365,19 +367,122 @@ pub fn simulate_counting(
     trace: &[Req],
     counted: impl Fn(usize) -> bool,
 ) -> Counts {
-    run(Sim::new(policy, params, capacity), unit, trace, counted)
+    let (objects, _) = Objects::number(trace);
+    let sim = Sim::new(policy, params, capacity);
+    run(sim, unit, trace, &objects, None, counted)
 }
 
-fn run(mut sim: Sim, unit: Unit, trace: &[Req], counted: impl Fn(usize) -> bool) -> Counts {
+/// Every cell (policy, capacity) of a grid over one trace, in parallel,
+/// with the trace's objects numbered once for all of them: on the calling
+/// thread, while the cells run behind the numbering on rayon's others.
+/// With `timed`, objects expire as in [`simulate_ttl`]. `done` is called
+/// as each cell finishes. Returns the working set (the numbering measures
+/// it) and the cells' counts in order.
+///
+/// Panics as [`simulate_ttl`] does if a cell's policy cannot expire
+/// objects or `timed` is not as long as the trace.
+#[cfg(feature = "harness")]
+pub fn simulate_grid(
+    cells: &[(Exact, u64)],
+    params: &Params,
+    unit: Unit,
+    trace: &[Req],
+    timed: Option<&[Timed]>,
+    done: &(dyn Fn() + Sync),
+) -> (WorkingSet, Vec<Counts>) {
+    let objects = Objects::pending(trace.len());
+    rayon::join(
+        || objects.fill(trace),
+        || simulate_cells(cells, params, unit, trace, &objects, timed, done),
+    )
+}
+
+/// [`simulate_grid`] over a trace already numbered.
+///
+/// Panics if `objects` numbers a trace of another length, and as
+/// [`simulate_grid`] does.
+#[cfg(feature = "harness")]
+pub fn simulate_cells(
+    cells: &[(Exact, u64)],
+    params: &Params,
+    unit: Unit,
+    trace: &[Req],
+    objects: &Objects,
+    timed: Option<&[Timed]>,
+    done: &(dyn Fn() + Sync),
+) -> Vec<Counts> {
+    use rayon::prelude::*;
+    assert_eq!(objects.len(), trace.len(), "numbers of another trace");
+    if let Some(t) = timed {
+        for &(p, _) in cells {
+            check_timed(p, trace, t);
+        }
+    }
+    cells
+        .par_iter()
+        .map(|&(p, c)| {
+            let r = run(Sim::new(p, params, c), unit, trace, objects, timed, |_| {
+                true
+            });
+            done();
+            r
+        })
+        .collect()
+}
+
+/// How many requests ahead a simulation prefetches what a request will
+/// read.
+const AHEAD: usize = 16;
+
+/// One simulation: every request in order, its object's number read from
+/// `objects` a chunk at a time (waiting for the numbering where it is
+/// behind), and with `timed` each request's clock and TTL applied first.
+fn run(
+    mut sim: Sim,
+    unit: Unit,
+    trace: &[Req],
+    objects: &Objects,
+    timed: Option<&[Timed]>,
+    counted: impl Fn(usize) -> bool,
+) -> Counts {
     let mut c = Counts::default();
-    for (i, r) in trace.iter().enumerate() {
-        let size = match unit {
-            Unit::Objects => 1,
-            Unit::Bytes => r.size,
-        };
-        let hit = sim.access(r.id, size, r.next);
-        if counted(i) {
-            c.record(r.size, hit);
+    // Expiry of each object as last inserted (0: never), by number.
+    let mut expiry: Vec<u64> = Vec::new();
+    for (k, reqs) in trace.chunks(objects::CHUNK).enumerate() {
+        let nums = objects.chunk(k);
+        let base = k * objects::CHUNK;
+        for (j, (r, &obj)) in reqs.iter().zip(nums).enumerate() {
+            let i = base + j;
+            if let (Some(&a), Some(ra)) = (nums.get(j + AHEAD), reqs.get(j + AHEAD)) {
+                sim.prefetch(a, ra.id);
+            }
+            let size = match unit {
+                Unit::Objects => 1,
+                Unit::Bytes => r.size,
+            };
+            let hit = match timed {
+                None => sim.access(obj, r.id, size, r.next),
+                Some(timed) => {
+                    let t = timed[i];
+                    let now = u64::from(t.time);
+                    let e = slot(&mut expiry, obj, 0);
+                    if *e != 0 && *e < now && sim.remove(obj) {
+                        c.expired += 1;
+                    }
+                    let hit = sim.access(obj, r.id, size, r.next);
+                    if !hit {
+                        *slot(&mut expiry, obj, 0) = if t.ttl == 0 {
+                            0
+                        } else {
+                            now + u64::from(t.ttl)
+                        };
+                    }
+                    hit
+                }
+            };
+            if counted(i) {
+                c.record(r.size, hit);
+            }
         }
     }
     c.fallbacks = sim.fallbacks();
@@ -426,37 +531,18 @@ pub fn simulate_ttl(
     trace: &[Req],
     timed: &[Timed],
 ) -> Counts {
+    check_timed(policy, trace, timed);
+    let (objects, _) = Objects::number(trace);
+    let sim = Sim::new(policy, params, capacity);
+    run(sim, unit, trace, &objects, Some(timed), |_| true)
+}
+
+/// Panics unless `policy` can expire objects and `timed` matches `trace`.
+fn check_timed(policy: Exact, trace: &[Req], timed: &[Timed]) {
     assert_eq!(trace.len(), timed.len(), "one clock and TTL per request");
-    let mut sim = Sim::new(policy, params, capacity);
-    assert!(sim.can_remove(), "{}", check_ttl(policy).unwrap_err());
-    // Expiry of each object as last inserted (0: never).
-    let mut expiry: HashMap<u64, u64, foldhash::fast::FixedState> =
-        HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x77));
-    let mut c = Counts::default();
-    for (r, t) in trace.iter().zip(timed) {
-        let now = u64::from(t.time);
-        if let Some(&e) = expiry.get(&r.id) {
-            if e != 0 && e < now && sim.remove(r.id) {
-                c.expired += 1;
-            }
-        }
-        let size = match unit {
-            Unit::Objects => 1,
-            Unit::Bytes => r.size,
-        };
-        let hit = sim.access(r.id, size, r.next);
-        if !hit {
-            let e = if t.ttl == 0 {
-                0
-            } else {
-                now + u64::from(t.ttl)
-            };
-            expiry.insert(r.id, e);
-        }
-        c.record(r.size, hit);
+    if let Err(e) = check_ttl(policy) {
+        panic!("{e}");
     }
-    c.fallbacks = sim.fallbacks();
-    c
 }
 
 /// Cache sizes as `simulate` and `mrc` take them: absolute, or below 1 a
@@ -478,24 +564,7 @@ pub fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> 
 /// The working set of a trace: its distinct objects, or their bytes (each
 /// at its first-seen size).
 pub fn working_set(trace: &[Req], unit: Unit) -> u64 {
-    let hasher = foldhash::fast::FixedState::with_seed(0x3e7);
-    match unit {
-        Unit::Objects => {
-            let mut seen =
-                std::collections::HashSet::with_capacity_and_hasher(trace.len() / 2, hasher);
-            for r in trace {
-                seen.insert(r.id);
-            }
-            seen.len() as u64
-        }
-        Unit::Bytes => {
-            let mut seen = HashMap::with_hasher(hasher);
-            for r in trace {
-                seen.entry(r.id).or_insert(r.size);
-            }
-            seen.values().sum()
-        }
-    }
+    Objects::number(trace).1.of(unit)
 }
 
 /// One simulator of any policy.
@@ -568,9 +637,10 @@ impl Sim {
         )
     }
 
-    /// Removes a resident object (an expiry); returns whether it was one.
-    /// Only for the policies [`Sim::can_remove`] names.
-    fn remove(&mut self, id: u64) -> bool {
+    /// Removes resident object `obj` (an expiry); returns whether it was
+    /// one. Only for the policies [`Sim::can_remove`] names.
+    fn remove(&mut self, obj: u64) -> bool {
+        let id = obj;
         match self {
             Sim::Queue(s, _) => s.q.take(id),
             Sim::Clock(s) => s.q.take(id),
@@ -588,22 +658,49 @@ impl Sim {
         }
     }
 
-    /// One request; returns whether it hit.
+    /// A request for `obj` (trace id `trace_id`) comes soon: start loading
+    /// what it will read (a hint; nothing changes).
     #[inline]
-    fn access(&mut self, id: u64, size: u64, next: i64) -> bool {
+    fn prefetch(&self, obj: u64, trace_id: u64) {
+        match self {
+            Sim::Queue(s, _) => s.q.prefetch(obj),
+            Sim::Clock(s) => s.q.prefetch(obj),
+            Sim::Sieve(s) => s.q.prefetch(obj),
+            Sim::S3Fifo(s) => s.q.prefetch(obj),
+            Sim::Belady(s) => objects::prefetch_at(&s.objs, obj),
+            Sim::Arc(s) => s.l.prefetch(obj),
+            Sim::Lfu(s) => s.lists.prefetch(obj),
+            Sim::Lfuda(s) => s.prefetch(obj),
+            Sim::Gdsf(s) => s.prefetch(obj),
+            Sim::TwoQ(s) => s.prefetch(obj),
+            Sim::Slru(s) => s.segs.prefetch(obj),
+            Sim::WTinyLfu(s) => s.prefetch(obj, trace_id),
+            Sim::Mq(s) => s.prefetch(obj),
+            Sim::Lirs(s) => s.prefetch(obj),
+            Sim::ClockPro(s) => s.prefetch(obj),
+            Sim::Sampled(s) => s.prefetch(obj),
+        }
+    }
+
+    /// One request for object number `obj` (the simulators' "id"), whose
+    /// trace id is `id` (for the policies that hash or order by it);
+    /// returns whether it hit.
+    #[inline]
+    fn access(&mut self, obj: u64, trace_id: u64, size: u64, next: i64) -> bool {
+        let id = obj;
         match self {
             Sim::Queue(s, lru) => s.access(id, size, *lru),
             Sim::Clock(s) => s.access(id, size),
             Sim::Sieve(s) => s.access(id, size),
             Sim::S3Fifo(s) => s.access(id, size),
-            Sim::Belady(s) => s.access(id, size, next),
+            Sim::Belady(s) => s.access(id, trace_id, size, next),
             Sim::Arc(s) => s.access(id, size),
             Sim::Lfu(s) => s.access(id, size),
             Sim::Lfuda(s) => s.access(id, size),
             Sim::Gdsf(s) => s.access(id, size),
             Sim::TwoQ(s) => s.access(id, size),
             Sim::Slru(s) => s.access(id, size),
-            Sim::WTinyLfu(s) => s.access(id, size),
+            Sim::WTinyLfu(s) => s.access(id, trace_id, size),
             Sim::Mq(s) => s.access(id, size),
             Sim::Lirs(s) => s.access(id, size),
             Sim::ClockPro(s) => s.access(id, size),
@@ -880,15 +977,17 @@ impl S3Fifo {
 
 /// Bélády's OPT with the trace's next-access times; always admits.
 ///
-/// A max-heap of (next access, id) with lazy deletion: a hit pushes a fresh
-/// entry, and entries that no longer match their object are skipped when
-/// they surface.
+/// A max-heap of (next access, trace id, object number) with lazy
+/// deletion: a hit pushes a fresh entry, and entries that no longer match
+/// their object are skipped when they surface. Objects never requested
+/// again tie at the top, and go in the order of their trace ids, the
+/// package's.
 struct Belady {
     cap: u64,
     used: u64,
-    /// id → (next access, size)
-    objs: HashMap<u64, (u64, u64), foldhash::fast::FixedState>,
-    heap: BinaryHeap<(u64, u64)>,
+    /// By object number: (next access, size); size 0 = not cached.
+    objs: Vec<(u64, u64)>,
+    heap: BinaryHeap<(u64, u64, u64)>,
 }
 
 impl Belady {
@@ -896,34 +995,33 @@ impl Belady {
         Belady {
             cap,
             used: 0,
-            objs: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(7)),
+            objs: Vec::new(),
             heap: BinaryHeap::new(),
         }
     }
-    fn access(&mut self, id: u64, size: u64, next: i64) -> bool {
+    fn access(&mut self, obj: u64, id: u64, size: u64, next: i64) -> bool {
         let next = if next < 0 { u64::MAX } else { next as u64 };
-        if let Some(e) = self.objs.get_mut(&id) {
+        let e = slot(&mut self.objs, obj, (0, 0));
+        if e.1 != 0 {
             e.0 = next;
-            self.heap.push((next, id));
+            self.heap.push((next, id, obj));
             return true;
         }
         if size > self.cap {
             return false;
         }
         while self.used + size > self.cap {
-            let Some((n, victim)) = self.heap.pop() else {
+            let Some((n, _, victim)) = self.heap.pop() else {
                 break;
             };
-            match self.objs.get(&victim) {
-                Some(&(cur, vsize)) if cur == n => {
-                    self.objs.remove(&victim);
-                    self.used -= vsize;
-                }
-                _ => continue, // stale entry
-            }
+            let v = &mut self.objs[victim as usize];
+            if v.1 != 0 && v.0 == n {
+                self.used -= v.1;
+                v.1 = 0;
+            } // else a stale entry
         }
-        self.objs.insert(id, (next, size));
-        self.heap.push((next, id));
+        self.objs[obj as usize] = (next, size);
+        self.heap.push((next, id, obj));
         self.used += size;
         false
     }

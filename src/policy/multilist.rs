@@ -4,7 +4,7 @@
 //! relinks the node, with no hashing, where separate `List`s would remove
 //! from one map and insert into another. Head = most recently inserted.
 
-use std::collections::HashMap;
+use super::objects::Slots;
 
 const NIL: u32 = u32::MAX;
 
@@ -27,7 +27,7 @@ pub(crate) struct Entry {
 pub(crate) struct MultiList {
     nodes: Vec<Entry>,
     free: Vec<u32>,
-    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    map: Slots,
     /// Per queue: (head, tail, length, bytes).
     ends: Vec<(u32, u32, usize, u64)>,
 }
@@ -37,14 +37,20 @@ impl MultiList {
         MultiList {
             nodes: Vec::new(),
             free: Vec::new(),
-            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x9e5)),
+            map: Slots::new(),
             ends: vec![(NIL, NIL, 0, 0); queues],
         }
     }
 
     /// The node of `id`, in whichever queue.
     pub(crate) fn get(&self, id: u64) -> Option<u32> {
-        self.map.get(&id).copied()
+        self.map.get(id)
+    }
+
+    /// Starts loading `id`'s map entry, for a [`MultiList::get`] soon.
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u64) {
+        self.map.prefetch(id);
     }
 
     pub(crate) fn peek(&self, n: u32) -> &Entry {
@@ -66,6 +72,12 @@ impl MultiList {
     pub(crate) fn tail(&self, q: usize) -> Option<u32> {
         let t = self.ends[q].1;
         (t != NIL).then_some(t)
+    }
+
+    /// The neighbour of node `n` toward its queue's head, if any.
+    pub(crate) fn prev(&self, n: u32) -> Option<u32> {
+        let p = self.nodes[n as usize].prev;
+        (p != NIL).then_some(p)
     }
 
     /// A new object at the head of queue `q`.
@@ -104,7 +116,7 @@ impl MultiList {
     pub(crate) fn remove(&mut self, n: u32) -> Entry {
         self.unlink(n);
         let e = self.nodes[n as usize];
-        self.map.remove(&e.id);
+        self.map.remove(e.id);
         self.free.push(n);
         e
     }

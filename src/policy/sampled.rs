@@ -11,8 +11,8 @@
 //! index, so no two accesses tie. Without a pool (N = 0) each eviction
 //! takes the idlest of its own K samples: KRR's model (`mrc::krr`).
 
+use super::objects::Slots;
 use crate::rng::SplitMix64;
-use std::collections::HashMap;
 
 /// One resident object.
 #[derive(Clone, Copy)]
@@ -43,13 +43,18 @@ pub(super) struct SampledLru {
     /// Residents, densely packed so a sample is one index.
     objs: Vec<Obj>,
     /// id → index in `objs`.
-    at: HashMap<u64, u32, foldhash::fast::FixedState>,
+    at: Slots,
     /// Sorted by idle time, idlest last.
     pool: Vec<Candidate>,
     rng: SplitMix64,
 }
 
 impl SampledLru {
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.at.prefetch(id);
+    }
+
     pub(super) fn new(cap: u64, samples: usize, pool: usize, seed: u64) -> SampledLru {
         SampledLru {
             cap,
@@ -58,7 +63,7 @@ impl SampledLru {
             bytes: 0,
             now: 0,
             objs: Vec::new(),
-            at: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x5a3d)),
+            at: Slots::new(),
             pool: Vec::new(),
             rng: SplitMix64::new(seed),
         }
@@ -66,7 +71,7 @@ impl SampledLru {
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         self.now += 1;
-        if let Some(&i) = self.at.get(&id) {
+        if let Some(i) = self.at.get(id) {
             self.objs[i as usize].atime = self.now;
             return true;
         }
@@ -113,7 +118,7 @@ impl SampledLru {
                 });
             }
             while let Some(c) = self.pool.pop() {
-                let Some(&i) = self.at.get(&c.id) else {
+                let Some(i) = self.at.get(c.id) else {
                     continue;
                 };
                 let o = self.objs[i as usize];
@@ -148,7 +153,7 @@ impl SampledLru {
 
     /// Removes an object; returns whether it was resident.
     pub(super) fn remove(&mut self, id: u64) -> bool {
-        let Some(i) = self.at.remove(&id) else {
+        let Some(i) = self.at.remove(id) else {
             return false;
         };
         let o = self.objs.swap_remove(i as usize);

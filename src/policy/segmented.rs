@@ -32,6 +32,13 @@ impl TwoQ {
         self.a1in.take(id) || self.am.take(id)
     }
 
+    /// Starts loading what a request for `id` reads.
+    pub(super) fn prefetch(&self, id: u64) {
+        self.a1in.prefetch(id);
+        self.a1out.prefetch(id);
+        self.am.prefetch(id);
+    }
+
     pub(super) fn new(cap: u64, a_in: f64, a_out: f64) -> TwoQ {
         let in_cap = (cap as f64 * a_in) as u64;
         TwoQ {
@@ -98,22 +105,26 @@ impl TwoQ {
 pub(super) struct Slru {
     cap: u64,
     seg_caps: Vec<u64>,
-    /// Queue `i` is segment `i`, lowest first.
-    segs: MultiList,
+    /// Segment `i` is queue `base + i` of `segs`, lowest first; the
+    /// queues below `base` are the owner's (W-TinyLFU's window).
+    base: usize,
+    pub(super) segs: MultiList,
 }
 
 impl Slru {
     /// `n` equal segments of ⌊C / n⌋.
     pub(super) fn new(cap: u64, n: usize) -> Slru {
-        Slru::with_segments(cap, vec![cap / n.max(1) as u64; n.max(1)])
+        Slru::with_segments(cap, vec![cap / n.max(1) as u64; n.max(1)], 0)
     }
 
-    /// An SLRU of capacity `cap` with these segment sizes, lowest first.
-    pub(super) fn with_segments(cap: u64, seg_caps: Vec<u64>) -> Slru {
+    /// An SLRU of capacity `cap` with these segment sizes, lowest first,
+    /// after `base` queues of the owner's in the same `MultiList`.
+    pub(super) fn with_segments(cap: u64, seg_caps: Vec<u64>, base: usize) -> Slru {
         Slru {
             cap,
-            segs: MultiList::new(seg_caps.len()),
+            segs: MultiList::new(base + seg_caps.len()),
             seg_caps,
+            base,
         }
     }
 
@@ -122,7 +133,9 @@ impl Slru {
     }
 
     pub(super) fn used(&self) -> u64 {
-        (0..self.seg_caps.len()).map(|i| self.segs.bytes(i)).sum()
+        (0..self.seg_caps.len())
+            .map(|i| self.segs.bytes(self.base + i))
+            .sum()
     }
 
     /// Whether an object of `size` may ever enter.
@@ -130,19 +143,18 @@ impl Slru {
         size <= self.cap && size <= self.seg_caps[0]
     }
 
-    /// The lowest segment that holds anything.
+    /// The queue of the lowest segment that holds anything.
     fn lowest(&self) -> Option<usize> {
-        (0..self.seg_caps.len()).find(|&i| self.segs.len(i) > 0)
+        (self.base..self.base + self.seg_caps.len()).find(|&q| self.segs.len(q) > 0)
     }
 
-    /// The id the next eviction takes.
-    pub(super) fn victim(&self) -> Option<u64> {
-        let t = self.segs.tail(self.lowest()?)?;
-        Some(self.segs.peek(t).id)
+    /// The node the next eviction takes.
+    pub(super) fn victim(&self) -> Option<u32> {
+        self.segs.tail(self.lowest()?)
     }
 
     pub(super) fn evict(&mut self) -> bool {
-        match self.lowest().and_then(|i| self.segs.tail(i)) {
+        match self.lowest().and_then(|q| self.segs.tail(q)) {
             Some(t) => {
                 self.segs.remove(t);
                 true
@@ -157,12 +169,12 @@ impl Slru {
             self.evict();
             return;
         }
-        let Some(t) = self.segs.tail(i) else {
+        let Some(t) = self.segs.tail(self.base + i) else {
             return;
         };
         self.segs.entry(t).meta = 0;
-        self.segs.move_to_head(t, i - 1);
-        while self.segs.bytes(i - 1) > self.seg_caps[i - 1] {
+        self.segs.move_to_head(t, self.base + i - 1);
+        while self.segs.bytes(self.base + i - 1) > self.seg_caps[i - 1] {
             self.cool(i - 1);
         }
     }
@@ -180,40 +192,63 @@ impl Slru {
 
     /// A hit's update, if `id` is here; whether it was.
     pub(super) fn hit(&mut self, id: u64) -> bool {
+        match self.segs.get(id) {
+            Some(n) => {
+                self.hit_node(n);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A hit's update of node `n`, one of the segments'.
+    pub(super) fn hit_node(&mut self, n: u32) {
         let top = self.seg_caps.len() - 1;
-        let Some(n) = self.segs.get(id) else {
-            return false;
-        };
-        let i = self.segs.peek(n).queue as usize;
+        let i = self.segs.peek(n).queue as usize - self.base;
         if i == top {
-            self.segs.move_to_head(n, top);
+            self.segs.move_to_head(n, self.base + top);
         } else {
             self.segs.entry(n).meta = 0;
-            self.segs.move_to_head(n, i + 1);
-            while self.segs.bytes(i + 1) > self.seg_caps[i + 1] {
+            self.segs.move_to_head(n, self.base + i + 1);
+            while self.segs.bytes(self.base + i + 1) > self.seg_caps[i + 1] {
                 self.cool(i + 1);
             }
         }
-        true
     }
 
-    /// Inserts a new object into the lowest segment with room; if none has,
-    /// evicts until the whole cache has room and inserts into segment 0.
-    pub(super) fn insert(&mut self, id: u64, size: u64) {
-        let seg = match (0..self.seg_caps.len())
-            .find(|&i| self.segs.bytes(i) + size <= self.seg_caps[i])
+    /// The segment a new object of `size` goes into: the lowest with
+    /// room; if none has, evictions until the whole cache has room, and
+    /// segment 0.
+    fn make_room(&mut self, size: u64) -> usize {
+        match (0..self.seg_caps.len())
+            .find(|&i| self.segs.bytes(self.base + i) + size <= self.seg_caps[i])
         {
-            Some(i) => i,
+            Some(i) => self.base + i,
             None => {
                 while self.used() + size > self.cap {
                     if !self.evict() {
                         break;
                     }
                 }
-                0
+                self.base
             }
-        };
-        self.segs.push_head(seg, id, size, 0, 0);
+        }
+    }
+
+    /// Inserts a new object into the lowest segment with room; if none has,
+    /// evicts until the whole cache has room and inserts into segment 0.
+    pub(super) fn insert(&mut self, id: u64, size: u64) {
+        let q = self.make_room(size);
+        self.segs.push_head(q, id, size, 0, 0);
+    }
+
+    /// [`Slru::insert`] for node `n`, moved from one of the owner's queues
+    /// (its meta cleared, its stamp kept).
+    pub(super) fn insert_node(&mut self, n: u32) {
+        let size = self.segs.peek(n).size;
+        let q = self.make_room(size);
+        self.segs.entry(n).meta = 0;
+        self.segs.move_to_head(n, q);
     }
 
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {

@@ -2,7 +2,6 @@
 //! package runs it with its defaults: a window LRU of 1% in front of a
 //! two-segment SLRU, with admission to the SLRU by a frequency sketch.
 
-use super::list::List;
 use super::segmented::Slru;
 
 /// XXH64 (Collet) of one little-endian u64, the hash the package's sketch
@@ -65,11 +64,18 @@ impl Sketch {
         }
     }
 
-    /// The ten counter positions of an id. `x % n` by Lemire's fast
-    /// modulus (exact for 32-bit `x` and `n`): a multiply, not a divide.
-    fn positions(&self, id: u64) -> [u32; HASHES as usize] {
-        let a = xxh64_u64(id, 0x1234_5678) as u32;
-        let b = xxh64_u64(id, 0x1234_4321) as u32;
+    /// The two hashes of a trace id that make its positions.
+    fn hashes(id: u64) -> (u32, u32) {
+        (
+            xxh64_u64(id, 0x1234_5678) as u32,
+            xxh64_u64(id, 0x1234_4321) as u32,
+        )
+    }
+
+    /// The ten counter positions of an id, from its [`Sketch::hashes`].
+    /// `x % n` by Lemire's fast modulus (exact for 32-bit `x` and `n`): a
+    /// multiply, not a divide.
+    fn positions(&self, (a, b): (u32, u32)) -> [u32; HASHES as usize] {
         // (n = 1 wraps m to 0, which gives 0: still x % 1.)
         let m = (u64::MAX / u64::from(self.n)).wrapping_add(1);
         let mut out = [0u32; HASHES as usize];
@@ -81,6 +87,15 @@ impl Sketch {
         out
     }
 
+    /// Starts loading the counters of an id, for an estimate or add soon.
+    fn prefetch(&self, h: (u32, u32)) {
+        if !self.dense.is_empty() {
+            for p in self.positions(h) {
+                crate::prefetch((&self.dense[p as usize] as *const u32).cast());
+            }
+        }
+    }
+
     fn get(&self, p: u32) -> u32 {
         if self.dense.is_empty() {
             self.sparse.get(&p).copied().unwrap_or(0)
@@ -89,16 +104,16 @@ impl Sketch {
         }
     }
 
-    fn estimate(&self, id: u64) -> u32 {
-        self.least(&self.positions(id))
+    fn estimate(&self, h: (u32, u32)) -> u32 {
+        self.least(&self.positions(h))
     }
 
     fn least(&self, ps: &[u32]) -> u32 {
         ps.iter().map(|&p| self.get(p)).min().unwrap_or(0)
     }
 
-    fn add(&mut self, id: u64) {
-        let ps = self.positions(id);
+    fn add(&mut self, h: (u32, u32)) {
+        let ps = self.positions(h);
         if self.least(&ps) == u32::MAX {
             return;
         }
@@ -142,10 +157,24 @@ impl Sketch {
 pub(super) struct WTinyLfu {
     cap: u64,
     window_cap: u64,
-    window: List,
+    /// The main SLRU; queue [`WINDOW`] of its `MultiList` is the window,
+    /// so one lookup finds an object in either. An entry's stamp holds
+    /// its trace id's [`Sketch::hashes`] (the sketch counts trace ids, as
+    /// the package's does; the simulator sees object numbers).
     main: Slru,
     sketch: Sketch,
     main_hits: u64,
+}
+
+/// The window's queue in `WTinyLfu::main`.
+const WINDOW: usize = 0;
+
+fn pack((a, b): (u32, u32)) -> u64 {
+    u64::from(a) << 32 | u64::from(b)
+}
+
+fn unpack(stamp: u64) -> (u32, u32) {
+    ((stamp >> 32) as u32, stamp as u32)
 }
 
 impl WTinyLfu {
@@ -156,53 +185,86 @@ impl WTinyLfu {
         WTinyLfu {
             cap,
             window_cap,
-            window: List::new(),
-            main: Slru::with_segments(m, segs),
+            main: Slru::with_segments(m, segs, WINDOW + 1),
             sketch: Sketch::new(m),
             main_hits: 0,
         }
     }
 
+    fn window_bytes(&self) -> u64 {
+        self.main.segs.bytes(WINDOW)
+    }
+
     fn evict(&mut self) {
         loop {
-            let Some(t) = self.window.tail() else {
+            let Some(t) = self.main.segs.tail(WINDOW) else {
                 self.main.evict();
                 return;
             };
-            let v = *self.window.peek(t);
+            let v = *self.main.segs.peek(t);
+            let hv = unpack(v.stamp);
             if self.main.used() + v.size <= self.main.cap() {
-                self.window.remove(t);
-                self.main.insert(v.id, v.size);
-                self.sketch.add(v.id);
+                self.main.insert_node(t);
+                self.sketch.add(hv);
                 continue;
             }
-            self.window.remove(t);
             let beats = match self.main.victim() {
-                Some(u) => self.sketch.estimate(v.id) > self.sketch.estimate(u),
+                Some(u) => {
+                    let hu = unpack(self.main.segs.peek(u).stamp);
+                    self.sketch.estimate(hv) > self.sketch.estimate(hu)
+                }
                 None => false,
             };
             if beats {
                 self.main.evict();
-                self.main.insert(v.id, v.size);
+                self.main.insert_node(t);
+            } else {
+                self.main.segs.remove(t);
             }
-            self.sketch.add(v.id);
+            self.sketch.add(hv);
+            self.prefetch_victims();
             return;
+        }
+    }
+
+    /// Starts loading the counters of the next eviction's two objects:
+    /// the window's tail and main's victim (both about to change).
+    fn prefetch_victims(&self) {
+        let segs = &self.main.segs;
+        if let Some(t) = segs.tail(WINDOW) {
+            self.sketch.prefetch(unpack(segs.peek(t).stamp));
+        }
+        if let Some(u) = self.main.victim() {
+            self.sketch.prefetch(unpack(segs.peek(u).stamp));
+            if let Some(p) = segs.prev(u) {
+                self.sketch.prefetch(unpack(segs.peek(p).stamp));
+            }
         }
     }
 
     /// Removes an object (an expiry; the sketch keeps its counts); whether
     /// it was here.
     pub(super) fn remove(&mut self, id: u64) -> bool {
-        self.window.take(id) || self.main.remove(id)
+        self.main.remove(id)
     }
 
-    pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
-        if let Some(n) = self.window.get(id) {
-            self.window.move_to_head(n);
-            return true;
-        }
-        if self.main.hit(id) {
-            self.sketch.add(id);
+    /// A request for `id` (trace id `trace_id`) comes soon: start loading
+    /// what it reads.
+    pub(super) fn prefetch(&self, id: u64, trace_id: u64) {
+        self.main.segs.prefetch(id);
+        self.sketch.prefetch(Sketch::hashes(trace_id));
+    }
+
+    /// A request for object number `id`, whose trace id is `trace_id`.
+    pub(super) fn access(&mut self, id: u64, trace_id: u64, size: u64) -> bool {
+        if let Some(n) = self.main.segs.get(id) {
+            if self.main.segs.peek(n).queue as usize == WINDOW {
+                self.main.segs.move_to_head(n, WINDOW);
+                return true;
+            }
+            self.main.hit_node(n);
+            let h = unpack(self.main.segs.peek(n).stamp);
+            self.sketch.add(h);
             self.main_hits += 1;
             if self.main_hits >= 32 * self.main.cap() {
                 self.main_hits = 0;
@@ -213,15 +275,16 @@ impl WTinyLfu {
         if size > self.cap || size > self.window_cap || !self.main.admits(size) {
             return false;
         }
-        while self.window.bytes + self.main.used() + size > self.cap {
-            let before = self.window.bytes + self.main.used();
+        while self.window_bytes() + self.main.used() + size > self.cap {
+            let before = self.window_bytes() + self.main.used();
             self.evict();
-            if self.window.bytes + self.main.used() == before {
+            if self.window_bytes() + self.main.used() == before {
                 break;
             }
         }
-        self.window.push_head(id, size, 0);
-        self.sketch.add(id);
+        let h = Sketch::hashes(trace_id);
+        self.main.segs.push_head(WINDOW, id, size, 0, pack(h));
+        self.sketch.add(h);
         false
     }
 }
@@ -255,7 +318,8 @@ mod tests {
                 let want: Vec<u32> = (0..super::HASHES)
                     .map(|i| a.wrapping_add(i.wrapping_mul(b)) % n)
                     .collect();
-                assert_eq!(s.positions(id).to_vec(), want, "n {n}");
+                assert_eq!(s.positions((a, b)).to_vec(), want, "n {n}");
+                assert_eq!(super::Sketch::hashes(id), (a, b));
             }
         }
     }
