@@ -51,7 +51,7 @@ impl Sketch {
             n = 2 * HASHES;
         }
         let dense = if (n as usize) <= DENSE_COUNTERS {
-            vec![0; n as usize]
+            super::objects::written(n as usize, 0)
         } else {
             Vec::new()
         };
