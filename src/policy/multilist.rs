@@ -74,12 +74,6 @@ impl MultiList {
         (t != NIL).then_some(t)
     }
 
-    /// The neighbour of node `n` toward its queue's head, if any.
-    pub(crate) fn prev(&self, n: u32) -> Option<u32> {
-        let p = self.nodes[n as usize].prev;
-        (p != NIL).then_some(p)
-    }
-
     /// A new object at the head of queue `q`.
     pub(crate) fn push_head(&mut self, q: usize, id: u64, size: u64, meta: u32, stamp: u64) -> u32 {
         let e = Entry {

@@ -35,6 +35,8 @@ const DENSE_COUNTERS: usize = 1 << 24;
 /// position met twice twice.
 struct Sketch {
     n: u32,
+    /// ⌈2^64 / n⌉ (wrapped: 0 for n = 1), Lemire's multiplier for `% n`.
+    m: u64,
     dense: Vec<u32>,
     sparse: std::collections::HashMap<u32, u32, foldhash::fast::FixedState>,
 }
@@ -50,6 +52,11 @@ impl Sketch {
         if n < HASHES {
             n = 2 * HASHES;
         }
+        Sketch::sized(n)
+    }
+
+    /// A sketch of `n` counters.
+    fn sized(n: u32) -> Sketch {
         let dense = if (n as usize) <= DENSE_COUNTERS {
             super::objects::written(n as usize, 0)
         } else {
@@ -57,6 +64,8 @@ impl Sketch {
         };
         Sketch {
             n,
+            // (n = 1 wraps m to 0, which gives 0: still x % 1.)
+            m: (u64::MAX / u64::from(n)).wrapping_add(1),
             dense,
             sparse: std::collections::HashMap::with_hasher(foldhash::fast::FixedState::with_seed(
                 1,
@@ -76,8 +85,7 @@ impl Sketch {
     /// `x % n` by Lemire's fast modulus (exact for 32-bit `x` and `n`): a
     /// multiply, not a divide.
     fn positions(&self, (a, b): (u32, u32)) -> [u32; HASHES as usize] {
-        // (n = 1 wraps m to 0, which gives 0: still x % 1.)
-        let m = (u64::MAX / u64::from(self.n)).wrapping_add(1);
+        let m = self.m;
         let mut out = [0u32; HASHES as usize];
         for (i, p) in out.iter_mut().enumerate() {
             let x = a.wrapping_add((i as u32).wrapping_mul(b));
@@ -222,23 +230,7 @@ impl WTinyLfu {
                 self.main.segs.remove(t);
             }
             self.sketch.add(hv);
-            self.prefetch_victims();
             return;
-        }
-    }
-
-    /// Starts loading the counters of the next eviction's two objects:
-    /// the window's tail and main's victim (both about to change).
-    fn prefetch_victims(&self) {
-        let segs = &self.main.segs;
-        if let Some(t) = segs.tail(WINDOW) {
-            self.sketch.prefetch(unpack(segs.peek(t).stamp));
-        }
-        if let Some(u) = self.main.victim() {
-            self.sketch.prefetch(unpack(segs.peek(u).stamp));
-            if let Some(p) = segs.prev(u) {
-                self.sketch.prefetch(unpack(segs.peek(p).stamp));
-            }
         }
     }
 
@@ -306,11 +298,7 @@ mod tests {
             u32::MAX - 1,
             u32::MAX,
         ] {
-            let s = super::Sketch {
-                n,
-                dense: Vec::new(),
-                sparse: Default::default(),
-            };
+            let s = super::Sketch::sized(n);
             for _ in 0..1000 {
                 let id = r.next_u64();
                 let a = super::xxh64_u64(id, 0x1234_5678) as u32;
