@@ -163,16 +163,7 @@ fn theirs(py: &(PathBuf, PathBuf), trace: &str, unit: Unit, runs: &[(Exact, u64)
     for (p, c) in runs {
         cmd.arg(format!("{}={c}", p.name()));
     }
-    let out = cmd.output().expect("run the package");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.to_string())
-        .collect()
+    common::stdout_lines(&mut cmd)
 }
 
 const COMPARED: [Exact; 6] = [

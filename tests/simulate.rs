@@ -59,6 +59,62 @@ fn cloudphysics_matches_libcachesim_exactly() {
     );
 }
 
+/// `hotset simulate`'s misses per (policy, size), from its table.
+fn command_misses(args: &[&str], trace: &std::path::Path) -> Vec<(String, u64, u64)> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_hotset"));
+    cmd.args(["simulate", "--quiet", "--trace"])
+        .arg(trace)
+        .args(args);
+    common::stdout_lines(&mut cmd)
+        .iter()
+        .filter(|l| l.contains(" exact "))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (
+                f[0].to_string(),
+                f[3].parse().unwrap(),
+                f[5].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_command_counts_the_same_streamed_or_in_memory() {
+    // Absolute sizes: the trace is read, numbered and simulated a part at
+    // a time; fractions (the same sizes of this trace's 48,974 objects)
+    // read it whole first. Both, and a .zst, give libCacheSim's table.
+    let Some(path) = common::reference_trace() else {
+        return;
+    };
+    let dir = common::TempDir::new("stream");
+    let zst = dir.join("trace.oracleGeneral.bin.zst");
+    std::fs::write(
+        &zst,
+        zstd::encode_all(&std::fs::read(&path).unwrap()[..], 3).unwrap(),
+    )
+    .unwrap();
+    let policies: Vec<&str> = TABLE.iter().map(|(p, _)| p.name()).collect();
+    let policies = policies.join(",");
+    let want: Vec<(String, u64, u64)> = TABLE
+        .iter()
+        .flat_map(|(p, w)| {
+            SIZES
+                .iter()
+                .zip(w)
+                .map(|(&c, &m)| (p.name().to_string(), c, m))
+        })
+        .collect();
+    for (args, trace) in [
+        (["--sizes", "489,2448,4897,9794"], &path),
+        (["--sizes", "0.01,0.05,0.1,0.2"], &path),
+        (["--sizes", "489,2448,4897,9794"], &zst),
+    ] {
+        let got = command_misses(&[args[0], args[1], "--policies", &policies], trace);
+        assert_eq!(got, want, "{args:?} {}", trace.display());
+    }
+}
+
 #[test]
 fn zstd_compressed_traces_read_the_same() {
     let Some(path) = common::reference_trace() else {

@@ -9,7 +9,7 @@ use hotset::policy::{
 };
 use hotset::report::{progress::Progress, write_simulation, Provenance, SimRow};
 use hotset::workload::text::{Columns, Delimiter};
-use hotset::workload::trace::{read, read_timed, Format};
+use hotset::workload::trace::{read, read_timed, stream, Format};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -129,11 +129,11 @@ struct Loaded {
     params: Params,
     trace: Vec<Req>,
     unit: Unit,
+    /// Requests (the trace's length, also where it was streamed and
+    /// `trace` is empty).
+    requests: u64,
     /// Distinct objects, or their bytes (first-seen size).
     working_set: u64,
-    /// The trace's object numbers, where measuring the working set made
-    /// them before the simulations (else [`grid`] makes them beside).
-    objects: Option<Objects>,
     bytes: u64,
     name: String,
 }
@@ -170,9 +170,8 @@ impl Input {
         self.loaded(trace, true)
     }
 
-    /// A trace read in, with these flags; its objects numbered and working
-    /// set measured now, or left for [`grid`] to do beside the
-    /// simulations (the working set 0 until then).
+    /// A trace read in, with these flags; its working set measured now, or
+    /// left at 0 for the caller to measure (beside other work).
     fn loaded(&self, trace: Vec<Req>, measure: bool) -> Result<Loaded, String> {
         let params = self.params.params()?;
         let unit = if self.unit == "bytes" {
@@ -180,11 +179,10 @@ impl Input {
         } else {
             Unit::Objects
         };
-        let (objects, working_set) = if measure {
-            let (o, ws) = Objects::number(&trace);
-            (Some(o), ws.of(unit))
+        let working_set = if measure {
+            hotset::policy::working_set(&trace, unit)
         } else {
-            (None, 0)
+            0
         };
         let name = self
             .trace
@@ -193,10 +191,10 @@ impl Input {
         Ok(Loaded {
             params,
             bytes: trace.iter().map(|r| r.size).sum(),
+            requests: trace.len() as u64,
             trace,
             unit,
             working_set,
-            objects,
             name,
         })
     }
@@ -229,7 +227,7 @@ fn row(policy: Exact, kind: &'static str, rate: f64, c: u64, unit: Unit, counts:
 fn print_rows(t: &Loaded, rows: &[SimRow]) {
     println!(
         "# {} requests, working set {} {}",
-        t.trace.len(),
+        t.requests,
         t.working_set,
         t.unit.name()
     );
@@ -278,79 +276,29 @@ pub struct SimulateArgs {
     use_ttl: bool,
 }
 
-/// The (policy × size) grid, every cell run in parallel (with `timed`,
-/// objects expire), over the trace's object numbers: those `t` has, or
-/// made beside the cells. Returns the working set (`t`'s, or measured by
-/// that numbering) and the cells' counts.
-fn grid(
-    t: &Loaded,
-    cells: &[(Exact, u64)],
-    timed: Option<&[Timed]>,
-    quiet: bool,
-) -> (u64, Vec<Counts>) {
+/// The (policy × size) grid, every cell run in parallel, with the trace's
+/// objects numbered beside them. Returns the cells' counts.
+fn grid(t: &Loaded, cells: &[(Exact, u64)], quiet: bool) -> Vec<Counts> {
     let progress = Progress::new("simulate", cells.len() as u64, quiet);
-    let done = || progress.inc(1);
-    let out = match &t.objects {
-        Some(o) => {
-            let counts = simulate_cells(cells, &t.params, t.unit, &t.trace, o, timed, &done);
-            (t.working_set, counts)
-        }
-        None => {
-            let (ws, counts) = simulate_grid(cells, &t.params, t.unit, &t.trace, timed, &done);
-            (ws.of(t.unit), counts)
-        }
-    };
+    let (_, counts) = simulate_grid(cells, &t.params, t.unit, &t.trace, None, &|| {
+        progress.inc(1)
+    });
     progress.finish();
-    out
+    counts
 }
 
 /// `hotset simulate`: the (policy × size) grid, in parallel, as a table.
 pub fn simulate(a: &SimulateArgs) -> ExitCode {
-    // With absolute sizes only, the objects are numbered and the working
-    // set (for the report) measured beside the simulations rather than
-    // before them.
-    let absolute = a.sizes.iter().all(|&s| s >= 1.0);
-    let (mut t, timed) = match load_timed(&a.input, a.use_ttl, !absolute) {
-        Ok(t) => t,
+    let (t, rows) = match simulate_rows(a) {
+        Ok(r) => r,
         Err(e) => return fail(e),
     };
-    if a.use_ttl {
-        if let Some(e) = a.policies.iter().find_map(|&p| check_ttl(p).err()) {
-            return fail(e);
-        }
-    }
-    let sizes = match hotset::policy::cache_sizes(&a.sizes, t.working_set) {
-        Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let cells: Vec<_> = a
-        .policies
-        .iter()
-        .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
-        .collect();
-    for &(p, c) in &cells {
-        if let Err(e) = p.check_capacity_with(&t.params, c) {
-            return fail(format!("{e} {}", t.unit.name()));
-        }
-    }
-    let (working_set, counts) = grid(&t, &cells, timed.as_deref(), a.input.quiet);
-    t.working_set = working_set;
-    let kind = if timed.is_some() {
-        "exact+ttl"
-    } else {
-        "exact"
-    };
-    let rows: Vec<SimRow> = cells
-        .iter()
-        .zip(counts)
-        .map(|(&(p, c), r)| row(p, kind, 1.0, c, t.unit, r))
-        .collect();
     if let Err(e) = a.input.write(&t, &rows, "miss-ratio.svg") {
         eprintln!("hotset: {e}");
         return ExitCode::from(1);
     }
     print_rows(&t, &rows);
-    if timed.is_some() {
+    if a.use_ttl {
         println!(
             "# expired: requests that found their object past its TTL (misses, not evictions)"
         );
@@ -362,6 +310,84 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The grid's rows. With absolute sizes and no TTLs the trace is never
+/// held whole: it is read, numbered and simulated at once, a part at a
+/// time (the cells on rayon's threads behind the reading one). Otherwise
+/// it is read, then numbered (which measures the working set the sizes
+/// may be fractions of), then simulated.
+fn simulate_rows(a: &SimulateArgs) -> Result<(Loaded, Vec<SimRow>), String> {
+    let cells_at = |t: &Loaded, working_set: u64| -> Result<Vec<(Exact, u64)>, String> {
+        let sizes = hotset::policy::cache_sizes(&a.sizes, working_set)?;
+        let cells: Vec<_> = a
+            .policies
+            .iter()
+            .flat_map(|&p| sizes.iter().map(move |&c| (p, c)))
+            .collect();
+        for &(p, c) in &cells {
+            p.check_capacity_with(&t.params, c)
+                .map_err(|e| format!("{e} {}", t.unit.name()))?;
+        }
+        Ok(cells)
+    };
+    let quiet = a.input.quiet;
+    let (t, cells, counts) = if a.sizes.iter().all(|&s| s >= 1.0) && !a.use_ttl {
+        let mut t = a.input.loaded(Vec::new(), false)?;
+        let cells = cells_at(&t, 0)?;
+        let format = a.input.format()?;
+        // A guess for the numbering's table: one request per 24 bytes
+        // (oracleGeneral's record), or none for a compressed file.
+        let expected = match std::fs::metadata(&a.input.trace) {
+            Ok(m) if a.input.trace.extension().is_none_or(|e| e != "zst") => m.len() / 24,
+            _ => 0,
+        } as usize;
+        let objects = Objects::pending();
+        let progress = Progress::new("simulate", cells.len() as u64, quiet);
+        let (read, counts) = rayon::join(
+            || objects.fill_with(expected, |push| stream(&a.input.trace, format, push)),
+            || {
+                simulate_cells(&cells, &t.params, t.unit, &objects, None, &|| {
+                    progress.inc(1)
+                })
+            },
+        );
+        progress.finish();
+        let totals = read.map_err(|e| e.to_string())?;
+        t.requests = totals.requests;
+        t.bytes = totals.bytes;
+        t.working_set = totals.working_set.of(t.unit);
+        (t, cells, counts)
+    } else {
+        let (mut t, timed) = load_timed(&a.input, a.use_ttl, false)?;
+        if a.use_ttl {
+            if let Some(e) = a.policies.iter().find_map(|&p| check_ttl(p).err()) {
+                return Err(e);
+            }
+        }
+        let (objects, ws) = Objects::number(&t.trace);
+        let cells = cells_at(&t, ws.of(t.unit))?;
+        let progress = Progress::new("simulate", cells.len() as u64, quiet);
+        let counts = simulate_cells(
+            &cells,
+            &t.params,
+            t.unit,
+            &objects,
+            timed.as_deref(),
+            &|| progress.inc(1),
+        );
+        progress.finish();
+        drop(objects);
+        t.working_set = ws.of(t.unit);
+        (t, cells, counts)
+    };
+    let kind = if a.use_ttl { "exact+ttl" } else { "exact" };
+    let rows = cells
+        .iter()
+        .zip(counts)
+        .map(|(&(p, c), r)| row(p, kind, 1.0, c, t.unit, r))
+        .collect();
+    Ok((t, rows))
 }
 
 /// The trace, and with `use_ttl` each request's clock and TTL.
@@ -538,7 +564,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                         .map(move |&s| (p, s))
                 })
                 .collect();
-            for (&(p, s), counts) in others.iter().zip(grid(&t, &others, None, a.input.quiet).1) {
+            for (&(p, s), counts) in others.iter().zip(grid(&t, &others, a.input.quiet)) {
                 rows.push(row(p, kind, 1.0, s, t.unit, counts));
             }
             if c.resized > 0 {
@@ -597,7 +623,7 @@ pub fn mrc(a: &MrcArgs) -> ExitCode {
                 })
                 .collect()
         } else {
-            grid(&t, &full, None, a.input.quiet).1
+            grid(&t, &full, a.input.quiet)
         };
         for &p in &policies {
             let (est, want): (Vec<f64>, Vec<f64>) = rows

@@ -23,7 +23,7 @@ mod tinylfu;
 use list::List;
 use multilist::MultiList;
 use objects::slot;
-pub use objects::{Objects, WorkingSet};
+pub use objects::{Objects, Totals, WorkingSet};
 use std::collections::BinaryHeap;
 use std::fmt;
 
@@ -369,7 +369,7 @@ pub fn simulate_counting(
 ) -> Counts {
     let (objects, _) = Objects::number(trace);
     let sim = Sim::new(policy, params, capacity);
-    run(sim, unit, trace, &objects, None, counted)
+    run(sim, unit, &objects, None, counted)
 }
 
 /// Every cell (policy, capacity) of a grid over one trace, in parallel,
@@ -390,40 +390,46 @@ pub fn simulate_grid(
     timed: Option<&[Timed]>,
     done: &(dyn Fn() + Sync),
 ) -> (WorkingSet, Vec<Counts>) {
-    let objects = Objects::pending(trace.len());
-    rayon::join(
-        || objects.fill(trace),
-        || simulate_cells(cells, params, unit, trace, &objects, timed, done),
-    )
-}
-
-/// [`simulate_grid`] over a trace already numbered.
-///
-/// Panics if `objects` numbers a trace of another length, and as
-/// [`simulate_grid`] does.
-#[cfg(feature = "harness")]
-pub fn simulate_cells(
-    cells: &[(Exact, u64)],
-    params: &Params,
-    unit: Unit,
-    trace: &[Req],
-    objects: &Objects,
-    timed: Option<&[Timed]>,
-    done: &(dyn Fn() + Sync),
-) -> Vec<Counts> {
-    use rayon::prelude::*;
-    assert_eq!(objects.len(), trace.len(), "numbers of another trace");
     if let Some(t) = timed {
         for &(p, _) in cells {
             check_timed(p, trace, t);
         }
     }
+    let objects = Objects::pending();
+    let (totals, counts) = rayon::join(
+        || objects.fill_from(trace),
+        || simulate_cells(cells, params, unit, &objects, timed, done),
+    );
+    (totals.working_set, counts)
+}
+
+/// [`simulate_grid`] over the requests of `objects`: a trace numbered
+/// already, or being numbered on another thread (as it is read, with
+/// [`Objects::fill_with`]), which the cells follow.
+///
+/// Panics if `timed` is shorter than the trace or a cell's policy cannot
+/// expire objects (see [`check_ttl`]).
+#[cfg(feature = "harness")]
+pub fn simulate_cells(
+    cells: &[(Exact, u64)],
+    params: &Params,
+    unit: Unit,
+    objects: &Objects,
+    timed: Option<&[Timed]>,
+    done: &(dyn Fn() + Sync),
+) -> Vec<Counts> {
+    use rayon::prelude::*;
+    if timed.is_some() {
+        for &(p, _) in cells {
+            if let Err(e) = check_ttl(p) {
+                panic!("{e}");
+            }
+        }
+    }
     cells
         .par_iter()
         .map(|&(p, c)| {
-            let r = run(Sim::new(p, params, c), unit, trace, objects, timed, |_| {
-                true
-            });
+            let r = run(Sim::new(p, params, c), unit, objects, timed, |_| true);
             done();
             r
         })
@@ -434,13 +440,12 @@ pub fn simulate_cells(
 /// read.
 const AHEAD: usize = 16;
 
-/// One simulation: every request in order, its object's number read from
-/// `objects` a chunk at a time (waiting for the numbering where it is
-/// behind), and with `timed` each request's clock and TTL applied first.
+/// One simulation: every request of `objects` in order, a part at a time
+/// (waiting for the numbering where it is behind), and with `timed` each
+/// request's clock and TTL applied first.
 fn run(
     mut sim: Sim,
     unit: Unit,
-    trace: &[Req],
     objects: &Objects,
     timed: Option<&[Timed]>,
     counted: impl Fn(usize) -> bool,
@@ -448,9 +453,10 @@ fn run(
     let mut c = Counts::default();
     // Expiry of each object as last inserted (0: never), by number.
     let mut expiry: Vec<u64> = Vec::new();
-    for (k, reqs) in trace.chunks(objects::CHUNK).enumerate() {
-        let nums = objects.chunk(k);
-        let base = k * objects::CHUNK;
+    let mut base = 0;
+    for k in 0.. {
+        let Some(part) = objects.part(k) else { break };
+        let (reqs, nums) = (&part.reqs[..], &part.nums[..]);
         for (j, (r, &obj)) in reqs.iter().zip(nums).enumerate() {
             let i = base + j;
             if let (Some(&a), Some(ra)) = (nums.get(j + AHEAD), reqs.get(j + AHEAD)) {
@@ -484,6 +490,7 @@ fn run(
                 c.record(r.size, hit);
             }
         }
+        base += reqs.len();
     }
     c.fallbacks = sim.fallbacks();
     c
@@ -534,7 +541,7 @@ pub fn simulate_ttl(
     check_timed(policy, trace, timed);
     let (objects, _) = Objects::number(trace);
     let sim = Sim::new(policy, params, capacity);
-    run(sim, unit, trace, &objects, Some(timed), |_| true)
+    run(sim, unit, &objects, Some(timed), |_| true)
 }
 
 /// Panics unless `policy` can expire objects and `timed` matches `trace`.

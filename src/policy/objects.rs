@@ -5,17 +5,20 @@
 //! store. One pass serves every cell of a grid and measures the working
 //! set on the way.
 //!
-//! The pass publishes its numbers a chunk of [`CHUNK`] requests at a time,
-//! so simulations can run behind it on other threads ([`Objects::pending`],
-//! [`Objects::fill`]); a simulation that catches up waits for the next
-//! chunk.
+//! The pass publishes the trace a part of [`CHUNK`] requests at a time,
+//! with their numbers, so simulations run behind it on other threads and
+//! wait only when they catch up. The requests come from a trace in memory
+//! ([`Objects::fill_from`]) or straight from a reader
+//! ([`Objects::fill_with`]), so that reading the file, numbering and
+//! simulating overlap.
 
 use super::Req;
 use super::Unit;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::borrow::Cow;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// Requests numbered per published chunk: big enough that waiting for a
-/// chunk is rare, small enough that simulations start at once.
+/// Requests per published part: big enough that waiting for one is rare,
+/// small enough that simulations start at once.
 pub(crate) const CHUNK: usize = 1 << 16;
 
 /// No node (an empty [`Slots`] entry).
@@ -41,90 +44,190 @@ impl WorkingSet {
     }
 }
 
-/// The object number of every request of one trace.
-pub struct Objects {
-    /// Requests in the trace.
-    len: usize,
-    /// Chunk k holds the numbers of requests k·CHUNK.. (the last one
-    /// shorter); each is set once, by [`Objects::fill`].
-    chunks: Box<[OnceLock<Box<[u64]>>]>,
-    /// Readers of a chunk not yet set wait here; `fill` notifies after
-    /// each chunk, holding the lock (so no reader misses it between its
-    /// check and its wait).
-    lock: Mutex<()>,
-    filled: Condvar,
+/// What one numbering pass saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Requests.
+    pub requests: u64,
+    /// Bytes requested.
+    pub bytes: u64,
+    /// The working set.
+    pub working_set: WorkingSet,
 }
 
-impl Objects {
+/// Consecutive requests of a trace and their object numbers.
+pub(crate) struct Part<'a> {
+    pub(crate) reqs: Cow<'a, [Req]>,
+    pub(crate) nums: Box<[u64]>,
+}
+
+/// A trace's requests with the object number of each, published a part at
+/// a time by one numbering pass ([`Objects::fill_from`] or
+/// [`Objects::fill_with`], once) and read by any number of simulations
+/// ([`Objects::part`]), which wait for parts not yet published.
+pub struct Objects<'a> {
+    state: Mutex<State<'a>>,
+    published: Condvar,
+}
+
+struct State<'a> {
+    parts: Vec<Arc<Part<'a>>>,
+    /// The pass has ended: no more parts.
+    done: bool,
+}
+
+/// Ends the pass when dropped, however the filling function leaves (an
+/// error, a panic), so that no reader waits forever.
+struct Ending<'o, 'a>(&'o Objects<'a>);
+
+impl Drop for Ending<'_, '_> {
+    fn drop(&mut self) {
+        self.0.state().done = true;
+        self.0.published.notify_all();
+    }
+}
+
+impl<'a> Objects<'a> {
     /// Numbers the objects of `trace` now.
-    pub fn number(trace: &[Req]) -> (Objects, WorkingSet) {
-        let o = Objects::pending(trace.len());
-        let ws = o.fill(trace);
-        (o, ws)
+    pub fn number(trace: &'a [Req]) -> (Objects<'a>, WorkingSet) {
+        let o = Objects::pending();
+        let t = o.fill_from(trace);
+        (o, t.working_set)
     }
 
-    /// Room for the numbers of a trace of `len` requests, none assigned:
-    /// [`Objects::fill`] assigns them, and a reader of a chunk not yet
-    /// filled waits for it.
-    pub(crate) fn pending(len: usize) -> Objects {
+    /// A trace to come: readers of its parts wait for a fill.
+    pub fn pending() -> Objects<'a> {
         Objects {
-            len,
-            chunks: (0..len.div_ceil(CHUNK)).map(|_| OnceLock::new()).collect(),
-            lock: Mutex::new(()),
-            filled: Condvar::new(),
+            state: Mutex::new(State {
+                parts: Vec::new(),
+                done: false,
+            }),
+            published: Condvar::new(),
         }
     }
 
-    /// Requests numbered.
-    pub fn len(&self) -> usize {
-        self.len
+    fn state(&self) -> MutexGuard<'_, State<'a>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether the trace is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    fn publish(&self, part: Part<'a>) {
+        self.state().parts.push(Arc::new(part));
+        self.published.notify_all();
     }
 
-    /// Numbers `trace`, which must be as long as the room made for it,
-    /// publishing each chunk as it is done. Call once; a second call
-    /// changes nothing.
-    pub(crate) fn fill(&self, trace: &[Req]) -> WorkingSet {
-        assert_eq!(trace.len(), self.len, "numbers for another trace");
-        let mut table = Table::new(trace.len() / 8);
-        let mut ws = WorkingSet::default();
-        for (reqs, cell) in trace.chunks(CHUNK).zip(self.chunks.iter()) {
-            let nums: Box<[u64]> = (0..reqs.len())
-                .map(|j| {
-                    if let Some(a) = reqs.get(j + NUMBER_AHEAD) {
-                        table.prefetch(a.id);
-                    }
-                    let r = &reqs[j];
-                    table.number(r.id, || {
-                        ws.objects += 1;
-                        ws.bytes += r.size;
-                        ws.objects - 1
-                    })
-                })
-                .collect();
-            let _ = cell.set(nums);
-            let _held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.filled.notify_all();
+    /// Numbers `trace`, publishing it a part at a time. Call once (a second
+    /// fill would publish its parts after the first's).
+    pub fn fill_from(&self, trace: &'a [Req]) -> Totals {
+        let _end = Ending(self);
+        let mut n = Numbering::new(trace.len());
+        for reqs in trace.chunks(CHUNK) {
+            let nums = n.number(reqs);
+            self.publish(Part {
+                reqs: Cow::Borrowed(reqs),
+                nums,
+            });
         }
-        ws
+        n.totals
     }
 
-    /// The numbers of chunk `k` (requests k·CHUNK..), once filled.
-    pub(crate) fn chunk(&self, k: usize) -> &[u64] {
-        if let Some(c) = self.chunks[k].get() {
-            return c;
-        }
-        let mut held = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(c) = self.chunks[k].get() {
-                return c;
+    /// Numbers the requests `read` passes to its callback, in order,
+    /// publishing them a part at a time as they come; `read`'s error, if
+    /// any, after the parts before it. `expected` requests (a guess; 0
+    /// for none) size the numbering's table. Call once.
+    pub fn fill_with<E>(
+        &self,
+        expected: usize,
+        read: impl FnOnce(&mut dyn FnMut(Req)) -> Result<(), E>,
+    ) -> Result<Totals, E> {
+        let _end = Ending(self);
+        let mut n = Numbering::new(expected);
+        let mut buf = Vec::with_capacity(CHUNK);
+        read(&mut |r| {
+            buf.push(r);
+            if buf.len() == CHUNK {
+                let reqs = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+                let nums = n.number(&reqs);
+                self.publish(Part {
+                    reqs: Cow::Owned(reqs),
+                    nums,
+                });
             }
-            held = self.filled.wait(held).unwrap_or_else(|e| e.into_inner());
+        })?;
+        if !buf.is_empty() {
+            let nums = n.number(&buf);
+            self.publish(Part {
+                reqs: Cow::Owned(buf),
+                nums,
+            });
         }
+        Ok(n.totals)
+    }
+
+    /// Part `k` (requests k·CHUNK..), once published; `None` past the end.
+    pub(crate) fn part(&self, k: usize) -> Option<Arc<Part<'a>>> {
+        let mut s = self.state();
+        loop {
+            if let Some(p) = s.parts.get(k) {
+                return Some(Arc::clone(p));
+            }
+            if s.done {
+                return None;
+            }
+            s = self.published.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Requests published so far (all of them once the fill has ended).
+    pub fn len(&self) -> usize {
+        self.state().parts.iter().map(|p| p.reqs.len()).sum()
+    }
+
+    /// Whether none are published.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The most objects a numbering table is sized for before it has seen
+/// them (a table of 2^23 slots, 128 MiB); beyond, it grows.
+const PRESIZED_OBJECTS: usize = 1 << 22;
+
+/// The numbering pass's state.
+struct Numbering {
+    table: Table,
+    totals: Totals,
+}
+
+impl Numbering {
+    /// For a trace of about `len` requests (0: unknown): room for a
+    /// quarter as many objects (a third to half is common in cache
+    /// traces; more costs growths), at most [`PRESIZED_OBJECTS`].
+    fn new(len: usize) -> Numbering {
+        Numbering {
+            table: Table::new((len / 4).min(PRESIZED_OBJECTS)),
+            totals: Totals::default(),
+        }
+    }
+
+    /// The numbers of the next requests.
+    fn number(&mut self, reqs: &[Req]) -> Box<[u64]> {
+        let Numbering { table, totals } = self;
+        totals.requests += reqs.len() as u64;
+        (0..reqs.len())
+            .map(|j| {
+                if let Some(a) = reqs.get(j + NUMBER_AHEAD) {
+                    table.prefetch(a.id);
+                }
+                let r = &reqs[j];
+                totals.bytes += r.size;
+                table.number(r.id, || {
+                    let ws = &mut totals.working_set;
+                    ws.objects += 1;
+                    ws.bytes += r.size;
+                    ws.objects - 1
+                })
+            })
+            .collect()
     }
 }
 
@@ -287,8 +390,8 @@ mod tests {
     }
 
     #[test]
-    fn numbers_follow_first_requests_across_chunks() {
-        // More than one chunk, ids large and repeated.
+    fn numbers_follow_first_requests_across_parts() {
+        // More than one part, ids large and repeated.
         let trace: Vec<Req> = (0..CHUNK as u64 * 2 + 7)
             .map(|i| req((i % 1000) * 0x9e37_79b9_7f4a_7c15, 1 + i % 1000))
             .collect();
@@ -297,11 +400,52 @@ mod tests {
         assert_eq!(ws.bytes, (1..=1000).sum::<u64>());
         assert_eq!(ws.of(Unit::Objects), 1000);
         assert_eq!(o.len(), trace.len());
-        let nums: Vec<u64> = (0..3).flat_map(|k| o.chunk(k).to_vec()).collect();
-        assert_eq!(nums.len(), trace.len());
+        let parts: Vec<_> = (0..).map_while(|k| o.part(k)).collect();
+        assert_eq!(parts.len(), 3);
+        let reqs: Vec<Req> = parts.iter().flat_map(|p| p.reqs.to_vec()).collect();
+        assert_eq!(reqs, trace);
+        let nums: Vec<u64> = parts.iter().flat_map(|p| p.nums.to_vec()).collect();
         for (i, &n) in nums.iter().enumerate() {
             assert_eq!(n, i as u64 % 1000, "request {i}");
         }
+    }
+
+    #[test]
+    fn a_reader_waits_for_the_stream_and_sees_its_end() {
+        let trace: Vec<Req> = (0..CHUNK as u64 * 3 + 5).map(|i| req(i / 2, 2)).collect();
+        let o = Objects::pending();
+        let (seen, totals) = std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut seen = Vec::new();
+                for k in 0.. {
+                    let Some(p) = o.part(k) else { break };
+                    seen.extend(p.reqs.iter().zip(p.nums.iter()).map(|(r, &n)| (r.id, n)));
+                }
+                seen
+            });
+            let totals = o.fill_with(0, |push| {
+                trace.iter().for_each(|&r| push(r));
+                Ok::<(), ()>(())
+            });
+            (reader.join().unwrap(), totals.unwrap())
+        });
+        assert_eq!(seen.len(), trace.len());
+        assert!(seen.iter().all(|&(id, n)| n == id), "first-seen order");
+        assert_eq!(totals.requests, trace.len() as u64);
+        assert_eq!(totals.bytes, 2 * trace.len() as u64);
+        assert_eq!(totals.working_set.objects, (trace.len() as u64).div_ceil(2));
+    }
+
+    #[test]
+    fn a_failed_read_ends_the_stream_after_what_it_read() {
+        let o = Objects::pending();
+        let r = o.fill_with(0, |push| {
+            (0..CHUNK as u64 + 1).for_each(|i| push(req(i, 1)));
+            Err("truncated record")
+        });
+        assert_eq!(r, Err("truncated record"));
+        assert_eq!(o.part(0).map(|p| p.reqs.len()), Some(CHUNK));
+        assert!(o.part(1).is_none(), "the last, partial part is dropped");
     }
 
     #[test]
@@ -323,18 +467,6 @@ mod tests {
         for (want, &id) in ids.iter().enumerate() {
             assert_eq!(t.number(id, || unreachable!("{id} has one")), want as u64);
         }
-    }
-
-    #[test]
-    fn a_reader_waits_for_the_filling_thread() {
-        let trace: Vec<Req> = (0..CHUNK as u64 * 3).map(|i| req(i / 2, 1)).collect();
-        let o = Objects::pending(trace.len());
-        let last = std::thread::scope(|s| {
-            let reader = s.spawn(|| o.chunk(2)[CHUNK - 1]);
-            o.fill(&trace);
-            reader.join().unwrap()
-        });
-        assert_eq!(last, (CHUNK as u64 * 3 - 1) / 2);
     }
 
     #[test]

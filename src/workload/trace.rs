@@ -302,6 +302,13 @@ pub(super) fn each_record(
 /// Parses an `oracleGeneral` stream.
 pub fn parse_oracle_general(r: impl Read) -> Result<Vec<Req>, TraceError> {
     let mut out = Vec::new();
+    each_oracle_general(r, |q| out.push(q))?;
+    Ok(out)
+}
+
+/// Each request of an `oracleGeneral` stream, in order (size-0 records
+/// dropped).
+fn each_oracle_general(r: impl Read, mut f: impl FnMut(Req)) -> Result<(), TraceError> {
     each_record(r, ORACLE_RECORD, 0, "oracleGeneral", |offset, b| {
         let id = u64::from_le_bytes(b[4..12].try_into().expect("8 bytes"));
         let size = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")) as u64;
@@ -312,11 +319,10 @@ pub fn parse_oracle_general(r: impl Read) -> Result<Vec<Req>, TraceError> {
             )));
         }
         if size != 0 {
-            out.push(Req { id, size, next });
+            f(Req { id, size, next });
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// Writes requests as an `oracleGeneral` stream: request `i` gets clock time
@@ -547,6 +553,15 @@ fn native_req(r: &Record) -> Req {
     }
 }
 
+/// An lcs record as a simulator request.
+fn lcs_req(q: &lcs::LcsReq) -> Req {
+    Req {
+        id: q.id,
+        size: q.size,
+        next: q.next,
+    }
+}
+
 /// A trace's name in reports: its file name.
 pub fn name_of(path: &Path) -> String {
     path.file_name()
@@ -562,11 +577,7 @@ pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
         Format::Lcs => {
             let mut t = Vec::new();
             lcs::each_lcs(r, |_, q| {
-                t.push(Req {
-                    id: q.id,
-                    size: q.size,
-                    next: q.next,
-                });
+                t.push(lcs_req(&q));
                 Ok(())
             })
             .map_err(at)?;
@@ -606,6 +617,29 @@ pub fn read(path: &Path, format: Format) -> Result<Vec<Req>, TraceError> {
             let mut t: Vec<Req> = recs.iter().map(native_req).collect();
             compute_next(&mut t);
             Ok(t)
+        }
+    }
+}
+
+/// Passes each request of a trace of any format to `f`, in order, as
+/// [`read`] reads them. oracleGeneral and lcs records (which carry their
+/// next-access times) go as they are read, so the caller can work on the
+/// first while the rest are read; the other formats are read whole first
+/// (their next-access times need the whole trace). On an error, `f` has
+/// had the requests before it.
+pub fn stream(path: &Path, format: Format, f: &mut dyn FnMut(Req)) -> Result<(), TraceError> {
+    let at = |e: TraceError| TraceError(format!("{}: {e}", path.display()));
+    match format {
+        Format::OracleGeneral => each_oracle_general(open(path)?, f).map_err(at),
+        Format::Lcs => lcs::each_lcs(open(path)?, |_, q| {
+            f(lcs_req(&q));
+            Ok(())
+        })
+        .map(|_| ())
+        .map_err(at),
+        _ => {
+            read(path, format)?.into_iter().for_each(f);
+            Ok(())
         }
     }
 }

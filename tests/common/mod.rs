@@ -187,6 +187,21 @@ pub fn python_with(module: &str, pin: &str, test: &str) -> Option<PathBuf> {
     None
 }
 
+/// Runs `cmd`, expects it to succeed (else fails with its stderr), and
+/// returns its stdout's lines.
+pub fn stdout_lines(cmd: &mut Command) -> Vec<String> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.to_string())
+        .collect()
+}
+
 /// Runs `tests/clients/<script>` with `args` under `python`, and expects
 /// it to succeed and print "ok:" first.
 pub fn run_client_script(python: &std::path::Path, script: &str, args: &[&str]) {
