@@ -668,7 +668,7 @@ impl Sim {
     /// A request for `obj` (trace id `trace_id`) comes soon: start loading
     /// what it will read (a hint; nothing changes).
     #[inline]
-    fn prefetch(&self, obj: u64, trace_id: u64) {
+    fn prefetch(&mut self, obj: u64, trace_id: u64) {
         match self {
             Sim::Queue(s, _) => s.q.prefetch(obj),
             Sim::Clock(s) => s.q.prefetch(obj),

@@ -3,6 +3,7 @@
 //! two-segment SLRU, with admission to the SLRU by a frequency sketch.
 
 use super::segmented::Slru;
+use std::collections::VecDeque;
 
 /// XXH64 (Collet) of one little-endian u64, the hash the package's sketch
 /// uses on object ids.
@@ -44,6 +45,9 @@ struct Sketch {
 /// Positions per id: ⌈ln 2 · bits per entry⌉ for a 0.1% error.
 const HASHES: u32 = 10;
 
+/// An id's counter positions.
+type Positions = [u32; HASHES as usize];
+
 impl Sketch {
     fn new(entries: u64) -> Sketch {
         // Bits per entry for a 0.1% false-positive rate: -ln(0.001)/ln(2)^2.
@@ -84,7 +88,7 @@ impl Sketch {
     /// The ten counter positions of an id, from its [`Sketch::hashes`].
     /// `x % n` by Lemire's fast modulus (exact for 32-bit `x` and `n`): a
     /// multiply, not a divide.
-    fn positions(&self, (a, b): (u32, u32)) -> [u32; HASHES as usize] {
+    fn positions(&self, (a, b): (u32, u32)) -> Positions {
         let m = self.m;
         let mut out = [0u32; HASHES as usize];
         for (i, p) in out.iter_mut().enumerate() {
@@ -95,10 +99,10 @@ impl Sketch {
         out
     }
 
-    /// Starts loading the counters of an id, for an estimate or add soon.
-    fn prefetch(&self, h: (u32, u32)) {
+    /// Starts loading the counters at `ps`, for an estimate or add soon.
+    fn prefetch(&self, ps: &Positions) {
         if !self.dense.is_empty() {
-            for p in self.positions(h) {
+            for &p in ps {
                 crate::prefetch((&self.dense[p as usize] as *const u32).cast());
             }
         }
@@ -112,23 +116,25 @@ impl Sketch {
         }
     }
 
-    fn estimate(&self, h: (u32, u32)) -> u32 {
-        self.least(&self.positions(h))
+    fn least(&self, ps: &Positions) -> u32 {
+        if self.dense.is_empty() {
+            return ps.iter().map(|&p| self.get(p)).min().unwrap_or(0);
+        }
+        let d = &self.dense[..];
+        ps.iter().map(|&p| d[p as usize]).min().unwrap_or(0)
     }
 
-    fn least(&self, ps: &[u32]) -> u32 {
-        ps.iter().map(|&p| self.get(p)).min().unwrap_or(0)
-    }
-
-    fn add(&mut self, h: (u32, u32)) {
-        let ps = self.positions(h);
-        if self.least(&ps) == u32::MAX {
+    /// Adds an id, at its positions.
+    fn add(&mut self, ps: &Positions) {
+        if self.least(ps) == u32::MAX {
             return;
         }
-        for p in ps {
-            if self.dense.is_empty() {
+        if self.dense.is_empty() {
+            for &p in ps {
                 *self.sparse.entry(p).or_insert(0) += 1;
-            } else {
+            }
+        } else {
+            for &p in ps {
                 self.dense[p as usize] += 1;
             }
         }
@@ -172,7 +178,15 @@ pub(super) struct WTinyLfu {
     main: Slru,
     sketch: Sketch,
     main_hits: u64,
+    /// What [`WTinyLfu::prefetch`] computed for the requests to come, in
+    /// request order: (trace id, its hashes, its positions). A request
+    /// takes the front when it is its own id's, else computes them.
+    ahead: VecDeque<(u64, (u32, u32), Positions)>,
 }
+
+/// The most prefetched requests `WTinyLfu::ahead` keeps (a bound; the run
+/// loop prefetches fewer ahead).
+const AHEAD_KEPT: usize = 64;
 
 /// The window's queue in `WTinyLfu::main`.
 const WINDOW: usize = 0;
@@ -196,6 +210,7 @@ impl WTinyLfu {
             main: Slru::with_segments(m, segs, WINDOW + 1),
             sketch: Sketch::new(m),
             main_hits: 0,
+            ahead: VecDeque::new(),
         }
     }
 
@@ -210,16 +225,16 @@ impl WTinyLfu {
                 return;
             };
             let v = *self.main.segs.peek(t);
-            let hv = unpack(v.stamp);
+            let pv = self.sketch.positions(unpack(v.stamp));
             if self.main.used() + v.size <= self.main.cap() {
                 self.main.insert_node(t);
-                self.sketch.add(hv);
+                self.sketch.add(&pv);
                 continue;
             }
             let beats = match self.main.victim() {
                 Some(u) => {
-                    let hu = unpack(self.main.segs.peek(u).stamp);
-                    self.sketch.estimate(hv) > self.sketch.estimate(hu)
+                    let pu = self.sketch.positions(unpack(self.main.segs.peek(u).stamp));
+                    self.sketch.least(&pv) > self.sketch.least(&pu)
                 }
                 None => false,
             };
@@ -229,7 +244,7 @@ impl WTinyLfu {
             } else {
                 self.main.segs.remove(t);
             }
-            self.sketch.add(hv);
+            self.sketch.add(&pv);
             return;
         }
     }
@@ -242,21 +257,41 @@ impl WTinyLfu {
 
     /// A request for `id` (trace id `trace_id`) comes soon: start loading
     /// what it reads.
-    pub(super) fn prefetch(&self, id: u64, trace_id: u64) {
+    pub(super) fn prefetch(&mut self, id: u64, trace_id: u64) {
         self.main.segs.prefetch(id);
-        self.sketch.prefetch(Sketch::hashes(trace_id));
+        let h = Sketch::hashes(trace_id);
+        let ps = self.sketch.positions(h);
+        self.sketch.prefetch(&ps);
+        if self.ahead.len() == AHEAD_KEPT {
+            self.ahead.pop_front();
+        }
+        self.ahead.push_back((trace_id, h, ps));
+    }
+
+    /// `trace_id`'s hashes and positions: from the prefetch, or computed.
+    fn hashed(&mut self, trace_id: u64) -> ((u32, u32), Positions) {
+        match self.ahead.front() {
+            Some(&(t, h, ps)) if t == trace_id => {
+                self.ahead.pop_front();
+                (h, ps)
+            }
+            _ => {
+                let h = Sketch::hashes(trace_id);
+                (h, self.sketch.positions(h))
+            }
+        }
     }
 
     /// A request for object number `id`, whose trace id is `trace_id`.
     pub(super) fn access(&mut self, id: u64, trace_id: u64, size: u64) -> bool {
+        let (h, ps) = self.hashed(trace_id);
         if let Some(n) = self.main.segs.get(id) {
             if self.main.segs.peek(n).queue as usize == WINDOW {
                 self.main.segs.move_to_head(n, WINDOW);
                 return true;
             }
             self.main.hit_node(n);
-            let h = unpack(self.main.segs.peek(n).stamp);
-            self.sketch.add(h);
+            self.sketch.add(&ps);
             self.main_hits += 1;
             if self.main_hits >= 32 * self.main.cap() {
                 self.main_hits = 0;
@@ -274,9 +309,8 @@ impl WTinyLfu {
                 break;
             }
         }
-        let h = Sketch::hashes(trace_id);
         self.main.segs.push_head(WINDOW, id, size, 0, pack(h));
-        self.sketch.add(h);
+        self.sketch.add(&ps);
         false
     }
 }
