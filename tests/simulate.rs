@@ -484,9 +484,9 @@ fn an_expired_object_always_misses_and_only_ttl_policies_run() {
             assert_eq!((c.misses, c.expired), (40, 20), "{policy}");
         }
     }
-    assert!(check_ttl(Exact::Gdsf).unwrap_err().contains("lru"));
+    assert!(check_ttl(Exact::Lirs).unwrap_err().contains("lru"));
     assert_eq!(
         Exact::ALL.iter().filter(|&&p| check_ttl(p).is_ok()).count(),
-        13
+        15
     );
 }

@@ -271,7 +271,7 @@ pub struct SimulateArgs {
     /// --use-ttl`: a request after an object's time + TTL finds it expired
     /// (counted apart, as `expired`) and misses. Needs a trace with TTLs
     /// (lcs v3+, twitter, native, delimited with time= and ttl= columns),
-    /// and any policy but belady, gdsf, lirs and clockpro.
+    /// and any policy but lirs and clockpro.
     #[arg(long)]
     use_ttl: bool,
 }

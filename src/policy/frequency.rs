@@ -168,6 +168,20 @@ impl Gdsf {
         }
     }
 
+    /// Removes an object (an expiry; its queue entries go stale, and
+    /// `last`, the aging floor, stays); whether it was cached.
+    pub(super) fn remove(&mut self, id: u64) -> bool {
+        match self.objs.get_mut(id as usize) {
+            Some(o) if o.1 != 0 => {
+                self.used -= o.1;
+                o.1 = 0;
+                self.live -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn priority(&self, freq: u64, size: u64) -> u64 {
         (self.last + freq as f64 * 1.0e6 / size as f64).to_bits()
     }

@@ -638,10 +638,7 @@ impl Sim {
 
     /// Whether [`Sim::remove`] works for this policy.
     fn can_remove(&self) -> bool {
-        !matches!(
-            self,
-            Sim::Belady(_) | Sim::Gdsf(_) | Sim::Lirs(_) | Sim::ClockPro(_)
-        )
+        !matches!(self, Sim::Lirs(_) | Sim::ClockPro(_))
     }
 
     /// Removes resident object `obj` (an expiry); returns whether it was
@@ -661,7 +658,9 @@ impl Sim {
             Sim::Slru(s) => s.remove(id),
             Sim::WTinyLfu(s) => s.remove(id),
             Sim::Mq(s) => s.remove(id),
-            Sim::Belady(_) | Sim::Gdsf(_) | Sim::Lirs(_) | Sim::ClockPro(_) => false,
+            Sim::Belady(s) => s.remove(id),
+            Sim::Gdsf(s) => s.remove(id),
+            Sim::Lirs(_) | Sim::ClockPro(_) => false,
         }
     }
 
@@ -1006,6 +1005,19 @@ impl Belady {
             heap: BinaryHeap::new(),
         }
     }
+    /// Removes an object (an expiry; its heap entries go stale); whether
+    /// it was cached.
+    fn remove(&mut self, obj: u64) -> bool {
+        match self.objs.get_mut(obj as usize) {
+            Some(e) if e.1 != 0 => {
+                self.used -= e.1;
+                e.1 = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn access(&mut self, obj: u64, id: u64, size: u64, next: i64) -> bool {
         let next = if next < 0 { u64::MAX } else { next as u64 };
         let e = slot(&mut self.objs, obj, (0, 0));
