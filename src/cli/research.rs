@@ -312,11 +312,13 @@ pub fn simulate(a: &SimulateArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The grid's rows. With absolute sizes and no TTLs the trace is never
-/// held whole: it is read, numbered and simulated at once, a part at a
-/// time (the cells on rayon's threads behind the reading one). Otherwise
-/// it is read, then numbered (which measures the working set the sizes
-/// may be fractions of), then simulated.
+/// The grid's rows. With absolute sizes, no TTLs and a binary trace that
+/// carries its next-access times (oracleGeneral, lcs), the trace is read,
+/// numbered and simulated at once, a part at a time (the cells on rayon's
+/// threads behind the reading one); the parts stay in memory until the
+/// end, as the whole trace would. Otherwise it is read whole, then
+/// numbered (which measures the working set the sizes may be fractions
+/// of), then simulated.
 fn simulate_rows(a: &SimulateArgs) -> Result<(Loaded, Vec<SimRow>), String> {
     let cells_at = |t: &Loaded, working_set: u64| -> Result<Vec<(Exact, u64)>, String> {
         let sizes = hotset::policy::cache_sizes(&a.sizes, working_set)?;
@@ -332,10 +334,11 @@ fn simulate_rows(a: &SimulateArgs) -> Result<(Loaded, Vec<SimRow>), String> {
         Ok(cells)
     };
     let quiet = a.input.quiet;
-    let (t, cells, counts) = if a.sizes.iter().all(|&s| s >= 1.0) && !a.use_ttl {
+    let format = a.input.format()?;
+    let streamed = matches!(format, Format::OracleGeneral | Format::Lcs);
+    let (t, cells, counts) = if a.sizes.iter().all(|&s| s >= 1.0) && !a.use_ttl && streamed {
         let mut t = a.input.loaded(Vec::new(), false)?;
         let cells = cells_at(&t, 0)?;
-        let format = a.input.format()?;
         // A guess for the numbering's table: one request per 24 bytes
         // (oracleGeneral's record), or none for a compressed file.
         let expected = match std::fs::metadata(&a.input.trace) {

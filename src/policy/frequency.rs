@@ -132,7 +132,7 @@ pub(super) struct Gdsf {
     /// Requests seen (the package's `n_req`: the tie-breaker).
     now: u64,
     /// By object number: (frequency, stored size, priority bits, request
-    /// time); size 0 = not cached.
+    /// time); frequency 0 = not cached.
     objs: Vec<(u64, u64, u64, u64)>,
     /// Objects cached.
     live: usize,
@@ -162,7 +162,7 @@ impl Gdsf {
     fn compact(&mut self) {
         if self.queue.len() > 2 * self.live + 1024 {
             self.queue = (self.objs.iter().enumerate())
-                .filter(|(_, o)| o.1 != 0)
+                .filter(|(_, o)| o.0 != 0)
                 .map(|(id, &(_, _, p, t))| Reverse((p, t, id as u64)))
                 .collect();
         }
@@ -172,9 +172,9 @@ impl Gdsf {
     /// `last`, the aging floor, stays); whether it was cached.
     pub(super) fn remove(&mut self, id: u64) -> bool {
         match self.objs.get_mut(id as usize) {
-            Some(o) if o.1 != 0 => {
+            Some(o) if o.0 != 0 => {
                 self.used -= o.1;
-                o.1 = 0;
+                o.0 = 0;
                 self.live -= 1;
                 true
             }
@@ -194,7 +194,7 @@ impl Gdsf {
     pub(super) fn access(&mut self, id: u64, size: u64) -> bool {
         self.now += 1;
         let &mut (f, osize, _, _) = slot(&mut self.objs, id, (0, 0, 0, 0));
-        if osize != 0 {
+        if f != 0 {
             let p = self.priority(f + 1, osize);
             self.queue.push(Reverse((p, self.now, id)));
             self.objs[id as usize] = (f + 1, osize, p, self.now);
@@ -214,10 +214,10 @@ impl Gdsf {
                 break;
             };
             let v = &mut self.objs[victim as usize];
-            if v.1 != 0 && v.3 == t {
+            if v.0 != 0 && v.3 == t {
                 self.last = f64::from_bits(pri);
                 self.used -= v.1;
-                v.1 = 0;
+                v.0 = 0;
                 self.live -= 1;
             } // else stale
         }

@@ -1,5 +1,6 @@
-//! An index-based doubly linked list with an id → node map: the queue every
-//! list-based simulator is built on. Head = most recently inserted.
+//! An index-based doubly linked list with an object number → node map
+//! (`Slots`): the queue every list-based simulator is built on. Head =
+//! most recently inserted. Ids here are object numbers (`objects.rs`).
 
 use super::objects::Slots;
 
@@ -216,7 +217,7 @@ struct Filed {
 }
 
 /// FIFO lists by an ordered key (a frequency, a priority), all sharing one
-/// node arena and one id map: LFU's and LFUDA's per-key lists, without a
+/// node arena and one number map: LFU's and LFUDA's per-key lists, without a
 /// map and an allocation for every key that comes and goes.
 pub(crate) struct Buckets {
     nodes: Vec<Filed>,

@@ -373,8 +373,9 @@ pub fn simulate_counting(
 }
 
 /// Every cell (policy, capacity) of a grid over one trace, in parallel,
-/// with the trace's objects numbered once for all of them: on the calling
-/// thread, while the cells run behind the numbering on rayon's others.
+/// with the trace's objects numbered once for all of them, on one of
+/// rayon's threads while the cells run behind the numbering on the others
+/// (with one thread, the numbering first).
 /// With `timed`, objects expire as in [`simulate_ttl`]. `done` is called
 /// as each cell finishes. Returns the working set (the numbering measures
 /// it) and the cells' counts in order.
@@ -571,7 +572,7 @@ pub fn cache_sizes(sizes: &[f64], working_set: u64) -> Result<Vec<u64>, String> 
 /// The working set of a trace: its distinct objects, or their bytes (each
 /// at its first-seen size).
 pub fn working_set(trace: &[Req], unit: Unit) -> u64 {
-    Objects::number(trace).1.of(unit)
+    objects::measure(trace).of(unit)
 }
 
 /// One simulator of any policy.
@@ -991,8 +992,8 @@ impl S3Fifo {
 struct Belady {
     cap: u64,
     used: u64,
-    /// By object number: (next access, size); size 0 = not cached.
-    objs: Vec<(u64, u64)>,
+    /// By object number: (next access, size, cached).
+    objs: Vec<(u64, u64, bool)>,
     heap: BinaryHeap<(u64, u64, u64)>,
 }
 
@@ -1009,9 +1010,9 @@ impl Belady {
     /// it was cached.
     fn remove(&mut self, obj: u64) -> bool {
         match self.objs.get_mut(obj as usize) {
-            Some(e) if e.1 != 0 => {
+            Some(e) if e.2 => {
                 self.used -= e.1;
-                e.1 = 0;
+                e.2 = false;
                 true
             }
             _ => false,
@@ -1020,8 +1021,8 @@ impl Belady {
 
     fn access(&mut self, obj: u64, id: u64, size: u64, next: i64) -> bool {
         let next = if next < 0 { u64::MAX } else { next as u64 };
-        let e = slot(&mut self.objs, obj, (0, 0));
-        if e.1 != 0 {
+        let e = slot(&mut self.objs, obj, (0, 0, false));
+        if e.2 {
             e.0 = next;
             self.heap.push((next, id, obj));
             return true;
@@ -1034,12 +1035,12 @@ impl Belady {
                 break;
             };
             let v = &mut self.objs[victim as usize];
-            if v.1 != 0 && v.0 == n {
+            if v.2 && v.0 == n {
                 self.used -= v.1;
-                v.1 = 0;
+                v.2 = false;
             } // else a stale entry
         }
-        self.objs[obj as usize] = (next, size);
+        self.objs[obj as usize] = (next, size, true);
         self.heap.push((next, id, obj));
         self.used += size;
         false
@@ -1223,6 +1224,18 @@ impl Lfu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn belady_and_gdsf_keep_a_zero_size_object() {
+        // Their "not cached" is a flag, not a size of 0.
+        let t: Vec<Req> = [(1, 0), (1, 0), (2, 5), (1, 0)]
+            .into_iter()
+            .map(|(id, size)| Req { id, size, next: -1 })
+            .collect();
+        for p in [Exact::Belady, Exact::Gdsf] {
+            assert_eq!(simulate(p, 10, Unit::Bytes, &t).misses, 2, "{p}");
+        }
+    }
 
     #[test]
     fn sizes_are_absolute_or_a_fraction_of_the_working_set() {

@@ -1,7 +1,7 @@
-//! Several queues over one node arena and one id → node map, for policies
-//! whose objects move between queues (MQ's queues and its ghost, SLRU's
-//! segments): a move
-//! relinks the node, with no hashing, where separate `List`s would remove
+//! Several queues over one node arena and one object number → node map,
+//! for policies whose objects move between queues (MQ's queues and its
+//! ghost, SLRU's segments, W-TinyLFU's window and main): a move relinks
+//! the node without touching the map, where separate `List`s would remove
 //! from one map and insert into another. Head = most recently inserted.
 
 use super::objects::Slots;

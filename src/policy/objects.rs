@@ -192,6 +192,15 @@ impl<'a> Objects<'a> {
 /// them (a table of 2^23 slots, 128 MiB); beyond, it grows.
 const PRESIZED_OBJECTS: usize = 1 << 22;
 
+/// The working set of `trace`, by a numbering pass that keeps no numbers.
+pub(crate) fn measure(trace: &[Req]) -> WorkingSet {
+    let mut n = Numbering::new(trace.len());
+    for reqs in trace.chunks(CHUNK) {
+        n.number(reqs);
+    }
+    n.totals.working_set
+}
+
 /// The numbering pass's state.
 struct Numbering {
     table: Table,
@@ -393,7 +402,7 @@ mod tests {
     fn numbers_follow_first_requests_across_parts() {
         // More than one part, ids large and repeated.
         let trace: Vec<Req> = (0..CHUNK as u64 * 2 + 7)
-            .map(|i| req((i % 1000) * 0x9e37_79b9_7f4a_7c15, 1 + i % 1000))
+            .map(|i| req((i % 1000).wrapping_mul(0x9e37_79b9_7f4a_7c15), 1 + i % 1000))
             .collect();
         let (o, ws) = Objects::number(&trace);
         assert_eq!(ws.objects, 1000);

@@ -42,7 +42,7 @@ pub(super) struct SampledLru {
     now: u64,
     /// Residents, densely packed so a sample is one index.
     objs: Vec<Obj>,
-    /// id → index in `objs`.
+    /// Object number → index in `objs`.
     at: Slots,
     /// Sorted by idle time, idlest last.
     pool: Vec<Candidate>,
