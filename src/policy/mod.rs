@@ -392,9 +392,7 @@ pub fn simulate_grid(
     done: &(dyn Fn() + Sync),
 ) -> (WorkingSet, Vec<Counts>) {
     if let Some(t) = timed {
-        for &(p, _) in cells {
-            check_timed(p, trace, t);
-        }
+        assert_eq!(trace.len(), t.len(), "one clock and TTL per request");
     }
     let objects = Objects::pending();
     let (totals, counts) = rayon::join(
@@ -421,11 +419,7 @@ pub fn simulate_cells(
 ) -> Vec<Counts> {
     use rayon::prelude::*;
     if timed.is_some() {
-        for &(p, _) in cells {
-            if let Err(e) = check_ttl(p) {
-                panic!("{e}");
-            }
-        }
+        cells.iter().for_each(|&(p, _)| can_expire(p));
     }
     cells
         .par_iter()
@@ -478,7 +472,7 @@ fn run(
                     }
                     let hit = sim.access(obj, r.id, size, r.next);
                     if !hit {
-                        *slot(&mut expiry, obj, 0) = if t.ttl == 0 {
+                        *e = if t.ttl == 0 {
                             0
                         } else {
                             now + u64::from(t.ttl)
@@ -548,6 +542,11 @@ pub fn simulate_ttl(
 /// Panics unless `policy` can expire objects and `timed` matches `trace`.
 fn check_timed(policy: Exact, trace: &[Req], timed: &[Timed]) {
     assert_eq!(trace.len(), timed.len(), "one clock and TTL per request");
+    can_expire(policy);
+}
+
+/// Panics, saying why, unless `policy` can expire objects.
+fn can_expire(policy: Exact) {
     if let Err(e) = check_ttl(policy) {
         panic!("{e}");
     }
@@ -642,10 +641,9 @@ impl Sim {
         !matches!(self, Sim::Lirs(_) | Sim::ClockPro(_))
     }
 
-    /// Removes resident object `obj` (an expiry); returns whether it was
-    /// one. Only for the policies [`Sim::can_remove`] names.
-    fn remove(&mut self, obj: u64) -> bool {
-        let id = obj;
+    /// Removes resident object number `id` (an expiry); returns whether it
+    /// was one. Only for the policies [`Sim::can_remove`] names.
+    fn remove(&mut self, id: u64) -> bool {
         match self {
             Sim::Queue(s, _) => s.q.take(id),
             Sim::Clock(s) => s.q.take(id),
@@ -689,12 +687,11 @@ impl Sim {
         }
     }
 
-    /// One request for object number `obj` (the simulators' "id"), whose
-    /// trace id is `id` (for the policies that hash or order by it);
+    /// One request for object number `id` (the simulators' id), whose
+    /// trace id is `trace_id` (for the policies that hash or order by it);
     /// returns whether it hit.
     #[inline]
-    fn access(&mut self, obj: u64, trace_id: u64, size: u64, next: i64) -> bool {
-        let id = obj;
+    fn access(&mut self, id: u64, trace_id: u64, size: u64, next: i64) -> bool {
         match self {
             Sim::Queue(s, lru) => s.access(id, size, *lru),
             Sim::Clock(s) => s.access(id, size),
